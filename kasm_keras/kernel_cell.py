@@ -1,0 +1,294 @@
+"""One step of a recurrent kernel machine (Liang et al. 2019, Table 1) as a Keras RNN cell."""
+
+import math
+
+import keras
+from keras import activations, constraints, initializers, ops, regularizers
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from kasm_keras.variants import get_variant
+
+NGRAM_PADDINGS = ("causal", "same")
+
+
+def math_dtype(compute_dtype):
+    """Gates, the cell update and the layer norm run in float32 under a 16-bit policy."""
+    return "float32" if compute_dtype in ("float16", "bfloat16") else compute_dtype
+
+
+def _logit(p):
+    return math.log(p / (1.0 - p))
+
+
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class KernelCell(keras.layers.Layer, DropoutRNNCell):
+    """Cell for `keras.layers.RNN`: one of the paper's seven variants, one time step at a time.
+
+    Args:
+        units: d, the size of h'_t and c_t.
+        variant: a name from `kasm_keras.VARIANTS`.
+        ngram: n, the width of the input window. The kernel has n*m rows (one m-block per lag,
+            most recent first). A cell called step by step only sees x_t, so `ngram > 1` works
+            only inside `KernelRNN`, which builds the windows for the whole sequence.
+        ngram_padding: "causal" (window x_t ... x_{t-n+1}, zeros before the start) or "same"
+            (centred, as the authors' convolution; `KernelRNN` only).
+        layer_norm: layer-normalise c_t (learned gain and bias); the normalised c_t is the state.
+        layer_norm_epsilon: added to the variance.
+        sigma_i, sigma_f: s_i = sigma_i^2 and s_f = sigma_f^2 of the Linear Kernel, Gated CNN and
+            CNN variants (0.5 as in the paper's reproduction).
+        learn_sigmas: learn s_f per unit and s_i as one scalar through a sigmoid, initialised at
+            the given values, as the authors' TensorFlow code does.
+        unit_forget_bias: initialise the forget-gate bias at +1.
+        dropout, recurrent_dropout: rates on x_t and on h'_{t-1}; one mask for all time steps.
+    """
+
+    def __init__(
+        self,
+        units,
+        variant="rkm_lstm",
+        ngram=1,
+        ngram_padding="causal",
+        layer_norm=True,
+        layer_norm_epsilon=1e-5,
+        sigma_i=0.5,
+        sigma_f=0.5,
+        learn_sigmas=False,
+        use_bias=True,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"units must be a positive integer, got units={units!r}")
+        if not isinstance(ngram, int) or ngram <= 0:
+            raise ValueError(f"ngram must be a positive integer, got ngram={ngram!r}")
+        if ngram_padding not in NGRAM_PADDINGS:
+            raise ValueError(f"ngram_padding must be one of {NGRAM_PADDINGS}, got {ngram_padding!r}")
+        for name, value in (("sigma_i", sigma_i), ("sigma_f", sigma_f)):
+            bad = not (0.0 < value < 1.0) if learn_sigmas else not value > 0.0
+            if bad:
+                need = "in (0, 1) when learn_sigmas=True" if learn_sigmas else "positive"
+                raise ValueError(f"{name} must be {need}, got {name}={value!r}")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {name}={rate!r}")
+        self.units = units
+        self.variant = get_variant(variant).name
+        self.spec = get_variant(variant)
+        self.ngram = ngram
+        self.ngram_padding = ngram_padding
+        self.layer_norm = layer_norm
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.sigma_i = float(sigma_i)
+        self.sigma_f = float(sigma_f)
+        self.learn_sigmas = learn_sigmas
+        self.use_bias = use_bias
+        self.unit_forget_bias = unit_forget_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout) if self.spec.recurrent else 0.0
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = [units, units]  # h'_t, c_t
+        self.output_size = units
+        self._candidate_activation = activations.get(self.spec.candidate_activation)
+        self._output_activation = activations.get(self.spec.output_activation)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        width = self.spec.k * self.units
+        self.kernel = self.add_weight(
+            shape=(self.ngram * input_dim, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = None
+        if self.spec.recurrent:
+            self.recurrent_kernel = self.add_weight(
+                shape=(self.units, width),
+                name="recurrent_kernel",
+                initializer=self.recurrent_initializer,
+                regularizer=self.recurrent_regularizer,
+                constraint=self.recurrent_constraint,
+            )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self._block_bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.gamma = self.beta = None
+        if self.layer_norm:
+            self.gamma = self.add_weight(shape=(self.units,), name="gamma", initializer="ones")
+            self.beta = self.add_weight(shape=(self.units,), name="beta", initializer="zeros")
+        self.sigma_i_logit = self.sigma_f_logit = None
+        if self.learn_sigmas and "input" in self.spec.sigmas:
+            self.sigma_i_logit = self.add_weight(
+                shape=(), name="sigma_i_logit",
+                initializer=initializers.Constant(_logit(self.sigma_i)),
+            )
+        if self.learn_sigmas and "forget" in self.spec.sigmas:
+            self.sigma_f_logit = self.add_weight(
+                shape=(self.units,), name="sigma_f_logit",
+                initializer=initializers.Constant(_logit(self.sigma_f)),
+            )
+
+    def _block_bias_initializer(self, shape, dtype=None):
+        parts = []
+        for block in self.spec.blocks:
+            if block == "forget" and self.unit_forget_bias:
+                parts.append(ops.ones((self.units,), dtype=dtype))
+            else:
+                parts.append(self.bias_initializer((self.units,), dtype=dtype))
+        return ops.concatenate(parts, axis=0)
+
+    @property
+    def weight_entries(self):
+        """Entries of the kernels, the figure the paper's Table 2 counts."""
+        kernels = [self.kernel, self.recurrent_kernel]
+        return sum(math.prod(k.shape) for k in kernels if k is not None)
+
+    def input_windows(self, sequences):
+        """(batch, time, m) -> (batch, time, n*m): each step's window, most recent input first.
+
+        With causal padding the window at t is [x_t, ..., x_{t-n+1}]; with "same" it is shifted
+        (n-1)//2 steps into the future, as TensorFlow's centred convolution.
+        """
+        n = self.ngram
+        if n == 1:
+            return sequences
+        ahead = 0 if self.ngram_padding == "causal" else n - 1 - (n - 1) // 2
+        padded = ops.pad(sequences, [[0, 0], [n - 1 - ahead, ahead], [0, 0]])
+        return ops.concatenate(
+            [padded[:, n - 1 - j : (None if j == 0 else -j)] for j in range(n)],
+            axis=-1,
+        )
+
+    def project_inputs(self, windows):
+        """W x_t + b for every step at once: the part of z'_t that does not depend on h'_{t-1}."""
+        z = ops.matmul(windows, ops.cast(self.kernel, windows.dtype))
+        if self.use_bias:
+            z = z + ops.cast(self.bias, z.dtype)
+        return z
+
+    def recurrent_projection(self, h_prev, recurrent_mask=None):
+        """U h'_{t-1}, in the compute dtype."""
+        if recurrent_mask is not None:
+            h_prev = h_prev * ops.cast(recurrent_mask, h_prev.dtype)
+        h_prev = ops.cast(h_prev, self.compute_dtype)
+        return ops.matmul(h_prev, ops.cast(self.recurrent_kernel, self.compute_dtype))
+
+    def _sigma(self, which):
+        logit = self.sigma_i_logit if which == "input" else self.sigma_f_logit
+        if logit is not None:
+            return ops.sigmoid(ops.cast(logit, math_dtype(self.compute_dtype)))
+        return self.sigma_i if which == "input" else self.sigma_f
+
+    def update(self, z, c_prev):
+        """Table 1 from the pre-activations z'_t (all blocks) and c_{t-1}; returns (h'_t, c_t).
+
+        Works on any leading shape, so the feed-forward variants run it on a whole sequence.
+        """
+        spec = self.spec
+        dtype = math_dtype(self.compute_dtype)
+        z = ops.cast(z, dtype)
+        blocks = dict(zip(spec.blocks, ops.split(z, spec.k, axis=-1)))
+        candidate = self._candidate_activation(blocks["candidate"])
+        forget = ops.sigmoid(blocks["forget"]) if "forget" in blocks else None
+        if spec.input_scale == "gate":
+            c = ops.sigmoid(blocks["input"]) * candidate
+        elif spec.input_scale == "coupled":
+            c = (1.0 - forget) * candidate
+        else:
+            c = self._sigma("input") * candidate
+        if spec.memory is not None:
+            c_prev = ops.cast(c_prev, dtype)
+            c = c + (forget if spec.memory == "gate" else self._sigma("forget")) * c_prev
+        if self.layer_norm:
+            c = self._normalize(c)
+        h = self._output_activation(c)
+        if spec.output_gate:
+            h = ops.sigmoid(blocks["output"]) * h
+        return h, c
+
+    def _normalize(self, c):
+        mean = ops.mean(c, axis=-1, keepdims=True)
+        centred = c - mean
+        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+        normed = centred * ops.rsqrt(variance + self.layer_norm_epsilon)
+        return normed * ops.cast(self.gamma, c.dtype) + ops.cast(self.beta, c.dtype)
+
+    def call(self, inputs, states, training=False):
+        if self.ngram > 1:
+            raise ValueError(
+                f"KernelCell(ngram={self.ngram}) needs each step's whole input window, which a cell "
+                "called one step at a time does not see. Use kasm_keras.KernelRNN(ngram=...) "
+                "(it builds the windows for the whole sequence), or ngram=1."
+            )
+        h_prev, c_prev = states
+        if training and self.dropout > 0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        z = self.project_inputs(inputs)
+        if self.spec.recurrent:
+            recurrent_mask = None
+            if training and self.recurrent_dropout > 0:
+                recurrent_mask = self.get_recurrent_dropout_mask(h_prev)
+            z = ops.cast(z, self.compute_dtype) + self.recurrent_projection(h_prev, recurrent_mask)
+        h, c = self.update(z, c_prev)
+        return ops.cast(h, self.compute_dtype), [ops.cast(h, h_prev.dtype), ops.cast(c, c_prev.dtype)]
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in self.state_size]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "variant": self.variant,
+            "ngram": self.ngram,
+            "ngram_padding": self.ngram_padding,
+            "layer_norm": self.layer_norm,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "sigma_i": self.sigma_i,
+            "sigma_f": self.sigma_f,
+            "learn_sigmas": self.learn_sigmas,
+            "use_bias": self.use_bias,
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}

