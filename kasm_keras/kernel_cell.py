@@ -106,7 +106,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout) if self.spec.recurrent else 0.0
+        self.recurrent_dropout = float(recurrent_dropout)  # no effect without feedback
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units, units]  # h'_t, c_t
