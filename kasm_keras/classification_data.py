@@ -1,0 +1,209 @@
+"""The document-classification datasets of Zhang, Zhao & LeCun (2015): where they are and how to read them.
+
+Every CSV has no header and every field quoted: `"class","field",...`, classes numbered from 1 in
+the order of `classes.txt`. A local copy may be the official archive, its extracted folder, or a
+folder with the files under other names (the subsets in ../shared/data use `train_subset.csv`).
+"""
+
+import csv
+import dataclasses
+import os
+
+DOWNLOAD_ROOT = "https://drive.google.com/uc?export=download&id="
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationDataset:
+    name: str
+    title: str
+    classes: tuple
+    text_fields: int  # fields after the class; joined with a space (title and body)
+    max_length: int  # tokens kept per document, as in the authors' recipe
+    archive: str  # official archive name; it extracts to a folder of the same stem
+    url: str
+    checksum: str  # "sha256:..." or "md5:...", as recorded by TFDS or torchtext
+
+    @property
+    def folder(self):
+        return self.archive.split(".")[0]
+
+
+DATASETS = {
+    d.name: d
+    for d in (
+        ClassificationDataset(
+            "ag_news", "AG News",
+            ("World", "Sports", "Business", "Sci/Tech"),
+            2, 128, "ag_news_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9QhbUDNpeUdjb0wxRms",
+            "sha256:4e2fc37d369e6e317a8b62d0d2f11d379f8c3dde60c07c35a46b069a246498ad",
+        ),
+        ClassificationDataset(
+            "dbpedia", "DBpedia-14",
+            ("Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder",
+             "MeanOfTransportation", "Building", "NaturalPlace", "Village", "Animal", "Plant",
+             "Album", "Film", "WrittenWork"),
+            2, 128, "dbpedia_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9QhbQ2Vic1kxMmZZQ1k",
+            "md5:dca7b1ae12b1091090db52aa7ec5ca64",
+        ),
+        ClassificationDataset(
+            "yahoo", "Yahoo! Answers",
+            ("Society & Culture", "Science & Mathematics", "Health", "Education & Reference",
+             "Computers & Internet", "Sports", "Business & Finance", "Entertainment & Music",
+             "Family & Relationships", "Politics & Government"),
+            3, 96, "yahoo_answers_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9Qhbd2JNdDBsQUdocVU",
+            "md5:f3f9899b997a42beb24157e62e3eea8d",
+        ),
+        ClassificationDataset(
+            "yelp", "Yelp Review Full",
+            ("1", "2", "3", "4", "5"),
+            1, 128, "yelp_review_full_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9QhbZlU4dXhHTFhZQU0",
+            "md5:f7ddfafed1033f68ec72b9267863af6c",
+        ),
+    )
+}
+
+SPLIT_FILES = {  # split -> file names accepted, in order of preference
+    "train": ("train.csv", "train_subset.csv"),
+    "test": ("test.csv", "test_subset.csv"),
+}
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and line."""
+
+
+def get_dataset(name):
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"Unknown dataset {name!r}; expected one of {tuple(DATASETS)}") from None
+
+
+def _candidate_folders(dataset, root):
+    yield root
+    for sub in (dataset.name, dataset.folder):
+        yield os.path.join(root, sub)
+        yield os.path.join(root, sub, dataset.folder)
+
+
+def locate_source(name, data_dir):
+    """The split files and classes.txt of a local copy, as {"train": path, "test": path, "classes": path}.
+
+    `data_dir` may be the folder with the CSV files, a parent holding `<name>/` or the official
+    `<archive stem>/` folder, or the official archive itself (which must be extracted first:
+    see `kasm_keras.download.extract_archive`). Raises FileNotFoundError listing every path tried.
+    """
+    dataset = get_dataset(name)
+    data_dir = os.fspath(data_dir)
+    if os.path.isfile(data_dir):
+        raise FileNotFoundError(
+            f"{data_dir} is a file; pass the folder holding {dataset.name}'s CSV files, or the "
+            f"folder that holds {dataset.archive} to have it extracted"
+        )
+    tried = []
+    for folder in _candidate_folders(dataset, data_dir):
+        found = {}
+        for split, names in SPLIT_FILES.items():
+            for file_name in names:
+                path = os.path.join(folder, file_name)
+                tried.append(path)
+                if os.path.isfile(path):
+                    found[split] = path
+                    break
+        if len(found) == len(SPLIT_FILES):
+            classes = os.path.join(folder, "classes.txt")
+            found["classes"] = classes if os.path.isfile(classes) else None
+            return found
+    raise FileNotFoundError(
+        f"No {dataset.title} CSV files under {data_dir}; looked for:\n  " + "\n  ".join(tried)
+    )
+
+
+def find_archive(name, data_dir):
+    """The official archive in `data_dir` (or `data_dir` itself if it is the archive), else None."""
+    dataset = get_dataset(name)
+    for path in (data_dir, os.path.join(data_dir, dataset.archive),
+                 os.path.join(data_dir, dataset.folder + ".tgz")):
+        if os.path.isfile(path) and os.path.basename(path).startswith(dataset.folder):
+            return path
+    return None
+
+
+def read_classes(path, dataset):
+    """classes.txt must list the dataset's canonical classes, one per line, in order."""
+    with open(path, encoding="utf-8") as f:
+        names = [line.strip() for line in f if line.strip()]
+    if tuple(names) != dataset.classes:
+        raise DataError(
+            f"{path}: classes {names} differ from {dataset.title}'s canonical {list(dataset.classes)}"
+        )
+    return names
+
+
+@dataclasses.dataclass
+class BadRow:
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self):
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+def _decoded_lines(raw, path, bad_lines):
+    """Physical lines of a byte stream as text; invalid UTF-8 lines are noted in `bad_lines`."""
+    for number, line in enumerate(raw, start=1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad_lines[number] = f"invalid UTF-8 at byte {error.start} of the line"
+            yield line.decode("utf-8", errors="replace")
+
+
+def read_rows(path, dataset, skip_bad_rows=False, bad_rows=None):
+    """Yields (line, label, text) from one CSV file, label from 0, fields joined with a space.
+
+    A row with the wrong number of fields, a class that is not an integer in 1..C, or invalid
+    UTF-8 raises DataError naming the file and line. With `skip_bad_rows` such rows are left
+    out and appended to `bad_rows` (a list) instead, so the caller can say which.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path}: the file is empty")
+    num_classes = len(dataset.classes)
+    bad_lines = {}
+    with open(path, "rb") as raw:
+        reader = csv.reader(_decoded_lines(raw, path, bad_lines), strict=True)
+        start = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                problem = BadRow(path, reader.line_num, f"malformed CSV ({error})")
+                if not skip_bad_rows:
+                    raise DataError(str(problem)) from None
+                bad_rows.append(problem)
+                start = reader.line_num + 1
+                continue
+            end = reader.line_num
+            reason = next((bad_lines[n] for n in range(start, end + 1) if n in bad_lines), None)
+            if reason is None and len(row) != 1 + dataset.text_fields:
+                reason = f"expected {1 + dataset.text_fields} fields, found {len(row)}"
+            if reason is None:
+                label = row[0].strip()
+                if not (label.isdigit() and 1 <= int(label) <= num_classes):
+                    reason = f"class {row[0]!r} is not an integer in 1..{num_classes}"
+            if reason is not None:
+                problem = BadRow(path, start, reason)
+                if not skip_bad_rows:
+                    raise DataError(str(problem))
+                bad_rows.append(problem)
+            else:
+                text = " ".join(field for field in row[1:] if field)
+                yield start, int(label) - 1, text
+            start = end + 1
+

@@ -1,0 +1,179 @@
+"""From a dataset on disk to batches of token ids: the entry point for training and for tools/data.py."""
+
+import collections
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from kasm_keras import classification_data, language_model_data
+from kasm_keras.text_encoding import TextEncoder, tokenize
+from kasm_keras.tfds_builders import ZhangTextClassification
+from kasm_keras.vocabulary import Vocabulary
+
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "kasm_keras")
+CLASSIFICATION = tuple(classification_data.DATASETS)
+LANGUAGE_MODELLING = tuple(language_model_data.CORPORA)
+TOKENIZE_BATCH = 1024
+
+
+def _digest(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _source_fingerprint(name, data_dir, skip_bad_rows):
+    """Names the prepared cache after the exact source files, so a changed source is re-read."""
+    if data_dir is None:
+        return _digest(name, "official archive", skip_bad_rows)
+    try:
+        files = classification_data.locate_source(name, data_dir)
+    except FileNotFoundError:
+        archive = classification_data.find_archive(name, data_dir)
+        if archive is None:
+            raise
+        files = {"archive": archive}
+    stats = {k: (os.path.abspath(p), os.path.getsize(p), os.stat(p).st_mtime_ns)
+             for k, p in files.items() if p is not None}
+    return _digest(name, stats, skip_bad_rows)
+
+
+def _save_dataset(dataset, path):
+    """tf.data's own format, written to a temporary folder and renamed into place."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".partial-", dir=parent)
+    try:
+        dataset.save(tmp)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+
+
+@dataclasses.dataclass
+class ClassificationData:
+    """One classification dataset, prepared: splits of (token ids [max_length], label).
+
+    `validation` is carved from train by a keyed hash of each row's source line and `seed`, so
+    the same rows are held out on every run and machine; the vocabulary sees only the rest.
+    """
+
+    name: str
+    dataset: classification_data.ClassificationDataset
+    builder: ZhangTextClassification
+    vocabulary: Vocabulary
+    max_length: int
+    validation_fraction: float
+    seed: int
+    cache_dir: str
+
+    @property
+    def classes(self):
+        return self.dataset.classes
+
+    @property
+    def num_classes(self):
+        return len(self.dataset.classes)
+
+    def skipped_rows(self):
+        return self.builder.skipped_rows()
+
+    def encoder(self):
+        return TextEncoder(self.vocabulary, self.max_length)
+
+    def texts(self, split):
+        """(text, label) for "train", "validation" or "test", before tokenisation."""
+        if split not in ("train", "validation", "test"):
+            raise ValueError(f"split must be train, validation or test, got {split!r}")
+        source = self.builder.as_dataset(split="test" if split == "test" else "train",
+                                         shuffle_files=False)
+        if split != "test":
+            want_validation = split == "validation"
+            source = source.filter(lambda ex: self._is_validation(ex["line"]) == want_validation)
+        return source.map(lambda ex: (ex["text"], ex["label"]))
+
+    def _is_validation(self, line):
+        bucket = tf.strings.to_hash_bucket_strong(
+            tf.strings.as_string(line), 1_000_000, key=[self.seed, 0x6B61736D])
+        return bucket < int(round(self.validation_fraction * 1_000_000))
+
+    def examples(self, split):
+        """Unbatched (ids int32 [max_length], label int32, length int32 before cutting), cached."""
+        path = os.path.join(self.cache_dir, "tokenized", split)
+        if not os.path.exists(path):
+            encoder = self.encoder()
+
+            def encode(texts, labels):
+                ids, _ = encoder(texts)
+                lengths = tokenize(texts).row_lengths()
+                return ids, tf.cast(labels, tf.int32), tf.cast(lengths, tf.int32)
+
+            tokenized = self.texts(split).batch(TOKENIZE_BATCH).map(encode).unbatch()
+            _save_dataset(tokenized, path)
+        return tf.data.Dataset.load(path)
+
+    def batches(self, split, batch_size, shuffle=False, repeat=False, seed=None):
+        """(ids [batch, max_length], label [batch]) batches; id 0 is padding (mask = ids != 0)."""
+        data = self.examples(split).map(lambda ids, label, length: (ids, label))
+        if shuffle:
+            data = data.shuffle(16_384, seed=self.seed if seed is None else seed,
+                                reshuffle_each_iteration=True)
+        if repeat:
+            data = data.repeat()
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def split_sizes(self):
+        return {split: self.labels(split).size for split in ("train", "validation", "test")}
+
+    def labels(self, split):
+        return self._column(split, 1)
+
+    def lengths(self, split):
+        """Tokens per document before cutting to max_length."""
+        return self._column(split, 2)
+
+    def _column(self, split, index):
+        parts = self.examples(split).map(lambda *row: row[index]).batch(1 << 16)
+        return np.concatenate([np.zeros([0], np.int64)] + [p.astype(np.int64) for p in
+                                                           parts.as_numpy_iterator()])
+
+def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_000, min_count=2,
+                        max_length=None, validation_fraction=0.05, seed=0, skip_bad_rows=False):
+    """Prepares (or reuses) a classification dataset: TFDS files, vocabulary, tokenised splits.
+
+    `data_dir` is a local copy (the archive, its folder, or a folder of the canonical CSVs);
+    None downloads the official archive. Everything derived goes under `cache_dir`.
+    """
+    dataset = classification_data.get_dataset(name)
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    cache_root = os.path.join(cache_dir or DEFAULT_CACHE_DIR, name,
+                              _source_fingerprint(name, data_dir, skip_bad_rows))
+    builder = ZhangTextClassification(config=name, data_dir=os.path.join(cache_root, "tfds"),
+                                      skip_bad_rows=skip_bad_rows)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=data_dir, download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS))
+    max_length = max_length or dataset.max_length
+    settings = _digest(validation_fraction, seed, max_vocabulary, min_count)
+    vocabulary_path = os.path.join(cache_root, settings, "vocabulary.txt")
+    data = ClassificationData(name, dataset, builder, None, max_length, validation_fraction, seed,
+                              os.path.join(cache_root, settings, f"len{max_length}"))
+    if os.path.exists(vocabulary_path):
+        data.vocabulary = Vocabulary.load(vocabulary_path)
+    else:
+        counts = collections.Counter()
+        for texts, _ in data.texts("train").batch(TOKENIZE_BATCH).as_numpy_iterator():
+            counts.update(tokenize(texts).flat_values.numpy())
+        counts = collections.Counter({t.decode("utf-8"): n for t, n in counts.items()})
+        data.vocabulary = Vocabulary.build(counts, max_size=max_vocabulary, min_count=min_count)
+        data.vocabulary.save(vocabulary_path)
+    return data

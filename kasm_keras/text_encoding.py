@@ -1,0 +1,78 @@
+"""Raw text to token ids with TensorFlow core ops only.
+
+The same functions run in `tf.data` during training and inside an exported SavedModel, which must
+load where tensorflow-text's op library is missing (saved_model_cli, some serving builds). So:
+core string ops (RE2 regexes, `tf.strings.lower`, `tf.strings.split`) and tensorflow-text's
+Python helpers that are built from core ops (`pad_model_inputs`), never its own kernels.
+"""
+
+import tensorflow as tf
+from tensorflow_text import pad_model_inputs
+
+# Artefacts of the Zhang et al. CSVs (AG News above all): HTML entities whose "&" became a space
+# or vanished, and literal backslashes where the source had line breaks. Applied in order.
+SOURCE_ARTEFACTS = (
+    (r"\\", " "),
+    (r"[ &]?#(?:39|146|145|8216|8217);", "'"),
+    (r"[ &]?#(?:147|148|8220|8221);|[ &]?quot;", '"'),
+    (r"[ &]?#(?:151|150|8211|8212);", " - "),
+    (r"[ &]?#36;", "$"),
+    (r"[ &]?#(?:38|038);|&amp;", "&"),
+    (r"&lt;", "<"),
+    (r"&gt;", ">"),
+    (r"&nbsp;|[ &]?#160;", " "),
+    (r"[ &]?#\d{2,5};", " "),
+)
+
+# Tokenisation: clitics split the way GloVe's vocabulary has them ('s, n't), every other
+# non-alphanumeric character is a token of its own, then split on white space. A clitic's
+# apostrophe is parked on a private-use character so the quote rules leave it alone.
+CLITIC = "\uE000"
+TOKEN_RULES = (
+    (r"n't\b", " n" + CLITIC + "t"),
+    (r"'(s|re|ve|ll|d|m)\b", " " + CLITIC + "\\1"),
+    (r"([^\pL\pN\s'" + CLITIC + r"])", " \\1 "),
+    (r"(^|\s)'", "\\1' "),
+    (r"'(\s|$)", " '\\1"),
+    (CLITIC, "'"),
+)
+
+
+def normalize(texts):
+    """Valid UTF-8 (bad bytes become U+FFFD), source artefacts undone, lower case."""
+    texts = tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+    for pattern, rewrite in SOURCE_ARTEFACTS:
+        texts = tf.strings.regex_replace(texts, pattern, rewrite)
+    return tf.strings.lower(texts, encoding="utf-8")
+
+
+def tokenize(texts):
+    """A batch of raw strings -> RaggedTensor of token strings."""
+    texts = normalize(texts)
+    for pattern, rewrite in TOKEN_RULES:
+        texts = tf.strings.regex_replace(texts, pattern, rewrite)
+    return tf.strings.split(texts)
+
+
+class TextEncoder(tf.Module):
+    """Raw documents -> (token ids [batch, max_length] int32, mask [batch, max_length] bool).
+
+    Id 0 is padding; tokens past `max_length` are cut. The vocabulary table is a core-op hash
+    table, so the encoder can be saved inside a SavedModel.
+    """
+
+    def __init__(self, vocabulary, max_length, name=None):
+        super().__init__(name=name)
+        if vocabulary.padding_token is None or vocabulary.tokens[0] != vocabulary.padding_token:
+            raise ValueError("TextEncoder needs a vocabulary whose id 0 is the padding token")
+        self.max_length = int(max_length)
+        self.table = vocabulary.lookup_table()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        tokens = tokenize(texts)
+        ids = tf.ragged.map_flat_values(self.table.lookup, tokens)
+        ids, mask = pad_model_inputs(ids, self.max_length, pad_value=0)
+        return tf.cast(ids, tf.int32), tf.cast(mask, tf.bool)

@@ -1,0 +1,100 @@
+"""TensorFlow Datasets builders for the Zhang et al. (2015) text-classification archives.
+
+A local copy is given the TFDS way, as the manual directory
+(`download_config=tfds.download.DownloadConfig(manual_dir=...)`): the CSV folder, a parent of it,
+or a folder holding the official archive. Without one, the official archive is downloaded and
+checked against its recorded checksum. The prepared files are TFDS's cache: a second run reads
+them instead of parsing the CSV again.
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from kasm_keras import classification_data
+from kasm_keras.atomic_files import atomic_write_text
+from kasm_keras.download import extract_archive, fetch
+
+BAD_ROWS_FILE = "bad_rows.json"
+
+
+class ZhangTextClassificationConfig(tfds.core.BuilderConfig):
+    def __init__(self, dataset):
+        super().__init__(name=dataset.name, description=dataset.title)
+        self.dataset = dataset
+
+
+class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
+    """AG News, DBpedia-14, Yahoo! Answers and Yelp Review Full: text (title and body joined) and label."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    BUILDER_CONFIGS = [ZhangTextClassificationConfig(d) for d in classification_data.DATASETS.values()]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Optional. Place the official archive (e.g. ag_news_csv.tar.gz), its extracted folder, or "
+        "a folder with train.csv (or train_subset.csv), test.csv (or test_subset.csv) and "
+        "classes.txt in the manual directory. Without one, the archive is downloaded."
+    )
+
+    def __init__(self, *, skip_bad_rows=False, **kwargs):
+        self.skip_bad_rows = skip_bad_rows
+        self.bad_rows = []
+        super().__init__(**kwargs)
+
+    def _info(self):
+        dataset = self.builder_config.dataset
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "text": tfds.features.Text(),
+                "label": tfds.features.ClassLabel(names=list(dataset.classes)),
+                "line": np.int64,  # line of the source CSV where the row starts
+            }),
+            supervised_keys=("text", "label"),
+            homepage="https://arxiv.org/abs/1509.01626",
+        )
+
+    def _split_generators(self, dl_manager):
+        dataset = self.builder_config.dataset
+        try:
+            source_dir = os.fspath(dl_manager.manual_dir)
+        except AssertionError:  # no manual directory given, or it is empty
+            source_dir = None
+        if source_dir is None:
+            archive = fetch(dataset.url, os.path.join(dl_manager.download_dir, dataset.archive),
+                            dataset.checksum)
+            source_dir = extract_archive(archive, os.path.join(dl_manager.download_dir, dataset.folder))
+        else:
+            try:
+                classification_data.locate_source(dataset.name, source_dir)
+            except FileNotFoundError:
+                archive = classification_data.find_archive(dataset.name, source_dir)
+                if archive is None:
+                    raise
+                source_dir = extract_archive(
+                    archive, os.path.join(dl_manager.download_dir, dataset.folder))
+        files = classification_data.locate_source(dataset.name, source_dir)
+        if files["classes"] is not None:
+            classification_data.read_classes(files["classes"], dataset)
+        self.bad_rows = []
+        return {split: self._generate_examples(files[split]) for split in ("train", "test")}
+
+    def _generate_examples(self, path):
+        for line, label, text in classification_data.read_rows(
+            path, self.builder_config.dataset, self.skip_bad_rows, self.bad_rows
+        ):
+            yield line, {"text": text, "label": label, "line": line}
+
+    def _download_and_prepare(self, dl_manager, download_config=None):
+        super()._download_and_prepare(dl_manager, download_config=download_config)
+        report = [{"path": r.path, "line": r.line, "reason": r.reason} for r in self.bad_rows]
+        # Written into TFDS's temporary folder, so it lands with the prepared files or not at all.
+        atomic_write_text(os.path.join(self.data_dir, BAD_ROWS_FILE), json.dumps(report))
+
+    def skipped_rows(self):
+        """The rows left out when the data was prepared with skip_bad_rows (an empty list if none)."""
+        path = os.path.join(self.data_dir, BAD_ROWS_FILE)
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as f:
+            return [classification_data.BadRow(**row) for row in json.load(f)]
