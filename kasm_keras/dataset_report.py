@@ -1,0 +1,121 @@
+"""What a dataset holds, measured: split sizes, classes, vocabulary, lengths, vectors, pipeline speed."""
+
+import time
+
+import numpy as np
+
+from kasm_keras import datasets, language_model_data, word_vectors
+
+
+def pipeline_speed(batches, seconds=3.0, warmup=5):
+    """Batches per second that a tf.data pipeline delivers, iterating it alone for `seconds`."""
+    iterator = iter(batches)
+    for _ in range(warmup):
+        next(iterator)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        next(iterator)
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def _length_stats(lengths, max_length):
+    if lengths.size == 0:
+        return {"mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0, "cut_share": 0.0}
+    return {
+        "mean": float(np.mean(lengths)),
+        "median": float(np.median(lengths)),
+        "p95": float(np.percentile(lengths, 95)),
+        "max": int(np.max(lengths)),
+        "cut_share": float(np.mean(lengths > max_length)),
+    }
+
+
+def _vectors(vocabulary, embeddings):
+    if embeddings in (None, "", "none"):
+        return None
+    _, coverage = word_vectors.embedding_matrix(vocabulary, embeddings)
+    return {"source": str(coverage.source), "dim": coverage.dim, "found": coverage.found,
+            "vocabulary_share": coverage.vocabulary_share, "token_share": coverage.token_share}
+
+
+def describe(name, data_dir=None, cache_dir=None, embeddings=None, batch_size=64, **options):
+    """A JSON-ready dict; `options` go to `datasets.load_classification` (vocabulary caps, seed...)."""
+    if name in datasets.LANGUAGE_MODELLING:
+        return _describe_corpus(name, data_dir, embeddings, batch_size)
+    data = datasets.load_classification(name, data_dir, cache_dir=cache_dir, **options)
+    splits = ("train", "validation", "test")
+    labels = {split: data.labels(split) for split in splits}
+    oov = data.vocabulary.counts[data.vocabulary.oov_id]
+    return {
+        "dataset": name,
+        "kind": "classification",
+        "splits": {split: int(labels[split].size) for split in splits},
+        "num_classes": data.num_classes,
+        "classes": list(data.classes),
+        "class_balance": {
+            split: dict(zip(data.classes, np.bincount(labels[split], minlength=data.num_classes)
+                            .tolist())) for split in splits},
+        "vocabulary_size": len(data.vocabulary),
+        "train_oov_share": oov / max(1, sum(data.vocabulary.counts)),
+        "max_length": data.max_length,
+        "length": {split: _length_stats(data.lengths(split), data.max_length) for split in splits},
+        "skipped_rows": [str(row) for row in data.skipped_rows()],
+        "vectors": _vectors(data.vocabulary, embeddings),
+        "pipeline": {"batch_size": batch_size, "batches_per_second": pipeline_speed(
+            data.batches("train", batch_size, shuffle=True, repeat=True))
+            if labels["train"].size else 0.0},
+    }
+
+
+def _describe_corpus(name, data_dir, embeddings, batch_size, sequence_length=70):
+    corpus = language_model_data.load_corpus(name, data_dir)
+    names = {"train": "train", "valid": "validation", "test": "test"}
+    return {
+        "dataset": name,
+        "kind": "language_model",
+        "splits": {names[s]: int(n) for s, n in corpus.num_tokens.items()},
+        "num_classes": None,
+        "vocabulary_size": len(corpus.vocabulary),
+        "mapped_to_unk": {names[s]: int(n) for s, n in corpus.mapped_to_unk.items()},
+        "vectors": _vectors(corpus.vocabulary, embeddings),
+        "pipeline": {"batch_size": batch_size, "sequence_length": sequence_length,
+                     "batches_per_second": pipeline_speed(language_model_data.tbptt_batches(
+                         corpus.splits["train"], batch_size, sequence_length).repeat())},
+    }
+
+
+def format_report(report):
+    """The report as a readable text table."""
+    lines = [f"{report['dataset']} ({report['kind'].replace('_', ' ')})"]
+    unit = "tokens" if report["kind"] == "language_model" else "documents"
+    lines.append(f"  {'split':<12}{unit:>12}")
+    for split, n in report["splits"].items():
+        lines.append(f"  {split:<12}{n:>12,}")
+    lines.append(f"  vocabulary: {report['vocabulary_size']:,} tokens")
+    if report["kind"] == "classification":
+        lines.append(f"  training tokens out of vocabulary: {report['train_oov_share']:.2%}")
+        lines.append("  class balance (train / validation / test):")
+        for name in report["classes"]:
+            counts = " / ".join(f"{report['class_balance'][s][name]:,}" for s in report["splits"])
+            lines.append(f"    {name:<24}{counts}")
+        lines.append(f"  length in tokens (documents cut at {report['max_length']}):")
+        lines.append(f"    {'split':<12}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}{'cut':>8}")
+        for split, s in report["length"].items():
+            lines.append(f"    {split:<12}{s['mean']:>8.1f}{s['median']:>8.0f}{s['p95']:>8.0f}"
+                         f"{s['max']:>8}{s['cut_share']:>8.1%}")
+        if report["skipped_rows"]:
+            lines.append(f"  skipped {len(report['skipped_rows'])} bad rows:")
+            lines.extend(f"    {row}" for row in report["skipped_rows"])
+    else:
+        mapped = ", ".join(f"{s} {n:,}" for s, n in report["mapped_to_unk"].items())
+        lines.append(f"  tokens mapped to <unk>: {mapped}")
+    vectors = report["vectors"]
+    if vectors:
+        lines.append(f"  word vectors {vectors['source']} ({vectors['dim']}d): "
+                     f"{vectors['found']:,} words, {vectors['vocabulary_share']:.1%} of the "
+                     f"vocabulary, {vectors['token_share']:.1%} of training tokens")
+    pipeline = report["pipeline"]
+    lines.append(f"  input pipeline: {pipeline['batches_per_second']:,.0f} batches/s "
+                 f"of {pipeline['batch_size']}")
+    return "\n".join(lines)
