@@ -13,11 +13,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from kasm_keras import classification_data, language_model_data
+from kasm_keras.download import DEFAULT_CACHE_DIR
 from kasm_keras.text_encoding import TextEncoder, tokenize
 from kasm_keras.tfds_builders import ZhangTextClassification
 from kasm_keras.vocabulary import Vocabulary
 
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "kasm_keras")
 CLASSIFICATION = tuple(classification_data.DATASETS)
 LANGUAGE_MODELLING = tuple(language_model_data.CORPORA)
 TOKENIZE_BATCH = 1024

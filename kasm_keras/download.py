@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 ALGORITHMS = ("sha256", "md5")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MARKER = ".extracted"
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "kasm_keras")
 CHUNK_SIZE = 1 << 16
 
 

@@ -9,6 +9,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from kasm_keras.download import ARCHIVE_SUFFIXES, DEFAULT_CACHE_DIR, extract_archive, fetch
 from kasm_keras.vocabulary import Vocabulary
 
 EOS = "<eos>"
@@ -139,9 +140,23 @@ class Corpus:
         return {split: len(ids) for split, ids in self.splits.items()}
 
 
-def load_corpus(name, data_dir):
+def download_corpus(name, cache_dir=None):
+    """Fetches the official files (checked against their recorded checksums) into the cache."""
+    spec = _corpus_spec(name)
+    folder = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads", name)
+    root = folder
+    for item in spec["downloads"]:
+        path = fetch(item["url"], os.path.join(folder, item["file"]), item["checksum"])
+        if path.endswith(ARCHIVE_SUFFIXES):
+            root = extract_archive(path, os.path.join(folder, "extracted"))
+    return root
+
+
+def load_corpus(name, data_dir=None, cache_dir=None):
     """The vocabulary holds exactly the training words (<unk> first, no padding token), so PTB's
-    is its standard 10,000 words."""
+    is its standard 10,000 words. Without `data_dir` the official files are downloaded."""
+    if data_dir is None:
+        data_dir = download_corpus(name, cache_dir)
     paths = locate_corpus(name, data_dir)
     tokens = {split: read_tokens(paths[split]) for split in SPLITS}
     vocabulary = Vocabulary.build(collections.Counter(tokens["train"]), oov_token=UNK, padding_token=None)

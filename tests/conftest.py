@@ -1,4 +1,6 @@
+import http.server
 import os
+import threading
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,3 +35,62 @@ def real_data(name):
             pytest.fail(message + " (CI=true: real-data tests must run)")
         pytest.skip(message)
     return path
+
+
+class FileServer:
+    """Serves `files` (path -> bytes) and counts requests; /short promises more than it sends."""
+
+    def __init__(self):
+        self.files = {}
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                if self.path == "/short":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b"x" * 500)
+                    self.close_connection = True
+                    return
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+
+    def url(self, path):
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+
+@pytest.fixture
+def server():
+    s = FileServer()
+    s.thread.start()
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()
+    s.thread.join(TIMEOUT)
+
+
+@pytest.fixture
+def server():
+    """A file server on 127.0.0.1 (never any other address), shut down after the test."""
+    s = FileServer()
+    s.thread.start()
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()
+    s.thread.join(5)

@@ -1,5 +1,8 @@
 """Classification datasets: locating and reading the canonical CSVs, the TFDS builder, the pipeline."""
 
+import dataclasses
+import hashlib
+import io
 import os
 import pathlib
 import shutil
@@ -14,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from kasm_keras import classification_data, datasets
 from kasm_keras.classification_data import DataError, get_dataset, locate_source, read_rows
+from kasm_keras.download import DownloadError
 from kasm_keras.text_encoding import TextEncoder, tokenize
 from kasm_keras.tfds_builders import ZhangTextClassification
 from kasm_keras.vocabulary import Vocabulary
@@ -233,3 +237,29 @@ def test_real_data(tmp_path, name, train, test):
     assert counts.sum() == test and (counts > 0).all()
     if name == "ag_news":
         assert (counts == 1_900).all()
+
+
+def _serve_archive(server, monkeypatch, checksum=None):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(FIXTURES / "ag_news", arcname="ag_news_csv")
+    server.files["/ag_news_csv.tar.gz"] = buffer.getvalue()
+    official = dataclasses.replace(
+        AG_NEWS, url=server.url("/ag_news_csv.tar.gz"),
+        checksum=checksum or "sha256:" + hashlib.sha256(buffer.getvalue()).hexdigest())
+    config = next(c for c in ZhangTextClassification.BUILDER_CONFIGS if c.name == "ag_news")
+    monkeypatch.setattr(config, "dataset", official)
+
+
+def test_downloads_the_official_archive_without_a_local_copy(server, tmp_path, monkeypatch):
+    _serve_archive(server, monkeypatch)
+    data = datasets.load_classification("ag_news", cache_dir=tmp_path, min_count=1)
+    assert data.split_sizes()["test"] == 2
+    assert server.requests == ["/ag_news_csv.tar.gz"]
+
+
+def test_a_corrupt_download_stops_with_the_checksums(server, tmp_path, monkeypatch):
+    _serve_archive(server, monkeypatch, checksum="md5:" + "0" * 32)
+    with pytest.raises(DownloadError, match="0{32}"):
+        datasets.load_classification("ag_news", cache_dir=tmp_path)
+    assert not list(tmp_path.rglob("*.tar.gz"))

@@ -1,7 +1,6 @@
 """fetch and extract_archive against a local HTTP server on 127.0.0.1 and archives built here."""
 
 import hashlib
-import http.server
 import io
 import logging
 import os
@@ -9,7 +8,6 @@ import pathlib
 import socket
 import stat
 import tarfile
-import threading
 import zipfile
 
 import pytest
@@ -26,54 +24,6 @@ BODY = b"kernel machine weights\n" * 1000
 SHA256 = "sha256:" + hashlib.sha256(BODY).hexdigest()
 MD5 = "md5:" + hashlib.md5(BODY).hexdigest()
 TIMEOUT = 5
-
-
-class FileServer:
-    """Serves `files` (path -> bytes) and counts requests; /short promises more than it sends."""
-
-    def __init__(self):
-        self.files = {}
-        self.requests = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append(self.path)
-                if self.path == "/short":
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(BODY)))
-                    self.end_headers()
-                    self.wfile.write(BODY[: len(BODY) // 2])
-                    self.close_connection = True
-                    return
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
-
-    def url(self, path):
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-
-@pytest.fixture
-def server():
-    s = FileServer()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(TIMEOUT)
 
 
 @pytest.mark.parametrize("checksum", [SHA256, MD5], ids=["sha256", "md5"])

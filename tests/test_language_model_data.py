@@ -2,8 +2,10 @@
 
 import gzip
 import hashlib
+import io
 import os
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -217,3 +219,30 @@ def test_real_ptb():
     steps = tbptt_steps(corpus.num_tokens["train"], batch_size, length)
     assert steps == 1327
     assert steps * batch_size * length + tbptt_dropped(929_589, batch_size, length) == 929_588
+
+
+def test_downloads_ptb_without_a_local_copy(server, tmp_path, monkeypatch):
+    downloads = []
+    for split, text in PTB_TEXT.items():
+        body = text.encode()
+        server.files[f"/ptb.{split}.txt"] = body
+        downloads.append({"url": server.url(f"/ptb.{split}.txt"), "file": f"ptb.{split}.txt",
+                          "checksum": "md5:" + hashlib.md5(body).hexdigest()})
+    monkeypatch.setitem(CORPORA["ptb"], "downloads", downloads)
+    corpus = load_corpus("ptb", cache_dir=str(tmp_path))
+    assert corpus.num_tokens["train"] == 9
+    load_corpus("ptb", cache_dir=str(tmp_path))
+    assert len(server.requests) == 3  # verified files are not fetched again
+
+
+def test_downloads_and_extracts_wikitext2(server, tmp_path, monkeypatch):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for split in ("train", "valid", "test"):
+            archive.writestr(f"wikitext-2/wiki.{split}.tokens", " = Title = \n words here \n")
+    server.files["/wikitext-2-v1.zip"] = buffer.getvalue()
+    monkeypatch.setitem(CORPORA["wikitext2"], "downloads", [{
+        "url": server.url("/wikitext-2-v1.zip"), "file": "wikitext-2-v1.zip",
+        "checksum": "md5:" + hashlib.md5(buffer.getvalue()).hexdigest()}])
+    corpus = load_corpus("wikitext2", cache_dir=str(tmp_path))
+    assert corpus.num_tokens == {"train": 7, "valid": 7, "test": 7}
