@@ -77,16 +77,6 @@ class FileServer:
 
 @pytest.fixture
 def server():
-    s = FileServer()
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
-    s.thread.join(TIMEOUT)
-
-
-@pytest.fixture
-def server():
     """A file server on 127.0.0.1 (never any other address), shut down after the test."""
     s = FileServer()
     s.thread.start()
