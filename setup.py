@@ -15,6 +15,7 @@ setup(
         "importlib_resources>=6",  # TFDS custom builders need it and do not declare it
         "keras-hub>=0.32,<0.33",
         "absl-py>=2.5,<3",
+        "tensorboard>=2.20",  # tf.summary needs it; tensorflow no longer pulls it in
         "numpy>=1.26",
     ],
     extras_require={
