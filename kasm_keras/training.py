@@ -28,7 +28,8 @@ from kasm_keras.variants import get_variant
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # Settings that change what is trained: a model_dir holding a run with other values is refused.
-FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "learning_rate", "max_length",
+# (learning_rate, steps and the engine may change between runs: fine-tuning, longer training.)
+FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "max_length",
                   "embeddings", "train_embeddings", "seed", "mixed_precision", "dropout",
                   "max_vocabulary", "min_count", "validation_fraction", "layer_norm",
                   "learn_sigmas", "ngram_padding", "embedding_dim")
@@ -67,6 +68,7 @@ class TrainConfig:
     jit_compile: str = "auto"
     mixed_precision: bool = False
     strategy: str = "default"
+    cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
 
     def resolved_embeddings(self):
         if self.embeddings != "auto":
@@ -85,11 +87,18 @@ class TrainConfig:
         return (not get_variant(self.model).sequential) or bool(tf.config.list_physical_devices("GPU"))
 
 
-def make_strategy(name):
+def make_strategy(name, cpu_devices=1):
+    if cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = None  # every GPU; without one, every logical CPU device
+        if not tf.config.list_logical_devices("GPU"):
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise TrainingError("--strategy=multi_worker needs TF_CONFIG describing the cluster")
@@ -167,7 +176,7 @@ class Trainer:
         c = self.config
         if c.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
-        self.strategy = make_strategy(c.strategy)
+        self.strategy = make_strategy(c.strategy, c.cpu_devices)
         self.chief = is_chief(self.strategy)
         self.data = datasets.load_classification(
             c.dataset, c.data_dir, cache_dir=c.cache_dir, max_vocabulary=c.max_vocabulary,
@@ -250,6 +259,7 @@ class Trainer:
         resumed_from = 0
         if latest is not None:
             state = manager.restore(latest, self.model.variables, self.optimizer.variables)
+            self.optimizer.learning_rate = c.learning_rate  # the checkpoint holds the old one
             resumed_from = state["step"]
             self.log(f"resuming from {latest} (step {resumed_from})")
         step_fn = self._step_function()

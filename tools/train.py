@@ -48,6 +48,8 @@ flags.DEFINE_enum("jit_compile", defaults.jit_compile, ["auto", "true", "false"]
                   "XLA for the training step; auto turns it on where it helps.")
 flags.DEFINE_bool("mixed_precision", defaults.mixed_precision, "mixed_float16 policy.")
 flags.DEFINE_enum("strategy", defaults.strategy, training.STRATEGIES, "tf.distribute strategy.")
+flags.DEFINE_integer("cpu_devices", defaults.cpu_devices, "Split the CPU into this many logical "
+                     "devices, e.g. to run --strategy=mirrored without GPUs.")
 flags.mark_flags_as_required(["model", "dataset"])
 FLAGS = flags.FLAGS
 
@@ -70,7 +72,8 @@ def main(argv):
         train_embeddings=FLAGS.train_embeddings, max_vocabulary=FLAGS.max_vocabulary,
         min_count=FLAGS.min_count, validation_fraction=FLAGS.validation_fraction, seed=FLAGS.seed,
         eval_every=FLAGS.eval_every, jit_compile=FLAGS.jit_compile,
-        mixed_precision=FLAGS.mixed_precision, strategy=FLAGS.strategy)
+        mixed_precision=FLAGS.mixed_precision, strategy=FLAGS.strategy,
+        cpu_devices=FLAGS.cpu_devices)
     try:
         training.Trainer(config, command=[os.path.basename(sys.executable)] + sys.argv).run()
     except training.TrainingError as error:

@@ -1,0 +1,152 @@
+"""tools/train.py end to end on small real data: a run, kill and resume, NaN, strategies."""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from kasm_keras.checkpoints import CheckpointManager
+from tests.conftest import real_data
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TRAIN = str(ROOT / "tools" / "train.py")
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """Small settings on real AG News; the data is prepared once for the module."""
+    return ["--dataset=ag_news", f"--data_dir={real_data('ag_news')}",
+            f"--cache_dir={tmp_path_factory.mktemp('cache')}", "--units=16", "--embeddings=none",
+            "--embedding_dim=16", "--max_len=32", "--batch_size=32", "--eval_every=4",
+            "--max_vocabulary=5000"]
+
+
+def _train(*args, check=True):
+    result = subprocess.run([sys.executable, TRAIN, *args], capture_output=True, text=True, env=ENV)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _metrics(model_dir):
+    with open(os.path.join(model_dir, "metrics.json")) as f:
+        return json.load(f)
+
+
+def _weights(model_dir):
+    return keras.models.load_model(os.path.join(model_dir, "best.keras")).get_weights()
+
+
+def _assert_same_training(dir_a, dir_b):
+    """Equal up to summation order. Adam divides by the gradient's own scale, so entries whose
+    gradient is almost zero can step up to lr (1e-3) apart; on average the weights agree."""
+    for a, b in zip(_weights(dir_a), _weights(dir_b)):
+        difference = np.abs(a - b)
+        assert difference.max() < 6e-3 and difference.mean() < 1e-4
+    assert abs(_metrics(dir_a)["val_accuracy"] - _metrics(dir_b)["val_accuracy"]) < 0.01
+
+
+def test_short_run_writes_everything(base, tmp_path):
+    model_dir = tmp_path / "run"
+    _train(*base, "--model=cnn", "--ngram=2", "--max_steps=8", f"--model_dir={model_dir}")
+    metrics = _metrics(model_dir)
+    assert metrics["steps"] == 8 and metrics["resumed_from_step"] == 0
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and 0.0 <= metrics["val_accuracy"] <= 1.0
+    assert metrics["parameters"]["table2"] == 2 * 16 * 1 * 16
+    assert metrics["parameters"]["table2_at_paper_sizes"] == 180_000  # n m d at m = d = 300
+    assert metrics["parameters"]["total"] > metrics["parameters"]["kernel_rnn"]
+    assert metrics["train_seconds"] > 0 and "--model=cnn" in metrics["command"]
+    assert metrics["versions"]["tensorflow"].startswith("2.")
+    assert list((model_dir / "logs").glob("events.out.tfevents.*"))
+    assert (model_dir / "vocabulary.txt").exists() and (model_dir / "config.json").exists()
+    CheckpointManager.verify(CheckpointManager(model_dir / "checkpoints").latest())
+
+
+def test_kill_and_resume(base, tmp_path):
+    model_dir = tmp_path / "run"
+    command = [sys.executable, TRAIN, *base, "--model=rkm_cifg", "--max_steps=120",
+               f"--model_dir={model_dir}"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=ENV)
+    latest = model_dir / "checkpoints" / "latest"
+    deadline = time.time() + 240
+    while not latest.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert latest.exists(), "no checkpoint appeared before the kill"
+    assert not (model_dir / "metrics.json").exists()
+    result = subprocess.run(command, capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = _metrics(model_dir)
+    assert metrics["resumed_from_step"] >= 4 and metrics["steps"] == 120
+    assert "resuming from" in result.stdout
+
+
+def test_nan_stops_and_keeps_the_last_good_checkpoint(base, tmp_path):
+    model_dir = tmp_path / "run"
+    _train(*base, "--model=linear_kernel", "--max_steps=4", f"--model_dir={model_dir}")
+    result = _train(*base, "--model=linear_kernel", "--max_steps=12", "--learning_rate=nan",
+                    f"--model_dir={model_dir}", check=False)
+    assert result.returncode != 0
+    assert "loss became nan at step" in result.stderr and "ckpt-4" in result.stderr
+    manager = CheckpointManager(model_dir / "checkpoints")
+    assert manager.latest().endswith("ckpt-4")
+    CheckpointManager.verify(manager.latest())
+
+
+def test_other_settings_in_the_same_model_dir_are_refused(base, tmp_path):
+    model_dir = tmp_path / "run"
+    _train(*base, "--model=cnn", "--max_steps=4", f"--model_dir={model_dir}")
+    result = _train(*base, "--model=cnn", "--max_steps=4", "--units=8",
+                    f"--model_dir={model_dir}", check=False)
+    assert result.returncode != 0 and "units: 16 there, 8 now" in result.stderr
+
+
+def test_mirrored_on_two_cpu_devices_matches_one_device(base, tmp_path):
+    common = [*base, "--model=rkm_lstm", "--max_steps=6", "--dropout=0", "--eval_every=6"]
+    _train(*common, f"--model_dir={tmp_path / 'single'}")
+    _train(*common, "--strategy=mirrored", "--cpu_devices=2", f"--model_dir={tmp_path / 'mirrored'}")
+    assert _metrics(tmp_path / "mirrored")["replicas"] == 2
+    _assert_same_training(tmp_path / "single", tmp_path / "mirrored")
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_on_localhost_matches_one_device(base, tmp_path):
+    common = [*base, "--model=rkm_cifg", "--max_steps=6", "--dropout=0", "--eval_every=6"]
+    _train(*common, f"--model_dir={tmp_path / 'single'}")
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        model_dir = tmp_path / ("multi" if index == 0 else "worker1")
+        processes.append(subprocess.Popen(
+            [sys.executable, TRAIN, *common, "--strategy=multi_worker", f"--model_dir={model_dir}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**ENV, "TF_CONFIG": json.dumps(tf_config)}))
+    for process in processes:
+        try:
+            _, stderr = process.communicate(timeout=300)
+        finally:
+            process.kill()
+        assert process.returncode == 0, stderr[-3000:]
+    assert _metrics(tmp_path / "multi")["replicas"] == 2
+    _assert_same_training(tmp_path / "single", tmp_path / "multi")
