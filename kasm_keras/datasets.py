@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 
 from kasm_keras import classification_data, language_model_data
 from kasm_keras.download import DEFAULT_CACHE_DIR
-from kasm_keras.text_encoding import TextEncoder, tokenize
+from kasm_keras.text_encoding import RULES_FINGERPRINT, TextEncoder, tokenize
 from kasm_keras.tfds_builders import ZhangTextClassification
 from kasm_keras.vocabulary import Vocabulary
 
@@ -163,7 +163,7 @@ def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_0
         download_config=tfds.download.DownloadConfig(
             manual_dir=data_dir, download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS))
     max_length = max_length or dataset.max_length
-    settings = _digest(validation_fraction, seed, max_vocabulary, min_count)
+    settings = _digest(validation_fraction, seed, max_vocabulary, min_count, RULES_FINGERPRINT)
     vocabulary_path = os.path.join(cache_root, settings, "vocabulary.txt")
     data = ClassificationData(name, dataset, builder, None, max_length, validation_fraction, seed,
                               os.path.join(cache_root, settings, f"len{max_length}"))

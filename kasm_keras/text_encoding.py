@@ -6,6 +6,8 @@ core string ops (RE2 regexes, `tf.strings.lower`, `tf.strings.split`) and tensor
 Python helpers that are built from core ops (`pad_model_inputs`), never its own kernels.
 """
 
+import hashlib
+
 import tensorflow as tf
 from tensorflow_text import pad_model_inputs
 
@@ -36,6 +38,10 @@ TOKEN_RULES = (
     (r"'(\s|$)", " '\\1"),
     (CLITIC, "'"),
 )
+
+
+# Names every cache of tokenised text, so a change to the rules never reuses a stale one.
+RULES_FINGERPRINT = hashlib.sha256(repr((SOURCE_ARTEFACTS, TOKEN_RULES)).encode()).hexdigest()[:12]
 
 
 def normalize(texts):

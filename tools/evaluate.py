@@ -1,0 +1,80 @@
+"""Evaluates a trained classifier (a --model_dir or a --zoo entry) on a dataset split, or on text.
+
+python tools/evaluate.py --model_dir=runs/ag_news/rkm_cifg_1gram --data_dir=../shared/data
+python tools/evaluate.py --zoo=ag_news/rkm_cifg_1gram --text="Stocks rallied on Friday"
+"""
+
+import contextlib
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from kasm_keras import datasets, zoo  # noqa: E402
+
+flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
+flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")
+flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION, "Dataset (default: the model's own).")
+flags.DEFINE_string("data_dir", None, "Local copy of the dataset; without it the archive is downloaded.")
+flags.DEFINE_string("cache_dir", None, "Prepared data cache (default ~/.cache/kasm_keras).")
+flags.DEFINE_enum("split", "test", ["train", "validation", "test"], "Split to evaluate.")
+flags.DEFINE_multi_string("text", None, "Classify this text instead of a split (repeatable).")
+flags.DEFINE_bool("json", False, "Print one JSON object.")
+FLAGS = flags.FLAGS
+
+
+def format_report(report):
+    classes = report["classes"]
+    lines = [f"{report['dataset']} {report['split']}: accuracy {report['accuracy']:.4f} "
+             f"on {report['documents']:,} documents", "",
+             f"  {'class':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for name, s in report["per_class"].items():
+        lines.append(f"  {name:<24}{s['precision']:>10.4f}{s['recall']:>10.4f}{s['f1']:>10.4f}"
+                     f"{s['support']:>10,}")
+    width = max(8, max(len(c) for c in classes) + 2)
+    lines += ["", "  confusion matrix (rows: true class, columns: predicted)",
+              "  " + " " * 24 + "".join(f"{c[:width - 2]:>{width}}" for c in classes)]
+    for name, row in zip(classes, report["confusion_matrix"]):
+        lines.append(f"  {name:<24}" + "".join(f"{n:>{width},}" for n in row))
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)
+    try:
+        classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo)
+    except (zoo.ZooError, FileNotFoundError) as error:
+        sys.exit(f"error: {error}")
+    if FLAGS.text:
+        probabilities = classifier.probabilities(FLAGS.text)
+        results = [{"text": t, "class_name": classifier.classes[p.argmax()],
+                    "probabilities": dict(zip(classifier.classes, p.round(6).tolist()))}
+                   for t, p in zip(FLAGS.text, probabilities)]
+        if FLAGS.json:
+            print(json.dumps(results))
+        for r in [] if FLAGS.json else results:
+            print(f"{r['class_name']}\t{r['probabilities'][r['class_name']]:.3f}\t{r['text']}")
+        return
+    run = classifier.info.get("training", classifier.info)
+    dataset = FLAGS.dataset or run["dataset"]
+    with contextlib.redirect_stdout(sys.stderr):  # TFDS prints progress; stdout is the report
+        data = datasets.load_classification(
+            dataset, FLAGS.data_dir, cache_dir=FLAGS.cache_dir,
+            validation_fraction=run.get("validation_fraction", 0.05), seed=run.get("seed", 0))
+        texts, labels = [], []
+        for text, label in data.texts(FLAGS.split).as_numpy_iterator():
+            texts.append(text)
+            labels.append(label)
+        report = {"dataset": dataset, "split": FLAGS.split, **classifier.evaluate(texts, labels)}
+    print(json.dumps(report) if FLAGS.json else format_report(report))
+
+
+if __name__ == "__main__":
+    app.run(main)
