@@ -39,8 +39,8 @@ def names(zoo_dir=None):
     return sorted(registry(zoo_dir))
 
 
-def entry_dir(name, zoo_dir=None):
-    """The entry's verified local directory, fetching missing files from its url."""
+def entry_dir(name, zoo_dir=None, cache_dir=None):
+    """The entry's verified local directory, fetching missing files from its url into the cache."""
     zoo_dir = zoo_dir or ZOO_DIR
     entries = registry(zoo_dir)
     if name not in entries:
@@ -50,7 +50,7 @@ def entry_dir(name, zoo_dir=None):
     if not all(os.path.exists(os.path.join(local, f)) for f in entry["files"]):
         if not entry.get("url"):
             raise ZooError(f"zoo entry {name!r} is incomplete in {local} and has no url to fetch from")
-        local = os.path.join(DEFAULT_CACHE_DIR, "zoo", entry["path"])
+        local = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "zoo", entry["path"])
         for file_name, digest in entry["files"].items():
             fetch(f"{entry['url'].rstrip('/')}/{file_name}", os.path.join(local, file_name),
                   f"sha256:{digest}")
@@ -62,9 +62,9 @@ def entry_dir(name, zoo_dir=None):
     return local
 
 
-def load(name, zoo_dir=None):
+def load(name, zoo_dir=None, cache_dir=None):
     """A `TextClassifier` (raw text in, classes out; `.model` is the Keras model)."""
-    directory = entry_dir(name, zoo_dir)
+    directory = entry_dir(name, zoo_dir, cache_dir)
     with open(os.path.join(directory, "config.json")) as f:
         config = json.load(f)
     with open(os.path.join(directory, "metadata.json")) as f:
