@@ -150,3 +150,11 @@ def test_multi_worker_on_localhost_matches_one_device(base, tmp_path):
         assert process.returncode == 0, stderr[-3000:]
     assert _metrics(tmp_path / "multi")["replicas"] == 2
     _assert_same_training(tmp_path / "single", tmp_path / "multi")
+
+
+def test_mixed_precision_run(base, tmp_path):
+    model_dir = tmp_path / "run"
+    _train(*base, "--model=rkm_lstm", "--max_steps=4", "--mixed_precision",
+           f"--model_dir={model_dir}")
+    metrics = _metrics(model_dir)
+    assert metrics["steps"] == 4 and 0.0 <= metrics["test_accuracy"] <= 1.0
