@@ -1,0 +1,64 @@
+"""Training and inference speed of every variant beside keras.layers.LSTM, and serving latency.
+
+python tools/benchmark.py [--quick] [--json=FILE] [--serving_zoo=NAME] [--update_readme]
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from kasm_keras import benchmark  # noqa: E402
+from kasm_keras.atomic_files import atomic_write_text  # noqa: E402
+
+flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same table).")
+flags.DEFINE_string("json", None, "Also write the measurements to this JSON file.")
+flags.DEFINE_list("layers", None, "Variants to measure (default: all); Keras' LSTM is always added.")
+flags.DEFINE_list("ngrams", ["1", "3"], "Window widths.")
+flags.DEFINE_list("xla", ["off", "on"], "XLA modes to measure.")
+flags.DEFINE_integer("batch", 64, "Batch size (the paper's sizes by default).")
+flags.DEFINE_integer("time", 128, "Sequence length.")
+flags.DEFINE_integer("dim", 300, "Embedding and hidden size (m = d).")
+flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo entry.")
+flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this one.")
+FLAGS = flags.FLAGS
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+BEGIN, END = "<!-- benchmark:begin -->\n", "\n<!-- benchmark:end -->"
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    shape = benchmark.Shape(FLAGS.batch, FLAGS.time, FLAGS.dim, FLAGS.dim)
+    steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
+    report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
+                           [mode == "on" for mode in FLAGS.xla],
+                           log=lambda message: print(message, file=sys.stderr))
+    if FLAGS.serving_zoo:
+        from kasm_keras import zoo
+
+        classifier = zoo.load(FLAGS.serving_zoo)
+        with tempfile.TemporaryDirectory() as tmp:
+            export_dir = classifier.export(os.path.join(tmp, "export"))
+            texts = ["Oil prices rose sharply as markets opened on Monday, lifting energy shares "
+                     "and weighing on airlines. " * 3, "The home team won the cup final.",
+                     "A new chip promises faster phones with longer battery life."]
+            report["serving"] = {"model": FLAGS.serving_zoo,
+                                 **benchmark.serving_latency(export_dir, texts)}
+    table = benchmark.markdown(report)
+    print(table)
+    if FLAGS.json:
+        atomic_write_text(FLAGS.json, json.dumps(report, indent=2) + "\n")
+    if FLAGS.update_readme:
+        with open(README) as f:
+            text = f.read()
+        head, rest = text.split(BEGIN)
+        atomic_write_text(README, head + BEGIN + table + END + rest.split(END, 1)[1])
+
+
+if __name__ == "__main__":
+    app.run(main)
