@@ -164,3 +164,12 @@ def test_zoo_publish_load_verify_and_fetch(trained, tmp_path, server):
     (local / "model.weights.h5").write_bytes(b"corrupt")
     zoo.load("ag_news/tiny", zoo_dir=str(zoo_dir), cache_dir=cache)
     assert server.requests[-1] == "/tiny/model.weights.h5"
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_shipped_zoo_entries_reproduce_their_test_accuracy(name, tmp_path):
+    metadata = zoo.load(name).info
+    result = _tool("evaluate", f"--zoo={name}", f"--data_dir={real_data(metadata['dataset'])}",
+                   f"--cache_dir={tmp_path}", "--json")
+    report = json.loads(result.stdout)
+    assert report["accuracy"] == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-9)
