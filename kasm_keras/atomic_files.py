@@ -3,7 +3,22 @@
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -18,11 +33,45 @@ def atomic_path(path):
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; others may need to read it
         os.replace(tmp, path)
+        _fsync_dir(directory)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path, replace=True):
+    """Yields a temporary folder beside `path`, renamed to `path` when the block succeeds.
+
+    With `replace=False` an existing `path` is kept and the new folder dropped: for caches whose
+    content is the same whoever writes it, so a reader of the old one is never pulled from under.
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        yield tmp
+        for root, folders, _ in os.walk(tmp):
+            for folder in folders:
+                os.chmod(os.path.join(root, folder), 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~_umask())
+        _fsync_dir(tmp)
+        if os.path.exists(path):
+            if not replace:
+                return
+            shutil.rmtree(path)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if replace or not os.path.exists(path):  # not a concurrent writer's finished copy
+                raise
+        _fsync_dir(parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_bytes(path, data):

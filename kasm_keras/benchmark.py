@@ -32,9 +32,8 @@ class Shape:
 def forward_flops_per_token(layer, shape, ngram):
     """Multiply-adds of the layer's matmuls per token, times two (the figure FLOP/s counts)."""
     m, d = shape.input_dim, shape.units
-    if layer == BASELINE:
-        return 2 * (m + d) * 4 * d
-    return 2 * VARIANT_TABLE[layer].weight_entries(m, d, ngram)
+    variant = VARIANT_TABLE["lstm" if layer == BASELINE else layer]  # Keras' LSTM has lstm's weights
+    return 2 * variant.weight_entries(m, d, 1 if layer == BASELINE else ngram)
 
 
 def matmul_rate(size=2048, seconds=2.0):
@@ -115,8 +114,7 @@ def _child(layer, ngram, shape, steps, warmup, xla_modes):
     code = ("import json, sys; from kasm_keras import benchmark as b; "
             f"print('ROWS' + json.dumps(b.measure_one({layer!r}, {ngram}, "
             f"b.Shape(**{dataclasses.asdict(shape)!r}), {steps}, {warmup}, {tuple(xla_modes)!r})))")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES":
-           os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     lines = [line for line in result.stdout.splitlines() if line.startswith("ROWS")]
     if result.returncode != 0 or not lines:

@@ -10,13 +10,13 @@ replaced (atomically) to name it. Loading checks every digest first; arrays load
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
-from kasm_keras.atomic_files import atomic_write_text, file_digest
+from kasm_keras.atomic_files import atomic_directory, atomic_path, atomic_write_text, file_digest
 
 LATEST = "latest"
+CHECKPOINT_FILES = ("model.npz", "optimizer.npz", "state.json")
 
 
 class CheckpointError(RuntimeError):
@@ -33,19 +33,14 @@ def _assign(variables, path):
         if len(names) != len(variables):
             raise CheckpointError(f"{path}: {len(names)} arrays for {len(variables)} variables")
         for name, variable in zip(names, variables):
+            if name.split(":", 1)[1] != variable.path:
+                raise CheckpointError(f"{path}: {name} was saved from another variable than "
+                                      f"{variable.path}; the model has changed")
             value = data[name]
             if tuple(value.shape) != tuple(variable.shape):
                 raise CheckpointError(f"{path}: {name} has shape {value.shape}, the variable "
                                       f"{variable.path} {tuple(variable.shape)}")
             variable.assign(value)
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class CheckpointManager:
@@ -54,32 +49,17 @@ class CheckpointManager:
         self.keep = keep
 
     def save(self, step, model_variables, optimizer_variables, state):
-        os.makedirs(self.directory, exist_ok=True)
         final = os.path.join(self.directory, f"ckpt-{step}")
-        tmp = tempfile.mkdtemp(prefix=f".ckpt-{step}-", dir=self.directory)
-        try:
+        with atomic_directory(final) as tmp:
             files = {"model.npz": _variable_arrays(model_variables),
                      "optimizer.npz": _variable_arrays(optimizer_variables)}
             for name, arrays in files.items():
-                with open(os.path.join(tmp, name), "wb") as f:
-                    np.savez(f, **arrays)
-                    f.flush()
-                    os.fsync(f.fileno())
-            with open(os.path.join(tmp, "state.json"), "w") as f:
-                json.dump({**state, "step": step}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            manifest = {name: file_digest(os.path.join(tmp, name))
-                        for name in ("model.npz", "optimizer.npz", "state.json")}
+                with atomic_path(os.path.join(tmp, name)) as part:
+                    with open(part, "wb") as f:
+                        np.savez(f, **arrays)
+            atomic_write_text(os.path.join(tmp, "state.json"), json.dumps({**state, "step": step}))
+            manifest = {name: file_digest(os.path.join(tmp, name)) for name in CHECKPOINT_FILES}
             atomic_write_text(os.path.join(tmp, "manifest.json"), json.dumps(manifest))
-            _fsync_dir(tmp)
-            if os.path.exists(final):
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            _fsync_dir(self.directory)
-        finally:
-            if os.path.exists(tmp):
-                shutil.rmtree(tmp)
         atomic_write_text(os.path.join(self.directory, LATEST), os.path.basename(final))
         self._prune(keep_name=os.path.basename(final))
         return final
@@ -111,6 +91,9 @@ class CheckpointManager:
             raise CheckpointError(f"{path}: no manifest.json; not a complete checkpoint")
         with open(manifest_path) as f:
             manifest = json.load(f)
+        if sorted(manifest) != sorted(CHECKPOINT_FILES):
+            raise CheckpointError(f"{manifest_path} lists {sorted(manifest)}, expected "
+                                  f"{sorted(CHECKPOINT_FILES)}")
         for name, digest in manifest.items():
             actual = file_digest(os.path.join(path, name))
             if actual != digest:

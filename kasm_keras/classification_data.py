@@ -168,6 +168,7 @@ def read_rows(path, dataset, skip_bad_rows=False, bad_rows=None):
     out and appended to `bad_rows` (a list) instead, so the caller can say which.
     """
     path = os.fspath(path)
+    bad_rows = [] if bad_rows is None else bad_rows
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file")
     if os.path.getsize(path) == 0:

@@ -5,14 +5,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from kasm_keras import classification_data, language_model_data
+from kasm_keras.atomic_files import atomic_directory
 from kasm_keras.download import DEFAULT_CACHE_DIR
 from kasm_keras.text_encoding import RULES_FINGERPRINT, TextEncoder, tokenize
 from kasm_keras.tfds_builders import ZhangTextClassification
@@ -44,18 +43,10 @@ def _source_fingerprint(name, data_dir, skip_bad_rows):
 
 
 def _save_dataset(dataset, path):
-    """tf.data's own format, written to a temporary folder and renamed into place."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".partial-", dir=parent)
-    try:
+    """tf.data's own format, renamed into place when complete; a finished copy is never replaced,
+    since another process may be reading it (the content is the same whoever writes it)."""
+    with atomic_directory(path, replace=False) as tmp:
         dataset.save(tmp)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
 
 
 @dataclasses.dataclass

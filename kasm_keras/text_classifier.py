@@ -2,15 +2,13 @@
 
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kasm_keras import classification_data
-from kasm_keras.atomic_files import atomic_write_bytes
+from kasm_keras.atomic_files import atomic_directory, atomic_write_bytes
 from kasm_keras.text_encoding import TextEncoder
 from kasm_keras.vocabulary import Vocabulary
 
@@ -76,6 +74,9 @@ class TextClassifier:
     def evaluate(self, texts, labels):
         """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class)."""
         labels = np.asarray(labels, np.int64)
+        if labels.size and not (0 <= labels.min() and labels.max() < len(self.classes)):
+            raise ValueError(f"labels must be in 0..{len(self.classes) - 1}, found "
+                             f"{labels.min()}..{labels.max()}")
         predictions = self.probabilities(texts).argmax(-1)
         k = len(self.classes)
         confusion = np.zeros((k, k), np.int64)
@@ -98,10 +99,10 @@ class TextClassifier:
     def export(self, export_dir):
         """A SavedModel whose serving_default takes raw `text`; written beside, then renamed."""
         export_dir = os.path.abspath(export_dir)
-        parent = os.path.dirname(export_dir)
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-        try:
+        if os.path.isdir(export_dir) and os.listdir(export_dir) and \
+                not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+            raise FileExistsError(f"{export_dir} exists and is not a SavedModel; not replacing it")
+        with atomic_directory(export_dir) as tmp:
             # Keras' ExportArchive, not tf.saved_model.save: only its variable tracking gives a
             # SavedModel that the TF1 loader of saved_model_cli (and TF Serving) can restore.
             module = self.serving_module()
@@ -111,11 +112,6 @@ class TextClassifier:
             archive.add_endpoint("serving_default", module.serve, input_signature=[
                 tf.TensorSpec([None], tf.string, name="text")])
             archive.write_out(tmp, verbose=False)
-            if os.path.exists(export_dir):
-                shutil.rmtree(export_dir)
-            os.replace(tmp, export_dir)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return export_dir
 
     def to_tflite(self, path):

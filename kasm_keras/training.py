@@ -10,9 +10,7 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 
 import keras
@@ -21,10 +19,11 @@ import tensorflow as tf
 
 import kasm_keras
 from kasm_keras import classifier, datasets, word_vectors
-from kasm_keras.atomic_files import atomic_write_text
-from kasm_keras.checkpoints import CheckpointManager
+from kasm_keras.atomic_files import atomic_path, atomic_write_text
+from kasm_keras.checkpoints import CheckpointError, CheckpointManager
 from kasm_keras.dataset_report import pipeline_speed
 from kasm_keras.variants import get_variant
+from kasm_keras.vocabulary import Vocabulary
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # Settings that change what is trained: a model_dir holding a run with other values is refused.
@@ -69,6 +68,17 @@ class TrainConfig:
     mixed_precision: bool = False
     strategy: str = "default"
     cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
+
+    def __post_init__(self):
+        for name in ("batch_size", "eval_every", "units", "ngram", "embedding_dim"):
+            if getattr(self, name) < 1:
+                raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise TrainingError(f"--max_steps must be at least 1, got {self.max_steps}")
+        if not self.epochs > 0:
+            raise TrainingError(f"--epochs must be positive, got {self.epochs}")
+        if self.strategy not in STRATEGIES:
+            raise TrainingError(f"--strategy must be one of {STRATEGIES}, got {self.strategy!r}")
 
     def resolved_embeddings(self):
         if self.embeddings != "auto":
@@ -140,14 +150,9 @@ def _check_settings(model_dir, config):
 
 def save_model_atomically(model, path):
     """Keras writes .keras files in place; write beside and rename so a kill never leaves half."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix=".saving-", dir=directory)
-    try:
-        tmp_path = os.path.join(tmp, os.path.basename(path))
-        model.save(tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_path(path) as tmp:
+        model.save(tmp + ".keras")
+        os.replace(tmp + ".keras", tmp)
 
 
 def predictor(model):
@@ -247,6 +252,11 @@ class Trainer:
         os.makedirs(c.model_dir, exist_ok=True)
         _check_settings(c.model_dir, c)
         self._prepare()
+        saved_vocabulary = os.path.join(c.model_dir, "vocabulary.txt")
+        if os.path.exists(saved_vocabulary) and \
+                Vocabulary.load(saved_vocabulary).tokens != self.data.vocabulary.tokens:
+            raise TrainingError(f"{saved_vocabulary} differs from the vocabulary of this data "
+                                f"(another --data_dir or cache?); use another --model_dir")
         if self.chief:
             atomic_write_text(os.path.join(c.model_dir, "config.json"),
                               json.dumps(dataclasses.asdict(c), indent=2))
@@ -258,7 +268,10 @@ class Trainer:
         latest = manager.latest()
         resumed_from = 0
         if latest is not None:
-            state = manager.restore(latest, self.model.variables, self.optimizer.variables)
+            try:
+                state = manager.restore(latest, self.model.variables, self.optimizer.variables)
+            except CheckpointError as error:
+                raise TrainingError(f"cannot resume from {latest}: {error}") from error
             self.optimizer.learning_rate = c.learning_rate  # the checkpoint holds the old one
             resumed_from = state["step"]
             self.log(f"resuming from {latest} (step {resumed_from})")
@@ -311,7 +324,7 @@ class Trainer:
 
     def _finish(self, state, step, resumed_from, best_path, timed_steps, timed_seconds):
         c = self.config
-        best = keras.models.load_model(best_path)
+        best = keras.models.load_model(best_path, safe_mode=True)
         test_accuracy, _, _ = accuracy(predictor(best), self.data.batches("test", 256))
         layer = classifier.kernel_layer(best)
         embedding_dim = best.get_layer("embedding").output_dim

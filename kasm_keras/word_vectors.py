@@ -62,6 +62,8 @@ def read_glove_text(path, wanted=None):
                 raise ValueError(
                     f"{path}:{number}: invalid UTF-8 at byte {error.start} ({error.reason})"
                 ) from None
+            if dim is None and number == 1 and _is_count_header(line):
+                continue  # word2vec text and fastText .vec files open with "count dim"
             if dim is None:
                 dim = line.count(" ")
                 if dim == 0:
@@ -80,6 +82,11 @@ def read_glove_text(path, wanted=None):
     if dim is None:
         raise ValueError(f"{path}: empty file, no word vectors in it")
     return vectors
+
+
+def _is_count_header(line):
+    parts = line.split(" ")
+    return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
 def _parse_numbers(fields, where):

@@ -10,10 +10,9 @@ rebuilt from code and only arrays are read, so loading runs nothing from the ent
 
 import json
 import os
-import shutil
-import tempfile
+import re
 
-from kasm_keras.atomic_files import atomic_write_text, file_digest
+from kasm_keras.atomic_files import atomic_directory, atomic_write_text, file_digest
 from kasm_keras.classifier import build_classifier, kernel_layer
 from kasm_keras.download import DEFAULT_CACHE_DIR, fetch
 from kasm_keras.text_classifier import TextClassifier
@@ -21,6 +20,9 @@ from kasm_keras.vocabulary import Vocabulary
 
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
 FILES = ("config.json", "metadata.json", "model.weights.h5", "vocabulary.txt")
+CONFIG_KEYS = ("vocabulary_size", "num_classes", "variant", "units", "ngram", "max_length",
+               "embedding_dim", "dropout", "layer_norm", "learn_sigmas", "ngram_padding")
+NAME = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
 
 
 class ZooError(ValueError):
@@ -46,6 +48,8 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     if name not in entries:
         raise ZooError(f"No zoo entry {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
     entry = entries[name]
+    if sorted(entry.get("files", {})) != sorted(FILES):
+        raise ZooError(f"zoo entry {name!r} lists {sorted(entry.get('files', {}))}, expected {list(FILES)}")
     local = os.path.join(zoo_dir, entry["path"])
     if not all(os.path.exists(os.path.join(local, f)) for f in entry["files"]):
         if not entry.get("url"):
@@ -69,6 +73,9 @@ def load(name, zoo_dir=None, cache_dir=None):
         config = json.load(f)
     with open(os.path.join(directory, "metadata.json")) as f:
         metadata = json.load(f)
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise ZooError(f"{directory}/config.json has settings this version does not know: {unknown}")
     model = build_classifier(**config)
     model.load_weights(os.path.join(directory, "model.weights.h5"))
     vocabulary = Vocabulary.load(os.path.join(directory, "vocabulary.txt"))
@@ -79,7 +86,12 @@ def load(name, zoo_dir=None, cache_dir=None):
 def publish(model_dir, name, zoo_dir=None, url=None):
     """Turns a finished tools/train.py run into a zoo entry and records it in the registry."""
     zoo_dir = zoo_dir or ZOO_DIR
+    if not NAME.match(name):
+        raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
     trained = TextClassifier.from_model_dir(model_dir)
+    policy = kernel_layer(trained.model).dtype_policy.name
+    if policy != "float32":
+        raise ZooError(f"{model_dir} was trained under {policy}; the zoo holds float32 models only")
     with open(os.path.join(model_dir, "metrics.json")) as f:
         metrics = json.load(f)
     run = trained.info
@@ -95,31 +107,27 @@ def publish(model_dir, name, zoo_dir=None, url=None):
     }
     metadata = {"name": name, "dataset": run["dataset"], "classes": list(trained.classes),
                 "metrics": metrics, "training": run}
-    target = os.path.join(zoo_dir, name)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".entry-", dir=os.path.dirname(target))
-    try:
+    with atomic_directory(os.path.join(zoo_dir, name)) as tmp:
         atomic_write_text(os.path.join(tmp, "config.json"), json.dumps(config, indent=2) + "\n")
         atomic_write_text(os.path.join(tmp, "metadata.json"), json.dumps(metadata, indent=2) + "\n")
         trained.model.save_weights(os.path.join(tmp, "model.weights.h5"))
         trained.vocabulary.save(os.path.join(tmp, "vocabulary.txt"))
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        files = {f: file_digest(os.path.join(tmp, f)) for f in FILES}
+        # The rebuilt network must give the trained one's outputs, or the entry is useless:
+        # checked before the entry replaces anything.
+        model = build_classifier(**config)
+        model.load_weights(os.path.join(tmp, "model.weights.h5"))
+        rebuilt = TextClassifier(model, trained.vocabulary, trained.classes, trained.max_length)
+        probe = ["kernel machines for sequence modelling", ""]
+        if not (abs(rebuilt.probabilities(probe) - trained.probabilities(probe)) < 1e-5).all():
+            raise ZooError(f"a network rebuilt from {model_dir} does not reproduce its outputs")
     entries = registry(zoo_dir)
-    entries[name] = {"path": name, "files": {f: file_digest(os.path.join(target, f)) for f in FILES}}
+    entries[name] = {"path": name, "files": files}
     if url:
         entries[name]["url"] = url
     atomic_write_text(os.path.join(zoo_dir, "registry.json"),
                       json.dumps(entries, indent=2, sort_keys=True) + "\n")
-    # The rebuilt network must give the trained one's outputs, or the entry is useless.
-    loaded = load(name, zoo_dir)
-    probe = ["kernel machines for sequence modelling", ""]
-    if not (abs(loaded.probabilities(probe) - trained.probabilities(probe)) < 1e-5).all():
-        raise ZooError(f"zoo entry {name!r} does not reproduce {model_dir}'s outputs")
-    return target
+    return os.path.join(zoo_dir, name)
 
 
 def load_classifier(model_dir=None, zoo_name=None, zoo_dir=None):

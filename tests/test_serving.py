@@ -173,3 +173,22 @@ def test_shipped_zoo_entries_reproduce_their_test_accuracy(name, tmp_path):
                    f"--cache_dir={tmp_path}", "--json")
     report = json.loads(result.stdout)
     assert report["accuracy"] == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-9)
+
+
+def test_export_never_replaces_a_folder_that_is_not_a_savedmodel(trained, tmp_path):
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    result = _tool("export", f"--model_dir={trained['model_dir']}", f"--export_dir={keep}",
+                   check=False)
+    assert result.returncode != 0 and "not a SavedModel" in result.stderr
+    assert (keep / "notes.txt").read_text() == "mine"
+
+
+def test_zoo_refuses_bad_names_and_incomplete_entries(trained, tmp_path):
+    with pytest.raises(zoo.ZooError, match="look like"):
+        zoo.publish(trained["model_dir"], "../escape", zoo_dir=str(tmp_path))
+    (tmp_path / "registry.json").write_text(json.dumps(
+        {"ag_news/partial": {"path": "ag_news/partial", "files": {"config.json": "0" * 64}}}))
+    with pytest.raises(zoo.ZooError, match="expected"):
+        zoo.load("ag_news/partial", zoo_dir=str(tmp_path))

@@ -159,3 +159,14 @@ def test_mixed_precision_run(base, tmp_path):
            f"--model_dir={model_dir}")
     metrics = _metrics(model_dir)
     assert metrics["steps"] == 4 and 0.0 <= metrics["test_accuracy"] <= 1.0
+
+
+def test_bad_flags_and_another_vocabulary_are_refused(base, tmp_path):
+    result = _train(*base, "--model=cnn", "--eval_every=0", f"--model_dir={tmp_path / 'a'}",
+                    check=False)
+    assert result.returncode != 0 and "--eval_every must be at least 1" in result.stderr
+    model_dir = tmp_path / "run"
+    _train(*base, "--model=cnn", "--max_steps=4", f"--model_dir={model_dir}")
+    (model_dir / "vocabulary.txt").write_text("#kasm-vocabulary\toov=[UNK]\tpadding=first\n\t0\n[UNK]\t0\n")
+    result = _train(*base, "--model=cnn", "--max_steps=8", f"--model_dir={model_dir}", check=False)
+    assert result.returncode != 0 and "vocabulary.txt differs" in result.stderr

@@ -9,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+from kasm_keras import word_vectors
 from kasm_keras.vocabulary import Vocabulary
 from kasm_keras.word_vectors import (
     BUILTIN_SOURCES,
@@ -345,3 +346,10 @@ def test_coverage_str():
                         token_share=0.971, dim=50, source="glove-6b-50d")
     assert str(coverage) == "glove-6b-50d: 41,203 of 50,000 words (82.4%), 97.1% of training tokens, 50d"
 
+
+
+def test_text_file_with_a_count_header(tmp_path):
+    path = tmp_path / "vectors.vec"
+    path.write_text("2 3\nthe 0.1 0.2 0.3\ncat 1 2 3\n")
+    vectors = word_vectors.read_glove_text(str(path))
+    assert sorted(vectors) == ["cat", "the"] and vectors["cat"].tolist() == [1.0, 2.0, 3.0]

@@ -68,6 +68,9 @@ def main(argv):
         data = datasets.load_classification(
             dataset, FLAGS.data_dir, cache_dir=FLAGS.cache_dir,
             validation_fraction=run.get("validation_fraction", 0.05), seed=run.get("seed", 0))
+        if tuple(data.classes) != tuple(classifier.classes):
+            sys.exit(f"error: the model predicts {list(classifier.classes)}, but {dataset} has "
+                     f"classes {list(data.classes)}")
         texts, labels = [], []
         for text, label in data.texts(FLAGS.split).as_numpy_iterator():
             texts.append(text)

@@ -33,7 +33,10 @@ def main(argv):
         classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo)
     except (zoo.ZooError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
-    path = classifier.export(FLAGS.export_dir)
+    try:
+        path = classifier.export(FLAGS.export_dir)
+    except FileExistsError as error:
+        sys.exit(f"error: {error}")
     print(f"SavedModel written to {path}")
     if FLAGS.tflite:
         print(f"LiteRT model written to {classifier.to_tflite(os.path.join(path, 'model.tflite'))}")

@@ -62,19 +62,19 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     model_dir = FLAGS.model_dir or os.path.join(
         "runs", FLAGS.dataset, f"{FLAGS.model}_{FLAGS.ngram}gram")
-    config = training.TrainConfig(
-        model=FLAGS.model, dataset=FLAGS.dataset, model_dir=model_dir, data_dir=FLAGS.data_dir,
-        cache_dir=FLAGS.cache_dir, ngram=FLAGS.ngram, ngram_padding=FLAGS.ngram_padding,
-        units=FLAGS.units, layer_norm=FLAGS.layer_norm, learn_sigmas=FLAGS.learn_sigmas,
-        epochs=FLAGS.epochs, max_steps=FLAGS.max_steps, batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate, dropout=FLAGS.dropout, max_length=FLAGS.max_len,
-        embeddings=FLAGS.embeddings, embedding_dim=FLAGS.embedding_dim,
-        train_embeddings=FLAGS.train_embeddings, max_vocabulary=FLAGS.max_vocabulary,
-        min_count=FLAGS.min_count, validation_fraction=FLAGS.validation_fraction, seed=FLAGS.seed,
-        eval_every=FLAGS.eval_every, jit_compile=FLAGS.jit_compile,
-        mixed_precision=FLAGS.mixed_precision, strategy=FLAGS.strategy,
-        cpu_devices=FLAGS.cpu_devices)
     try:
+        config = training.TrainConfig(
+            model=FLAGS.model, dataset=FLAGS.dataset, model_dir=model_dir, data_dir=FLAGS.data_dir,
+            cache_dir=FLAGS.cache_dir, ngram=FLAGS.ngram, ngram_padding=FLAGS.ngram_padding,
+            units=FLAGS.units, layer_norm=FLAGS.layer_norm, learn_sigmas=FLAGS.learn_sigmas,
+            epochs=FLAGS.epochs, max_steps=FLAGS.max_steps, batch_size=FLAGS.batch_size,
+            learning_rate=FLAGS.learning_rate, dropout=FLAGS.dropout, max_length=FLAGS.max_len,
+            embeddings=FLAGS.embeddings, embedding_dim=FLAGS.embedding_dim,
+            train_embeddings=FLAGS.train_embeddings, max_vocabulary=FLAGS.max_vocabulary,
+            min_count=FLAGS.min_count, validation_fraction=FLAGS.validation_fraction, seed=FLAGS.seed,
+            eval_every=FLAGS.eval_every, jit_compile=FLAGS.jit_compile,
+            mixed_precision=FLAGS.mixed_precision, strategy=FLAGS.strategy,
+            cpu_devices=FLAGS.cpu_devices)
         training.Trainer(config, command=[os.path.basename(sys.executable)] + sys.argv).run()
     except training.TrainingError as error:
         sys.exit(f"error: {error}")
