@@ -98,7 +98,7 @@ class KernelRNN(keras.layers.RNN):
         if training and cell.dropout > 0:
             dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.cast(dropout_mask, sequences.dtype)[:, None, :]
-        projected = cell.project_inputs(cell.input_windows(sequences))
+        projected = cell.project_sequence(sequences)
         dtype = math_dtype(cell.compute_dtype)
         initial_state = [ops.cast(s, dtype) for s in initial_state]
         if cell.spec.sequential:
