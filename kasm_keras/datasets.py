@@ -103,9 +103,8 @@ class ClassificationData:
             encoder = self.encoder()
 
             def encode(texts, labels):
-                ids, _ = encoder(texts)
-                lengths = tokenize(texts).row_lengths()
-                return ids, tf.cast(labels, tf.int32), tf.cast(lengths, tf.int32)
+                ids, _, lengths = encoder.encode_with_lengths(texts)
+                return ids, tf.cast(labels, tf.int32), lengths
 
             tokenized = self.texts(split).batch(TOKENIZE_BATCH).map(encode).unbatch()
             _save_dataset(tokenized, path)

@@ -76,9 +76,19 @@ class TextEncoder(tf.Module):
         self.max_length = int(max_length)
         self.table = vocabulary.lookup_table()
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def __call__(self, texts):
+    def _encode(self, texts):
         tokens = tokenize(texts)
         ids = tf.ragged.map_flat_values(self.table.lookup, tokens)
         ids, mask = pad_model_inputs(ids, self.max_length, pad_value=0)
-        return tf.cast(ids, tf.int32), tf.cast(mask, tf.bool)
+        return (tf.cast(ids, tf.int32), tf.cast(mask, tf.bool),
+                tf.cast(tokens.row_lengths(), tf.int32))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def __call__(self, texts):
+        ids, mask, _ = self._encode(texts)
+        return ids, mask
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def encode_with_lengths(self, texts):
+        """Also each document's token count before cutting, from the same tokenisation."""
+        return self._encode(texts)
