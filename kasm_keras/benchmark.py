@@ -51,6 +51,36 @@ def matmul_rate(size=2048, seconds=2.0):
     return 2 * size**3 * count / (time.perf_counter() - start)
 
 
+def loop_matmul_rate(shape, blocks=4, repeats=5):
+    """FLOP/s of the recurrent product h'_{t-1} U, (batch, d) x (d, blocks d), one step at a time
+    inside a `tf.while_loop` over the sequence: the rate the sequential variants' loop can reach."""
+    import tensorflow as tf
+
+    h = tf.random.normal([shape.batch, shape.units])
+    kernel = tf.random.normal([shape.units, blocks * shape.units], stddev=shape.units**-0.5)
+
+    @tf.function
+    def loop(h):
+        def body(t, h):
+            return t + 1, tf.tanh(tf.matmul(h, kernel)[:, : shape.units])
+
+        return tf.while_loop(lambda t, h: t < shape.time, body, (0, h))[1]
+
+    loop(h).numpy()
+    seconds = min(_time(loop, (h,), 0, 3) for _ in range(repeats))
+    return 2 * shape.batch * shape.units * blocks * shape.units * shape.time / seconds
+
+
+def training_ceiling(shape, loop_rate, peak_rate, blocks=4):
+    """Tokens/s a recurrent layer with k = `blocks` could train at if it did nothing but its
+    matmuls: the two per-step products (h U forward, dz U^T backward) at `loop_rate` and the
+    three whole-sequence ones (W x, dW, dU) at `peak_rate`; no elementwise work, no overhead."""
+    b, t, m, d = shape.batch, shape.time, shape.input_dim, shape.units
+    per_step = 2 * (2 * b * d * blocks * d) * t / loop_rate
+    whole = (2 * (2 * b * t * m * blocks * d) + 2 * b * t * d * blocks * d) / peak_rate
+    return b * t / (per_step + whole)
+
+
 def _build(layer, ngram, shape):
     import keras
 
@@ -66,12 +96,15 @@ def _build(layer, ngram, shape):
 
 
 def _time(function, args, warmup, steps):
+    """Median seconds per call: this shared 2-core machine has bursts of outside load."""
     for _ in range(warmup):
         function(*args).numpy()
-    start = time.perf_counter()
+    times = []
     for _ in range(steps):
+        start = time.perf_counter()
         function(*args).numpy()
-    return (time.perf_counter() - start) / steps
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True)):
@@ -141,7 +174,8 @@ def run(shape=Shape(), steps=10, warmup=3, ngrams=(1, 3), layers=None, xla_modes
     layers = list(layers or VARIANT_TABLE) + [BASELINE]
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "shape": dataclasses.asdict(shape), "steps": steps,
-              "matmul_flops_per_second": matmul_rate(), "rows": []}
+              "matmul_flops_per_second": matmul_rate(),
+              "loop_matmul_flops_per_second": loop_matmul_rate(shape), "rows": []}
     for layer in layers:
         for ngram in ngrams if layer != BASELINE else (1,):
             log(f"measuring {layer} n={ngram} ...")
@@ -173,6 +207,35 @@ def serving_latency(export_dir, texts, single=200, batch=256, batches=10):
             "batch": batch, "documents_per_second": batch * batches / (time.perf_counter() - start)}
 
 
+def time_to_accuracy(metrics_path):
+    """The figures of one `tools/train.py` run (its metrics.json) that say how fast it got there."""
+    with open(metrics_path) as f:
+        m = json.load(f)
+    try:
+        return {"command": m["command"], "dataset": m["dataset"], "model": m["model"],
+                "steps": m["steps"], "minutes": m["train_seconds"] / 60,
+                "test_accuracy": m["test_accuracy"]}
+    except KeyError as missing:
+        raise ValueError(f"{metrics_path}: not a tools/train.py metrics.json (no {missing})") from None
+
+
+def _ceiling(report):
+    """The README's sentence on how fast rkm_lstm could train here at best, from measured rates."""
+    loop_rate = report.get("loop_matmul_flops_per_second")
+    lstm = [r for r in report["rows"] if r["layer"] == BASELINE and not r["xla"]]
+    if not loop_rate or not lstm:
+        return []
+    shape = Shape(**report["shape"])
+    ceiling = training_ceiling(shape, loop_rate, report["matmul_flops_per_second"])
+    baseline = lstm[0]["train_tokens_per_second"]
+    return [f"The recurrent product h'_(t-1) U ({shape.batch}x{shape.units} by {shape.units}x"
+            f"{4 * shape.units}) runs at {loop_rate / 1e9:.1f} GFLOP/s inside the time loop. "
+            f"With its two per-step products at that rate, W x, dW and dU at the 2048x2048 "
+            f"rate and no other work at all, `rkm_lstm` (the same arithmetic as Keras' LSTM) "
+            f"could train at most {ceiling:,.0f} tokens/s here: "
+            f"{ceiling / baseline:.2f}x Keras' LSTM (XLA off)."]
+
+
 def markdown(report):
     rows = report["rows"]
     peak = report["matmul_flops_per_second"]
@@ -183,7 +246,8 @@ def markdown(report):
              f"{', GPUs: ' + ', '.join(m['gpus']) if m['gpus'] else ', no GPU'}), TensorFlow "
              f"{m['tensorflow']}; batch {report['shape']['batch']}, sequence "
              f"{report['shape']['time']}, m = d = {report['shape']['units']}; dense matmul "
-             f"(2048x2048, float32): {peak / 1e9:.1f} GFLOP/s.", "",
+             f"(2048x2048, float32): {peak / 1e9:.1f} GFLOP/s.", ""] + _ceiling(report) + [
+             "",
              "| layer | n | XLA | train tokens/s | vs Keras LSTM | vs rkm_lstm | inference tokens/s "
              "| train GFLOP/s | share of matmul | peak memory MiB |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -197,6 +261,11 @@ def markdown(report):
             f"{versus(rkm.get((r['ngram'], r['xla'])))} | {r['inference_tokens_per_second']:,.0f} | "
             f"{r['train_flops_per_second'] / 1e9:.1f} | {r['train_flops_per_second'] / peak:.0%} | "
             f"{r['peak_memory_mib']:,.0f} |")
+    if "time_to_accuracy" in report:
+        t = report["time_to_accuracy"]
+        lines += ["", f"Time to accuracy: `{t['command']}` reached {100 * t['test_accuracy']:.2f}% "
+                  f"on the {t['dataset']} test split in {t['minutes']:.1f} minutes of training "
+                  f"({t['steps']:,} steps) on this machine."]
     if "serving" in report:
         s = report["serving"]
         lines += ["", f"Serving ({s['model']}): one document p50 {s['p50_ms']:.1f} ms, p99 "

@@ -176,6 +176,8 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
     def project_sequence(self, sequences):
         """W [x_t, ..., x_{t-n+1}] + b for every step at once: (batch, time, m) -> (batch, time, k d).
 
+        With n = 1 it is a matmul on the last axis, so time-major input works as well.
+
         The window at t is [x_t, ..., x_{t-n+1}] with causal padding; with "same" it is shifted
         (n-1)//2 steps into the future, as TensorFlow's centred convolution. An n-gram window is a
         width-n convolution whose filter is the kernel's n lag blocks in reverse order (measured
@@ -207,39 +209,58 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             return ops.sigmoid(ops.cast(logit, math_dtype(self.compute_dtype)))
         return self.sigma_i if which == "input" else self.sigma_f
 
-    def update(self, z, c_prev):
+    def update_weights(self):
+        """The weights `update` reads besides z: the layer norm's "gamma" and "beta" (when it
+        normalises), "s_i" and "s_f" (when the variant uses them; floats unless learned) and
+        "epsilon"."""
+        dtype = math_dtype(self.compute_dtype)
+        weights = {"epsilon": self.layer_norm_epsilon}
+        if self.layer_norm:
+            weights["gamma"] = ops.cast(self.gamma, dtype)
+            weights["beta"] = ops.cast(self.beta, dtype)
+        for which in self.spec.sigmas:
+            weights["s_i" if which == "input" else "s_f"] = self._sigma(which)
+        return weights
+
+    def update(self, z, c_prev, weights=None, saved=None):
         """Table 1 from the pre-activations z'_t (all blocks) and c_{t-1}; returns (h'_t, c_t).
 
         Works on any leading shape, so the feed-forward variants run it on a whole sequence.
+        `weights` stands in for `update_weights()` (the fused loop passes tensors it
+        differentiates itself); `saved`, a dict, receives the intermediates its backward pass
+        reads: "cand", "i", "f", "xhat", "rstd", "a" (h'_t before o_t) and "o".
         """
         spec = self.spec
+        w = self.update_weights() if weights is None else weights
+        s = {} if saved is None else saved
         dtype = math_dtype(self.compute_dtype)
         z = ops.cast(z, dtype)
         blocks = dict(zip(spec.blocks, ops.split(z, spec.k, axis=-1)))
-        candidate = self._candidate_activation(blocks["candidate"])
-        forget = ops.sigmoid(blocks["forget"]) if "forget" in blocks else None
+        s["cand"] = self._candidate_activation(blocks["candidate"])
+        if "forget" in blocks:
+            s["f"] = ops.sigmoid(blocks["forget"])
         if spec.input_scale == "gate":
-            c = ops.sigmoid(blocks["input"]) * candidate
+            s["i"] = ops.sigmoid(blocks["input"])
+            c = s["i"] * s["cand"]
         elif spec.input_scale == "coupled":
-            c = (1.0 - forget) * candidate
+            c = (1.0 - s["f"]) * s["cand"]
         else:
-            c = self._sigma("input") * candidate
+            c = w["s_i"] * s["cand"]
         if spec.memory is not None:
             c_prev = ops.cast(c_prev, dtype)
-            c = c + (forget if spec.memory == "gate" else self._sigma("forget")) * c_prev
+            c = c + (s["f"] if spec.memory == "gate" else w["s_f"]) * c_prev
         if self.layer_norm:
-            c = self._normalize(c)
-        h = self._output_activation(c)
+            mean = ops.mean(c, axis=-1, keepdims=True)
+            centred = c - mean
+            variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
+            s["rstd"] = ops.rsqrt(variance + w["epsilon"])
+            s["xhat"] = centred * s["rstd"]
+            c = s["xhat"] * w["gamma"] + w["beta"]
+        h = s["a"] = self._output_activation(c)
         if spec.output_gate:
-            h = ops.sigmoid(blocks["output"]) * h
+            s["o"] = ops.sigmoid(blocks["output"])
+            h = s["o"] * h
         return h, c
-
-    def _normalize(self, c):
-        mean = ops.mean(c, axis=-1, keepdims=True)
-        centred = c - mean
-        variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
-        normed = centred * ops.rsqrt(variance + self.layer_norm_epsilon)
-        return normed * ops.cast(self.gamma, c.dtype) + ops.cast(self.beta, c.dtype)
 
     def call(self, inputs, states, training=False):
         if self.ngram > 1:

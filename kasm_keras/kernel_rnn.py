@@ -4,7 +4,10 @@ import keras
 from keras import ops
 from keras.src import backend, tree
 
+from kasm_keras import tf_loop
 from kasm_keras.kernel_cell import KernelCell, math_dtype
+
+IMPLEMENTATIONS = ("auto", "fused", "loop", "parallel")
 
 _CELL_ARGS = (
     "variant", "ngram", "ngram_padding", "layer_norm", "layer_norm_epsilon", "sigma_i", "sigma_f",
@@ -26,8 +29,12 @@ class KernelRNN(keras.layers.RNN):
     `zero_output_for_mask`).
 
     The input projection W [x_t ... x_{t-n+1}] + b of every step is one matmul before the
-    time loop; only U h'_{t-1} and the elementwise update stay inside it. Variants without
-    feedback (`gated_cnn`, `cnn`) run with no loop at all.
+    time loop; only U h'_{t-1} and the elementwise update stay inside it.
+
+    `implementation`: "parallel" (no loop at all; `gated_cnn` and `cnn` only), "fused" (the
+    sequential variants on TensorFlow: a loop with its backward pass written out, see
+    `kasm_keras.tf_loop`), "loop" (Keras' `backend.rnn` and automatic gradients, any backend),
+    or "auto", the fastest that applies. All give the same results.
 
     States are `[h'_T, c_T]`. With `stateful=True` they carry over between calls, but the
     n-gram window does not: each call starts its window with zeros.
@@ -50,8 +57,13 @@ class KernelRNN(keras.layers.RNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        implementation="auto",
         **kwargs,
     ):
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {IMPLEMENTATIONS}, got implementation={implementation!r}"
+            )
         cell_kwargs = {name: kwargs.pop(name) for name in _CELL_ARGS if name in kwargs}
         cell = KernelCell(
             units,
@@ -72,6 +84,29 @@ class KernelRNN(keras.layers.RNN):
             **kwargs,
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
+        spec = self.cell.spec
+        if implementation == "parallel" and spec.sequential:
+            raise ValueError(
+                f"implementation='parallel' needs a variant without feedback or memory; "
+                f"{spec.name!r} is sequential"
+            )
+        if implementation == "fused" and (not spec.sequential or backend.backend() != "tensorflow"):
+            raise ValueError(
+                "implementation='fused' is the TensorFlow loop of the sequential variants; "
+                f"got variant {spec.name!r} on the {backend.backend()!r} backend"
+            )
+        self.implementation = implementation
+
+    def _chosen_implementation(self, training=True):
+        """"fused" only pays in training (its forward keeps what its backward pass reads), and its
+        gradient function cannot be saved in a SavedModel, so inference runs "loop"."""
+        if self.implementation != "auto":
+            return self.implementation
+        if not self.cell.spec.sequential:
+            return "parallel"
+        if backend.backend() == "tensorflow" and not self.unroll and training:
+            return "fused"
+        return "loop"
 
     @property
     def units(self):
@@ -98,18 +133,43 @@ class KernelRNN(keras.layers.RNN):
         if training and cell.dropout > 0:
             dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.cast(dropout_mask, sequences.dtype)[:, None, :]
-        projected = cell.project_sequence(sequences)
         dtype = math_dtype(cell.compute_dtype)
         initial_state = [ops.cast(s, dtype) for s in initial_state]
-        if cell.spec.sequential:
-            return self._sequential(projected, initial_state, mask, training)
-        return self._parallel(projected, initial_state, mask)
+        implementation = self._chosen_implementation(training)
+        if implementation == "fused":
+            if cell.ngram == 1:  # x is narrower than W x: transpose it, not the projection
+                projected = cell.project_sequence(ops.transpose(sequences, (1, 0, 2)))
+            else:
+                projected = ops.transpose(cell.project_sequence(sequences), (1, 0, 2))
+            return self._fused(projected, initial_state, mask, training)
+        projected = cell.project_sequence(sequences)
+        if implementation == "parallel":
+            return self._parallel(projected, initial_state, mask)
+        return self._sequential(projected, initial_state, mask, training)
+
+    def _recurrent_dropout_mask(self, initial_state, training):
+        cell = self.cell
+        if training and cell.recurrent_dropout > 0 and cell.spec.recurrent:
+            return cell.get_recurrent_dropout_mask(initial_state[0])
+        return None
+
+    def _fused(self, projected, initial_state, mask, training):
+        """`projected` is time-major."""
+        cell = self.cell
+        kernel = None
+        if cell.spec.recurrent:
+            kernel = ops.cast(cell.recurrent_kernel, cell.compute_dtype)
+        outputs, h, c = tf_loop.run(
+            cell, ops.cast(projected, cell.compute_dtype), *initial_state, kernel,
+            cell.update_weights(),
+            mask=mask, recurrent_mask=self._recurrent_dropout_mask(initial_state, training),
+            zero_output_for_mask=self.zero_output_for_mask,
+        )
+        return outputs[-1], ops.transpose(outputs, (1, 0, 2)), [h, c]
 
     def _sequential(self, projected, initial_state, mask, training):
         cell = self.cell
-        recurrent_mask = None
-        if training and cell.recurrent_dropout > 0:
-            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        recurrent_mask = self._recurrent_dropout_mask(initial_state, training)
 
         def step(z, states):
             h_prev, c_prev = states
@@ -160,6 +220,7 @@ class KernelRNN(keras.layers.RNN):
 
     def get_config(self):
         config = {**self.cell.get_config(), **super().get_config()}
+        config["implementation"] = self.implementation
         del config["cell"]
         return config
 

@@ -25,7 +25,26 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
         assert row["train_tokens_per_second"] > 0 and row["inference_tokens_per_second"] > 0
         assert row["peak_memory_mib"] > 100
     assert report["matmul_flops_per_second"] > 1e8
+    assert report["loop_matmul_flops_per_second"] > 1e7
     assert "| `gated_cnn` | 3 | on |" in result.stdout
+    assert "could train at most" in result.stdout
+
+    # Re-render that report with a training run's time to accuracy, measuring nothing.
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"command": "python tools/train.py --model=rkm_cifg",
+                                   "dataset": "ag_news", "model": "rkm_cifg", "steps": 1500,
+                                   "train_seconds": 300.0, "test_accuracy": 0.9012}))
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "benchmark.py"), f"--report={out}",
+         f"--time_to_accuracy={metrics}"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "reached 90.12% on the ag_news test split in 5.0 minutes" in again.stdout
+    assert "| `gated_cnn` | 3 | on |" in again.stdout
+    metrics.write_text("{}")
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "benchmark.py"), f"--report={out}",
+         f"--time_to_accuracy={metrics}"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "not a tools/train.py metrics.json" in bad.stderr
 
 
 def test_flops_follow_the_weight_counts():
@@ -33,6 +52,13 @@ def test_flops_follow_the_weight_counts():
     assert benchmark.forward_flops_per_token("rkm_lstm", shape, 1) == 2 * 720_000
     assert benchmark.forward_flops_per_token("cnn", shape, 3) == 2 * 270_000
     assert benchmark.forward_flops_per_token("keras_lstm", shape, 1) == 2 * 720_000
+
+
+def test_ceiling_adds_up_the_matmuls():
+    shape = benchmark.Shape(2, 10, 3, 3)
+    # Per step 2 products of 2*2*3*12 flops at 1 flop/s; whole sequence 3 of 2*20*3*12 at 10.
+    want = 20 / (2 * 144 * 10 / 1.0 + 3 * 1440 / 10.0)
+    assert abs(benchmark.training_ceiling(shape, 1.0, 10.0) - want) < 1e-12
 
 
 def test_readme_shows_the_committed_benchmark():

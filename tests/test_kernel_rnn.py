@@ -236,8 +236,8 @@ def test_gradients_match_finite_differences(rng, variant):
     randomize_weights(layer, rng)
     probe = rng.normal(size=(2, 4, 2))
 
-    def loss(inputs):
-        return tf.reduce_sum(layer(inputs, mask=mask) * probe)
+    def loss(inputs):  # training=True: the path fit() takes ("fused" on TensorFlow)
+        return tf.reduce_sum(layer(inputs, mask=mask, training=True) * probe)
 
     x_tensor = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -303,13 +303,14 @@ def test_get_config_holds_every_argument():
         layer_norm_epsilon=1e-3, sigma_i=0.3, sigma_f=0.6, learn_sigmas=True, use_bias=False,
         unit_forget_bias=False, kernel_initializer="he_normal", kernel_regularizer="l2",
         dropout=0.2, recurrent_dropout=0.3, seed=5, return_sequences=True, return_state=True,
-        go_backwards=True, zero_output_for_mask=True, name="custom",
+        go_backwards=True, zero_output_for_mask=True, implementation="loop", name="custom",
     )
     config = layer.get_config()
     clone = KernelRNN.from_config(config)
     assert clone.get_config() == config
     assert (config["variant"], config["ngram"], config["sigma_f"], config["name"]) == (
         "linear_kernel_ot", 4, 0.6, "custom")
+    assert config["implementation"] == "loop"
     cell = KernelCell(3, variant="cnn", ngram=2, sigma_i=1.0)
     assert KernelCell.from_config(cell.get_config()).get_config() == cell.get_config()
 
@@ -386,3 +387,116 @@ def test_bad_arguments_name_themselves():
         KernelRNN(4, sigma_i=1.0, learn_sigmas=True)
     with pytest.raises(ValueError, match="dropout"):
         KernelRNN(4, dropout=1.5)
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        KernelRNN(4, implementation="cudnn")
+    with pytest.raises(ValueError, match="'parallel' needs a variant without feedback"):
+        KernelRNN(4, variant="rkm_cifg", implementation="parallel")
+    with pytest.raises(ValueError, match="'fused' is the TensorFlow loop of the sequential"):
+        KernelRNN(4, variant="cnn", implementation="fused")
+
+
+def _implementations_agree(rng, variant, implementation, options, call_options):
+    """Outputs, final states and every gradient of `implementation` equal those of the
+    automatic-gradient loop (Keras' `backend.rnn`), in float64."""
+    x = rng.normal(size=(B + 1, T, M))
+    layers = [
+        KernelRNN(D, variant=variant, return_sequences=True, return_state=True, dtype="float64",
+                  implementation=name, seed=3, **options)
+        for name in (implementation, "loop")
+    ]
+    layers[0](x)
+    randomize_weights(layers[0], rng)
+    layers[1](x)
+    for mine, theirs in zip(layers[1].weights, layers[0].weights):
+        mine.assign(theirs)
+    probes = [rng.normal(size=(B + 1, T, D)), rng.normal(size=(B + 1, D)),
+              rng.normal(size=(B + 1, D))]
+    results = []
+    for layer in layers:
+        inputs = tf.constant(x)
+        kwargs = dict(call_options)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(inputs)
+            for key in ("initial_state",):
+                if key in kwargs:
+                    kwargs[key] = [tf.constant(s) for s in kwargs[key]]
+                    for state in kwargs[key]:
+                        tape.watch(state)
+            outputs = layer(inputs, training=True, **kwargs)
+            loss = sum(tf.reduce_sum(o * p) for o, p in zip(outputs, probes))
+        sources = [inputs] + list(kwargs.get("initial_state", [])) + layer.trainable_variables
+        results.append((outputs, tape.gradient(loss, sources)))
+    (got, got_grads), (want, want_grads) = results
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-10)
+    assert len(got_grads) == len(want_grads)
+    for g, w, source in zip(got_grads, want_grads, [None] * 3 + layers[0].trainable_variables):
+        np.testing.assert_allclose(g, w, atol=1e-9, err_msg=getattr(source, "name", "input/state"))
+
+
+_OPTIONS = [
+    ({}, {}),
+    ({}, {"mask": _mask()}),
+    ({"zero_output_for_mask": True}, {"mask": _mask()}),
+    ({"learn_sigmas": True, "ngram": 2}, {"mask": _mask()}),
+    ({"layer_norm": False, "ngram": 3, "ngram_padding": "same"}, {}),
+    ({"go_backwards": True}, {"mask": _mask()}),
+    ({}, {"initial_state": "random"}),
+]
+
+
+@pytest.mark.parametrize("options,call_options", _OPTIONS)
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if kasm_keras.get_variant(v).sequential])
+def test_fused_loop_matches_automatic_gradient_loop(rng, variant, options, call_options):
+    if call_options.get("initial_state") == "random":
+        call_options = {"initial_state": [rng.normal(size=(B + 1, D)) for _ in range(2)]}
+    _implementations_agree(rng, variant, "fused", options, call_options)
+
+
+@pytest.mark.parametrize("variant", ["rkm_lstm", "linear_kernel"])
+def test_fused_loop_matches_with_recurrent_dropout(rng, variant):
+    _implementations_agree(rng, variant, "fused", {"recurrent_dropout": 0.4, "dropout": 0.2},
+                           {"mask": _mask()})
+
+
+@pytest.mark.parametrize("options,call_options", _OPTIONS[:6])
+@pytest.mark.parametrize("variant", ["gated_cnn", "cnn"])
+def test_parallel_matches_loop(rng, variant, options, call_options):
+    _implementations_agree(rng, variant, "parallel", options, call_options)
+
+
+def test_auto_picks_the_fastest_implementation():
+    assert KernelRNN(4, variant="rkm_cifg")._chosen_implementation(training=True) == "fused"
+    assert KernelRNN(4, variant="rkm_cifg")._chosen_implementation(training=False) == "loop"
+    assert KernelRNN(4, variant="rkm_cifg", unroll=True)._chosen_implementation() == "loop"
+    assert KernelRNN(4, variant="gated_cnn")._chosen_implementation() == "parallel"
+
+
+def test_fused_matches_loop_in_float16_and_under_xla(rng):
+    x = _inputs(rng, batch=B + 1)
+    mask = tf.constant(_mask())
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layers = [KernelRNN(D, variant="rkm_cifg", return_sequences=True, implementation=name)
+                  for name in ("fused", "loop")]
+        for layer in layers:
+            layer(x)
+        randomize_weights(layers[0], rng)
+        for mine, theirs in zip(layers[1].weights, layers[0].weights):
+            mine.assign(theirs)
+        results = []
+        for layer in layers:
+            @tf.function(jit_compile=True)
+            def value_and_grads(x, layer=layer):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_sum(tf.cast(layer(x, mask=mask, training=True), "float32"))
+                return loss, tape.gradient(loss, layer.trainable_variables)
+
+            results.append(value_and_grads(tf.constant(x)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    (loss, grads), (want_loss, want_grads) = results
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-3)
+    for g, w in zip(grads, want_grads):
+        np.testing.assert_allclose(np.asarray(g, "float32"), np.asarray(w, "float32"),
+                                   rtol=2e-2, atol=2e-2)

@@ -1,6 +1,8 @@
 """Training and inference speed of every variant beside keras.layers.LSTM, and serving latency.
 
 python tools/benchmark.py [--quick] [--json=FILE] [--serving_zoo=NAME] [--update_readme]
+python tools/benchmark.py --report=benchmarks/latest.json --time_to_accuracy=RUN/metrics.json \
+    --json=benchmarks/latest.json --update_readme
 """
 
 import json
@@ -25,18 +27,35 @@ flags.DEFINE_integer("time", 128, "Sequence length.")
 flags.DEFINE_integer("dim", 300, "Embedding and hidden size (m = d).")
 flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo entry.")
 flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this one.")
+flags.DEFINE_string("time_to_accuracy", None,
+                    "A tools/train.py metrics.json whose time to its test accuracy the table states.")
+flags.DEFINE_string("report", None,
+                    "Measure nothing: print (and with --update_readme, publish) this earlier --json "
+                    "report, with --time_to_accuracy added if given.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    shape = benchmark.Shape(FLAGS.batch, FLAGS.time, FLAGS.dim, FLAGS.dim)
-    steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
-    report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
-                           [mode == "on" for mode in FLAGS.xla],
-                           log=lambda message: print(message, file=sys.stderr))
-    if FLAGS.serving_zoo:
+    if FLAGS.report:
+        try:
+            with open(FLAGS.report) as f:
+                report = json.load(f)
+        except (OSError, ValueError) as error:
+            raise app.UsageError(f"--report={FLAGS.report}: {error}")
+    else:
+        shape = benchmark.Shape(FLAGS.batch, FLAGS.time, FLAGS.dim, FLAGS.dim)
+        steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
+        report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
+                               [mode == "on" for mode in FLAGS.xla],
+                               log=lambda message: print(message, file=sys.stderr))
+    if FLAGS.time_to_accuracy:
+        try:
+            report["time_to_accuracy"] = benchmark.time_to_accuracy(FLAGS.time_to_accuracy)
+        except (OSError, ValueError) as error:
+            raise app.UsageError(f"--time_to_accuracy: {error}")
+    if FLAGS.serving_zoo and not FLAGS.report:
         from kasm_keras import zoo
 
         classifier = zoo.load(FLAGS.serving_zoo)
