@@ -14,7 +14,8 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--quick", "--batch=2", "--time=6",
-         "--dim=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", f"--json={out}"],
+         "--dim=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", "--repeats=2",
+         f"--json={out}"],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -25,9 +26,10 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
         assert row["train_tokens_per_second"] > 0 and row["inference_tokens_per_second"] > 0
         assert row["peak_memory_mib"] > 100
     assert report["matmul_flops_per_second"] > 1e8
-    assert report["loop_matmul_flops_per_second"] > 1e7
+    assert set(report["loop_matmul_flops_per_second"]) == {"4"}  # rkm_lstm and Keras' LSTM
+    assert report["repeats"] == 2 and "(round 2 of 2)" in result.stderr
     assert "| `gated_cnn` | 3 | on |" in result.stdout
-    assert "could train at most" in result.stdout
+    assert "The ceiling column" in result.stdout
 
     # Re-render that report with a training run's time to accuracy, measuring nothing.
     metrics = tmp_path / "metrics.json"
@@ -49,9 +51,11 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
 
 def test_flops_follow_the_weight_counts():
     shape = benchmark.Shape(64, 128, 300, 300)
-    assert benchmark.forward_flops_per_token("rkm_lstm", shape, 1) == 2 * 720_000
-    assert benchmark.forward_flops_per_token("cnn", shape, 3) == 2 * 270_000
-    assert benchmark.forward_flops_per_token("keras_lstm", shape, 1) == 2 * 720_000
+    # Training: W x and dW on the projection's 360,000 entries, h U, dU and dh' on U's.
+    assert benchmark.training_flops_per_token("rkm_lstm", shape, 1) == 2 * (2 * 360_000 + 3 * 360_000)
+    assert benchmark.training_flops_per_token("cnn", shape, 3) == 2 * 2 * 270_000
+    assert benchmark.training_flops_per_token("keras_lstm", shape, 1) == \
+        benchmark.training_flops_per_token("lstm", shape, 1)
 
 
 def test_ceiling_adds_up_the_matmuls():
@@ -59,6 +63,14 @@ def test_ceiling_adds_up_the_matmuls():
     # Per step 2 products of 2*2*3*12 flops at 1 flop/s; whole sequence 3 of 2*20*3*12 at 10.
     want = 20 / (2 * 144 * 10 / 1.0 + 3 * 1440 / 10.0)
     assert abs(benchmark.training_ceiling(shape, 1.0, 10.0) - want) < 1e-12
+    # A 3-gram window triples W x and dW, not dU.
+    want = 20 / (2 * 144 * 10 / 1.0 + (2 * 3 + 1) * 1440 / 10.0)
+    assert abs(benchmark.training_ceiling(shape, 1.0, 10.0, ngram=3) - want) < 1e-12
+    report = {"shape": {"batch": 2, "time": 10, "input_dim": 3, "units": 3},
+              "matmul_flops_per_second": 10.0, "loop_matmul_flops_per_second": {"4": 1.0}}
+    assert benchmark.row_ceiling(report, {"layer": "keras_lstm", "ngram": 1}) == \
+        benchmark.training_ceiling(shape, 1.0, 10.0)
+    assert benchmark.row_ceiling(report, {"layer": "cnn", "ngram": 1}) is None
 
 
 def test_readme_shows_the_committed_benchmark():

@@ -18,6 +18,8 @@ from kasm_keras import benchmark, docs  # noqa: E402
 from kasm_keras.atomic_files import atomic_write_text  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same table).")
+flags.DEFINE_integer("repeats", 3, "Rounds over all layers; each figure is the best round's.",
+                     lower_bound=1)
 flags.DEFINE_string("json", None, "Also write the measurements to this JSON file.")
 flags.DEFINE_list("layers", None, "Variants to measure (default: all); Keras' LSTM is always added.")
 flags.DEFINE_list("ngrams", ["1", "3"], "Window widths.")
@@ -48,7 +50,7 @@ def main(argv):
         shape = benchmark.Shape(FLAGS.batch, FLAGS.time, FLAGS.dim, FLAGS.dim)
         steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
         report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
-                               [mode == "on" for mode in FLAGS.xla],
+                               [mode == "on" for mode in FLAGS.xla], FLAGS.repeats,
                                log=lambda message: print(message, file=sys.stderr))
     if FLAGS.time_to_accuracy:
         try:
