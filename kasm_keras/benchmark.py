@@ -102,7 +102,7 @@ def row_ceiling(report, row):
                             report["matmul_flops_per_second"], blocks, row["ngram"])
 
 
-def _build(layer, ngram, shape):
+def _build(layer, ngram, shape, implementation="auto"):
     import keras
 
     from kasm_keras import KernelRNN
@@ -111,7 +111,8 @@ def _build(layer, ngram, shape):
     if layer == BASELINE:
         rnn = keras.layers.LSTM(shape.units, return_sequences=True)
     else:
-        rnn = KernelRNN(shape.units, variant=layer, ngram=ngram, return_sequences=True)
+        rnn = KernelRNN(shape.units, variant=layer, ngram=ngram, return_sequences=True,
+                        implementation=implementation)
     outputs = keras.ops.mean(rnn(inputs), axis=1)
     return keras.Model(inputs, outputs)
 
@@ -128,7 +129,7 @@ def _time(function, args, warmup, steps):
     return float(np.median(times))
 
 
-def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True)):
+def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True), implementation="auto"):
     """Training and inference tokens/s of one layer, with and without XLA, in this process."""
     import keras
     import tensorflow as tf
@@ -137,7 +138,7 @@ def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True)):
     x = tf.random.normal([shape.batch, shape.time, shape.input_dim])
     rows = []
     for xla in xla_modes:
-        model = _build(layer, ngram, shape)
+        model = _build(layer, ngram, shape, implementation)
         optimizer = keras.optimizers.Adam(1e-3)
         optimizer.build(model.trainable_variables)
 
@@ -153,7 +154,7 @@ def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True)):
         tokens = shape.batch * shape.time
         train_seconds = _time(train_step, (x,), warmup, steps)
         infer_seconds = _time(infer, (x,), warmup, steps)
-        rows.append({"layer": layer, "ngram": ngram, "xla": xla,
+        rows.append({"layer": layer, "ngram": ngram, "xla": xla, "implementation": implementation,
                      "train_tokens_per_second": tokens / train_seconds,
                      "inference_tokens_per_second": tokens / infer_seconds,
                      "train_flops_per_second": training_flops_per_token(layer, shape, ngram)
@@ -164,10 +165,11 @@ def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True)):
     return rows
 
 
-def _child(layer, ngram, shape, steps, warmup, xla_modes):
+def _child(layer, ngram, shape, steps, warmup, xla_modes, implementation="auto"):
     code = ("import json, sys; from kasm_keras import benchmark as b; "
             f"print('ROWS' + json.dumps(b.measure_one({layer!r}, {ngram}, "
-            f"b.Shape(**{dataclasses.asdict(shape)!r}), {steps}, {warmup}, {tuple(xla_modes)!r})))")
+            f"b.Shape(**{dataclasses.asdict(shape)!r}), {steps}, {warmup}, {tuple(xla_modes)!r}, "
+            f"{implementation!r})))")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     lines = [line for line in result.stdout.splitlines() if line.startswith("ROWS")]
@@ -191,10 +193,19 @@ def machine():
 
 
 def run(shape=Shape(), steps=10, warmup=3, ngrams=(1, 3), layers=None, xla_modes=(False, True),
-        repeats=1, log=print):
+        repeats=1, compare_loop=True, log=print):
     """Every layer in its own process, `repeats` rounds in turn; each figure is the best round's,
-    since outside load on a shared machine only ever slows a round down."""
+    since outside load on a shared machine only ever slows a round down. With `compare_loop`,
+    the sequential variants are also measured at their smallest n-gram with
+    implementation="loop" (Keras' `backend.rnn` and automatic gradients), the design that
+    "auto" replaces."""
     layers = list(layers or VARIANT_TABLE) + [BASELINE]
+    jobs = []
+    for layer in layers:
+        for ngram in ngrams if layer != BASELINE else (1,):
+            jobs.append((layer, ngram, "auto"))
+        if compare_loop and layer != BASELINE and VARIANT_TABLE[layer].sequential:
+            jobs.append((layer, min(ngrams), "loop"))
     blocks = sorted({b for b in map(_recurrent_blocks, layers) if b is not None})
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "shape": dataclasses.asdict(shape), "steps": steps, "repeats": repeats,
@@ -206,21 +217,21 @@ def run(shape=Shape(), steps=10, warmup=3, ngrams=(1, 3), layers=None, xla_modes
         rates = report["loop_matmul_flops_per_second"]
         for k in blocks:
             rates[str(k)] = max(rates[str(k)], loop_matmul_rate(shape, k))
-        for layer in layers:
-            for ngram in ngrams if layer != BASELINE else (1,):
-                log(f"measuring {layer} n={ngram} (round {round_ + 1} of {repeats}) ...")
-                for row in _child(layer, ngram, shape, steps, warmup, xla_modes):
-                    key = (row["layer"], row["ngram"], row["xla"])
-                    if key not in best:
-                        best[key] = row
-                        continue
-                    kept = best[key]
-                    if row["train_tokens_per_second"] > kept["train_tokens_per_second"]:
-                        for name in ("train_tokens_per_second", "train_flops_per_second"):
-                            kept[name] = row[name]
-                    kept["inference_tokens_per_second"] = max(
-                        kept["inference_tokens_per_second"], row["inference_tokens_per_second"])
-                    kept["peak_memory_mib"] = max(kept["peak_memory_mib"], row["peak_memory_mib"])
+        for layer, ngram, implementation in jobs:
+            log(f"measuring {layer} n={ngram} implementation={implementation} "
+                f"(round {round_ + 1} of {repeats}) ...")
+            for row in _child(layer, ngram, shape, steps, warmup, xla_modes, implementation):
+                key = (row["layer"], row["ngram"], row["xla"], row["implementation"])
+                if key not in best:
+                    best[key] = row
+                    continue
+                kept = best[key]
+                if row["train_tokens_per_second"] > kept["train_tokens_per_second"]:
+                    for name in ("train_tokens_per_second", "train_flops_per_second"):
+                        kept[name] = row[name]
+                kept["inference_tokens_per_second"] = max(
+                    kept["inference_tokens_per_second"], row["inference_tokens_per_second"])
+                kept["peak_memory_mib"] = max(kept["peak_memory_mib"], row["peak_memory_mib"])
     report["rows"] = list(best.values())
     return report
 
@@ -283,7 +294,8 @@ def markdown(report):
     rows = report["rows"]
     peak = report["matmul_flops_per_second"]
     lstm = {r["xla"]: r for r in rows if r["layer"] == BASELINE}
-    rkm = {(r["ngram"], r["xla"]): r for r in rows if r["layer"] == "rkm_lstm"}
+    rkm = {(r["ngram"], r["xla"]): r for r in rows
+           if r["layer"] == "rkm_lstm" and r.get("implementation", "auto") == "auto"}
     m = report["machine"]
     lines = [f"Measured {report['date']} on {m['cpu']} ({m['cores']} cores"
              f"{', GPUs: ' + ', '.join(m['gpus']) if m['gpus'] else ', no GPU'}), TensorFlow "
@@ -299,9 +311,11 @@ def markdown(report):
             return f"{r['train_tokens_per_second'] / other['train_tokens_per_second']:.2f}x" \
                 if other else ""
         ceiling = row_ceiling(report, r)
+        implementation = r.get("implementation", "auto")
+        label = "" if implementation == "auto" else f" ({implementation})"
         of_ceiling = "" if ceiling is None else f"{r['train_tokens_per_second'] / ceiling:.0%}"
         lines.append(
-            f"| `{r['layer']}` | {r['ngram']} | {'on' if r['xla'] else 'off'} | "
+            f"| `{r['layer']}`{label} | {r['ngram']} | {'on' if r['xla'] else 'off'} | "
             f"{r['train_tokens_per_second']:,.0f} | {versus(lstm.get(r['xla']))} | "
             f"{versus(rkm.get((r['ngram'], r['xla'])))} | {r['inference_tokens_per_second']:,.0f} | "
             f"{r['train_flops_per_second'] / 1e9:.1f} | {r['train_flops_per_second'] / peak:.0%} | "

@@ -90,8 +90,10 @@ class TrainConfig:
         return "glove-6b-50d"
 
     def use_jit(self):
-        """XLA helps the loop-free variants everywhere and all of them on GPU; on CPU XLA's while
-        loop is slower than TensorFlow's for the recurrent ones (measured by tools/benchmark.py)."""
+        """On: the loop-free variants, and every variant on GPU. Off: the sequential variants on
+        CPU, where tools/benchmark.py measures XLA within noise of TensorFlow's loop for the
+        LSTM-like cells (the linear kernels gain more) and compiling the loop costs time up front;
+        `--jit_compile=true` turns it on."""
         if self.jit_compile in ("true", "false"):
             return self.jit_compile == "true"
         return (not get_variant(self.model).sequential) or bool(tf.config.list_physical_devices("GPU"))

@@ -19,9 +19,10 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    layers = {(r["layer"], r["ngram"], r["xla"]) for r in report["rows"]}
-    assert ("keras_lstm", 1, False) in layers and ("gated_cnn", 3, True) in layers
-    assert len(report["rows"]) == 2 * (2 * 2 + 1)
+    layers = {(r["layer"], r["ngram"], r["xla"], r["implementation"]) for r in report["rows"]}
+    assert ("keras_lstm", 1, False, "auto") in layers and ("gated_cnn", 3, True, "auto") in layers
+    assert ("rkm_lstm", 1, True, "loop") in layers  # the design "auto" replaced, beside it
+    assert len(report["rows"]) == 2 * (2 * 2 + 1 + 1)
     for row in report["rows"]:
         assert row["train_tokens_per_second"] > 0 and row["inference_tokens_per_second"] > 0
         assert row["peak_memory_mib"] > 100
@@ -29,6 +30,7 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     assert set(report["loop_matmul_flops_per_second"]) == {"4"}  # rkm_lstm and Keras' LSTM
     assert report["repeats"] == 2 and "(round 2 of 2)" in result.stderr
     assert "| `gated_cnn` | 3 | on |" in result.stdout
+    assert "| `rkm_lstm` (loop) | 1 | off |" in result.stdout
     assert "The ceiling column" in result.stdout
 
     # Re-render that report with a training run's time to accuracy, measuring nothing.

@@ -18,6 +18,8 @@ from kasm_keras import benchmark, docs  # noqa: E402
 from kasm_keras.atomic_files import atomic_write_text  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same table).")
+flags.DEFINE_bool("compare_loop", True, "Also measure the sequential variants with "
+                  "implementation='loop' (automatic gradients), the design 'auto' replaces.")
 flags.DEFINE_integer("repeats", 3, "Rounds over all layers; each figure is the best round's.",
                      lower_bound=1)
 flags.DEFINE_string("json", None, "Also write the measurements to this JSON file.")
@@ -51,6 +53,7 @@ def main(argv):
         steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
         report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
                                [mode == "on" for mode in FLAGS.xla], FLAGS.repeats,
+                               FLAGS.compare_loop,
                                log=lambda message: print(message, file=sys.stderr))
     if FLAGS.time_to_accuracy:
         try:
