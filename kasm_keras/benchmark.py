@@ -29,15 +29,24 @@ class Shape:
     units: int = 300
 
 
+def _variant(layer):
+    """The Table 1 row a measured layer computes: Keras' LSTM does lstm's arithmetic."""
+    return VARIANT_TABLE["lstm" if layer == BASELINE else layer]
+
+
+def _product_flops(layer, shape, ngram):
+    """FLOPs per token of one W x product and of one h' U product (0 without feedback)."""
+    m, d = shape.input_dim, shape.units
+    variant = _variant(layer)
+    n = 1 if layer == BASELINE else ngram
+    return 2 * n * m * variant.k * d, (2 * d * variant.k * d if variant.recurrent else 0)
+
+
 def training_flops_per_token(layer, shape, ngram):
     """FLOPs of one training step's matmuls per token: W x forward and dW backward (the
     benchmark's input is data, so no dx), and for the recurrent variants h U forward, dU and
-    dh' = dz U^T backward. Keras' LSTM does lstm's arithmetic."""
-    m, d = shape.input_dim, shape.units
-    variant = VARIANT_TABLE["lstm" if layer == BASELINE else layer]
-    n = 1 if layer == BASELINE else ngram
-    projection = 2 * n * m * variant.k * d
-    recurrent = 2 * d * variant.k * d if variant.recurrent else 0
+    dh' = dz U^T backward."""
+    projection, recurrent = _product_flops(layer, shape, ngram)
     return 2 * projection + 3 * recurrent
 
 
@@ -76,19 +85,17 @@ def loop_matmul_rate(shape, blocks=4, repeats=5):
     return 2 * shape.batch * shape.units * blocks * shape.units * shape.time / seconds
 
 
-def training_ceiling(shape, loop_rate, peak_rate, blocks=4, ngram=1):
-    """Tokens/s a recurrent layer with k = `blocks` could train at if it did nothing but its
-    matmuls: the two per-step products (h U forward, dz U^T backward) at `loop_rate` and the
-    three whole-sequence ones (W x, dW, dU) at `peak_rate`; no elementwise work, no overhead."""
-    b, t, m, d = shape.batch, shape.time, shape.input_dim, shape.units
-    per_step = 2 * (2 * b * d * blocks * d) * t / loop_rate
-    whole = (2 * (2 * b * t * ngram * m * blocks * d) + 2 * b * t * d * blocks * d) / peak_rate
-    return b * t / (per_step + whole)
+def training_ceiling(layer, shape, ngram, loop_rate, peak_rate):
+    """Tokens/s a recurrent layer could train at if it did nothing but the matmuls that
+    `training_flops_per_token` counts: the two per-step products (h U forward, dz U^T backward)
+    at `loop_rate`, the whole-sequence ones (W x, dW, dU) at `peak_rate`; no other work."""
+    projection, recurrent = _product_flops(layer, shape, ngram)
+    return 1.0 / (2 * recurrent / loop_rate + (2 * projection + recurrent) / peak_rate)
 
 
 def _recurrent_blocks(layer):
     """k of a layer whose step multiplies h'_{t-1}, or None for the feed-forward ones."""
-    variant = VARIANT_TABLE["lstm" if layer == BASELINE else layer]
+    variant = _variant(layer)
     return variant.k if variant.recurrent else None
 
 
@@ -98,8 +105,8 @@ def row_ceiling(report, row):
     rates = report.get("loop_matmul_flops_per_second") or {}
     if blocks is None or str(blocks) not in rates:
         return None
-    return training_ceiling(Shape(**report["shape"]), rates[str(blocks)],
-                            report["matmul_flops_per_second"], blocks, row["ngram"])
+    return training_ceiling(row["layer"], Shape(**report["shape"]), row["ngram"],
+                            rates[str(blocks)], report["matmul_flops_per_second"])
 
 
 def _build(layer, ngram, shape, implementation="auto"):

@@ -222,6 +222,18 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             weights["s_i" if which == "input" else "s_f"] = self._sigma(which)
         return weights
 
+    def input_scale(self, saved, weights):
+        """What multiplies c~_t: eta_t, 1 - f_t or s_i (from `update`'s saved gates)."""
+        if self.spec.input_scale == "gate":
+            return saved["i"]
+        if self.spec.input_scale == "coupled":
+            return 1.0 - saved["f"]
+        return weights["s_i"]
+
+    def forget_scale(self, saved, weights):
+        """What multiplies c_{t-1}: f_t or s_f."""
+        return saved["f"] if self.spec.memory == "gate" else weights["s_f"]
+
     def update(self, z, c_prev, weights=None, saved=None):
         """Table 1 from the pre-activations z'_t (all blocks) and c_{t-1}; returns (h'_t, c_t).
 
@@ -241,14 +253,10 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             s["f"] = ops.sigmoid(blocks["forget"])
         if spec.input_scale == "gate":
             s["i"] = ops.sigmoid(blocks["input"])
-            c = s["i"] * s["cand"]
-        elif spec.input_scale == "coupled":
-            c = (1.0 - s["f"]) * s["cand"]
-        else:
-            c = w["s_i"] * s["cand"]
+        c = self.input_scale(s, w) * s["cand"]
         if spec.memory is not None:
             c_prev = ops.cast(c_prev, dtype)
-            c = c + (s["f"] if spec.memory == "gate" else w["s_f"]) * c_prev
+            c = c + self.forget_scale(s, w) * c_prev
         if self.layer_norm:
             mean = ops.mean(c, axis=-1, keepdims=True)
             centred = c - mean

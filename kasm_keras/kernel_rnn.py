@@ -170,12 +170,13 @@ class KernelRNN(keras.layers.RNN):
     def _sequential(self, projected, initial_state, mask, training):
         cell = self.cell
         recurrent_mask = self._recurrent_dropout_mask(initial_state, training)
+        weights = cell.update_weights()  # cast (and sigmoid) once, not at every step
 
         def step(z, states):
             h_prev, c_prev = states
             if cell.spec.recurrent:
                 z = z + cell.recurrent_projection(h_prev, recurrent_mask)
-            h, c = cell.update(z, c_prev)
+            h, c = cell.update(z, c_prev, weights=weights)
             return h, [h, c]
 
         return backend.rnn(

@@ -47,19 +47,7 @@ def _tanh_grad(y, dy):
     return tf.raw_ops.TanhGrad(y=y, dy=dy)
 
 
-def _input_scale(spec, s, params):
-    if spec.input_scale == "gate":
-        return s["i"]
-    if spec.input_scale == "coupled":
-        return 1.0 - s["f"]
-    return params["s_i"]
-
-
-def _forget_scale(spec, s, params):
-    return s["f"] if spec.memory == "gate" else params["s_f"]
-
-
-def _backward_step(spec, s, dh, dc, params):
+def _backward_step(cell, s, dh, dc, params):
     """Gradients of one step: (dz, dc_prev, sums) given dh'_t and dc_t (after the layer norm).
 
     `sums` holds this step's share of the gradients of the layer norm's gain and bias ("gamma",
@@ -67,6 +55,7 @@ def _backward_step(spec, s, dh, dc, params):
     elementwise and reduces over the batch once at the end (a reduction per step costs more
     than the step's arithmetic).
     """
+    spec = cell.spec
     dz, sums = {}, {}
     da = dh
     if spec.output_gate:
@@ -85,7 +74,7 @@ def _backward_step(spec, s, dh, dc, params):
             - tf.reduce_mean(dx, axis=-1, keepdims=True)
             - xhat * tf.reduce_mean(dx * xhat, axis=-1, keepdims=True)
         )
-    dcand = dc * _input_scale(spec, s, params)
+    dcand = dc * cell.input_scale(s, params)
     if spec.candidate_activation == "tanh":
         dcand = _tanh_grad(s["cand"], dcand)
     dz["candidate"] = dcand
@@ -98,7 +87,7 @@ def _backward_step(spec, s, dh, dc, params):
         sums["s_i"] = dc * s["cand"]
     dc_prev = None
     if spec.memory is not None:
-        dc_prev = dc * _forget_scale(spec, s, params)
+        dc_prev = dc * cell.forget_scale(s, params)
         if spec.memory == "gate":
             df = dc * s["c_prev"] if df is None else df + dc * s["c_prev"]
         elif "s_f" in params.get("learned", ()):
@@ -190,7 +179,7 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
                     dh, dc = tf.where(m, gh + gout, zeros), tf.where(m, gc, zeros)
                     gh_prev, gc_prev = tf.where(m, zeros, gh), tf.where(m, zeros, gc)
                     gout_prev = zeros if zero_output_for_mask else tf.where(m, zeros, gout)
-                dz, dc_prev, sums = _backward_step(spec, s, dh, dc, p)
+                dz, dc_prev, sums = _backward_step(cell, s, dh, dc, p)
                 dz_ta = dz_ta.write(t, dz)
                 param_sums = {k: v + sums[k] for k, v in param_sums.items()}
                 if recurrent:

@@ -64,14 +64,14 @@ def test_ceiling_adds_up_the_matmuls():
     shape = benchmark.Shape(2, 10, 3, 3)
     # Per step 2 products of 2*2*3*12 flops at 1 flop/s; whole sequence 3 of 2*20*3*12 at 10.
     want = 20 / (2 * 144 * 10 / 1.0 + 3 * 1440 / 10.0)
-    assert abs(benchmark.training_ceiling(shape, 1.0, 10.0) - want) < 1e-12
+    assert abs(benchmark.training_ceiling("rkm_lstm", shape, 1, 1.0, 10.0) - want) < 1e-12
     # A 3-gram window triples W x and dW, not dU.
     want = 20 / (2 * 144 * 10 / 1.0 + (2 * 3 + 1) * 1440 / 10.0)
-    assert abs(benchmark.training_ceiling(shape, 1.0, 10.0, ngram=3) - want) < 1e-12
+    assert abs(benchmark.training_ceiling("rkm_lstm", shape, 3, 1.0, 10.0) - want) < 1e-12
     report = {"shape": {"batch": 2, "time": 10, "input_dim": 3, "units": 3},
               "matmul_flops_per_second": 10.0, "loop_matmul_flops_per_second": {"4": 1.0}}
     assert benchmark.row_ceiling(report, {"layer": "keras_lstm", "ngram": 1}) == \
-        benchmark.training_ceiling(shape, 1.0, 10.0)
+        benchmark.training_ceiling("rkm_lstm", shape, 1, 1.0, 10.0)
     assert benchmark.row_ceiling(report, {"layer": "cnn", "ngram": 1}) is None
 
 
