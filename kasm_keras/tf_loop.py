@@ -37,6 +37,35 @@ def saved_keys(spec, params):
     return keys
 
 
+UNROLL = 4
+
+
+def _steps(count, step, state, reverse=False, unroll=None):
+    """`state = step(t, state)` for t in 0..count-1 (or back down), `unroll` steps per iteration.
+
+    Each loop variable costs a handful of control ops per iteration of a `while_loop`;
+    unrolling shares them between steps (4 steps per iteration trained `linear_kernel` 4-8%
+    faster in interleaved A/B runs on the 2-core CPU; 8 was slower). The steps left over run
+    one per iteration in a second loop.
+    """
+    unroll = UNROLL if unroll is None else unroll
+    blocks = count // unroll
+
+    def block(i, state):
+        for j in range(unroll):
+            t = i * unroll + j
+            state = step(count - 1 - t if reverse else t, state)
+        return i + 1, state
+
+    def single(t, state):
+        return t + 1, step(count - 1 - t if reverse else t, state)
+
+    _, state = tf.while_loop(lambda i, _: i < blocks, block, (0, state))
+    if unroll > 1:
+        _, state = tf.while_loop(lambda t, _: t < count, single, (blocks * unroll, state))
+    return state
+
+
 def _sigmoid_grad(y, dy):
     """dy * y * (1 - y) in one op."""
     return tf.raw_ops.SigmoidGrad(y=y, dy=dy)
@@ -135,7 +164,8 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
                 for k in ["h"] * recurrent + saved_keys(spec, fixed)}
         out_ta = tf.TensorArray(math_dtype, size=time_steps)
 
-        def body(t, h, c, out, out_ta, keep):
+        def body(t, state):
+            h, c, out, out_ta, keep = state
             z = z_ta.read(t)
             if recurrent:
                 z = z + tf.matmul(recurrent_input(h), kernel)
@@ -149,11 +179,12 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
                 m = mask_tm[t]
                 new_out = tf.where(m, h_new, tf.zeros_like(h_new) if zero_output_for_mask else out)
                 h_new, c_new = tf.where(m, h_new, h), tf.where(m, c_new, c)
-            return t + 1, h_new, c_new, new_out, out_ta.write(t, new_out), keep
+            # Without a mask the outputs are the states: no need to carry them.
+            return h_new, c_new, (() if mask_tm is None else new_out), out_ta.write(t, new_out), keep
 
-        _, h, c, _, out_ta, keep = tf.while_loop(
-            lambda t, *_: t < time_steps, body,
-            (0, h0, c0, tf.zeros_like(h0), out_ta, keep),
+        h, c, _, out_ta, keep = _steps(
+            time_steps, body,
+            (h0, c0, () if mask_tm is None else tf.zeros_like(h0), out_ta, keep),
         )
         outputs = out_ta.stack()
 
@@ -166,8 +197,8 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
             param_sums = {k: tf.zeros_like(h0) for k in names}
             kernel_t = tf.transpose(kernel) if recurrent else None
 
-            def back(t, gh, gc, gout, dz_ta, param_sums):
-                t = t - 1
+            def back(t, state):
+                gh, gc, gout, dz_ta, param_sums = state
                 s = {k: keep[k].read(t) for k in saved_keys(spec, fixed)}
                 if mask_tm is None:  # the outputs are the states: nothing flows output to output
                     dh, dc = gh + d_out_ta.read(t), gc
@@ -192,13 +223,14 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
                     gc_prev = dc_prev if gc_prev is None else gc_prev + dc_prev
                 gh_prev = tf.zeros_like(gh) if gh_prev is None else gh_prev
                 gc_prev = tf.zeros_like(gc) if gc_prev is None else gc_prev
-                return t, gh_prev, gc_prev, gout_prev, dz_ta, param_sums
+                return gh_prev, gc_prev, gout_prev, dz_ta, param_sums
 
             d_h = tf.zeros_like(h0) if d_h is None else tf.cast(d_h, math_dtype)
             d_c = tf.zeros_like(c0) if d_c is None else tf.cast(d_c, math_dtype)
-            _, dh0, dc0, _, dz_ta, param_sums = tf.while_loop(
-                lambda t, *_: t > 0, back,
-                (time_steps, d_h, d_c, tf.zeros_like(h0), dz_ta, param_sums),
+            dh0, dc0, _, dz_ta, param_sums = _steps(
+                time_steps, back,
+                (d_h, d_c, () if mask_tm is None else tf.zeros_like(h0), dz_ta, param_sums),
+                reverse=True,
             )
             dz_tm = dz_ta.stack()
             d_projected = tf.cast(dz_tm, compute_dtype)

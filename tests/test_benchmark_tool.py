@@ -28,10 +28,13 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
         assert row["peak_memory_mib"] > 100
     assert report["matmul_flops_per_second"] > 1e8
     assert set(report["loop_matmul_flops_per_second"]) == {"4"}  # rkm_lstm and Keras' LSTM
+    # W x, dW and dU at rkm_lstm's 1- and 3-gram shapes (Keras' LSTM shares the first).
+    assert set(report["sequence_matmul_flops_per_second"]) == {"1,4", "3,4"}
+    assert all(rate > 1e6 for rate in report["sequence_matmul_flops_per_second"].values())
     assert report["repeats"] == 2 and "(round 2 of 2)" in result.stderr
     assert "| `gated_cnn` | 3 | on |" in result.stdout
     assert "| `rkm_lstm` (loop) | 1 | off |" in result.stdout
-    assert "The ceiling column" in result.stdout
+    assert "The ceiling column" in result.stdout and "1.5x would take" in result.stdout
 
     # Re-render that report with a training run's time to accuracy, measuring nothing.
     metrics = tmp_path / "metrics.json"
@@ -73,6 +76,17 @@ def test_ceiling_adds_up_the_matmuls():
     assert benchmark.row_ceiling(report, {"layer": "keras_lstm", "ngram": 1}) == \
         benchmark.training_ceiling("rkm_lstm", shape, 1, 1.0, 10.0)
     assert benchmark.row_ceiling(report, {"layer": "cnn", "ngram": 1}) is None
+    # With the whole-sequence products timed at the layer's shapes, the ceiling uses that rate;
+    # its share is the ceiling's FLOP/s over the 2048x2048 rate.
+    report["sequence_matmul_flops_per_second"] = {"1,4": 5.0, "3,4": 8.0}
+    ceiling = benchmark.training_ceiling("rkm_lstm", shape, 3, 1.0, 8.0)
+    assert benchmark.row_ceiling(report, {"layer": "rkm_lstm", "ngram": 3}) == ceiling
+    assert benchmark.row_ceiling(report, {"layer": "keras_lstm", "ngram": 1}) == \
+        benchmark.training_ceiling("rkm_lstm", shape, 1, 1.0, 5.0)
+    flops = benchmark.training_flops_per_token("rkm_lstm", shape, 3)
+    assert abs(benchmark.ceiling_share(report, {"layer": "rkm_lstm", "ngram": 3})
+               - ceiling * flops / 10.0) < 1e-12
+    assert benchmark.ceiling_share(report, {"layer": "cnn", "ngram": 3}) is None
 
 
 def test_readme_shows_the_committed_benchmark():

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kasm_keras
-from kasm_keras import KernelCell, KernelRNN
+from kasm_keras import KernelCell, KernelRNN, tf_loop
 from tests import numpy_reference
 from tests.conftest import randomize_weights
 
@@ -395,10 +395,10 @@ def test_bad_arguments_name_themselves():
         KernelRNN(4, variant="cnn", implementation="fused")
 
 
-def _implementations_agree(rng, variant, implementation, options, call_options):
+def _implementations_agree(rng, variant, implementation, options, call_options, time=T):
     """Outputs, final states and every gradient of `implementation` equal those of the
     automatic-gradient loop (Keras' `backend.rnn`), in float64."""
-    x = rng.normal(size=(B + 1, T, M))
+    x = rng.normal(size=(B + 1, time, M))
     layers = [
         KernelRNN(D, variant=variant, return_sequences=True, return_state=True, dtype="float64",
                   implementation=name, seed=3, **options)
@@ -409,7 +409,7 @@ def _implementations_agree(rng, variant, implementation, options, call_options):
     layers[1](x)
     for mine, theirs in zip(layers[1].weights, layers[0].weights):
         mine.assign(theirs)
-    probes = [rng.normal(size=(B + 1, T, D)), rng.normal(size=(B + 1, D)),
+    probes = [rng.normal(size=(B + 1, time, D)), rng.normal(size=(B + 1, D)),
               rng.normal(size=(B + 1, D))]
     results = []
     for layer in layers:
@@ -451,6 +451,18 @@ def test_fused_loop_matches_automatic_gradient_loop(rng, variant, options, call_
     if call_options.get("initial_state") == "random":
         call_options = {"initial_state": [rng.normal(size=(B + 1, D)) for _ in range(2)]}
     _implementations_agree(rng, variant, "fused", options, call_options)
+
+
+_U = tf_loop.UNROLL
+
+
+@pytest.mark.parametrize("time", sorted({1, _U - 1, _U, 2 * _U, 2 * _U + 1} - {0}))
+def test_fused_loop_matches_for_any_length(rng, time):
+    """The fused loop runs `tf_loop.UNROLL` steps per iteration and the rest one at a time:
+    lengths below, at, and either side of multiples of it."""
+    mask = _mask(time=time) if time >= 5 else None
+    _implementations_agree(rng, "rkm_lstm", "fused", {}, {"mask": mask} if mask is not None else {},
+                           time=time)
 
 
 @pytest.mark.parametrize("variant", ["rkm_lstm", "linear_kernel"])
