@@ -87,8 +87,8 @@ def loop_matmul_rate(shape, blocks=4, repeats=5):
 
 def sequence_matmul_rate(shape, ngram=1, blocks=4, repeats=5):
     """FLOP/s of the three whole-sequence products of a recurrent layer's training step, at its
-    shapes: W x ((batch time, n m) x (n m, k d)), dW = x^T dz and dU = h'^T dz. At m = d = 300
-    they run below the 2048x2048 rate, most of all at k = 1."""
+    shapes: W x ((batch time, n m) x (n m, k d)), dW = x^T dz and dU = h'^T dz; timed, not
+    assumed to run at the 2048x2048 rate (at k = 1 they are narrow products)."""
     import tensorflow as tf
 
     rows, cols = shape.batch * shape.time, blocks * shape.units
