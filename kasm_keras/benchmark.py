@@ -34,11 +34,16 @@ def _variant(layer):
     return VARIANT_TABLE["lstm" if layer == BASELINE else layer]
 
 
+def _window(layer, ngram):
+    """The n-gram width a measured layer computes (Keras' LSTM has no n-grams)."""
+    return 1 if layer == BASELINE else ngram
+
+
 def _product_flops(layer, shape, ngram):
     """FLOPs per token of one W x product and of one h' U product (0 without feedback)."""
     m, d = shape.input_dim, shape.units
     variant = _variant(layer)
-    n = 1 if layer == BASELINE else ngram
+    n = _window(layer, ngram)
     return 2 * n * m * variant.k * d, (2 * d * variant.k * d if variant.recurrent else 0)
 
 
@@ -122,8 +127,8 @@ def _recurrent_blocks(layer):
 
 
 def _sequence_key(layer, ngram):
-    """Which `sequence_matmul_rate` a layer's row reads: "n,k" (Keras' LSTM has no n-grams)."""
-    return f"{1 if layer == BASELINE else ngram},{_variant(layer).k}"
+    """Which `sequence_matmul_rate` a layer's row reads: "n,k"."""
+    return f"{_window(layer, ngram)},{_variant(layer).k}"
 
 
 def row_ceiling(report, row):
@@ -331,13 +336,13 @@ def _ceiling(report):
     the measured product rates, and what the goal of 1.5x Keras' LSTM would take."""
     rates = report.get("loop_matmul_flops_per_second") or {}
     lstm = [r for r in report["rows"] if r["layer"] == BASELINE]
-    if "4" not in rates or not lstm:
+    ceiling = row_ceiling(report, {"layer": "rkm_lstm", "ngram": 1})
+    if ceiling is None or not lstm:
         return []
     shape = Shape(**report["shape"])
     peak = report["matmul_flops_per_second"]
     keras_best = max(lstm, key=lambda r: r["train_tokens_per_second"])
     baseline = keras_best["train_tokens_per_second"]
-    ceiling = row_ceiling(report, {"layer": "rkm_lstm", "ngram": 1})
     flops = training_flops_per_token("rkm_lstm", shape, 1)
     measured = ", ".join(f"{float(rates[k]) / 1e9:.1f} (k = {k})" for k in sorted(rates))
     sentences = [f"Inside the time loop the recurrent product h'_(t-1) U ({shape.batch}x{shape.units} "

@@ -40,20 +40,19 @@ def saved_keys(spec, params):
 UNROLL = 4
 
 
-def _steps(count, step, state, reverse=False, unroll=None):
-    """`state = step(t, state)` for t in 0..count-1 (or back down), `unroll` steps per iteration.
+def _steps(count, step, state, reverse=False):
+    """`state = step(t, state)` for t in 0..count-1 (or back down), `UNROLL` steps per iteration.
 
     Each loop variable costs a handful of control ops per iteration of a `while_loop`;
     unrolling shares them between steps (4 steps per iteration trained `linear_kernel` 4-8%
     faster in interleaved A/B runs on the 2-core CPU; 8 was slower). The steps left over run
     one per iteration in a second loop.
     """
-    unroll = UNROLL if unroll is None else unroll
-    blocks = count // unroll
+    blocks = count // UNROLL
 
     def block(i, state):
-        for j in range(unroll):
-            t = i * unroll + j
+        for j in range(UNROLL):
+            t = i * UNROLL + j
             state = step(count - 1 - t if reverse else t, state)
         return i + 1, state
 
@@ -61,8 +60,7 @@ def _steps(count, step, state, reverse=False, unroll=None):
         return t + 1, step(count - 1 - t if reverse else t, state)
 
     _, state = tf.while_loop(lambda i, _: i < blocks, block, (0, state))
-    if unroll > 1:
-        _, state = tf.while_loop(lambda t, _: t < count, single, (blocks * unroll, state))
+    _, state = tf.while_loop(lambda t, _: t < count, single, (blocks * UNROLL, state))
     return state
 
 
