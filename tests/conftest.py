@@ -5,8 +5,15 @@ import threading
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+# The measurement and README code lives with the tools, outside the library's import path.
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools")
+sys.path.insert(0, os.path.abspath(TOOLS))
 
 
 @pytest.fixture

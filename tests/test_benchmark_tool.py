@@ -5,7 +5,7 @@ import pathlib
 import subprocess
 import sys
 
-from kasm_keras import benchmark, docs
+from reporting import benchmark, readme
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -91,4 +91,4 @@ def test_ceiling_adds_up_the_matmuls():
 
 def test_readme_shows_the_committed_benchmark():
     latest = ROOT / "benchmarks" / "latest.json"
-    assert docs.read_block("benchmark") == benchmark.markdown(json.loads(latest.read_text()))
+    assert readme.read_block("benchmark") == benchmark.markdown(json.loads(latest.read_text()))

@@ -15,12 +15,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from kasm_keras import classification_data, datasets
-from kasm_keras.classification_data import DataError, get_dataset, locate_source, read_rows
-from kasm_keras.download import DownloadError
-from kasm_keras.text_encoding import TextEncoder, tokenize
-from kasm_keras.tfds_builders import ZhangTextClassification
-from kasm_keras.vocabulary import Vocabulary
+from kasm_keras.data import classification_data, datasets
+from kasm_keras.data.classification_data import DataError, get_dataset, locate_source, read_rows
+from kasm_keras.utils.download import DownloadError
+from kasm_keras.data.text_encoding import TextEncoder, tokenize
+from kasm_keras.data.tfds_builders import ZhangTextClassification
+from kasm_keras.data.vocabulary import Vocabulary
 from tests.conftest import real_data
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "zhang_csv"

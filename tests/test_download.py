@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from kasm_keras.download import (
+from kasm_keras.utils.download import (
     MARKER,
     DownloadError,
     UnsafeArchiveError,

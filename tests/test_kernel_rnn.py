@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 import kasm_keras
-from kasm_keras import KernelCell, KernelRNN, tf_loop
+from kasm_keras import KernelCell, KernelRNN
+from kasm_keras.layers import tf_loop
 from tests import numpy_reference
 from tests.conftest import randomize_weights
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kasm_keras.language_model_data import (
+from kasm_keras.data.language_model_data import (
     CORPORA,
     load_corpus,
     locate_corpus,

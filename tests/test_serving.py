@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from kasm_keras import zoo
-from kasm_keras.text_classifier import TextClassifier
+from kasm_keras.models.kernel_classifier.text_classifier import TextClassifier
 from tests.conftest import real_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

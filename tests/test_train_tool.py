@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from kasm_keras.checkpoints import CheckpointManager
+from kasm_keras.training.checkpoints import CheckpointManager
 from tests.conftest import real_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 import kasm_keras
-from kasm_keras import docs
-from kasm_keras.variants import equations, markdown_table
+from reporting import readme
+from kasm_keras.layers.variants import equations, markdown_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_only_feedback_free_variants_skip_the_loop():
 
 
 def test_readme_shows_the_current_table():
-    assert docs.read_block("variants") == markdown_table()
+    assert readme.read_block("variants") == markdown_table()
 
 
 def test_variants_tool_prints_the_table():
@@ -52,6 +52,6 @@ def test_variants_tool_prints_the_table():
 
 
 def test_readme_shows_the_current_results():
-    from kasm_keras import results
+    from reporting import results
 
-    assert docs.read_block("results") == results.markdown_table(results.collect())
+    assert readme.read_block("results") == results.markdown_table(results.collect())

@@ -9,9 +9,9 @@ import struct
 import numpy as np
 import pytest
 
-from kasm_keras import word_vectors
-from kasm_keras.vocabulary import Vocabulary
-from kasm_keras.word_vectors import (
+from kasm_keras.data import word_vectors
+from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.data.word_vectors import (
     BUILTIN_SOURCES,
     BuiltinSource,
     Coverage,

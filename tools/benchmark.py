@@ -14,8 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import benchmark, docs  # noqa: E402
-from kasm_keras.atomic_files import atomic_write_text  # noqa: E402
+from reporting import benchmark, readme  # noqa: E402
+from kasm_keras.utils.atomic_files import atomic_write_text  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same table).")
 flags.DEFINE_bool("compare_loop", True, "Also measure the sequential variants with "
@@ -76,7 +76,7 @@ def main(argv):
     if FLAGS.json:
         atomic_write_text(FLAGS.json, json.dumps(report, indent=2) + "\n")
     if FLAGS.update_readme:
-        docs.replace_block("benchmark", table)
+        readme.replace_block("benchmark", table)
 
 
 if __name__ == "__main__":

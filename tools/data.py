@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import dataset_report, datasets  # noqa: E402
+from kasm_keras.data import dataset_report, datasets  # noqa: E402
 
 flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + datasets.LANGUAGE_MODELLING,
                   "Dataset to describe.")

@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import datasets, zoo  # noqa: E402
+from kasm_keras import zoo  # noqa: E402
+from kasm_keras.data import datasets  # noqa: E402
 
 flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
 flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")

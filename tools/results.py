@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import docs, results  # noqa: E402
+from reporting import readme, results  # noqa: E402
 
 flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder.")
 flags.DEFINE_string("zoo_dir", None, "The zoo (default: this checkout's zoo/).")
@@ -23,7 +23,7 @@ def main(argv):
     table = results.markdown_table(results.collect(FLAGS.runs_dir, FLAGS.zoo_dir))
     print(table)
     if FLAGS.update_readme:
-        docs.replace_block("results", table)
+        readme.replace_block("results", table)
 
 
 if __name__ == "__main__":

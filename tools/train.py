@@ -12,9 +12,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kasm_keras import datasets, training  # noqa: E402
-from kasm_keras.kernel_cell import NGRAM_PADDINGS  # noqa: E402
-from kasm_keras.variants import VARIANTS  # noqa: E402
+from kasm_keras import training  # noqa: E402
+from kasm_keras.data import datasets  # noqa: E402
+from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS  # noqa: E402
+from kasm_keras.layers.variants import VARIANTS  # noqa: E402
 
 defaults = training.TrainConfig(model="", dataset="", model_dir="")
 flags.DEFINE_enum("model", None, VARIANTS, "Kernel cell variant.")

@@ -6,8 +6,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags
 
-from kasm_keras import docs
-from kasm_keras.variants import markdown_table
+from reporting import readme
+from kasm_keras.layers.variants import markdown_table
 
 flags.DEFINE_integer("input_dim", 300, "m, the size of each input vector (embedding).")
 flags.DEFINE_integer("units", 300, "d, the hidden size.")
@@ -22,7 +22,7 @@ def main(argv):
                            [int(n) for n in flags.FLAGS.ngrams])
     print(table)
     if flags.FLAGS.update_readme:
-        docs.replace_block("variants", table)
+        readme.replace_block("variants", table)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 import os
 
-from kasm_keras.atomic_files import atomic_write_text
+from kasm_keras.utils.atomic_files import atomic_write_text
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "README.md")
 
 
 def _markers(name):

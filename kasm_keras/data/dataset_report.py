@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from kasm_keras import datasets, language_model_data, word_vectors
+from kasm_keras.data import datasets, language_model_data, word_vectors
 
 
 def pipeline_speed(batches, seconds=3.0, warmup=5):

@@ -13,9 +13,9 @@ import os
 import numpy as np
 import tensorflow_datasets as tfds
 
-from kasm_keras import classification_data
-from kasm_keras.atomic_files import atomic_write_text
-from kasm_keras.download import extract_archive, fetch
+from kasm_keras.data import classification_data
+from kasm_keras.utils.atomic_files import atomic_write_text
+from kasm_keras.utils.download import extract_archive, fetch
 
 BAD_ROWS_FILE = "bad_rows.json"
 

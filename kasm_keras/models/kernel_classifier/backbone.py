@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kasm_keras.kernel_rnn import KernelRNN
+from kasm_keras.layers.kernel_rnn import KernelRNN
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")

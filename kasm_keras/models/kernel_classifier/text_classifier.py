@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kasm_keras import classification_data
-from kasm_keras.atomic_files import atomic_directory, atomic_write_bytes
-from kasm_keras.text_encoding import TextEncoder
-from kasm_keras.vocabulary import Vocabulary
+from kasm_keras.data import classification_data
+from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_bytes
+from kasm_keras.data.text_encoding import TextEncoder
+from kasm_keras.data.vocabulary import Vocabulary
 
 PREDICT_BATCH = 256
 

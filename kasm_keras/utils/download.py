@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import zipfile
 
-from kasm_keras.atomic_files import atomic_path, atomic_write_text, file_digest
+from kasm_keras.utils.atomic_files import atomic_path, atomic_write_text, file_digest
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from kasm_keras.download import ARCHIVE_SUFFIXES, DEFAULT_CACHE_DIR, extract_archive, fetch
-from kasm_keras.vocabulary import Vocabulary
+from kasm_keras.utils.download import ARCHIVE_SUFFIXES, DEFAULT_CACHE_DIR, extract_archive, fetch
+from kasm_keras.data.vocabulary import Vocabulary
 
 EOS = "<eos>"
 UNK = "<unk>"

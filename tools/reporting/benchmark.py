@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from kasm_keras.variants import VARIANT_TABLE
+from kasm_keras.layers.variants import VARIANT_TABLE
 
 BASELINE = "keras_lstm"
 
@@ -218,7 +218,8 @@ def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True), imp
 
 
 def _child(layer, ngram, shape, steps, warmup, xla_modes, implementation="auto"):
-    code = ("import json, sys; from kasm_keras import benchmark as b; "
+    code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r}); "
+            "from reporting import benchmark as b; "
             f"print('ROWS' + json.dumps(b.measure_one({layer!r}, {ngram}, "
             f"b.Shape(**{dataclasses.asdict(shape)!r}), {steps}, {warmup}, {tuple(xla_modes)!r}, "
             f"{implementation!r})))")

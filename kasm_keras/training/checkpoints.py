@@ -13,7 +13,7 @@ import shutil
 
 import numpy as np
 
-from kasm_keras.atomic_files import atomic_directory, atomic_path, atomic_write_text, file_digest
+from kasm_keras.utils.atomic_files import atomic_directory, atomic_path, atomic_write_text, file_digest
 
 LATEST = "latest"
 CHECKPOINT_FILES = ("model.npz", "optimizer.npz", "state.json")

@@ -4,7 +4,7 @@ import collections
 
 import tensorflow as tf
 
-from kasm_keras.atomic_files import atomic_write_text
+from kasm_keras.utils.atomic_files import atomic_write_text
 
 PADDING = ""
 OOV = "[UNK]"

@@ -18,12 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 import kasm_keras
-from kasm_keras import classifier, datasets, word_vectors
-from kasm_keras.atomic_files import atomic_path, atomic_write_text
-from kasm_keras.checkpoints import CheckpointError, CheckpointManager
-from kasm_keras.dataset_report import pipeline_speed
-from kasm_keras.variants import get_variant
-from kasm_keras.vocabulary import Vocabulary
+from kasm_keras.data import datasets, word_vectors
+from kasm_keras.models.kernel_classifier import backbone as classifier
+from kasm_keras.utils.atomic_files import atomic_path, atomic_write_text
+from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
+from kasm_keras.data.dataset_report import pipeline_speed
+from kasm_keras.layers.variants import get_variant
+from kasm_keras.data.vocabulary import Vocabulary
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # Settings that change what is trained: a model_dir holding a run with other values is refused.

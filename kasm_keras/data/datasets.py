@@ -10,12 +10,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from kasm_keras import classification_data, language_model_data
-from kasm_keras.atomic_files import atomic_directory
-from kasm_keras.download import DEFAULT_CACHE_DIR
-from kasm_keras.text_encoding import RULES_FINGERPRINT, TextEncoder, tokenize
-from kasm_keras.tfds_builders import ZhangTextClassification
-from kasm_keras.vocabulary import Vocabulary
+from kasm_keras.data import classification_data, language_model_data
+from kasm_keras.utils.atomic_files import atomic_directory
+from kasm_keras.utils.download import DEFAULT_CACHE_DIR
+from kasm_keras.data.text_encoding import RULES_FINGERPRINT, TextEncoder, tokenize
+from kasm_keras.data.tfds_builders import ZhangTextClassification
+from kasm_keras.data.vocabulary import Vocabulary
 
 CLASSIFICATION = tuple(classification_data.DATASETS)
 LANGUAGE_MODELLING = tuple(language_model_data.CORPORA)

@@ -6,7 +6,7 @@ import keras
 from keras import activations, constraints, initializers, ops, regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from kasm_keras.variants import get_variant
+from kasm_keras.layers.variants import get_variant
 
 NGRAM_PADDINGS = ("causal", "same")
 

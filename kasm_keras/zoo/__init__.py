@@ -12,13 +12,13 @@ import json
 import os
 import re
 
-from kasm_keras.atomic_files import atomic_directory, atomic_write_text, file_digest
-from kasm_keras.classifier import build_classifier, kernel_layer
-from kasm_keras.download import DEFAULT_CACHE_DIR, fetch
-from kasm_keras.text_classifier import TextClassifier
-from kasm_keras.vocabulary import Vocabulary
+from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_text, file_digest
+from kasm_keras.models.kernel_classifier.backbone import build_classifier, kernel_layer
+from kasm_keras.utils.download import DEFAULT_CACHE_DIR, fetch
+from kasm_keras.models.kernel_classifier.text_classifier import TextClassifier
+from kasm_keras.data.vocabulary import Vocabulary
 
-ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo")
 FILES = ("config.json", "metadata.json", "model.weights.h5", "vocabulary.txt")
 CONFIG_KEYS = ("vocabulary_size", "num_classes", "variant", "units", "ngram", "max_length",
                "embedding_dim", "dropout", "layer_norm", "learn_sigmas", "ngram_padding")
@@ -30,7 +30,7 @@ class ZooError(ValueError):
 
 
 def registry(zoo_dir=None):
-    path = os.path.join(zoo_dir or ZOO_DIR, "registry.json")
+    path = os.path.join(zoo_dir, "registry.json") if zoo_dir else os.path.join(os.path.dirname(__file__), "registry.json")
     if not os.path.exists(path):
         return {}
     with open(path) as f:

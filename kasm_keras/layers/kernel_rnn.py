@@ -4,8 +4,8 @@ import keras
 from keras import ops
 from keras.src import backend, tree
 
-from kasm_keras import tf_loop
-from kasm_keras.kernel_cell import KernelCell, math_dtype
+from kasm_keras.layers import tf_loop
+from kasm_keras.layers.kernel_cell import KernelCell, math_dtype
 
 IMPLEMENTATIONS = ("auto", "fused", "loop", "parallel")
 

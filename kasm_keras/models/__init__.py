@@ -1,0 +1,1 @@
+"""Model families in the keras-hub layout: backbone, tokenizer, preprocessor, task, presets."""
