@@ -2,10 +2,11 @@ from setuptools import find_packages, setup
 
 setup(
     name="kasm-keras",
-    version="0.1.0",
+    version="0.2.0",
     description="Recurrent kernel machines (Liang et al., NeurIPS 2019) as Keras 3 layers, "
     "with data pipelines, training tools and a model zoo.",
     packages=find_packages(include=["kasm_keras", "kasm_keras.*"]),
+    package_data={"kasm_keras.zoo": ["registry.json"]},  # the registry ships; entries download
     python_requires=">=3.10,<3.13",
     install_requires=[
         "tensorflow>=2.21,<2.22",

@@ -1,5 +1,7 @@
 """KernelRNN and KernelCell against the NumPy reference of Table 1, and against each other."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -513,3 +515,316 @@ def test_fused_matches_loop_in_float16_and_under_xla(rng):
     for g, w in zip(grads, want_grads):
         np.testing.assert_allclose(np.asarray(g, "float32"), np.asarray(w, "float32"),
                                    rtol=2e-2, atol=2e-2)
+
+
+# Keras' own layer checks (keras/src/layers/rnn/lstm_test.py and rnn_test.py): statefulness,
+# initial states and the config round trip, on every implementation.
+
+SPLIT = 3  # where a sequence of length T is cut in two calls
+
+
+def _split_mask():
+    """Padding that meets the cut: a second call that is all padding, one that starts with
+    padding, and a first call that is all padding."""
+    mask = np.ones((B + 1, T), bool)
+    mask[1, 2:] = False
+    mask[2, SPLIT:SPLIT + 2] = False
+    mask[3, :SPLIT + 1] = False
+    return mask
+
+
+def _halves(mask):
+    return (None, None) if mask is None else (mask[:, :SPLIT], mask[:, SPLIT:])
+
+
+def _implementations(variant):
+    """The explicit implementations a variant accepts (see `KernelRNN.__init__`)."""
+    return ("fused", "loop") if kasm_keras.get_variant(variant).sequential else ("parallel", "loop")
+
+
+def _twin(layer, x, **overrides):
+    """A layer from `layer`'s config with `overrides`, built on `x` and given `layer`'s weights."""
+    twin = KernelRNN.from_config({**layer.get_config(), **overrides, "name": None})
+    twin(x)
+    twin.set_weights(layer.get_weights())
+    if twin.stateful:
+        twin.reset_states()
+    return twin
+
+
+def _reference_in_two_calls(layer, x, mask):
+    """What two calls promise: the states carry over the cut, the n-gram window does not (the
+    second call starts its window with zeros, as the class docstring says)."""
+    first_mask, second_mask = _halves(mask)
+    out_1, h, c = _reference(layer, x[:, :SPLIT], first_mask)
+    out_2, h, c = _reference(layer, x[:, SPLIT:], second_mask, h0=h, c0=c)
+    return np.concatenate([out_1, out_2], axis=1), h, c
+
+
+def _states(layer):
+    return [state.numpy() for state in layer.states]
+
+
+def _assert_all_close(got, want, atol, err_msg=""):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), atol=atol, err_msg=err_msg)
+
+
+@pytest.mark.parametrize("ngram", [1, 3])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_stateful_calls_continue_the_sequence(rng, variant, ngram):
+    """A stateful layer called on two halves of a sequence: on each implementation the states
+    carry over (with ngram=1 the halves then equal one call on the whole sequence; a wider
+    window restarts at every call, so there they equal the two-call reference), `states` holds
+    the returned states, `reset_states()` zeroes them, and the implementations agree."""
+    x = _inputs(rng, batch=B + 1)
+    weights, results = None, {}
+    for implementation in _implementations(variant):
+        layer = KernelRNN(D, variant=variant, ngram=ngram, stateful=True, return_sequences=True,
+                          return_state=True, implementation=implementation)
+        layer(x[:, :SPLIT])  # builds, and leaves states behind
+        if weights is None:
+            randomize_weights(layer, rng)
+            weights = layer.get_weights()
+        layer.set_weights(weights)
+        assert np.abs(_states(layer)[0]).max() > 0
+        layer.reset_states()
+        for state in _states(layer):
+            np.testing.assert_array_equal(state, np.zeros((B + 1, D)))
+        whole = _twin(layer, x, stateful=False)
+        for mask in (None, _split_mask()):
+            label = f"{implementation}, mask={mask is not None}"
+            first_mask, second_mask = _halves(mask)
+            first = layer(x[:, :SPLIT], mask=first_mask)
+            for state, returned in zip(_states(layer), first[1:]):
+                np.testing.assert_array_equal(state, returned)
+            second = layer(x[:, SPLIT:], mask=second_mask)
+            for state, returned in zip(_states(layer), second[1:]):
+                np.testing.assert_array_equal(state, returned)
+            got = (np.concatenate([first[0], second[0]], axis=1), second[1], second[2])
+            _assert_all_close(got, _reference_in_two_calls(layer, x, mask), 2e-5, label)
+            if ngram == 1:
+                _assert_all_close(got, whole(x, mask=mask), 1e-5, label)
+            results.setdefault(mask is None, []).append(got)
+
+            layer.reset_states()
+            for state in _states(layer):
+                np.testing.assert_array_equal(state, np.zeros((B + 1, D)))
+            _assert_all_close(layer(x[:, :SPLIT], mask=first_mask), first, 0, label)
+            layer.reset_states()
+        with pytest.raises(ValueError, match="batch size"):
+            layer(x[:B, :SPLIT])
+    for runs in results.values():
+        _assert_all_close(runs[0], runs[1], 1e-5, "implementations disagree")
+
+
+@pytest.mark.parametrize("variant,implementation", [("rkm_lstm", "fused"), ("gated_cnn", "parallel")])
+def test_stateful_in_a_compiled_model(rng, variant, implementation):
+    """The state variables are updated from inside a compiled (XLA) predict function as well."""
+    x = _inputs(rng)
+    model = keras.Sequential([
+        keras.Input(batch_shape=(B, None, M)),
+        KernelRNN(D, variant=variant, stateful=True, return_sequences=True,
+                  implementation=implementation),
+    ])
+    layer = model.layers[0]
+    randomize_weights(layer, rng)
+    model.compile(jit_compile=True)
+    got = np.concatenate([model.predict_on_batch(x[:, :SPLIT]),
+                          model.predict_on_batch(x[:, SPLIT:])], axis=1)
+    want = _twin(layer, x, stateful=False)(x)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(_states(layer)[0], want[:, -1], atol=1e-5)
+    layer.reset_states()
+    np.testing.assert_allclose(model.predict_on_batch(x[:, :SPLIT]), want[:, :SPLIT], atol=1e-5)
+
+
+def _step_by_step(cell, x, mask, h0, c0):
+    """Keras' manual check: the cell called one step at a time, a masked step keeping the state
+    (and outputting it)."""
+    h, c = tf.constant(h0), tf.constant(c0)
+    outputs = []
+    for t in range(x.shape[1]):
+        _, (h_new, c_new) = cell(tf.constant(x[:, t]), [h, c])
+        keep = True if mask is None else tf.constant(mask[:, t, None])
+        h, c = tf.where(keep, h_new, h), tf.where(keep, c_new, c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), np.asarray(h), np.asarray(c)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_initial_state_on_every_implementation(rng, variant):
+    """`initial_state=[h, c]` against the NumPy reference and the cell stepped by hand, with
+    padding before the first step (a masked step outputs the state: the initial h) and a row
+    that is all padding, for the whole sequence and the last output alone."""
+    x = _inputs(rng, batch=B + 1)
+    h0, c0 = rng.normal(size=(2, B + 1, D)).astype("float32")
+    layer = None
+    for implementation in _implementations(variant) + ("auto",):
+        if layer is None:
+            layer = _layer(rng, variant, x, implementation=implementation)
+        else:
+            layer = _twin(layer, x, implementation=implementation)
+        last_only = _twin(layer, x, return_sequences=False)
+        for mask in (None, _mask()):
+            want = _reference(layer, x, mask, h0=h0, c0=c0)
+            by_hand = _step_by_step(layer.cell, x, mask, h0, c0)
+            _assert_all_close(by_hand, want, 2e-5, "the two references")
+            for training in (False, True):
+                label = f"{implementation}, mask={mask is not None}, training={training}"
+                got = layer(x, mask=mask, initial_state=[h0, c0], training=training)
+                _assert_all_close(got, want, 2e-5, label)
+                got = last_only(x, mask=mask, initial_state=[h0, c0], training=training)
+                _assert_all_close(got, (want[1],) + want[1:], 2e-5, label)
+
+
+@pytest.mark.parametrize("ngram", [1, 3])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_returned_states_continue_the_sequence(rng, variant, ngram):
+    """`return_state=True` states passed as `initial_state` to a call on the rest of the
+    sequence continue it: exactly the whole-sequence call with ngram=1, the two-call reference
+    (window restarted) with ngram=3."""
+    x = _inputs(rng, batch=B + 1)
+    layer = None
+    for implementation in _implementations(variant):
+        if layer is None:
+            layer = _layer(rng, variant, x, ngram=ngram, implementation=implementation)
+        else:
+            layer = _twin(layer, x, implementation=implementation)
+        for mask in (None, _split_mask()):
+            label = f"{implementation}, mask={mask is not None}"
+            first_mask, second_mask = _halves(mask)
+            out_1, h, c = layer(x[:, :SPLIT], mask=first_mask)
+            out_2, h, c = layer(x[:, SPLIT:], mask=second_mask, initial_state=[h, c])
+            got = (np.concatenate([out_1, out_2], axis=1), h, c)
+            _assert_all_close(got, _reference_in_two_calls(layer, x, mask), 2e-5, label)
+            if ngram == 1:
+                _assert_all_close(got, layer(x, mask=mask), 1e-5, label)
+
+
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_initial_state_with_padding_gradients_match_loop(rng, variant, zero_output_for_mask):
+    """Outputs, states and gradients (initial states included) of the fused and parallel
+    implementations with an initial state and padding, against the automatic-gradient loop."""
+    implementation = _implementations(variant)[0]
+    initial_state = [rng.normal(size=(B + 1, D)) for _ in range(2)]
+    _implementations_agree(rng, variant, implementation,
+                           {"zero_output_for_mask": zero_output_for_mask},
+                           {"mask": _mask(), "initial_state": initial_state})
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_last_output_is_the_final_state_on_every_implementation(rng, variant):
+    """With return_sequences=False the output is h'_T, the final state, on every
+    implementation: trailing padding does not change it, `zero_output_for_mask` included."""
+    x = _inputs(rng, batch=B + 1)
+    mask = _mask()
+    layer = None
+    for implementation in _implementations(variant):
+        for zero_output_for_mask in (False, True):
+            label = f"{implementation}, zero_output_for_mask={zero_output_for_mask}"
+            if layer is None:
+                layer = KernelRNN(D, variant=variant, return_state=True,
+                                  implementation=implementation, zero_output_for_mask=True)
+                layer(x)
+                randomize_weights(layer, rng)
+            layer = _twin(layer, x, implementation=implementation,
+                          zero_output_for_mask=zero_output_for_mask)
+            output, h, c = layer(x, mask=mask)
+            np.testing.assert_array_equal(output, h, err_msg=label)
+            want = _reference(layer, x, mask)
+            _assert_all_close((output, h, c), want[1:2] + want[1:], 2e-5, label)
+
+
+# Constructor arguments whose non-default test value cannot be derived from their default.
+_CONFIG_TEST_VALUES = {
+    "units": 3,
+    "variant": "linear_kernel_ot",  # has both sigmas, feedback and memory
+    "ngram_padding": "same",
+    "implementation": "fused",
+    "seed": 11,
+    "name": "configured",
+    "dtype": "float64",
+}
+# Keras' own Layer.get_config leaves `autocast` out: not ours to keep.
+_LAYER_ARGUMENTS_KERAS_DROPS = ("autocast",)
+
+
+def _constructor_arguments(cls):
+    """Every named argument `cls` takes: its own, the cell's (KernelRNN passes them on through
+    **kwargs) and keras.layers.Layer's keyword-only ones (both pass **kwargs on to it)."""
+    classes = (KernelRNN, KernelCell) if cls is KernelRNN else (KernelCell,)
+    arguments = {}
+    for owner in classes + (keras.layers.Layer,):
+        for name, parameter in inspect.signature(owner.__init__).parameters.items():
+            if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                continue
+            if name == "self" or name in _LAYER_ARGUMENTS_KERAS_DROPS:
+                continue
+            arguments.setdefault(name, parameter.default)
+    return arguments
+
+
+def _non_default(name, default):
+    if name in _CONFIG_TEST_VALUES:
+        return _CONFIG_TEST_VALUES[name]
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):  # halved stays inside (0, 1) for sigmas; rates get 0.25
+        return default / 2 if default else 0.25
+    if name.endswith("_initializer"):
+        return keras.initializers.Constant(0.125)
+    if name.endswith("_regularizer"):
+        return keras.regularizers.L2(0.125)
+    if name.endswith("_constraint"):
+        return keras.constraints.MaxNorm(1.5)
+    pytest.fail(f"no non-default test value for constructor argument {name!r} "
+                f"(default {default!r}): add one to _CONFIG_TEST_VALUES")
+
+
+@pytest.mark.parametrize("cls", [KernelRNN, KernelCell])
+def test_config_round_trip_holds_every_constructor_argument(rng, cls):
+    """As nengo's keras-lmu does: every argument of the constructor signatures, set to a
+    non-default value, is in get_config() and survives from_config(get_config()); a new
+    argument that get_config forgets fails here."""
+    arguments = _constructor_arguments(cls)
+    expected = {"units", "variant", "ngram", "seed", "kernel_regularizer", "name", "dtype"}
+    if cls is KernelRNN:
+        expected |= {"stateful", "go_backwards", "implementation"}
+    assert expected <= set(arguments)
+    values = {name: _non_default(name, default) for name, default in arguments.items()}
+    for name, value in values.items():
+        assert value is not arguments[name] and value != arguments[name], name
+    layer = cls(**values)
+    config = layer.get_config()
+    default_config = cls(1).get_config()  # units has no default: any other value
+    clone = cls.from_config(config)
+    clone_config = clone.get_config()
+    assert clone_config == config
+    for name, value in values.items():
+        assert name in config, f"get_config() leaves out constructor argument {name!r}"
+        assert config[name] != default_config.get(name), f"{name!r}: get_config() keeps the default"
+        if isinstance(value, (bool, int, float, str)) and name != "dtype":
+            assert config[name] == value, name
+    assert clone.dtype_policy.name == "float64" and not clone.trainable
+    assert clone.name == "configured"
+
+    # The clone computes what the layer computes (same weights, same inputs).
+    x = rng.normal(size=(2, 5, 3))
+    if cls is KernelRNN:
+        layer(x), clone(x)
+        randomize_weights(layer, rng, scale=0.1)
+        clone.set_weights(layer.get_weights())
+        layer.reset_states(), clone.reset_states()
+        _assert_all_close(clone(x), layer(x), 0)
+    else:  # ngram=2: the cell cannot be stepped by hand, but its two halves can be compared
+        layer.build((None, 3)), clone.build((None, 3))
+        randomize_weights(layer, rng, scale=0.1)
+        clone.set_weights(layer.get_weights())
+        c_prev = rng.normal(size=(2, 5, 3))
+        _assert_all_close(clone.update(clone.project_sequence(x), c_prev),
+                          layer.update(layer.project_sequence(x), c_prev), 0)

@@ -153,12 +153,14 @@ def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_0
         download_config=tfds.download.DownloadConfig(
             manual_dir=data_dir, download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS))
     max_length = max_length or dataset.max_length
-    settings = _digest(validation_fraction, seed, max_vocabulary, min_count, RULES_FINGERPRINT)
+    settings = _digest(validation_fraction, seed, max_vocabulary, min_count, RULES_FINGERPRINT,
+                       Vocabulary.FORMAT)
     vocabulary_path = os.path.join(cache_root, settings, "vocabulary.txt")
     data = ClassificationData(name, dataset, builder, None, max_length, validation_fraction, seed,
                               os.path.join(cache_root, settings, f"len{max_length}"))
-    if os.path.exists(vocabulary_path):
-        data.vocabulary = Vocabulary.load(vocabulary_path)
+    counts_path = os.path.join(cache_root, settings, "vocabulary_counts.txt")
+    if os.path.exists(counts_path):  # written last: the pair is complete
+        data.vocabulary = Vocabulary.load(vocabulary_path, counts_path)
     else:
         counts = collections.Counter()
         for texts, _ in data.texts("train").batch(TOKENIZE_BATCH).as_numpy_iterator():
@@ -166,4 +168,5 @@ def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_0
         counts = collections.Counter({t.decode("utf-8"): n for t, n in counts.items()})
         data.vocabulary = Vocabulary.build(counts, max_size=max_vocabulary, min_count=min_count)
         data.vocabulary.save(vocabulary_path)
+        data.vocabulary.save_counts(counts_path)
     return data

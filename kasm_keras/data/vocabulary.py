@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from kasm_keras.utils.atomic_files import atomic_write_text
 
-PADDING = ""
+PADDING = "[PAD]"
 OOV = "[UNK]"
 
 
@@ -16,6 +16,8 @@ class Vocabulary:
     `counts[i]` is how often token i occurred in the data the vocabulary was built from (0 for
     specials it never saw); the word-vector coverage report weighs tokens by it.
     """
+
+    FORMAT = "plain-v2"  # names caches, so a vocabulary in an older format is never reused
 
     def __init__(self, tokens, counts=None, oov_token=OOV, padding_token=PADDING):
         self.tokens = list(tokens)
@@ -77,27 +79,37 @@ class Vocabulary:
         return tf.lookup.StaticHashTable(initializer, default_value=self.oov_id)
 
     def save(self, path):
-        """One `token<TAB>count` line per id; the first line holds the special tokens' roles."""
-        header = f"#kasm-vocabulary\toov={self.oov_token}\tpadding={'' if self.padding_token is None else 'first'}"
-        lines = [header] + [f"{t}\t{n}" for t, n in zip(self.tokens, self.counts)]
-        atomic_write_text(path, "\n".join(lines) + "\n")
+        """One token per line in id order: the plain format of keras' StringLookup and LiteRT
+        (`StringLookup(vocabulary=path, mask_token="[PAD]", oov_token="[UNK]")` gives the same
+        ids). Tokens never hold white space, since tokenisation splits on it."""
+        bad = [t for t in self.tokens if not t or any(c.isspace() for c in t)]
+        if bad:
+            raise ValueError(f"tokens must be non-empty and hold no white space: {bad[:5]}")
+        atomic_write_text(path, "".join(t + "\n" for t in self.tokens))
+
+    def save_counts(self, path):
+        """The training counts, one per line in id order (for a cache beside `save`'s file)."""
+        atomic_write_text(path, "".join(f"{n}\n" for n in self.counts))
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, counts_path=None, oov_token=OOV, padding_token=PADDING):
         with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-        if not lines or not lines[0].startswith("#kasm-vocabulary\t"):
-            raise ValueError(f"{path}:1: not a kasm-keras vocabulary file (missing header)")
-        fields = dict(part.split("=", 1) for part in lines[0].split("\t")[1:])
-        tokens, counts = [], []
-        for number, line in enumerate(lines[1:], start=2):
-            if line == "" and number == len(lines):
-                break
-            token, sep, count = line.rpartition("\t")
-            if not sep or not count.isdigit():
-                raise ValueError(f"{path}:{number}: expected 'token<TAB>count', got {line!r}")
-            tokens.append(token)
-            counts.append(int(count))
-        padding = PADDING if fields.get("padding") == "first" else None
-        return cls(tokens, counts, oov_token=fields["oov"], padding_token=padding)
-
+            text = f.read()
+        if text and not text.endswith("\n"):
+            raise ValueError(f"{path}: the last line is not terminated; the file is truncated")
+        tokens = text.split("\n")[:-1]
+        for number, token in enumerate(tokens, start=1):
+            if not token or token != token.strip():
+                raise ValueError(f"{path}:{number}: expected one token per line, got {token!r}")
+        counts = None
+        if counts_path is not None:
+            with open(counts_path, encoding="utf-8") as f:
+                lines = f.read().split("\n")[:-1]
+            if len(lines) != len(tokens) or not all(line.isdigit() for line in lines):
+                raise ValueError(f"{counts_path}: expected {len(tokens)} counts, one per line, "
+                                 f"for the tokens of {path}")
+            counts = [int(line) for line in lines]
+        try:
+            return cls(tokens, counts, oov_token=oov_token, padding_token=padding_token)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from error

@@ -40,11 +40,14 @@ class KernelRNN(keras.layers.RNN):
     n-gram window does not: each call starts its window with zeros.
 
     Masking: masked steps leave the state unchanged, so trailing padding never changes the
-    final output or states. With `return_sequences=True` a masked step outputs the last
-    unmasked step's h'_t (the initial h before any), as `keras.layers.RNN` does, or zeros
-    with `zero_output_for_mask=True`. Masked inputs count as zeros inside the n-gram windows
-    of their neighbours, so with padding at the start or the end the result equals running
-    on the unpadded sequence.
+    final output or states: without `return_sequences` the output is the final h'_T.
+    With `return_sequences=True` a masked step outputs the state, that is the last unmasked
+    step's h'_t, or the initial h before any (`keras.layers.RNN` outputs zeros there, which
+    differs only with a non-zero initial or carried-over state), or zeros with
+    `zero_output_for_mask=True`. So a sequence cut in two, the second call given the first's
+    states (`initial_state` or `stateful`), outputs what one call on the whole does (n = 1).
+    Masked inputs count as zeros inside the n-gram windows of their neighbours, so with
+    padding at the start or the end the result equals running on the unpadded sequence.
     """
 
     def __init__(
@@ -165,7 +168,7 @@ class KernelRNN(keras.layers.RNN):
             mask=mask, recurrent_mask=self._recurrent_dropout_mask(initial_state, training),
             zero_output_for_mask=self.zero_output_for_mask,
         )
-        return outputs[-1], ops.transpose(outputs, (1, 0, 2)), [h, c]
+        return h, ops.transpose(outputs, (1, 0, 2)), [h, c]
 
     def _sequential(self, projected, initial_state, mask, training):
         cell = self.cell
@@ -179,7 +182,7 @@ class KernelRNN(keras.layers.RNN):
             h, c = cell.update(z, c_prev, weights=weights)
             return h, [h, c]
 
-        return backend.rnn(
+        _, outputs, states = backend.rnn(
             step,
             projected,
             initial_state,
@@ -189,6 +192,14 @@ class KernelRNN(keras.layers.RNN):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+        if mask is not None and self.return_sequences and not self.zero_output_for_mask:
+            # backend.rnn outputs zeros before the first unmasked step; the state there is h_0.
+            started = ops.cumsum(ops.cast(mask, "int32"), axis=1) > 0
+            h0 = ops.cast(initial_state[0], outputs.dtype)
+            outputs = ops.where(started[:, :, None], outputs, h0[:, None, :])
+        # backend.rnn's last output is zeros for trailing padding with zero_output_for_mask,
+        # and for a row with no unmasked step; the final h'_T is the output.
+        return states[0], outputs, states
 
     def _parallel(self, projected, initial_state, mask):
         """No feedback and no memory: every step at once, then Keras' masking semantics."""

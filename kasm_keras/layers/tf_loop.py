@@ -131,8 +131,8 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
     step at a time; the caller transposes the narrower tensors (x before the projection).
 
     `params`: the cell's `update_weights()`. `mask` is a
-    (batch, time) bool tensor; masked steps keep the state and, as `keras.layers.RNN`, output the
-    previous step's output (zeros before any), or zeros with `zero_output_for_mask`.
+    (batch, time) bool tensor; masked steps keep the state and output it (the previous step's
+    output, h0 before any), or zeros with `zero_output_for_mask`.
     """
     spec = cell.spec
     math_dtype = h0.dtype
@@ -181,7 +181,7 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
 
         h, c, _, out_ta, keep = _steps(
             time_steps, body,
-            (h0, c0, () if mask_tm is None else tf.zeros_like(h0), out_ta, keep),
+            (h0, c0, () if mask_tm is None else h0, out_ta, keep),
         )
         outputs = out_ta.stack()
 
@@ -224,11 +224,13 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
 
             d_h = tf.zeros_like(h0) if d_h is None else tf.cast(d_h, math_dtype)
             d_c = tf.zeros_like(c0) if d_c is None else tf.cast(d_c, math_dtype)
-            dh0, dc0, _, dz_ta, param_sums = _steps(
+            dh0, dc0, d_out0, dz_ta, param_sums = _steps(
                 time_steps, back,
                 (d_h, d_c, () if mask_tm is None else tf.zeros_like(h0), dz_ta, param_sums),
                 reverse=True,
             )
+            if mask_tm is not None:  # masked steps before the first unmasked one output h0
+                dh0 = dh0 + d_out0
             dz_tm = dz_ta.stack()
             d_projected = tf.cast(dz_tm, compute_dtype)
             d_weights = []

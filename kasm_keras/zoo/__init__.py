@@ -1,139 +1,391 @@
-"""Pretrained classifiers, loadable in one line: `kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")`.
+"""Pretrained classifiers in one line: `kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")`.
 
-An entry is a directory in the style of keras-hub's presets: `config.json` (the arguments that
-rebuild the network with `build_classifier`), `metadata.json` (dataset, classes, measured
-metrics, how it was trained), `model.weights.h5` and `vocabulary.txt`. `zoo/registry.json`
-records the sha256 of every file; each is checked before use, and a file missing locally is
-fetched from the entry's `url` (when it has one) and checked the same way. The network is
-rebuilt from code and only arrays are read, so loading runs nothing from the entry.
+Every entry is a keras-hub preset directory (`config.json`, `task.json`, `preprocessor.json`,
+`tokenizer.json`, `assets/tokenizer/vocabulary.txt`, `model.weights.h5`, `task.weights.h5`,
+`metadata.json`). The registry, `registry.json` beside this file, ships inside the package: each
+entry's files with their sha256 digests and the address they can be fetched from. Files are read
+from a local zoo directory when there is one (the `zoo_dir` argument, `$KASM_KERAS_ZOO_DIR`, or
+the checkout's `zoo/`); otherwise they are downloaded into the Keras cache, each written
+atomically and checked against its digest. Every file is verified before anything is
+deserialised, and deserialisation runs in Keras' safe mode: loading runs nothing from an entry.
+
+To keep entries small, weights are stored as float16, and the embedding's rarer rows as int8
+with one float16 scale each (`compact_weights`); loading restores float32 variables. Publishing re-measures
+the test accuracy of the stored entry and refuses it when it moved by more than
+`MAX_ACCURACY_CHANGE` from the trained model's.
 """
 
 import json
 import os
 import re
+import shutil
+
+import h5py
+import keras
+import numpy as np
 
 from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_text, file_digest
-from kasm_keras.models.kernel_classifier.backbone import build_classifier, kernel_layer
-from kasm_keras.utils.download import DEFAULT_CACHE_DIR, fetch
-from kasm_keras.models.kernel_classifier.text_classifier import TextClassifier
-from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.utils.download import fetch
 
-ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo")
-FILES = ("config.json", "metadata.json", "model.weights.h5", "vocabulary.txt")
-CONFIG_KEYS = ("vocabulary_size", "num_classes", "variant", "units", "ngram", "max_length",
-               "embedding_dim", "dropout", "layer_norm", "learn_sigmas", "ngram_padding")
+REGISTRY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry.json")
+CHECKOUT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "zoo")
+ZOO_DIR_VARIABLE = "KASM_KERAS_ZOO_DIR"
+URL_VARIABLE = "KASM_KERAS_ZOO_URL"  # a mirror: files are fetched from <it>/<entry path>/<file>
+# Where published files are served: <DEFAULT_URL>/<entry path>/<file>; the registry records it.
+DEFAULT_URL = "https://github.com/kasm-keras/kasm-keras/releases/download/zoo-v1"
 NAME = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
+MAX_ACCURACY_CHANGE = 0.0005  # 0.05 points
+MAX_ENTRY_BYTES = 3_000_000
+# Embedding rows stored in float16; int8 for the rarer rest. Measured on ag_news/rkm_lstm_1gram's
+# test split: int8 for every row changed 8 of 7,600 predictions (-0.05 points), int8 past the
+# first 4,096 rows changed 2 (+0.00).
+EXACT_EMBEDDING_ROWS = 4096
+PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
+                "task.weights.h5", "preprocessor.json", "tokenizer.json",
+                "assets/tokenizer/vocabulary.txt")
 
 
 class ZooError(ValueError):
     pass
 
 
+def _registry_path(zoo_dir=None):
+    """An explicit zoo directory with its own registry (a private zoo, a test) overrides the
+    package's."""
+    if zoo_dir and os.path.exists(os.path.join(zoo_dir, "registry.json")):
+        return os.path.join(zoo_dir, "registry.json")
+    return REGISTRY
+
+
 def registry(zoo_dir=None):
-    path = os.path.join(zoo_dir, "registry.json") if zoo_dir else os.path.join(os.path.dirname(__file__), "registry.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+    """{name: {"path", "files": {file: sha256}, "url"?, "metadata"}} of every published entry."""
+    path = _registry_path(zoo_dir)
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+    except FileNotFoundError:
+        raise ZooError(f"{path}: no zoo registry there") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ZooError(f"{path}: not a readable zoo registry ({error})") from None
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) and "files" in e
+                                                for e in entries.values()):
+        raise ZooError(f"{path}: not a zoo registry (expected an object of entries with files)")
+    return entries
 
 
 def names(zoo_dir=None):
     return sorted(registry(zoo_dir))
 
 
+def published_names(zoo_dir=None):
+    return names(zoo_dir)
+
+
+def info(name, zoo_dir=None):
+    """The entry's metadata as a dict (from the registry: nothing is downloaded)."""
+    entries = registry(zoo_dir)
+    if name not in entries:
+        raise ZooError(f"No zoo entry {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
+    return {"name": name, **entries[name].get("metadata", {})}
+
+
+def _local_dirs(zoo_dir):
+    if zoo_dir:
+        return [zoo_dir]
+    if os.environ.get(ZOO_DIR_VARIABLE):
+        return [os.environ[ZOO_DIR_VARIABLE]]
+    return [CHECKOUT_ZOO] if os.path.isdir(CHECKOUT_ZOO) else []
+
+
+def cache_root(cache_dir=None):
+    """The Keras cache (`$KERAS_HOME`, else ~/.keras), as `keras.utils.get_file` uses it."""
+    if cache_dir:
+        return cache_dir
+    return os.path.join(os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")),
+                        "kasm_keras", "zoo")
+
+
+def _verify(directory, files):
+    for file_name, digest in files.items():
+        path = os.path.join(directory, file_name)
+        if not os.path.isfile(path):
+            raise ZooError(f"{path}: missing; the zoo entry is incomplete")
+        actual = file_digest(path)
+        if actual != digest:
+            raise ZooError(f"{path}: sha256 {actual} differs from the registry's {digest}; the "
+                           "file is corrupt or was changed")
+
+
 def entry_dir(name, zoo_dir=None, cache_dir=None):
-    """The entry's verified local directory, fetching missing files from its url into the cache."""
-    zoo_dir = zoo_dir or ZOO_DIR
+    """The entry's verified local directory, downloading what is missing into the cache."""
     entries = registry(zoo_dir)
     if name not in entries:
         raise ZooError(f"No zoo entry {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
     entry = entries[name]
-    if sorted(entry.get("files", {})) != sorted(FILES):
-        raise ZooError(f"zoo entry {name!r} lists {sorted(entry.get('files', {}))}, expected {list(FILES)}")
-    local = os.path.join(zoo_dir, entry["path"])
-    if not all(os.path.exists(os.path.join(local, f)) for f in entry["files"]):
-        if not entry.get("url"):
-            raise ZooError(f"zoo entry {name!r} is incomplete in {local} and has no url to fetch from")
-        local = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "zoo", entry["path"])
-        for file_name, digest in entry["files"].items():
-            fetch(f"{entry['url'].rstrip('/')}/{file_name}", os.path.join(local, file_name),
-                  f"sha256:{digest}")
+    if sorted(entry["files"]) != sorted(PRESET_FILES):
+        raise ZooError(f"zoo entry {name!r} lists {sorted(entry['files'])}, expected "
+                       f"{sorted(PRESET_FILES)}")
+    for local in _local_dirs(zoo_dir):
+        directory = os.path.join(local, entry["path"])
+        if os.path.isdir(directory):
+            _verify(directory, entry["files"])
+            return directory
+    directory = os.path.join(cache_root(cache_dir), entry["path"])
+    base = entry.get("url")
+    if os.environ.get(URL_VARIABLE):
+        base = f"{os.environ[URL_VARIABLE].rstrip('/')}/{entry['path']}"
+    if not base:
+        raise ZooError(f"zoo entry {name!r} is in no local zoo ({', '.join(_local_dirs(zoo_dir)) or 'none'}) "
+                       "and has no url to fetch it from")
     for file_name, digest in entry["files"].items():
-        actual = file_digest(os.path.join(local, file_name))
-        if actual != digest:
-            raise ZooError(f"{os.path.join(local, file_name)}: sha256 {actual} differs from the "
-                           f"registry's {digest}; the file is corrupt or was changed")
-    return local
+        fetch(f"{base.rstrip('/')}/{file_name}", os.path.join(directory, file_name),
+              f"sha256:{digest}")
+    _verify(directory, entry["files"])
+    return directory
+
+
+def _check_consistent(classifier, directory):
+    """Files that match their digests can still disagree with each other."""
+    tokenizer = classifier.preprocessor.tokenizer
+    if tokenizer.vocabulary_size() != classifier.backbone.vocabulary_size:
+        raise ZooError(f"{directory}/assets/tokenizer/vocabulary.txt has "
+                       f"{tokenizer.vocabulary_size()} tokens, config.json's embedding "
+                       f"{classifier.backbone.vocabulary_size} rows")
+
+
+def load_preset(directory):
+    """A `KernelTextClassifier` from a verified preset directory, in safe mode."""
+    from kasm_keras.models.kernel_classifier import KernelTextClassifier
+
+    try:
+        with keras.saving.custom_object_scope({}):
+            classifier = KernelTextClassifier.from_preset(directory)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ZooError(f"{directory}: not a loadable kasm_keras classifier preset ({error})") from error
+    _check_consistent(classifier, directory)
+    return classifier
 
 
 def load(name, zoo_dir=None, cache_dir=None):
-    """A `TextClassifier` (raw text in, classes out; `.model` is the Keras model)."""
-    directory = entry_dir(name, zoo_dir, cache_dir)
-    with open(os.path.join(directory, "config.json")) as f:
-        config = json.load(f)
-    with open(os.path.join(directory, "metadata.json")) as f:
-        metadata = json.load(f)
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise ZooError(f"{directory}/config.json has settings this version does not know: {unknown}")
-    model = build_classifier(**config)
-    model.load_weights(os.path.join(directory, "model.weights.h5"))
-    vocabulary = Vocabulary.load(os.path.join(directory, "vocabulary.txt"))
-    return TextClassifier(model, vocabulary, metadata["classes"], config["max_length"],
-                          info={**metadata, "zoo_name": name})
+    """The entry as a `KernelTextClassifier` (raw text in; `classify` gives class names)."""
+    classifier = load_preset(entry_dir(name, zoo_dir, cache_dir))
+    classifier.zoo_name = name
+    return classifier
 
 
-def publish(model_dir, name, zoo_dir=None, url=None):
-    """Turns a finished tools/train.py run into a zoo entry and records it in the registry."""
-    zoo_dir = zoo_dir or ZOO_DIR
+def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EMBEDDING_ROWS):
+    """Rewrites a `.weights.h5` file: float32 arrays as float16; of the embedding table, the
+    first `exact_rows` rows (the most frequent tokens: the vocabulary is in frequency order) as
+    float16 and the rest as int8 rows with a float16 scale each. Keras casts float16 back when
+    loading, and `TokenEmbedding` reassembles its table. (A new file: HDF5 never returns the
+    space of deleted arrays.)"""
+    compact = path + ".compact"
+    with h5py.File(path, "r") as source, h5py.File(compact, "w") as target:
+        def copy(key, item):
+            if isinstance(item, h5py.Group):
+                target.require_group(key).attrs.update(item.attrs)
+                return
+            value = item[()]
+            parent, index = key.rsplit("/", 1) if "/" in key else ("", key)
+            if value.dtype != np.float32:
+                target[key] = value
+            elif f"/{embedding_layer}/vars" in f"/{parent}" and index == "0" and value.ndim == 2:
+                rare = value[exact_rows:]
+                scale = np.maximum(np.abs(rare).max(axis=1), 1e-12) / 127.0
+                scale = scale.astype(np.float16).astype(np.float32)
+                target[key] = value[:exact_rows].astype(np.float16)
+                target[f"{parent}/1"] = np.clip(np.round(rare / scale[:, None]), -127, 127).astype(np.int8)
+                target[f"{parent}/2"] = scale.astype(np.float16)
+            else:
+                target[key] = value.astype(np.float16)
+            target[key].attrs.update(item.attrs)
+
+        target.attrs.update(source.attrs)
+        source.visititems(copy)
+    os.replace(compact, path)
+
+
+def _entry_bytes(directory):
+    return sum(os.path.getsize(os.path.join(directory, f)) for f in PRESET_FILES)
+
+
+def save_entry(classifier, directory, metadata):
+    """Writes `classifier` as a compact preset with softmax outputs and `metadata` merged into
+    keras-hub's metadata.json under "kasm_keras"."""
+    from kasm_keras.models.kernel_classifier import KernelClassifierBackbone, KernelTextClassifier
+
+    backbone = KernelClassifierBackbone.from_config(classifier.backbone.get_config())
+    stored = KernelTextClassifier(
+        backbone, classifier.num_classes, preprocessor=classifier.preprocessor,
+        activation="softmax", hidden_dim=classifier.hidden_dim, dropout=classifier.dropout,
+        class_names=classifier.class_names, seed=classifier.seed)
+    stored.set_weights(classifier.get_weights())
+    stored.save_to_preset(directory)
+    for weights in ("model.weights.h5", "task.weights.h5"):
+        compact_weights(os.path.join(directory, weights))
+    path = os.path.join(directory, "metadata.json")
+    with open(path, encoding="utf-8") as f:
+        merged = {**json.load(f), "kasm_keras": metadata}
+    atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+
+
+def _write_registry(entries, zoo_dir):
+    path = _registry_path(zoo_dir) if zoo_dir else REGISTRY
+    if zoo_dir and path == REGISTRY and os.path.abspath(zoo_dir) != os.path.abspath(CHECKOUT_ZOO):
+        path = os.path.join(zoo_dir, "registry.json")  # a new private zoo gets its own
+    atomic_write_text(path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+
+
+def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
+            reference_accuracy=None):
+    """Stores a trained `KernelTextClassifier` as entry `name` and records it in the registry.
+
+    `evaluate(classifier) -> accuracy` measures the stored entry on the test split; its result
+    is recorded as `test_accuracy`, and with `reference_accuracy` (the trained model's) the
+    entry is refused when the compact storage moved it by more than MAX_ACCURACY_CHANGE.
+    """
     if not NAME.match(name):
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
-    trained = TextClassifier.from_model_dir(model_dir)
-    policy = kernel_layer(trained.model).dtype_policy.name
-    if policy != "float32":
-        raise ZooError(f"{model_dir} was trained under {policy}; the zoo holds float32 models only")
-    with open(os.path.join(model_dir, "metrics.json")) as f:
-        metrics = json.load(f)
-    run = trained.info
-    layer = kernel_layer(trained.model)
-    cell = layer.cell
-    config = {
-        "vocabulary_size": len(trained.vocabulary), "num_classes": len(trained.classes),
-        "variant": cell.variant, "units": cell.units, "ngram": cell.ngram,
-        "max_length": trained.max_length,
-        "embedding_dim": trained.model.get_layer("embedding").output_dim,
-        "dropout": run["dropout"], "layer_norm": cell.layer_norm,
-        "learn_sigmas": cell.learn_sigmas, "ngram_padding": cell.ngram_padding,
-    }
-    metadata = {"name": name, "dataset": run["dataset"], "classes": list(trained.classes),
-                "metrics": metrics, "training": run}
-    with atomic_directory(os.path.join(zoo_dir, name)) as tmp:
-        atomic_write_text(os.path.join(tmp, "config.json"), json.dumps(config, indent=2) + "\n")
-        atomic_write_text(os.path.join(tmp, "metadata.json"), json.dumps(metadata, indent=2) + "\n")
-        trained.model.save_weights(os.path.join(tmp, "model.weights.h5"))
-        trained.vocabulary.save(os.path.join(tmp, "vocabulary.txt"))
-        files = {f: file_digest(os.path.join(tmp, f)) for f in FILES}
-        # The rebuilt network must give the trained one's outputs, or the entry is useless:
-        # checked before the entry replaces anything.
-        model = build_classifier(**config)
-        model.load_weights(os.path.join(tmp, "model.weights.h5"))
-        rebuilt = TextClassifier(model, trained.vocabulary, trained.classes, trained.max_length)
-        probe = ["kernel machines for sequence modelling", ""]
-        if not (abs(rebuilt.probabilities(probe) - trained.probabilities(probe)) < 1e-5).all():
-            raise ZooError(f"a network rebuilt from {model_dir} does not reproduce its outputs")
-    entries = registry(zoo_dir)
-    entries[name] = {"path": name, "files": files}
+    if classifier.preprocessor is None:
+        raise ZooError("a zoo entry needs the classifier's preprocessor (its vocabulary)")
+    zoo_dir = zoo_dir or (_local_dirs(None) or [CHECKOUT_ZOO])[0]
+    final = os.path.join(zoo_dir, name)
+    with atomic_directory(final) as tmp:
+        save_entry(classifier, tmp, metadata)
+        stored = load_preset(tmp)
+        if evaluate is not None:
+            accuracy = float(evaluate(stored))
+            if reference_accuracy is not None and \
+                    abs(accuracy - reference_accuracy) > MAX_ACCURACY_CHANGE:
+                raise ZooError(f"{name}: the stored entry scores {accuracy:.4%} on test, the "
+                               f"trained model {reference_accuracy:.4%}; compact storage moved it")
+            metadata = {**metadata, "test_accuracy": accuracy}
+            path = os.path.join(tmp, "metadata.json")
+            with open(path, encoding="utf-8") as f:
+                merged = {**json.load(f), "kasm_keras": metadata}
+            atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+        size = _entry_bytes(tmp)
+        if size > MAX_ENTRY_BYTES:
+            raise ZooError(f"{name}: {size:,} bytes, over the zoo's {MAX_ENTRY_BYTES:,} per entry")
+        files = {f: file_digest(os.path.join(tmp, f)) for f in PRESET_FILES}
+    entries = {}
+    try:
+        entries = registry(zoo_dir)
+    except ZooError:
+        if os.path.exists(_registry_path(zoo_dir)) and _registry_path(zoo_dir) != REGISTRY:
+            raise
+    entries[name] = {"path": name, "files": files, "metadata": _summary(name, metadata)}
     if url:
-        entries[name]["url"] = url
-    atomic_write_text(os.path.join(zoo_dir, "registry.json"),
-                      json.dumps(entries, indent=2, sort_keys=True) + "\n")
-    return os.path.join(zoo_dir, name)
+        entries[name]["url"] = f"{url.rstrip('/')}/{name}"
+    _write_registry(entries, zoo_dir)
+    return final
+
+
+def _summary(name, metadata):
+    """What `info` returns without downloading the entry."""
+    keys = ("dataset", "variant", "ngram", "classes", "test_accuracy", "paper_accuracy",
+            "training_documents", "word_vectors", "parameters", "command", "seed", "versions",
+            "storage")
+    return {k: metadata[k] for k in keys if k in metadata}
+
+
+def remove(name, zoo_dir=None):
+    """Deletes an entry's files and its registry record."""
+    entries = registry(zoo_dir)
+    entry = entries.pop(name, None)
+    if entry is None:
+        raise ZooError(f"No zoo entry {name!r}")
+    for local in _local_dirs(zoo_dir):
+        shutil.rmtree(os.path.join(local, entry["path"]), ignore_errors=True)
+    _write_registry(entries, zoo_dir)
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ZooError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ZooError(f"{path}: unreadable ({error})") from None
+
+
+def load_run(model_dir):
+    """The best model of a finished tools/train.py run, in safe mode; `.info` holds the run's
+    settings (`config.json`)."""
+    best = os.path.join(model_dir, "best.keras")
+    config = _read_json(os.path.join(model_dir, "config.json"))
+    if not os.path.exists(best):
+        raise ZooError(f"{model_dir} is not a finished training run; missing: {best}")
+    try:
+        classifier = keras.models.load_model(best, safe_mode=True)
+    except Exception as error:  # a corrupt zip or h5 surfaces as many exception types
+        raise ZooError(f"{best}: not a loadable Keras model ({type(error).__name__}: {error})") from error
+    classifier.info = config
+    return classifier
 
 
 def load_classifier(model_dir=None, zoo_name=None, zoo_dir=None):
-    """A trained classifier from a tools/train.py run or a zoo entry (exactly one of them)."""
+    """A trained classifier from a tools/train.py run or a zoo entry (exactly one of them).
+    `.info` holds how it was trained: the run's settings, or the entry's metadata."""
     if (model_dir is None) == (zoo_name is None):
         raise ZooError("give exactly one of --model_dir and --zoo")
     if model_dir is not None:
-        return TextClassifier.from_model_dir(model_dir)
-    return load(zoo_name, zoo_dir)
+        return load_run(model_dir)
+    classifier = load(zoo_name, zoo_dir)
+    directory = entry_dir(zoo_name, zoo_dir)
+    classifier.info = _read_json(os.path.join(directory, "metadata.json")).get("kasm_keras", {})
+    return classifier
+
+
+def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,
+                seed=0):
+    """(texts, labels) of a classification split, read from the canonical files."""
+    from kasm_keras.data import datasets
+
+    data = datasets.load_classification(dataset, data_dir, cache_dir=cache_dir,
+                                        validation_fraction=validation_fraction, seed=seed)
+    texts, labels = [], []
+    for text, label in data.texts(split).as_numpy_iterator():
+        texts.append(text)
+        labels.append(label)
+    return data.classes, texts, np.asarray(labels, np.int64)
+
+
+def entry_metadata(metrics, training, classes):
+    """An entry's metadata from the training run's metrics.json and settings (config.json)."""
+    from kasm_keras import paper
+
+    return {
+        "dataset": metrics["dataset"], "variant": metrics["model"], "ngram": metrics["ngram"],
+        "classes": list(classes),
+        "paper_accuracy": paper.table2_accuracy(metrics["dataset"], metrics["model"],
+                                                metrics["ngram"]),
+        "training_documents": metrics["splits"]["train"] + metrics["splits"]["validation"],
+        "word_vectors": metrics.get("word_vectors"),
+        "parameters": metrics["parameters"],
+        "command": metrics["command"], "seed": training.get("seed"),
+        "versions": metrics["versions"],
+        "storage": "float16 weights, int8 embedding rows with a float16 scale each",
+        "metrics": metrics, "training": training,
+    }
+
+
+def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, url=DEFAULT_URL):
+    """Publishes the best model of a finished tools/train.py run as entry `name`: stored
+    compactly, its test accuracy measured again from the stored files (the test split read from
+    `data_dir`, or downloaded) and checked against the run's."""
+    if not NAME.match(name):
+        raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
+    classifier = load_run(model_dir)
+    metrics = _read_json(os.path.join(model_dir, "metrics.json"))
+    training = classifier.info
+    classes, texts, labels = split_texts(
+        training["dataset"], "test", data_dir, cache_dir,
+        training.get("validation_fraction", 0.05), training.get("seed", 0))
+    if classifier.class_names and list(classifier.class_names) != list(classes):
+        raise ZooError(f"{model_dir} predicts {classifier.class_names}, the data has {classes}")
+    return publish(classifier, name, entry_metadata(metrics, training, classes),
+                   evaluate=lambda c: c.classification_report(texts, labels)["accuracy"],
+                   zoo_dir=zoo_dir, url=url, reference_accuracy=metrics["test_accuracy"])

@@ -1,9 +1,12 @@
-"""The authors' document classifier: embedding -> KernelRNN -> mean over unmasked steps -> MLP."""
+"""The authors' document encoder: token embedding -> KernelRNN -> mean over the unmasked steps."""
 
 import keras
+import keras_hub
+import numpy as np
 from keras import ops
 
-from kasm_keras.layers.kernel_rnn import KernelRNN
+from kasm_keras.layers import KernelRNN
+from kasm_keras.models.kernel_classifier.presets import ZooPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
@@ -28,31 +31,134 @@ class MaskedMean(keras.layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class TokenEmbedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` that also reads the zoo's compact storage of its table: the
+    first rows as they are, the rest as int8 rows with one scale each (`kasm_keras.zoo` writes
+    it to keep entries small). What it saves is always the plain table."""
+
+    def load_own_variables(self, store):
+        if sorted(store.keys()) == ["0", "1", "2"]:
+            exact, rare, scale = (np.asarray(store[k]) for k in ("0", "1", "2"))
+            if rare.dtype != np.int8 or len(rare) != len(scale) or \
+                    len(exact) + len(rare) != self.input_dim:
+                raise ValueError(f"{self.name}: the stored table has {len(exact)} + {len(rare)} "
+                                 f"rows for an embedding of {self.input_dim}")
+            rows = np.concatenate([exact.astype(np.float32),
+                                   rare.astype(np.float32) * scale.astype(np.float32)[:, None]])
+            self.embeddings.assign(rows)
+            return
+        super().load_own_variables(store)
+
+
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
+    """Token ids -> one vector per document, the encoder of the paper's classifier.
+
+    Args:
+        vocabulary_size: rows of the embedding; id 0 is padding and is masked.
+        variant: one of `kasm_keras.VARIANTS`.
+        units: the cell's hidden size d.
+        embedding_dim: the word-vector size m.
+        ngram: input window width n.
+        ngram_padding, layer_norm, learn_sigmas, sigma_i, sigma_f, dropout, recurrent_dropout,
+            implementation: as for `kasm_keras.KernelRNN`.
+        train_embeddings: whether fine-tuning updates the embedding.
+        seed: seed of the RNN's dropout.
+        dtype: the dtype policy of every layer.
+
+    Call arguments:
+        token_ids: int32 `[batch, length]`, 0 for padding; any length.
+
+    Example:
+    ```python
+    backbone = KernelClassifierBackbone(vocabulary_size=20000, variant="rkm_cifg", units=300,
+                                        embedding_dim=50, ngram=3)
+    backbone(np.array([[4, 17, 9, 0]]))  # [1, 300]
+    ```
+    """
+
+    def __init__(self, vocabulary_size, variant, units=300, embedding_dim=300, ngram=1,
+                 ngram_padding="causal", layer_norm=True, learn_sigmas=False, sigma_i=0.5,
+                 sigma_f=0.5, dropout=0.0, recurrent_dropout=0.0, implementation="auto",
+                 train_embeddings=True, seed=None, dtype=None, **kwargs):
+        # === Layers ===
+        self.token_embedding = TokenEmbedding(
+            vocabulary_size, embedding_dim, mask_zero=True, trainable=train_embeddings,
+            embeddings_initializer="uniform", dtype=dtype, name="token_embedding")
+        self.kernel_rnn = KernelRNN(
+            units, variant=variant, ngram=ngram, ngram_padding=ngram_padding,
+            layer_norm=layer_norm, learn_sigmas=learn_sigmas, sigma_i=sigma_i, sigma_f=sigma_f,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, implementation=implementation,
+            return_sequences=True, seed=seed, dtype=dtype, name="kernel_rnn")
+        self.pooling = MaskedMean(dtype=dtype, name="pooling")
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        pooled = self.pooling(self.kernel_rnn(self.token_embedding(token_ids)))
+        super().__init__(inputs=token_ids, outputs=pooled, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.variant = variant
+        self.units = units
+        self.embedding_dim = embedding_dim
+        self.ngram = ngram
+        self.ngram_padding = ngram_padding
+        self.layer_norm = layer_norm
+        self.learn_sigmas = learn_sigmas
+        self.sigma_i = sigma_i
+        self.sigma_f = sigma_f
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.implementation = implementation
+        self.train_embeddings = train_embeddings
+        self.seed = seed
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: getattr(self, name) for name in (
+            "vocabulary_size", "variant", "units", "embedding_dim", "ngram", "ngram_padding",
+            "layer_norm", "learn_sigmas", "sigma_i", "sigma_f", "dropout", "recurrent_dropout",
+            "implementation", "train_embeddings", "seed")})
+        return config
+
+
 def build_classifier(vocabulary_size, num_classes, variant, units=300, ngram=1, max_length=128,
                      embedding_dim=300, embedding_matrix=None, train_embeddings=True, dropout=0.5,
-                     hidden=300, seed=0, **cell_options):
-    """Token ids [batch, max_length] (0 = padding) -> class logits [batch, num_classes]."""
-    ids = keras.Input((max_length,), dtype="int32", name="token_ids")
+                     hidden=300, seed=0, vocabulary=None, class_names=None, activation=None,
+                     **cell_options):
+    """The paper's classifier as a `KernelTextClassifier`: token ids -> class logits.
+
+    `embedding_matrix` (e.g. GloVe rows in vocabulary order) initialises the embedding; it is
+    assigned after the model is built, so the model's config never holds it. With `vocabulary`
+    (tokens in id order) the classifier gets its preprocessor and takes raw text too.
+    """
+    from kasm_keras.models.kernel_classifier.preprocessor import (
+        KernelTextClassifierPreprocessor)
+    from kasm_keras.models.kernel_classifier.text_classifier import KernelTextClassifier
+    from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
+
     if embedding_matrix is not None:
         embedding_dim = embedding_matrix.shape[1]
         if embedding_matrix.shape[0] != vocabulary_size:
             raise ValueError(f"embedding matrix has {embedding_matrix.shape[0]} rows for a "
                              f"vocabulary of {vocabulary_size}")
-    embedding = keras.layers.Embedding(
-        vocabulary_size, embedding_dim, mask_zero=True, trainable=train_embeddings,
-        embeddings_initializer=(keras.initializers.Constant(embedding_matrix)
-                                if embedding_matrix is not None else "uniform"),
-        name="embedding")
-    x = embedding(ids)
-    x = KernelRNN(units, variant=variant, ngram=ngram, return_sequences=True, seed=seed,
-                  name="kernel_rnn", **cell_options)(x)
-    x = MaskedMean(name="mean")(x)
-    x = keras.layers.Dropout(dropout, seed=seed)(x)
-    x = keras.layers.Dense(hidden, activation="relu", name="hidden")(x)
-    x = keras.layers.Dropout(dropout, seed=seed + 1)(x)
-    logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)
-    return keras.Model(ids, logits, name=f"{variant}_{ngram}gram_classifier")
+    backbone = KernelClassifierBackbone(
+        vocabulary_size, variant, units=units, embedding_dim=embedding_dim, ngram=ngram,
+        train_embeddings=train_embeddings, seed=seed, **cell_options)
+    if embedding_matrix is not None:
+        backbone.token_embedding.embeddings.assign(embedding_matrix)
+    preprocessor = None
+    if vocabulary is not None:
+        preprocessor = KernelTextClassifierPreprocessor(
+            KernelTokenizer(vocabulary=list(vocabulary)), sequence_length=max_length)
+    return KernelTextClassifier(backbone, num_classes, preprocessor=preprocessor,
+                                hidden_dim=hidden, dropout=dropout, seed=seed,
+                                class_names=class_names, activation=activation)
 
 
 def kernel_layer(model):
-    return model.get_layer("kernel_rnn")
+    """The `KernelRNN` of a classifier (a task model or its backbone)."""
+    backbone = getattr(model, "backbone", model)
+    return backbone.kernel_rnn

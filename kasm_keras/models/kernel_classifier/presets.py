@@ -1,0 +1,31 @@
+"""The zoo's entries as this family's presets.
+
+keras-hub resolves built-in preset names through Kaggle handles; the zoo's files live elsewhere
+(a local zoo directory or the registry's download address) and are verified against the
+registry's sha256 digests before anything is deserialised. So `from_preset` on this family's
+classes accepts a zoo name (`"ag_news/rkm_cifg_1gram"`), resolves it with
+`kasm_keras.zoo.entry_dir` (fetch, verify) and hands keras-hub the verified directory; any other
+preset (a directory, a `gs://` or `hf://` handle) goes to keras-hub unchanged. keras-hub's own
+base classes load the same entries from their directory:
+`keras_hub.models.TextClassifier.from_preset(kasm_keras.zoo.entry_dir(name))`.
+"""
+
+from keras_hub.src.utils.python_utils import classproperty
+
+
+class ZooPresets:
+    """Mixin for the family's keras-hub classes: zoo names as presets."""
+
+    @classproperty
+    def presets(cls):
+        from kasm_keras import zoo
+
+        return {name: zoo.registry()[name].get("metadata", {}) for name in zoo.published_names()}
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        from kasm_keras import zoo
+
+        if isinstance(preset, str) and preset in zoo.registry():
+            preset = zoo.entry_dir(preset)
+        return super().from_preset(preset, **kwargs)

@@ -1,0 +1,78 @@
+"""The classifier for TensorFlow Serving (raw text in) and LiteRT (token ids in)."""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from kasm_keras.data.text_encoding import TextEncoder
+from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_bytes
+
+
+class ServingModule(tf.Module):
+    """What the SavedModel holds: tokenisation (core ops only), the network, the class names."""
+
+    def __init__(self, classifier):
+        super().__init__(name="kasm_text_classifier")
+        tokenizer = classifier.preprocessor.tokenizer
+        vocabulary = Vocabulary(tokenizer.get_vocabulary(), oov_token=tokenizer.oov_token,
+                                padding_token=tokenizer.pad_token)
+        self.encoder = TextEncoder(vocabulary, classifier.sequence_length)
+        self.model = classifier
+        self.softmax = classifier.activation is not keras.activations.softmax
+        names = classifier.class_names or [str(i) for i in range(classifier.num_classes)]
+        self.class_names = tf.constant(names, tf.string)
+
+    def serve(self, text):
+        ids, _ = self.encoder(text)
+        outputs = tf.cast(self.model(ids, training=False), tf.float32)
+        probabilities = tf.nn.softmax(outputs, axis=-1) if self.softmax else outputs
+        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {"probabilities": probabilities, "class_id": class_id,
+                "class_name": tf.gather(self.class_names, class_id)}
+
+
+def export_saved_model(classifier, export_dir):
+    """A SavedModel whose `serving_default` takes raw `text` (1-D tf.string) and returns
+    `probabilities`, `class_id` and `class_name`; written beside `export_dir`, then renamed.
+    It loads without kasm_keras, keras-hub or tensorflow-text."""
+    export_dir = os.path.abspath(export_dir)
+    if os.path.isdir(export_dir) and os.listdir(export_dir) and \
+            not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+        raise FileExistsError(f"{export_dir} exists and is not a SavedModel; not replacing it")
+    with atomic_directory(export_dir) as tmp:
+        # Keras' ExportArchive, not tf.saved_model.save: only its variable tracking gives a
+        # SavedModel that the TF1 loader of saved_model_cli (and TF Serving) can restore.
+        module = ServingModule(classifier)
+        archive = keras.export.ExportArchive()
+        archive.track(classifier)
+        archive.track(module)
+        archive.add_endpoint("serving_default", module.serve, input_signature=[
+            tf.TensorSpec([None], tf.string, name="text")])
+        archive.write_out(tmp, verbose=False)
+    return export_dir
+
+
+def export_tflite(classifier, path):
+    """LiteRT has no kernels for the string ops of tokenisation, so the .tflite file maps token
+    ids [1, sequence_length] to probabilities; `vocabulary.txt` beside it (one token per line,
+    id order) tokenises."""
+    spec = tf.TensorSpec([1, classifier.sequence_length], tf.int32, name="token_ids")
+    softmax = classifier.activation is not keras.activations.softmax
+
+    def probabilities(ids):
+        outputs = tf.cast(classifier(ids, training=False), tf.float32)
+        return tf.nn.softmax(outputs) if softmax else outputs
+
+    function = tf.function(probabilities, input_signature=[spec])
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    # Weights as constants: LiteRT cannot read resource variables inside the time loop.
+    frozen = convert_variables_to_constants_v2(function.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    atomic_write_bytes(path, converter.convert())
+    classifier.preprocessor.tokenizer.save_assets(os.path.dirname(os.path.abspath(path)))
+    return path

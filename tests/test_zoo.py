@@ -1,0 +1,209 @@
+"""The zoo: keras-hub presets verified before use, fetched atomically, loadable from a wheel."""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from kasm_keras import zoo
+from kasm_keras.models.kernel_classifier import KernelTextClassifier, build_classifier
+from tests.conftest import real_data
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ENTRY = "ag_news/rkm_cifg_1gram"
+TEXTS = ["Oil prices rose as markets opened", "The striker scored twice in the final",
+         "", "Ünïcödé ТЕКСТ 東京 café 🙂"]
+
+
+def _private_zoo(tmp_path, names=(ENTRY,), url=None):
+    """A copy of shipped entries with its own registry (tests never touch the package's)."""
+    zoo_dir = tmp_path / "zoo"
+    entries = {}
+    for name in names:
+        shutil.copytree(zoo.entry_dir(name), zoo_dir / name)
+        entries[name] = dict(zoo.registry()[name])
+        if url:
+            entries[name]["url"] = f"{url}/{name}"
+    (zoo_dir / "registry.json").write_text(json.dumps(entries))
+    return zoo_dir
+
+
+def test_every_shipped_entry_is_a_complete_preset_with_measured_metadata():
+    assert zoo.names(), "the zoo ships entries"
+    for name in zoo.names():
+        entry = zoo.registry()[name]
+        assert sorted(entry["files"]) == sorted(zoo.PRESET_FILES)
+        assert entry["url"].endswith(entry["path"])
+        info = zoo.info(name)
+        assert info["dataset"] == name.split("/")[0]
+        assert f"{info['variant']}_{info['ngram']}gram" == name.split("/")[1]
+        assert 0.85 < info["test_accuracy"] <= 1 and info["paper_accuracy"] > 90
+        assert info["versions"]["keras"] and info["command"].startswith("python tools/train.py")
+        directory = pathlib.Path(zoo.entry_dir(name))
+        assert sum((directory / f).stat().st_size for f in zoo.PRESET_FILES) <= zoo.MAX_ENTRY_BYTES
+        config = json.loads((directory / "task.json").read_text())
+        assert config["registered_name"] == "kasm_keras>KernelTextClassifier"
+        assert config["config"]["activation"] == "softmax"
+        vocabulary = (directory / "assets/tokenizer/vocabulary.txt").read_text().split("\n")
+        assert vocabulary[:2] == ["[PAD]", "[UNK]"] and "\t" not in vocabulary[2]
+
+
+def test_keras_hub_loads_an_entry_and_predicts_what_zoo_load_predicts():
+    ours = zoo.load(ENTRY)
+    theirs = keras_hub.models.TextClassifier.from_preset(zoo.entry_dir(ENTRY))
+    assert type(theirs) is KernelTextClassifier
+    probabilities = ours.predict(TEXTS, verbose=0)
+    np.testing.assert_allclose(theirs.predict(TEXTS, verbose=0), probabilities, atol=1e-6)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+    assert ours.classify(TEXTS[:2]) == ["Business", "Sports"]
+    assert ours.class_names == ["World", "Sports", "Business", "Sci/Tech"]
+    same = KernelTextClassifier.from_preset(ENTRY)
+    np.testing.assert_allclose(same.predict(TEXTS, verbose=0), probabilities, atol=1e-6)
+    assert ENTRY in KernelTextClassifier.presets
+
+
+def test_an_entry_fine_tunes_on_raw_text():
+    classifier = zoo.load(ENTRY)
+    before = [w.numpy().copy() for w in classifier.trainable_weights]
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3))  # loss and metrics: keras-hub's
+    history = classifier.fit(TEXTS[:2], np.array([2, 1]), batch_size=2, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(before, classifier.trainable_weights))
+
+
+@pytest.mark.parametrize("file_name", zoo.PRESET_FILES)
+def test_a_flipped_byte_in_any_file_is_refused_naming_the_file(tmp_path, file_name):
+    zoo_dir = _private_zoo(tmp_path)
+    path = zoo_dir / ENTRY / file_name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(zoo.ZooError, match=f"{file_name}: sha256 .* differs"):
+        zoo.load(ENTRY, zoo_dir=str(zoo_dir))
+
+
+def test_files_that_agree_with_their_digests_but_not_each_other_are_refused(tmp_path):
+    zoo_dir = _private_zoo(tmp_path)
+    vocabulary = zoo_dir / ENTRY / "assets/tokenizer/vocabulary.txt"
+    vocabulary.write_text("".join(vocabulary.read_text().splitlines(keepends=True)[:-5]))
+    registry = json.loads((zoo_dir / "registry.json").read_text())
+    registry[ENTRY]["files"]["assets/tokenizer/vocabulary.txt"] = zoo.file_digest(str(vocabulary))
+    (zoo_dir / "registry.json").write_text(json.dumps(registry))
+    with pytest.raises(zoo.ZooError, match="vocabulary.txt has .* tokens, config.json's"):
+        zoo.load(ENTRY, zoo_dir=str(zoo_dir))
+
+
+def test_missing_files_download_into_the_cache_verified_and_a_broken_download_is_never_used(
+        tmp_path, server):
+    source = pathlib.Path(zoo.entry_dir(ENTRY))
+    for name in zoo.PRESET_FILES:
+        server.files[f"/mirror/{ENTRY}/{name}"] = (source / name).read_bytes()
+    zoo_dir = _private_zoo(tmp_path, url=server.url("/mirror"))
+    shutil.rmtree(zoo_dir / ENTRY)
+    cache = tmp_path / "cache"
+
+    # A truncated file fails its digest: the load stops and nothing is left in its place.
+    weights = f"/mirror/{ENTRY}/model.weights.h5"
+    whole = server.files[weights]
+    server.files[weights] = whole[: len(whole) // 2]
+    with pytest.raises(Exception, match="checksum mismatch"):
+        zoo.load(ENTRY, zoo_dir=str(zoo_dir), cache_dir=str(cache))
+    assert not (cache / ENTRY / "model.weights.h5").exists()
+    assert not [p for p in (cache / ENTRY).rglob("*") if p.name.startswith(".")]
+
+    server.files[weights] = whole
+    fetched = zoo.load(ENTRY, zoo_dir=str(zoo_dir), cache_dir=str(cache))
+    np.testing.assert_allclose(fetched.predict(TEXTS, verbose=0),
+                               zoo.load(ENTRY).predict(TEXTS, verbose=0), atol=1e-6)
+    requests = len(server.requests)
+    zoo.load(ENTRY, zoo_dir=str(zoo_dir), cache_dir=str(cache))  # verified cache: no requests
+    assert len(server.requests) == requests
+
+
+def test_registry_errors_name_the_file(tmp_path):
+    (tmp_path / "registry.json").write_text("{broken")
+    with pytest.raises(zoo.ZooError, match="registry.json: not a readable zoo registry"):
+        zoo.names(str(tmp_path))
+    (tmp_path / "registry.json").write_text(json.dumps(
+        {"ag_news/partial": {"path": "ag_news/partial", "files": {"config.json": "0" * 64}}}))
+    with pytest.raises(zoo.ZooError, match="expected"):
+        zoo.load("ag_news/partial", zoo_dir=str(tmp_path))
+    with pytest.raises(zoo.ZooError, match="No zoo entry 'ag_news/nope'"):
+        zoo.load("ag_news/nope")
+
+
+def test_publish_refuses_bad_names_and_stores_a_loadable_compact_entry(tmp_path):
+    vocabulary = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(50)]
+    classifier = build_classifier(len(vocabulary), 3, "rkm_cifg", units=8, embedding_dim=6,
+                                  max_length=12, hidden=5, vocabulary=vocabulary,
+                                  class_names=["a", "b", "c"])
+    with pytest.raises(zoo.ZooError, match="look like"):
+        zoo.publish(classifier, "../escape", {}, zoo_dir=str(tmp_path))
+    texts = ["w1 w2 w3", "w4 w5", "w9 zz"]
+    path = zoo.publish(classifier, "toy/rkm_cifg_1gram", {"dataset": "toy"},
+                       evaluate=lambda c: 0.5, zoo_dir=str(tmp_path), url=None)
+    assert pathlib.Path(path) == tmp_path / "toy/rkm_cifg_1gram"
+    assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 0.5
+    stored = zoo.load("toy/rkm_cifg_1gram", zoo_dir=str(tmp_path))
+    np.testing.assert_allclose(stored.predict(texts, verbose=0),
+                               classifier.probabilities(texts), atol=2e-3)
+    with pytest.raises(zoo.ZooError, match="compact storage moved it"):
+        zoo.publish(classifier, "toy/rkm_cifg_1gram", {}, evaluate=lambda c: 0.5,
+                    zoo_dir=str(tmp_path), reference_accuracy=0.6)
+    assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 0.5  # untouched
+
+
+def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_path, server):
+    """The registry ships in the wheel; the entry's files come from a server on 127.0.0.1."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "kasm_keras", source / "kasm_keras",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "setup.py", source / "setup.py")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "--quiet", "-w", str(tmp_path / "dist"), str(source)], check=True)
+    wheel = next((tmp_path / "dist").glob("kasm_keras-*.whl"))
+    venv = tmp_path / "venv"
+    # The dependencies (TensorFlow, Keras...) come from this interpreter's site-packages; the
+    # package itself only from the wheel.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                    str(wheel)], check=True)
+    entry = pathlib.Path(zoo.entry_dir(ENTRY))
+    for name in zoo.PRESET_FILES:
+        server.files[f"/zoo/{ENTRY}/{name}"] = (entry / name).read_bytes()
+    script = textwrap.dedent(f"""
+        import json, kasm_keras.zoo as zoo
+        assert "{venv}" in zoo.__file__, zoo.__file__
+        classifier = zoo.load("{ENTRY}")
+        print(json.dumps(classifier.classify({TEXTS[:2]!r})))
+    """)
+    home = tmp_path / "home"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "KERAS_HOME": str(home / ".keras"),
+           "KASM_KERAS_ZOO_URL": server.url("/zoo"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=env,
+                            cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["Business", "Sports"]
+    assert (home / ".keras/kasm_keras/zoo" / ENTRY / "model.weights.h5").exists()
+    assert len(server.requests) == len(zoo.PRESET_FILES)
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_shipped_entries_reproduce_their_recorded_test_accuracy(name, tmp_path):
+    info = zoo.info(name)
+    training = json.loads((pathlib.Path(zoo.entry_dir(name)) / "metadata.json").read_text())
+    training = training["kasm_keras"]["training"]
+    _, texts, labels = zoo.split_texts(info["dataset"], "test", real_data(info["dataset"]),
+                                       str(tmp_path), training["validation_fraction"],
+                                       training["seed"])
+    report = zoo.load(name).classification_report(texts, labels)
+    assert report["accuracy"] == pytest.approx(info["test_accuracy"], abs=1e-9)
