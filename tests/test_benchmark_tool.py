@@ -2,10 +2,14 @@
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
-from reporting import benchmark, readme
+import pytest
+
+import tool_support
+from reporting import benchmark, readme, results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -13,12 +17,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def test_tiny_benchmark_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--quick", "--batch=2", "--time=6",
-         "--dim=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", "--repeats=2",
-         f"--json={out}"],
+        [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--quick", "--batch_size=2",
+         "--time=6", "--units=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", "--repeats=2",
+         f"--output={out}"],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
+    assert report["shape"] == {"batch": 2, "time": 6, "input_dim": 8, "units": 8}
     layers = {(r["layer"], r["ngram"], r["xla"], r["implementation"]) for r in report["rows"]}
     assert ("keras_lstm", 1, False, "auto") in layers and ("gated_cnn", 3, True, "auto") in layers
     assert ("rkm_lstm", 1, True, "loop") in layers  # the design "auto" replaced, beside it
@@ -47,11 +52,21 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "reached 90.12% on the ag_news test split in 5.0 minutes" in again.stdout
     assert "| `gated_cnn` | 3 | on |" in again.stdout
+    # --json prints the report itself, time to accuracy included.
+    as_json = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "benchmark.py"), f"--report={out}",
+         f"--time_to_accuracy={metrics}", "--json"], capture_output=True, text=True)
+    assert as_json.returncode == 0, as_json.stderr[-3000:]
+    assert json.loads(as_json.stdout) == {**report, "time_to_accuracy": {
+        "command": "python tools/train.py --model=rkm_cifg", "dataset": "ag_news",
+        "model": "rkm_cifg", "steps": 1500, "minutes": 5.0, "test_accuracy": 0.9012}}
     metrics.write_text("{}")
     bad = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), f"--report={out}",
          f"--time_to_accuracy={metrics}"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "not a tools/train.py metrics.json" in bad.stderr
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert re.search(rf"^error: --time_to_accuracy: {re.escape(str(metrics))}: not a "
+                     r"tools/train.py metrics.json \(no 'command'\)$", bad.stderr, re.M), bad.stderr
 
 
 def test_flops_follow_the_weight_counts():
@@ -92,3 +107,16 @@ def test_ceiling_adds_up_the_matmuls():
 def test_readme_shows_the_committed_benchmark():
     latest = ROOT / "benchmarks" / "latest.json"
     assert readme.read_block("benchmark") == benchmark.markdown(json.loads(latest.read_text()))
+
+
+def test_reports_and_runs_are_read_through_tf_io_gfile(tmp_path):
+    # ram:// is a filesystem that only tf.io.gfile reaches, standing in for gs://.
+    for path in (str(tmp_path / "report.json"), "ram://reports/report.json"):
+        tool_support.write_text(path, json.dumps({"rows": []}))
+        assert tool_support.read_json(path) == {"rows": []}
+    with pytest.raises(FileNotFoundError, match="^ram://reports/none.json: no such file$"):
+        tool_support.read_json("ram://reports/none.json")
+    tool_support.write_text("ram://runs/ag_news/rkm_cifg_1gram/metrics.json",
+                            json.dumps({"dataset": "ag_news"}))
+    runs = [m for m in results.collect("ram://runs") if not m["source"].startswith("zoo: ")]
+    assert runs == [{"dataset": "ag_news", "source": "ram://runs/ag_news/rkm_cifg_1gram"}]

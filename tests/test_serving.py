@@ -1,8 +1,10 @@
-"""evaluate, export and the zoo, on a model trained here on real AG News."""
+"""tools/evaluate.py and tools/export.py, on a model trained here on real AG News and on the
+zoo's entries (the zoo library itself is tested in test_zoo.py)."""
 
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -12,11 +14,12 @@ import pytest
 import tensorflow as tf
 
 from kasm_keras import zoo
-from kasm_keras.models.kernel_classifier.text_classifier import TextClassifier
+from kasm_keras.models.kernel_classifier import serving
 from tests.conftest import real_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+ENTRY = "ag_news/rkm_cifg_1gram"
 HOSTILE = ["", "word " * 20_000, "Ünïcödé ТЕКСТ 東京 café 🙂", b"invalid \xff\xfe\xc3 bytes",
            "Stocks rallied on Wall Street as oil prices fell"]
 
@@ -36,7 +39,7 @@ def trained(tmp_path_factory):
     model_dir = root / "run"
     _tool("train", "--model=rkm_cifg", "--ngram=2", "--dataset=ag_news", f"--data_dir={data_dir}",
           f"--cache_dir={cache}", "--units=16", "--embeddings=none", "--embedding_dim=16",
-          "--max_len=32", "--batch_size=32", "--max_steps=10", "--eval_every=5",
+          "--max_length=32", "--batch_size=32", "--max_steps=10", "--eval_every=5",
           f"--model_dir={model_dir}")
     return {"model_dir": model_dir, "data_dir": data_dir, "cache": cache, "root": root}
 
@@ -68,17 +71,22 @@ def test_evaluate_classifies_text(trained):
 
 def test_evaluate_without_a_model_says_so(tmp_path):
     result = _tool("evaluate", f"--model_dir={tmp_path}", "--text=x", check=False)
-    assert result.returncode != 0 and "best.keras" in result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert re.search(rf"^error: {re.escape(str(tmp_path))}", result.stderr, re.M), result.stderr
 
 
 @pytest.fixture(scope="module")
-def exported(trained):
-    export_dir = trained["root"] / "export"
-    _tool("export", f"--model_dir={trained['model_dir']}", f"--export_dir={export_dir}", "--tflite")
-    return export_dir
+def exported(tmp_path_factory):
+    """The zoo's ag_news entry as version 1 under a new model base path, as TensorFlow Serving
+    reads it."""
+    base = tmp_path_factory.mktemp("serving_export") / "ag_news"
+    result = _tool("export", f"--zoo={ENTRY}", f"--export_dir={base}", "--tflite")
+    assert f"SavedModel written to {base / '1'}\n" in result.stdout
+    assert sorted(os.listdir(base)) == ["1"]
+    return base / "1"
 
 
-def test_savedmodel_in_a_process_without_kasm_keras_or_tensorflow_text(trained, exported, tmp_path):
+def test_savedmodel_in_a_process_without_kasm_keras_or_tensorflow_text(exported, tmp_path):
     texts = tf.constant([t.encode() if isinstance(t, str) else t for t in HOSTILE])
     tf.io.write_file(str(tmp_path / "texts.pb"), tf.io.serialize_tensor(texts))
     script = f"""
@@ -97,28 +105,31 @@ print(json.dumps({{k: v.numpy().tolist() for k, v in out.items() if k != "class_
     assert probabilities.shape == (len(HOSTILE), 4)
     assert np.isfinite(probabilities).all() and (probabilities >= 0).all()
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
-    keras_model = TextClassifier.from_model_dir(trained["model_dir"])
-    np.testing.assert_allclose(probabilities, keras_model.probabilities(texts.numpy()), atol=1e-5)
+    keras_model = zoo.load(ENTRY)
+    np.testing.assert_allclose(probabilities, keras_model.probabilities(list(texts.numpy())),
+                               atol=1e-5)
     assert served["class_id"] == probabilities.argmax(-1).tolist()
 
 
 def test_saved_model_cli_runs_it(exported):
+    # The module, not the console script, which is on PATH only in an activated environment:
+    # the bare PATH below stands for an environment that is not.
     result = subprocess.run(
-        [shutil.which("saved_model_cli") or "saved_model_cli", "run", "--dir", str(exported),
-         "--tag_set", "serve", "--signature_def", "serving_default",
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "run", "--dir",
+         str(exported), "--tag_set", "serve", "--signature_def", "serving_default",
          "--input_exprs", 'text=["Stocks rallied on Friday", ""]'],
-        capture_output=True, text=True, env=ENV)
+        capture_output=True, text=True, env={**ENV, "PATH": os.defpath})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Result for output key class_name" in result.stdout
     assert "Result for output key probabilities" in result.stdout
 
 
-def test_tflite_model_matches_keras(trained, exported):
-    classifier = TextClassifier.from_model_dir(trained["model_dir"])
+def test_tflite_model_matches_keras(exported):
+    classifier = zoo.load(ENTRY)
     interpreter = tf.lite.Interpreter(str(exported / "model.tflite"))
     interpreter.allocate_tensors()
     text = "Oil prices rose as markets opened"
-    ids, _ = classifier.encoder(tf.constant([text]))
+    ids, _ = serving.ServingModule(classifier).encoder(tf.constant([text]))
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], ids.numpy())
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
@@ -126,69 +137,93 @@ def test_tflite_model_matches_keras(trained, exported):
     assert (exported / "vocabulary.txt").exists()
 
 
-def test_zoo_publish_load_verify_and_fetch(trained, tmp_path, server):
+def test_export_never_replaces_a_version(exported):
+    stamp = (exported / "saved_model.pb").stat().st_mtime_ns
+    result = _tool("export", f"--zoo={ENTRY}", f"--export_dir={exported.parent}", "--version=1",
+                   check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert re.search(rf"^error: {re.escape(str(exported))} exists; a version is never replaced: "
+                     r"pass another --version, or none for 2$", result.stderr, re.M), result.stderr
+    assert (exported / "saved_model.pb").stat().st_mtime_ns == stamp
+
+
+# tools/export.py's version folders, with a stand-in for the SavedModel writer, on a local disk
+# and on a filesystem reached through tf.io.gfile only (ram://, in memory, standing in for gs://).
+VERSIONS = f"""
+import json, os, sys
+import tensorflow as tf
+sys.path.insert(0, {str(ROOT / "tools")!r})
+import export
+
+def write(folder):  # what tools/export.py writes, in miniature
+    os.makedirs(os.path.join(folder, "variables"))
+    for name in ("saved_model.pb", "variables/variables.index", "model.tflite"):
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(name)
+
+out = {{}}
+for base in sys.argv[1:]:
+    paths = [export.write_version(export.version_dir(base), write),
+             export.write_version(export.version_dir(base), write),
+             export.write_version(export.version_dir(base, 7), write),
+             export.version_dir(base)]
+    try:
+        export.version_dir(base, 2)
+        refused = None
+    except FileExistsError as error:
+        refused = str(error)
+    files = sorted(os.path.relpath(os.path.join(folder, name), paths[1]).replace(os.sep, "/")
+                   for folder, _, names in tf.io.gfile.walk(paths[1]) for name in names)
+    with tf.io.gfile.GFile(paths[1] + "/saved_model.pb") as f:
+        content = f.read()
+    out[base] = dict(paths=paths, refused=refused, files=files, content=content,
+                     listing=sorted(name.rstrip("/") for name in tf.io.gfile.listdir(base)))
+print(json.dumps(out))
+"""
+
+
+def test_export_numbers_versions_on_any_filesystem(tmp_path):
+    local, remote = str(tmp_path / "models" / "ag_news"), "ram://models/ag_news"
+    result = subprocess.run([sys.executable, "-c", VERSIONS, local, remote], capture_output=True,
+                            text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.splitlines()[-1])
+    for base, sep in ((local, os.sep), (remote, "/")):
+        got = out[base]
+        assert got["paths"] == [f"{base}{sep}{v}" for v in (1, 2, 7, 8)]
+        assert got["listing"] == ["1", "2", "7"]  # no staging folder left behind
+        assert got["refused"].startswith(f"{base}{sep}2 exists; a version is never replaced")
+        assert got["files"] == ["model.tflite", "saved_model.pb", "variables/variables.index"]
+        assert got["content"] == "saved_model.pb"
+
+
+def _private_zoo(tmp_path, name):
+    """The shipped ag_news entry under another name, in a zoo of its own."""
     zoo_dir = tmp_path / "zoo"
-    zoo.publish(trained["model_dir"], "ag_news/tiny", zoo_dir=str(zoo_dir))
-    registry = zoo.registry(str(zoo_dir))
-    assert set(registry["ag_news/tiny"]["files"]) == set(zoo.FILES)
-    loaded = zoo.load("ag_news/tiny", zoo_dir=str(zoo_dir))
-    original = TextClassifier.from_model_dir(trained["model_dir"])
-    np.testing.assert_allclose(loaded.probabilities(HOSTILE), original.probabilities(HOSTILE),
-                               atol=1e-6)
-    assert loaded.info["metrics"]["steps"] == 10 and loaded.classes == original.classes
+    shutil.copytree(zoo.entry_dir(ENTRY), zoo_dir / name)
+    entry = {**zoo.registry()[ENTRY], "path": name}
+    entry.pop("url", None)
+    (zoo_dir / "registry.json").write_text(json.dumps({name: entry}))
+    return zoo_dir
 
-    with pytest.raises(zoo.ZooError, match="No zoo entry 'ag_news/nope'.*ag_news/tiny"):
-        zoo.load("ag_news/nope", zoo_dir=str(zoo_dir))
 
-    # A changed file in the zoo is refused.
-    entry = zoo_dir / "ag_news" / "tiny"
-    vocabulary = (entry / "vocabulary.txt").read_bytes()
-    (entry / "vocabulary.txt").write_bytes(vocabulary + b"extra\t1\n")
-    with pytest.raises(zoo.ZooError, match="vocabulary.txt: sha256"):
-        zoo.load("ag_news/tiny", zoo_dir=str(zoo_dir))
-    (entry / "vocabulary.txt").write_bytes(vocabulary)
-
-    # A file missing here is fetched from the entry's url and checked; a corrupt cached copy
-    # is fetched again.
-    for name in zoo.FILES:
-        server.files[f"/tiny/{name}"] = (entry / name).read_bytes()
-    registry["ag_news/tiny"]["url"] = server.url("/tiny")
-    (zoo_dir / "registry.json").write_text(json.dumps(registry))
-    shutil.rmtree(entry)
-    cache = str(tmp_path / "cache")
-    fetched = zoo.load("ag_news/tiny", zoo_dir=str(zoo_dir), cache_dir=cache)
-    np.testing.assert_allclose(fetched.probabilities(HOSTILE[:2]), original.probabilities(HOSTILE[:2]),
-                               atol=1e-6)
-    assert len(server.requests) == len(zoo.FILES)
-    local = pathlib.Path(zoo.entry_dir("ag_news/tiny", zoo_dir=str(zoo_dir), cache_dir=cache))
-    (local / "model.weights.h5").write_bytes(b"corrupt")
-    zoo.load("ag_news/tiny", zoo_dir=str(zoo_dir), cache_dir=cache)
-    assert server.requests[-1] == "/tiny/model.weights.h5"
+def test_evaluate_and_export_read_the_given_zoo(tmp_path):
+    zoo_dir = _private_zoo(tmp_path, "ag_news/private_1gram")
+    result = _tool("evaluate", "--zoo=ag_news/private_1gram", f"--zoo_dir={zoo_dir}",
+                   "--text=Stocks fell", "--json")
+    answer = json.loads(result.stdout)[0]
+    want = zoo.load(ENTRY).probabilities(["Stocks fell"])[0]
+    np.testing.assert_allclose(list(answer["probabilities"].values()), want, atol=1e-5)
+    result = _tool("export", "--zoo=ag_news/nope", f"--zoo_dir={zoo_dir}",
+                   f"--export_dir={tmp_path / 'export'}", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "error: No zoo entry 'ag_news/nope'; available: ag_news/private_1gram" in result.stderr
 
 
 @pytest.mark.parametrize("name", zoo.names())
 def test_shipped_zoo_entries_reproduce_their_test_accuracy(name, tmp_path):
-    metadata = zoo.load(name).info
-    result = _tool("evaluate", f"--zoo={name}", f"--data_dir={real_data(metadata['dataset'])}",
+    info = zoo.info(name)
+    result = _tool("evaluate", f"--zoo={name}", f"--data_dir={real_data(info['dataset'])}",
                    f"--cache_dir={tmp_path}", "--json")
     report = json.loads(result.stdout)
-    assert report["accuracy"] == pytest.approx(metadata["metrics"]["test_accuracy"], abs=1e-9)
-
-
-def test_export_never_replaces_a_folder_that_is_not_a_savedmodel(trained, tmp_path):
-    keep = tmp_path / "precious"
-    keep.mkdir()
-    (keep / "notes.txt").write_text("mine")
-    result = _tool("export", f"--model_dir={trained['model_dir']}", f"--export_dir={keep}",
-                   check=False)
-    assert result.returncode != 0 and "not a SavedModel" in result.stderr
-    assert (keep / "notes.txt").read_text() == "mine"
-
-
-def test_zoo_refuses_bad_names_and_incomplete_entries(trained, tmp_path):
-    with pytest.raises(zoo.ZooError, match="look like"):
-        zoo.publish(trained["model_dir"], "../escape", zoo_dir=str(tmp_path))
-    (tmp_path / "registry.json").write_text(json.dumps(
-        {"ag_news/partial": {"path": "ag_news/partial", "files": {"config.json": "0" * 64}}}))
-    with pytest.raises(zoo.ZooError, match="expected"):
-        zoo.load("ag_news/partial", zoo_dir=str(tmp_path))
+    assert report["accuracy"] == pytest.approx(info["test_accuracy"], abs=1e-9)

@@ -197,13 +197,18 @@ def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_p
     assert len(server.requests) == len(zoo.PRESET_FILES)
 
 
+@pytest.fixture(scope="module")
+def data_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("data_cache")  # prepared once for the entries of a dataset
+
+
 @pytest.mark.parametrize("name", zoo.names())
-def test_shipped_entries_reproduce_their_recorded_test_accuracy(name, tmp_path):
+def test_shipped_entries_reproduce_their_recorded_test_accuracy(name, data_cache):
     info = zoo.info(name)
     training = json.loads((pathlib.Path(zoo.entry_dir(name)) / "metadata.json").read_text())
     training = training["kasm_keras"]["training"]
     _, texts, labels = zoo.split_texts(info["dataset"], "test", real_data(info["dataset"]),
-                                       str(tmp_path), training["validation_fraction"],
+                                       str(data_cache), training["validation_fraction"],
                                        training["seed"])
     report = zoo.load(name).classification_report(texts, labels)
     assert report["accuracy"] == pytest.approx(info["test_accuracy"], abs=1e-9)

@@ -6,24 +6,25 @@ python tools/evaluate.py --zoo=ag_news/rkm_cifg_1gram --text="Stocks rallied on 
 
 import contextlib
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tool_support
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from kasm_keras import zoo  # noqa: E402
-from kasm_keras.data import datasets  # noqa: E402
+from kasm_keras import zoo
+from kasm_keras.data import classification_data, datasets
+from kasm_keras.utils import download
 
 flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
 flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")
+flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
+                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
 flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION, "Dataset (default: the model's own).")
 flags.DEFINE_string("data_dir", None, "Local copy of the dataset; without it the archive is downloaded.")
 flags.DEFINE_string("cache_dir", None, "Prepared data cache (default ~/.cache/kasm_keras).")
 flags.DEFINE_enum("split", "test", ["train", "validation", "test"], "Split to evaluate.")
 flags.DEFINE_multi_string("text", None, "Classify this text instead of a split (repeatable).")
-flags.DEFINE_bool("json", False, "Print one JSON object.")
+flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.")
 FLAGS = flags.FLAGS
 
 
@@ -46,17 +47,12 @@ def format_report(report):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from absl import logging
-
-    logging.set_verbosity(logging.WARNING)
-    try:
-        classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo)
-    except (zoo.ZooError, FileNotFoundError) as error:
-        sys.exit(f"error: {error}")
+    classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
+    classes = list(classifier.class_names or [str(i) for i in range(classifier.num_classes)])
     if FLAGS.text:
         probabilities = classifier.probabilities(FLAGS.text)
-        results = [{"text": t, "class_name": classifier.classes[p.argmax()],
-                    "probabilities": dict(zip(classifier.classes, p.round(6).tolist()))}
+        results = [{"text": t, "class_name": classes[p.argmax()],
+                    "probabilities": dict(zip(classes, p.round(6).tolist()))}
                    for t, p in zip(FLAGS.text, probabilities)]
         if FLAGS.json:
             print(json.dumps(results))
@@ -69,16 +65,18 @@ def main(argv):
         data = datasets.load_classification(
             dataset, FLAGS.data_dir, cache_dir=FLAGS.cache_dir,
             validation_fraction=run.get("validation_fraction", 0.05), seed=run.get("seed", 0))
-        if tuple(data.classes) != tuple(classifier.classes):
-            sys.exit(f"error: the model predicts {list(classifier.classes)}, but {dataset} has "
-                     f"classes {list(data.classes)}")
+        if classifier.class_names and list(data.classes) != classes:
+            tool_support.fail(f"the model predicts {classes}, but {dataset} has "
+                              f"classes {list(data.classes)}")
         texts, labels = [], []
         for text, label in data.texts(FLAGS.split).as_numpy_iterator():
             texts.append(text)
             labels.append(label)
-        report = {"dataset": dataset, "split": FLAGS.split, **classifier.evaluate(texts, labels)}
+        report = {"dataset": dataset, "split": FLAGS.split,
+                  **classifier.classification_report(texts, labels)}
     print(json.dumps(report) if FLAGS.json else format_report(report))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    tool_support.run(main, (zoo.ZooError, classification_data.DataError, download.DownloadError,
+                            download.UnsafeArchiveError))

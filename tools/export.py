@@ -1,6 +1,11 @@
 """Exports a trained classifier as a SavedModel for TensorFlow Serving (raw text in).
 
-python tools/export.py --model_dir=DIR|--zoo=NAME --export_dir=DIR [--tflite]
+python tools/export.py --model_dir=DIR|--zoo=NAME --export_dir=BASE [--version=N] [--tflite]
+
+--export_dir is the model base path that TensorFlow Serving watches (--model_base_path): the
+SavedModel goes to BASE/<version>/, version --version or else one more than the highest numbered
+folder in BASE (1 in a new one); an existing version is never replaced. BASE may be local or any
+tf.io.gfile path (gs://bucket/models/ag_news).
 
 serving_default takes `text` (1-D tf.string) and returns `probabilities` (float32 [batch,
 classes]), `class_id` (int64) and `class_name` (string). Tokenisation is inside the graph, in
@@ -8,39 +13,139 @@ core TensorFlow ops, so the SavedModel loads without kasm_keras or tensorflow-te
 """
 
 import os
-import sys
+import shutil
+import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tool_support
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from kasm_keras import zoo  # noqa: E402
+from kasm_keras import zoo
 
 flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
 flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")
-flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (replaced if it exists).")
-flags.DEFINE_bool("tflite", False, "Also write model.tflite (LiteRT) in export_dir: token ids "
-                  "[1, max_length] -> probabilities, since LiteRT has no kernels for the string "
+flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
+                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
+flags.DEFINE_string("export_dir", None, "The model base path (local or gs://...): the SavedModel "
+                    "goes to <export_dir>/<version>/, as TensorFlow Serving expects.")
+flags.DEFINE_integer("version", None, "Version folder to write (default: one more than the "
+                     "highest in --export_dir, 1 in a new one); an existing one is refused.",
+                     lower_bound=0)
+flags.DEFINE_bool("tflite", False, "Also write model.tflite (LiteRT) in the version folder: token "
+                  "ids [1, max_length] -> probabilities, since LiteRT has no kernels for the string "
                   "ops of tokenisation; vocabulary.txt beside it holds the ids.")
 flags.mark_flag_as_required("export_dir")
 FLAGS = flags.FLAGS
 
 
+def _join(base, name):
+    if tool_support.is_local(base):
+        return os.path.join(base, name)
+    return base.rstrip("/") + "/" + name
+
+
+def versions(base):
+    """The numbered entries of `base` (TensorFlow Serving's versions), as ints."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.isdir(base):
+        return []
+    names = (name.rstrip("/") for name in tf.io.gfile.listdir(base))
+    return sorted(int(name) for name in names if name.isascii() and name.isdigit())
+
+
+def version_dir(base, version=None):
+    """<base>/<version> for a version not written yet: `version`, or one more than the highest
+    in `base` (1 when it has none). FileExistsError if that version exists."""
+    import tensorflow as tf
+
+    base = os.fspath(base)
+    if tool_support.is_local(base):
+        base = os.path.abspath(base)
+    if tf.io.gfile.exists(base) and not tf.io.gfile.isdir(base):
+        raise NotADirectoryError(f"--export_dir={base} is a file; it must be a folder (the model "
+                                 "base path, holding one numbered folder per version)")
+    existing = versions(base)
+    if version is None:
+        version = max(existing, default=0) + 1
+    target = _join(base, str(version))
+    if tf.io.gfile.exists(target):
+        raise FileExistsError(f"{target} exists; a version is never replaced: pass another "
+                              f"--version, or none for {max(existing, default=0) + 1}")
+    return target
+
+
+def _copy_tree(source, target):
+    """Copies the local folder `source` to the tf.io.gfile path `target`, saved_model.pb last, so
+    that a server watching the base path never finds a SavedModel whose variables are missing."""
+    import tensorflow as tf
+
+    last = []
+    for folder, _, files in os.walk(source):
+        relative = os.path.relpath(folder, source)
+        destination = target if relative == "." else _join(target, relative.replace(os.sep, "/"))
+        tf.io.gfile.makedirs(destination)
+        for name in files:
+            pair = (os.path.join(folder, name), _join(destination, name))
+            if relative == "." and name == "saved_model.pb":
+                last.append(pair)
+            else:
+                tf.io.gfile.copy(*pair, overwrite=False)
+    for pair in last:
+        tf.io.gfile.copy(*pair, overwrite=False)
+
+
+def write_version(target, write):
+    """Has `write(folder)` write a SavedModel into `folder`, a new local folder, and puts it at
+    `target`, a version folder that must not exist; returns `target`. The SavedModel is built
+    beside the versions (on a local disk) or in a local temporary folder (elsewhere) and then
+    renamed or copied into place, so a failed export leaves no version behind."""
+    import tensorflow as tf
+
+    local = tool_support.is_local(target)
+    base = os.path.dirname(target) if local else target.rstrip("/").rsplit("/", 1)[0]
+    tf.io.gfile.makedirs(base)
+    # A name TensorFlow Serving ignores: not a number.
+    staging = tempfile.mkdtemp(prefix=".export-", dir=base if local else None)
+    try:
+        path = os.path.join(staging, "model")
+        write(path)
+        if local:
+            try:
+                tf.io.gfile.rename(path, target, overwrite=False)
+            except tf.errors.AlreadyExistsError:
+                raise FileExistsError(f"{target} appeared during the export; not replacing it") from None
+            return target
+        if tf.io.gfile.exists(target):
+            raise FileExistsError(f"{target} appeared during the export; not replacing it")
+        try:
+            _copy_tree(path, target)
+        except BaseException:
+            if tf.io.gfile.exists(target):
+                tf.io.gfile.rmtree(target)
+            raise
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo)
-    except (zoo.ZooError, FileNotFoundError) as error:
-        sys.exit(f"error: {error}")
-    try:
-        path = classifier.export(FLAGS.export_dir)
-    except FileExistsError as error:
-        sys.exit(f"error: {error}")
+    target = version_dir(FLAGS.export_dir, FLAGS.version)  # refused before the model is loaded
+    from kasm_keras.models.kernel_classifier import serving
+
+    classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
+
+    def write(folder):
+        serving.export_saved_model(classifier, folder)
+        if FLAGS.tflite:  # beside saved_model.pb, which TensorFlow Serving ignores
+            serving.export_tflite(classifier, os.path.join(folder, "model.tflite"))
+
+    path = write_version(target, write)
     print(f"SavedModel written to {path}")
     if FLAGS.tflite:
-        print(f"LiteRT model written to {classifier.to_tflite(os.path.join(path, 'model.tflite'))}")
+        print(f"LiteRT model written to {_join(path, 'model.tflite')}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    tool_support.run(main, (zoo.ZooError,))

@@ -3,16 +3,16 @@
 python tools/results.py [--runs_dir=runs]
 """
 
-import os
+import tool_support
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from reporting import readme, results
+from kasm_keras import zoo
 
-from absl import app, flags  # noqa: E402
-
-from reporting import readme, results  # noqa: E402
-
-flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder.")
-flags.DEFINE_string("zoo_dir", None, "The zoo (default: this checkout's zoo/).")
+flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder (local or "
+                    "any tf.io.gfile path, e.g. gs://...).")
+flags.DEFINE_string("zoo_dir", None, "The zoo, a local folder (default: "
+                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
 flags.DEFINE_bool("update_readme", False, "Replace the README's results table with this one.")
 FLAGS = flags.FLAGS
 
@@ -27,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    tool_support.run(main, (zoo.ZooError,))

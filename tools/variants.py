@@ -1,9 +1,6 @@
 """Prints the paper's Table 1 as the library holds it, with weight counts for given sizes."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+import tool_support
 from absl import app, flags
 
 from reporting import readme
@@ -26,4 +23,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    tool_support.run(main)

