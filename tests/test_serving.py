@@ -86,7 +86,7 @@ def exported(tmp_path_factory):
     return base / "1"
 
 
-def test_savedmodel_in_a_process_without_kasm_keras_or_tensorflow_text(exported, tmp_path):
+def test_savedmodel_in_a_process_without_kasm_keras_keras_hub_or_tensorflow_text(exported, tmp_path):
     texts = tf.constant([t.encode() if isinstance(t, str) else t for t in HOSTILE])
     tf.io.write_file(str(tmp_path / "texts.pb"), tf.io.serialize_tensor(texts))
     script = f"""
@@ -94,7 +94,10 @@ import json, sys, numpy as np, tensorflow as tf
 model = tf.saved_model.load({str(exported)!r})
 texts = tf.io.parse_tensor(tf.io.read_file({str(tmp_path / 'texts.pb')!r}), tf.string)
 out = model.signatures["serving_default"](text=texts)
-assert not any(m.startswith(("kasm_keras", "tensorflow_text")) for m in sys.modules), "imported"
+# A request larger than the serving slice runs slice by slice, with the same answers.
+big = model.signatures["serving_default"](text=tf.tile(texts, [60]))["probabilities"].numpy()
+np.testing.assert_allclose(big, np.tile(out["probabilities"].numpy(), [60, 1]), atol=1e-6)
+assert not any(m.startswith(("kasm_keras", "keras_hub", "tensorflow_text")) for m in sys.modules), "imported"
 print(json.dumps({{k: v.numpy().tolist() for k, v in out.items() if k != "class_name"}}))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -220,10 +223,15 @@ def test_evaluate_and_export_read_the_given_zoo(tmp_path):
     assert "error: No zoo entry 'ag_news/nope'; available: ag_news/private_1gram" in result.stderr
 
 
+@pytest.fixture(scope="module")
+def data_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("data_cache")  # each dataset prepared once for its entries
+
+
 @pytest.mark.parametrize("name", zoo.names())
-def test_shipped_zoo_entries_reproduce_their_test_accuracy(name, tmp_path):
+def test_shipped_zoo_entries_reproduce_their_test_accuracy(name, data_cache):
     info = zoo.info(name)
     result = _tool("evaluate", f"--zoo={name}", f"--data_dir={real_data(info['dataset'])}",
-                   f"--cache_dir={tmp_path}", "--json")
+                   f"--cache_dir={data_cache}", "--json")
     report = json.loads(result.stdout)
     assert report["accuracy"] == pytest.approx(info["test_accuracy"], abs=1e-9)

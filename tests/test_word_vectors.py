@@ -275,10 +275,10 @@ def test_builtin_glove_6b_50d():
 
 def test_embedding_matrix_rows_and_coverage(tmp_path):
     path = write_glove(tmp_path / "vectors.txt")
-    counter = collections.Counter({"": 100, "[UNK]": 4, "the": 10, "Cat": 5, "sat": 4, "zzq": 2, "PARIS": 1,
+    counter = collections.Counter({"[PAD]": 100, "[UNK]": 4, "the": 10, "Cat": 5, "sat": 4, "zzq": 2, "PARIS": 1,
                                    "Paris": 1})
     vocabulary = Vocabulary.build(counter)
-    assert vocabulary.tokens == ["", "[UNK]", "the", "Cat", "sat", "zzq", "PARIS", "Paris"]
+    assert vocabulary.tokens == ["[PAD]", "[UNK]", "the", "Cat", "sat", "zzq", "PARIS", "Paris"]
     matrix, coverage = embedding_matrix(vocabulary, path)
     assert matrix.shape == (8, 3) and matrix.dtype == np.float32
     np.testing.assert_array_equal(matrix[0], 0)

@@ -20,6 +20,7 @@ import tool_support
 from absl import app, flags
 
 from kasm_keras import zoo
+from kasm_keras.utils import files
 
 flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
 flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")
@@ -38,7 +39,7 @@ FLAGS = flags.FLAGS
 
 
 def _join(base, name):
-    if tool_support.is_local(base):
+    if files.is_local(base):
         return os.path.join(base, name)
     return base.rstrip("/") + "/" + name
 
@@ -59,7 +60,7 @@ def version_dir(base, version=None):
     import tensorflow as tf
 
     base = os.fspath(base)
-    if tool_support.is_local(base):
+    if files.is_local(base):
         base = os.path.abspath(base)
     if tf.io.gfile.exists(base) and not tf.io.gfile.isdir(base):
         raise NotADirectoryError(f"--export_dir={base} is a file; it must be a folder (the model "
@@ -80,11 +81,11 @@ def _copy_tree(source, target):
     import tensorflow as tf
 
     last = []
-    for folder, _, files in os.walk(source):
+    for folder, _, names in os.walk(source):
         relative = os.path.relpath(folder, source)
         destination = target if relative == "." else _join(target, relative.replace(os.sep, "/"))
         tf.io.gfile.makedirs(destination)
-        for name in files:
+        for name in names:
             pair = (os.path.join(folder, name), _join(destination, name))
             if relative == "." and name == "saved_model.pb":
                 last.append(pair)
@@ -101,7 +102,7 @@ def write_version(target, write):
     renamed or copied into place, so a failed export leaves no version behind."""
     import tensorflow as tf
 
-    local = tool_support.is_local(target)
+    local = files.is_local(target)
     base = os.path.dirname(target) if local else target.rstrip("/").rsplit("/", 1)[0]
     tf.io.gfile.makedirs(base)
     # A name TensorFlow Serving ignores: not a number.

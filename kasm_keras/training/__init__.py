@@ -1,5 +1,12 @@
-"""The one training loop (tf.distribute, checkpoints, resume) and the tasks it trains."""
+"""The one training loop (tf.distribute, checkpoints, exact resume) and the tasks it trains.
 
-from kasm_keras.training.loop import STRATEGIES, TrainConfig, Trainer, TrainingError
+`Trainer` (loop.py) runs any `Task` (task.py); `ClassificationTask` (classification.py) is the
+document classifier that `tools/train.py` trains.
+"""
 
-__all__ = ["STRATEGIES", "TrainConfig", "Trainer", "TrainingError"]
+from kasm_keras.training.classification import ClassificationTask, TrainConfig, train_classifier
+from kasm_keras.training.loop import STRATEGIES, LoopConfig, Trainer
+from kasm_keras.training.task import Task, TrainingError
+
+__all__ = ["STRATEGIES", "ClassificationTask", "LoopConfig", "Task", "TrainConfig", "Trainer",
+           "TrainingError", "train_classifier"]

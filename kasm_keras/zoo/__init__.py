@@ -53,6 +53,8 @@ class ZooError(ValueError):
 def _registry_path(zoo_dir=None):
     """An explicit zoo directory with its own registry (a private zoo, a test) overrides the
     package's."""
+    if zoo_dir and not os.path.isdir(zoo_dir):
+        raise ZooError(f"{zoo_dir}: no such zoo directory")
     if zoo_dir and os.path.exists(os.path.join(zoo_dir, "registry.json")):
         return os.path.join(zoo_dir, "registry.json")
     return REGISTRY

@@ -1,16 +1,9 @@
 """Tables of measured results, generated from the metrics.json files that tools/train.py wrote."""
 
-import json
 import os
 
 from kasm_keras import paper, zoo
-
-
-def _read_json(path):
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+from kasm_keras.utils.files import read_json as _read_json
 
 
 def _source(folder):
@@ -28,7 +21,9 @@ def collect(runs_dir=None, zoo_dir=None):
         metadata = _read_json(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json"))
         # keras-hub's metadata.json holds the entry's own under "kasm_keras".
         metadata = metadata.get("kasm_keras", metadata)
-        found.append({**metadata["metrics"], "source": f"zoo: {name}"})
+        # The entry's test accuracy is the one measured from its stored files.
+        found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
+                      "source": f"zoo: {name}"})
     if runs_dir:
         if not tf.io.gfile.isdir(runs_dir):
             raise FileNotFoundError(f"--runs_dir={runs_dir}: no such folder")

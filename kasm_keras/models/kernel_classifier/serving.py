@@ -10,6 +10,12 @@ from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_bytes
 
 
+# Documents run through the network at once inside a SavedModel request; larger requests are
+# processed in slices of this many, so memory stays bounded (see tools/benchmark.py's serving
+# figures and the README).
+SLICE = 128
+
+
 class ServingModule(tf.Module):
     """What the SavedModel holds: tokenisation (core ops only), the network, the class names."""
 
@@ -24,10 +30,26 @@ class ServingModule(tf.Module):
         names = classifier.class_names or [str(i) for i in range(classifier.num_classes)]
         self.class_names = tf.constant(names, tf.string)
 
-    def serve(self, text):
+    def _probabilities(self, text):
         ids, _ = self.encoder(text)
         outputs = tf.cast(self.model(ids, training=False), tf.float32)
-        probabilities = tf.nn.softmax(outputs, axis=-1) if self.softmax else outputs
+        return tf.nn.softmax(outputs, axis=-1) if self.softmax else outputs
+
+    def serve(self, text):
+        # Slices of SLICE documents, one after another, bound a request's memory whatever its
+        # batch: the network's activations grow with the documents run at once.
+        slices = (tf.shape(text)[0] + SLICE - 1) // SLICE
+        classes = self.class_names.shape[0]
+
+        def body(i, done):
+            part = self._probabilities(text[i * SLICE:(i + 1) * SLICE])
+            return i + 1, done.write(i, part)
+
+        done = tf.TensorArray(tf.float32, size=slices, infer_shape=False,
+                              element_shape=tf.TensorShape([None, classes]))
+        _, done = tf.while_loop(lambda i, _: i < slices, body, (tf.constant(0), done),
+                                parallel_iterations=1)
+        probabilities = tf.reshape(done.concat(), [-1, classes])
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"probabilities": probabilities, "class_id": class_id,
                 "class_name": tf.gather(self.class_names, class_id)}

@@ -1,0 +1,242 @@
+"""Document classification as a training task: the paper's classifier on the Zhang et al. CSVs.
+
+The model: embedding (GloVe vectors when available) -> KernelRNN -> mean over the unmasked
+steps -> dropout, Dense(300, ReLU), dropout -> Dense(classes); Adam, gradients clipped by value
+to 1. Validation accuracy picks the best model (`best.keras`), which is evaluated once on test.
+"""
+
+import dataclasses
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kasm_keras.data import datasets, word_vectors
+from kasm_keras.data.dataset_report import pipeline_speed
+from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.layers.variants import get_variant
+from kasm_keras.models.kernel_classifier import backbone as classifier
+from kasm_keras.utils import files
+from kasm_keras.training.loop import LoopConfig, Trainer
+from kasm_keras.training.task import Task, TrainingError
+
+# Settings that change what is trained: a model_dir holding a run with other values is refused.
+# (learning_rate, steps and the engine may change between runs: fine-tuning, longer training.)
+FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "max_length",
+                  "embeddings", "train_embeddings", "seed", "mixed_precision", "dropout",
+                  "max_vocabulary", "min_count", "validation_fraction", "layer_norm",
+                  "learn_sigmas", "ngram_padding", "embedding_dim")
+SHUFFLE_BUFFER = 16_384
+EVAL_BATCH = 256
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything `tools/train.py` sets: the classification task's settings and the loop's."""
+
+    model: str
+    dataset: str
+    model_dir: str
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    ngram: int = 1
+    ngram_padding: str = "causal"
+    units: int = 300
+    layer_norm: bool = True
+    learn_sigmas: bool = False
+    epochs: float = 10.0
+    max_steps: int | None = None
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    dropout: float = 0.5
+    max_length: int | None = None
+    embeddings: str = "auto"
+    embedding_dim: int = 300
+    train_embeddings: bool = True
+    max_vocabulary: int = 50_000
+    min_count: int = 2
+    validation_fraction: float = 0.05
+    seed: int = 0
+    eval_every: int = 500
+    log_every: int = 20
+    jit_compile: str = "auto"
+    mixed_precision: bool = False
+    strategy: str = "default"
+    cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
+    deterministic: bool = False
+
+    def __post_init__(self):
+        for name in ("batch_size", "units", "ngram", "embedding_dim"):
+            if getattr(self, name) < 1:
+                raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.jit_compile not in ("auto", "true", "false"):
+            raise TrainingError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
+        self.loop_config()  # the loop checks its own settings
+
+    def resolved_embeddings(self):
+        try:
+            return word_vectors.resolve_source(self.embeddings)
+        except word_vectors.WordVectorsError as error:
+            raise TrainingError(f"--embeddings: {error}") from error
+
+    def use_jit(self):
+        """On: the loop-free variants, and every variant on GPU. Off: the sequential variants on
+        CPU, where tools/benchmark.py measures XLA within noise of TensorFlow's loop for the
+        LSTM-like cells (the linear kernels gain more) and compiling the loop costs time up front;
+        `--jit_compile=true` turns it on."""
+        if self.jit_compile in ("true", "false"):
+            return self.jit_compile == "true"
+        return (not get_variant(self.model).sequential) or bool(tf.config.list_physical_devices("GPU"))
+
+    def loop_config(self):
+        return LoopConfig(
+            model_dir=self.model_dir, max_steps=self.max_steps, epochs=self.epochs,
+            eval_every=self.eval_every, log_every=self.log_every, seed=self.seed,
+            strategy=self.strategy, cpu_devices=self.cpu_devices, jit_compile=self.use_jit(),
+            mixed_precision=self.mixed_precision, deterministic=self.deterministic)
+
+
+def _evaluate(logits_of, batches):
+    """Accuracy, mean cross-entropy, predictions and labels over batches of (ids, labels)."""
+    predictions, labels, losses = [np.zeros([0], np.int64)], [np.zeros([0], np.int64)], [0.0]
+    for ids, y in batches:
+        logits = tf.cast(logits_of(ids), tf.float32)
+        losses.append(float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            tf.cast(y, tf.int32), logits))))
+        predictions.append(tf.argmax(logits, axis=-1).numpy())
+        labels.append(y.numpy())
+    predictions, labels = np.concatenate(predictions), np.concatenate(labels)
+    if not labels.size:
+        return float("nan"), float("nan"), predictions, labels
+    return (float(np.mean(predictions == labels)), math.fsum(losses) / labels.size,
+            predictions, labels)
+
+
+class ClassificationTask(Task):
+    monitor = "accuracy"
+    higher_is_better = True
+    best_model_file = "best.keras"
+    fixed_settings = FIXED_SETTINGS
+
+    def __init__(self, config):
+        self.config = config
+        self._logits = (None, None)  # (model, its traced inference function)
+
+    def _logits_function(self, model):
+        """Logits of token ids in inference mode; traced once per model and batch shape."""
+        if self._logits[0] is not model:
+            self._logits = (model, tf.function(lambda ids: model(ids, training=False)))
+        return self._logits[1]
+
+    def settings(self):
+        return dataclasses.asdict(self.config)
+
+    def prepare(self, log):
+        c = self.config
+        self.data = datasets.load_classification(
+            c.dataset, c.data_dir, cache_dir=c.cache_dir, max_vocabulary=c.max_vocabulary,
+            min_count=c.min_count, max_length=c.max_length,
+            validation_fraction=c.validation_fraction, seed=c.seed)
+        self.sizes = self.data.split_sizes()
+        if self.sizes["train"] < c.batch_size or self.sizes["validation"] == 0:
+            raise TrainingError(f"{c.dataset}: {self.sizes['train']} training and "
+                                f"{self.sizes['validation']} validation documents are too few "
+                                f"for batch size {c.batch_size}")
+        embeddings = c.resolved_embeddings()
+        self.embedding_matrix, self.coverage = None, None
+        if embeddings != "none":
+            self.embedding_matrix, self.coverage = word_vectors.embedding_matrix(
+                self.data.vocabulary, embeddings, seed=c.seed)
+            log(f"word vectors: {self.coverage}")
+        self.embedding_dim = (c.embedding_dim if self.embedding_matrix is None
+                              else self.embedding_matrix.shape[1])
+
+    def check_model_dir(self, model_dir):
+        path = files.join(model_dir, "vocabulary.txt")
+        if not files.exists(path):
+            return
+        try:
+            with files.local_copy(path) as local:
+                saved = Vocabulary.load(local).tokens
+        except ValueError as error:  # another format: not this data's vocabulary either
+            saved = error
+        if saved != self.data.vocabulary.tokens:
+            raise TrainingError(f"{path} differs from the vocabulary of this data (another "
+                                "--data_dir or cache?); use another --model_dir")
+
+    def write_files(self, model_dir):
+        with files.local_output(files.join(model_dir, "vocabulary.txt")) as local:
+            self.data.vocabulary.save(local)
+
+    def steps_per_epoch(self):
+        return max(1, self.sizes["train"] // self.config.batch_size)
+
+    def build(self):
+        c = self.config
+        model = classifier.build_classifier(
+            len(self.data.vocabulary), self.data.num_classes, c.model, units=c.units,
+            ngram=c.ngram, max_length=self.data.max_length, embedding_dim=c.embedding_dim,
+            embedding_matrix=self.embedding_matrix, train_embeddings=c.train_embeddings,
+            dropout=c.dropout, seed=c.seed, layer_norm=c.layer_norm, learn_sigmas=c.learn_sigmas,
+            ngram_padding=c.ngram_padding, vocabulary=self.data.vocabulary.tokens,
+            class_names=self.data.classes)
+        return model, keras.optimizers.Adam(c.learning_rate, clipvalue=1.0)
+
+    def train_dataset(self, seed):
+        data = self.data.examples("train").map(lambda ids, label, length: (ids, label))
+        # The buffer is part of every checkpoint: no larger than the data (it shuffles the same).
+        buffer = min(SHUFFLE_BUFFER, self.sizes["train"])
+        data = data.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        return data.repeat().batch(self.config.batch_size, drop_remainder=True).prefetch(
+            tf.data.AUTOTUNE)
+
+    def batch_loss(self, model, batch):
+        ids, labels = batch
+        logits = tf.cast(model(ids, training=True), tf.float32)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels),
+                          tf.float32)
+        return losses, {"accuracy": correct}
+
+    def validate(self, model):
+        accuracy, loss, _, _ = _evaluate(self._logits_function(model),
+                                         self.data.batches("validation", EVAL_BATCH))
+        return {"accuracy": accuracy, "loss": loss}
+
+    def save_best(self, model, path):
+        """A `.keras` file; Keras writes those in place, so it is written beside and renamed."""
+        with files.local_output(path) as local:
+            model.save(local + ".keras")
+            os.replace(local + ".keras", local)
+
+    def load_best(self, path):
+        with files.local_copy(path) as local:
+            return keras.models.load_model(local, safe_mode=True)
+
+    def report(self, model):
+        c = self.config
+        test_accuracy, _, _, _ = _evaluate(self._logits_function(model),
+                                           self.data.batches("test", EVAL_BATCH))
+        layer = classifier.kernel_layer(model)
+        return {
+            "model": c.model, "dataset": c.dataset, "ngram": c.ngram,
+            "test_accuracy": test_accuracy,
+            "parameters": {
+                "table2": layer.weight_entries,
+                "table2_at_paper_sizes": get_variant(c.model).weight_entries(300, 300, c.ngram),
+                "kernel_rnn": layer.count_params(),
+                "total": model.count_params(),
+                "embedding_dim": self.embedding_dim,
+            },
+            "splits": self.sizes,
+            "word_vectors": str(self.coverage) if self.coverage else None,
+            "pipeline_batches_per_second": pipeline_speed(
+                self.data.batches("train", c.batch_size, shuffle=True, repeat=True), seconds=1.0),
+        }
+
+
+def train_classifier(config, command=None, log=print):
+    """Trains `config` (a TrainConfig) and returns its metrics (None on a non-chief worker)."""
+    return Trainer(ClassificationTask(config), config.loop_config(), command=command, log=log).run()

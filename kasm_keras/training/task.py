@@ -1,0 +1,100 @@
+"""What a task gives the training loop: its data, model, loss, validation, best model and report.
+
+`kasm_keras.training.loop.Trainer` owns everything that is the same for every task: the
+tf.distribute strategy, the `strategy.run` step, checkpoints and exact resume, the NaN guard,
+the progress bar, TensorBoard, evaluation every N steps, keeping the best model and writing
+`metrics.json`. A task subclasses `Task` and fills in the rest; `ClassificationTask`
+(`kasm_keras.training.classification`) is the first.
+
+The order the loop calls a task in:
+
+    settings()                         written to config.json; fixed_settings checked against it
+    prepare(log)                       load the data (raise TrainingError if it cannot train)
+    check_model_dir(model_dir)         refuse a model_dir whose files do not fit this run
+    write_files(model_dir)             files a trained run needs besides the model (chief only)
+    build()                            inside strategy.scope(), after keras' seed is set
+    train_dataset(seed)                once; its iterator is checkpointed
+    steps_per_epoch()                  to turn --epochs into steps
+    batch_loss(model, batch)           traced into the training step
+    validate(model)                    every eval_every steps and at the end
+    save_best(model, path)             when the monitored validation score improves (chief)
+    load_best(path), report(model)     once, at the end (chief)
+"""
+
+import abc
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or go on; tools print its message as one `error: ...` line."""
+
+
+class Task(abc.ABC):
+    #: The key of `validate`'s result that picks the best model, e.g. "accuracy".
+    monitor: str = "loss"
+    #: True when a larger `monitor` is better (accuracy), False when smaller is (loss, perplexity).
+    higher_is_better: bool = False
+    #: The best model's file name inside the model_dir (the loop passes the full path).
+    best_model_file: str = "best.keras"
+    #: Keys of `settings()` that a run resumed in the same model_dir must share.
+    fixed_settings: tuple = ()
+
+    def settings(self):
+        """JSON-serialisable settings of the run, written to `<model_dir>/config.json`."""
+        return {}
+
+    @abc.abstractmethod
+    def prepare(self, log):
+        """Loads and checks the data; `log` prints a line. Raises TrainingError if unusable."""
+
+    def check_model_dir(self, model_dir):
+        """Raises TrainingError if files a previous run left in `model_dir` do not fit this one."""
+
+    def write_files(self, model_dir):
+        """Writes what a user of the trained model needs besides it (a vocabulary, ...)."""
+
+    @abc.abstractmethod
+    def steps_per_epoch(self):
+        """Training steps in one pass over the training data (at least 1)."""
+
+    @abc.abstractmethod
+    def build(self):
+        """(keras.Model, keras optimizer), called inside the strategy's scope.
+
+        The loop wraps the optimizer in a LossScaleOptimizer under mixed precision and builds it.
+        """
+
+    @abc.abstractmethod
+    def train_dataset(self, seed):
+        """A `tf.data.Dataset` of global batches, repeated forever.
+
+        Its order must follow from `seed` alone (seeded shuffles, no non-deterministic ops), and
+        every component's first dimension must be the global batch size, a multiple of the number
+        of replicas: the loop iterates it on the host, checkpoints that iterator (shuffle buffer
+        and position included) and gives each replica its slice of every batch.
+        """
+
+    @abc.abstractmethod
+    def batch_loss(self, model, batch):
+        """(losses, metrics) for one replica's slice of a batch, in training mode.
+
+        `losses` holds one loss per example (any shape); the loop averages it over the global
+        batch. `metrics` maps names to per-example values averaged the same way and logged beside
+        the loss (use the names `validate` uses, so TensorBoard overlays train and validation).
+        """
+
+    @abc.abstractmethod
+    def validate(self, model):
+        """{name: float} on the validation data; must hold `monitor`."""
+
+    @abc.abstractmethod
+    def save_best(self, model, path):
+        """Writes the best model so far to `path`, atomically (a kill never leaves half)."""
+
+    @abc.abstractmethod
+    def load_best(self, path):
+        """Loads what `save_best` wrote."""
+
+    @abc.abstractmethod
+    def report(self, model):
+        """Fields of `metrics.json` from the best model: the one test evaluation and whatever
+        describes the run (model, data, parameter counts). The loop adds its own fields."""
