@@ -99,6 +99,35 @@ def test_files_that_agree_with_their_digests_but_not_each_other_are_refused(tmp_
         zoo.load(ENTRY, zoo_dir=str(zoo_dir))
 
 
+def _rewrite(zoo_dir, file_name, change):
+    """Changes a JSON file of the private zoo's entry and records its new digest, so only the
+    files' agreement with each other is wrong."""
+    path = zoo_dir / ENTRY / file_name
+    value = json.loads(path.read_text())
+    change(value)
+    path.write_text(json.dumps(value))
+    registry = json.loads((zoo_dir / "registry.json").read_text())
+    registry[ENTRY]["files"][file_name] = zoo.file_digest(str(path))
+    (zoo_dir / "registry.json").write_text(json.dumps(registry))
+
+
+@pytest.mark.parametrize("file_name, change, named", [
+    ("metadata.json", lambda m: m["kasm_keras"]["classes"].pop(), "metadata.json names the classes"),
+    ("task.json", lambda t: t["config"]["backbone"]["config"].update(units=64),
+     "task.weights.h5 does not fit"),
+    ("task.json", lambda t: t["config"]["backbone"]["config"].update(ngram=3),
+     "model.weights.h5 does not fit"),
+    ("task.json", lambda t: t["config"].update(num_classes=5),
+     "do not make a kasm_keras classifier"),
+])
+def test_configs_that_do_not_fit_each_other_or_the_weights_are_refused(tmp_path, file_name, change,
+                                                                         named):
+    zoo_dir = _private_zoo(tmp_path)
+    _rewrite(zoo_dir, file_name, change)
+    with pytest.raises(zoo.ZooError, match=named):
+        zoo.load(ENTRY, zoo_dir=str(zoo_dir))
+
+
 def test_missing_files_download_into_the_cache_verified_and_a_broken_download_is_never_used(
         tmp_path, server):
     source = pathlib.Path(zoo.entry_dir(ENTRY))

@@ -62,7 +62,7 @@ def main(argv):
                 tool_support.read_json(FLAGS.time_to_accuracy), FLAGS.time_to_accuracy)
         except (OSError, ValueError) as error:
             tool_support.fail(f"--time_to_accuracy: {error}")
-    if FLAGS.serving_zoo and not FLAGS.report:
+    if FLAGS.serving_zoo:  # measured now, also beside an earlier --report's rows
         from kasm_keras import zoo
         from kasm_keras.models.kernel_classifier import serving
 
@@ -76,7 +76,8 @@ def main(argv):
                      "and weighing on airlines. " * 3, "The home team won the cup final.",
                      "A new chip promises faster phones with longer battery life."]
             report["serving"] = {"model": FLAGS.serving_zoo,
-                                 **benchmark.serving_latency(export_dir, texts)}
+                                 **benchmark.serving_latency(export_dir, texts),
+                                 "memory_mib": benchmark.serving_memory(export_dir, texts)}
     table = benchmark.markdown(report)
     print(json.dumps(report) if FLAGS.json else table)
     if FLAGS.output:

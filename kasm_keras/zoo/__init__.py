@@ -154,18 +154,34 @@ def _check_consistent(classifier, directory):
         raise ZooError(f"{directory}/assets/tokenizer/vocabulary.txt has "
                        f"{tokenizer.vocabulary_size()} tokens, config.json's embedding "
                        f"{classifier.backbone.vocabulary_size} rows")
+    path = os.path.join(directory, "metadata.json")
+    if os.path.exists(path):
+        classes = _read_json(path).get("kasm_keras", {}).get("classes")
+        if classes is not None and list(classes) != list(classifier.class_names or classes):
+            raise ZooError(f"{path} names the classes {classes}, task.json "
+                           f"{classifier.class_names}")
 
 
 def load_preset(directory):
-    """A `KernelTextClassifier` from a verified preset directory, in safe mode."""
+    """A `KernelTextClassifier` from a verified preset directory, in safe mode; every file that
+    does not fit the others is named."""
     from kasm_keras.models.kernel_classifier import KernelTextClassifier
 
     try:
-        with keras.saving.custom_object_scope({}):
-            classifier = KernelTextClassifier.from_preset(directory)
+        classifier = KernelTextClassifier.from_preset(directory, load_weights=False)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ZooError(f"{directory}: not a loadable kasm_keras classifier preset ({error})") from error
+        raise ZooError(f"{directory}: the configs (task.json, config.json, preprocessor.json, "
+                       f"tokenizer.json) or the vocabulary do not make a kasm_keras classifier "
+                       f"({error})") from error
     _check_consistent(classifier, directory)
+    for file_name, load_weights in (("task.weights.h5", classifier.load_task_weights),
+                                    ("model.weights.h5", classifier.backbone.load_weights)):
+        path = os.path.join(directory, file_name)
+        try:
+            load_weights(path)
+        except Exception as error:  # h5py and Keras raise many types for arrays that do not fit
+            raise ZooError(f"{path} does not fit the model of task.json and config.json "
+                           f"({type(error).__name__}: {error})") from error
     return classifier
 
 

@@ -320,6 +320,36 @@ def serving_latency(export_dir, texts, single=200, batch=256, batches=10):
             "batch": batch, "documents_per_second": batch * batches / (time.perf_counter() - start)}
 
 
+def serving_memory(export_dir, texts, sizes=(1_000, 10_000)):
+    """Peak memory a SavedModel request of each size adds to a process that has the model loaded
+    and warmed up (MiB), each size in a fresh process since the peak only grows."""
+    import tempfile
+
+    import tensorflow as tf
+
+    result = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            path = os.path.join(tmp, f"texts{size}.pb")
+            block = tf.constant([texts[i % len(texts)] for i in range(size)])
+            tf.io.write_file(path, tf.io.serialize_tensor(block))
+            code = (
+                "import resource, tensorflow as tf; "
+                f"serve = tf.saved_model.load({export_dir!r}).signatures['serving_default']; "
+                f"texts = tf.io.parse_tensor(tf.io.read_file({path!r}), tf.string); "
+                "serve(text=texts[:1]); serve(text=texts[:128]); "
+                "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+                "serve(text=texts)['probabilities'].numpy(); "
+                "print('PEAK', (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)")
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+            run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+            lines = [line for line in run.stdout.splitlines() if line.startswith("PEAK")]
+            if run.returncode != 0 or not lines:
+                raise RuntimeError(f"serving memory at {size} documents failed:\n{run.stderr[-3000:]}")
+            result[str(size)] = float(lines[-1].split()[1])
+    return result
+
+
 def time_to_accuracy(m, metrics_path):
     """The figures of one `tools/train.py` run that say how fast it got there, from `m`, its
     metrics.json (read from `metrics_path`, which error messages name)."""
@@ -412,4 +442,9 @@ def markdown(report):
         lines += ["", f"Serving ({s['model']}): one document p50 {s['p50_ms']:.1f} ms, p99 "
                   f"{s['p99_ms']:.1f} ms; {s['documents_per_second']:,.0f} documents/s at batch "
                   f"{s['batch']}."]
+        if "memory_mib" in s:
+            added = "; ".join(f"{int(n):,} documents {mib:,.0f} MiB"
+                              for n, mib in sorted(s["memory_mib"].items(), key=lambda i: int(i[0])))
+            lines += ["", f"Memory a request adds to the serving process (peak, the model loaded "
+                          f"and warm): {added}."]
     return "\n".join(lines)
