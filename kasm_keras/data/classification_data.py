@@ -5,9 +5,12 @@ the order of `classes.txt`. A local copy may be the official archive, its extrac
 folder with the files under other names (the subsets in ../shared/data use `train_subset.csv`).
 """
 
+import contextlib
 import csv
 import dataclasses
 import os
+import re
+import threading
 
 DOWNLOAD_ROOT = "https://drive.google.com/uc?export=download&id="
 
@@ -61,6 +64,13 @@ DATASETS = {
         ),
     )
 }
+
+# Python's csv module refuses fields over 128 KiB by default; valid documents can be longer.
+# The limit stays finite so that a broken file (an unclosed quote) fails instead of filling memory,
+# and physical lines are read in bounded pieces for the same reason.
+FIELD_SIZE_LIMIT = 16 << 20  # characters per field
+LINE_SIZE_LIMIT = 64 << 20  # bytes per physical line
+CLASS_FIELD = re.compile(r"[ \t]*([0-9]+)[ \t]*")  # ASCII digits only: not "³", not "٣"
 
 SPLIT_FILES = {  # split -> file names accepted, in order of preference
     "train": ("train.csv", "train_subset.csv"),
@@ -150,9 +160,18 @@ class BadRow:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-def _decoded_lines(raw, path, bad_lines):
-    """Physical lines of a byte stream as text; invalid UTF-8 lines are noted in `bad_lines`."""
-    for number, line in enumerate(raw, start=1):
+def _decoded_lines(raw, bad_lines, max_bytes):
+    """Physical lines of a byte stream as text; invalid UTF-8 lines, and lines over `max_bytes`
+    (read in bounded pieces and replaced by an empty line), are noted in `bad_lines`."""
+    number = 0
+    while line := raw.readline(max_bytes + 1):
+        number += 1
+        if len(line) > max_bytes:
+            while line and not line.endswith(b"\n"):
+                line = raw.readline(1 << 20)
+            bad_lines[number] = f"line longer than {max_bytes} bytes"
+            yield "\n"
+            continue
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -160,12 +179,54 @@ def _decoded_lines(raw, path, bad_lines):
             yield line.decode("utf-8", errors="replace")
 
 
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_saved = None
+
+
+@contextlib.contextmanager
+def _field_size_limit(limit):
+    """csv's field limit is global to the process: it is `limit` only while one of our readers
+    parses, and put back when the last one stops (so other csv readers keep their own setting)."""
+    global _limit_users, _limit_saved
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_saved = csv.field_size_limit()
+        _limit_users += 1
+        csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                csv.field_size_limit(_limit_saved)
+
+
+def _preview(text, limit=40):
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _label(field, num_classes):
+    """The class number in 1..num_classes of a class field, else None."""
+    match = CLASS_FIELD.fullmatch(field)
+    if match is None:
+        return None
+    digits = match.group(1).lstrip("0")
+    if not digits or len(digits) > len(str(num_classes)):  # int() of 5000 digits would raise
+        return None
+    value = int(digits)
+    return value if value <= num_classes else None
+
+
 def read_rows(path, dataset, skip_bad_rows=False, bad_rows=None):
     """Yields (line, label, text) from one CSV file, label from 0, fields joined with a space.
 
-    A row with the wrong number of fields, a class that is not an integer in 1..C, or invalid
-    UTF-8 raises DataError naming the file and line. With `skip_bad_rows` such rows are left
-    out and appended to `bad_rows` (a list) instead, so the caller can say which.
+    A row with the wrong number of fields, a class that is not an integer in 1..C written in ASCII
+    digits, invalid UTF-8, a field over FIELD_SIZE_LIMIT characters or a line over LINE_SIZE_LIMIT
+    bytes raises DataError naming the file and line. With `skip_bad_rows` such rows are left
+    out and appended to `bad_rows` (a list) instead, so the caller can say which; a file with
+    no good row at all still raises DataError, naming the file and its first bad row.
     """
     path = os.fspath(path)
     bad_rows = [] if bad_rows is None else bad_rows
@@ -175,36 +236,49 @@ def read_rows(path, dataset, skip_bad_rows=False, bad_rows=None):
         raise DataError(f"{path}: the file is empty")
     num_classes = len(dataset.classes)
     bad_lines = {}
+    first_bad, num_bad, good = None, 0, 0
     with open(path, "rb") as raw:
-        reader = csv.reader(_decoded_lines(raw, path, bad_lines), strict=True)
+        reader = csv.reader(_decoded_lines(raw, bad_lines, LINE_SIZE_LIMIT), strict=True)
         start = 1
         while True:
             try:
-                row = next(reader)
+                with _field_size_limit(FIELD_SIZE_LIMIT):
+                    row = next(reader)
             except StopIteration:
                 break
             except csv.Error as error:
-                problem = BadRow(path, reader.line_num, f"malformed CSV ({error})")
+                end = reader.line_num
+                reason = next((bad_lines[n] for n in range(start, end + 1) if n in bad_lines),
+                              None)
+                at = f" at line {end}" if end != start else ""
+                problem = BadRow(path, start, reason or f"malformed CSV{at} ({error})")
                 if not skip_bad_rows:
                     raise DataError(str(problem)) from None
                 bad_rows.append(problem)
-                start = reader.line_num + 1
+                first_bad, num_bad = first_bad or problem, num_bad + 1
+                start = end + 1
                 continue
             end = reader.line_num
             reason = next((bad_lines[n] for n in range(start, end + 1) if n in bad_lines), None)
             if reason is None and len(row) != 1 + dataset.text_fields:
                 reason = f"expected {1 + dataset.text_fields} fields, found {len(row)}"
+            label = None
             if reason is None:
-                label = row[0].strip()
-                if not (label.isdigit() and 1 <= int(label) <= num_classes):
-                    reason = f"class {row[0]!r} is not an integer in 1..{num_classes}"
+                label = _label(row[0], num_classes)
+                if label is None:
+                    reason = f"class {_preview(row[0])} is not an integer in 1..{num_classes}"
             if reason is not None:
                 problem = BadRow(path, start, reason)
                 if not skip_bad_rows:
                     raise DataError(str(problem))
                 bad_rows.append(problem)
+                first_bad, num_bad = first_bad or problem, num_bad + 1
             else:
+                good += 1
                 text = " ".join(field for field in row[1:] if field)
-                yield start, int(label) - 1, text
+                yield start, label - 1, text
             start = end + 1
-
+    if not good:
+        raise DataError(
+            f"{path}: all {num_bad} rows are bad; first: line {first_bad.line}: {first_bad.reason}"
+            if first_bad else f"{path}: no rows")

@@ -97,8 +97,8 @@ def _describe_corpus(name, data_dir, chosen, batch_size, sequence_length=70):
         "embeddings": chosen,
         "vectors": _vectors(corpus.vocabulary, chosen["source"]),
         "pipeline": {"batch_size": batch_size, "sequence_length": sequence_length,
-                     "batches_per_second": pipeline_speed(language_model_data.tbptt_batches(
-                         corpus.splits["train"], batch_size, sequence_length).repeat())},
+                     "batches_per_second": pipeline_speed(corpus.batches(
+                         "train", batch_size, sequence_length).repeat())},
     }
 
 

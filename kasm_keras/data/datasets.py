@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from kasm_keras.data import classification_data, language_model_data
-from kasm_keras.utils.atomic_files import atomic_directory
+from kasm_keras.utils.atomic_files import atomic_directory, remove_dead_temporaries
 from kasm_keras.utils.download import DEFAULT_CACHE_DIR
 from kasm_keras.data.text_encoding import RULES_FINGERPRINT, TextEncoder, tokenize
 from kasm_keras.data.tfds_builders import ZhangTextClassification
@@ -44,7 +44,9 @@ def _source_fingerprint(name, data_dir, skip_bad_rows):
 
 def _save_dataset(dataset, path):
     """tf.data's own format, renamed into place when complete; a finished copy is never replaced,
-    since another process may be reading it (the content is the same whoever writes it)."""
+    since another process may be reading it (the content is the same whoever writes it). The
+    temporary folder is named after its writer's pid, so a later run removes it if the writer was
+    killed, and never while the writer lives (`kasm_keras.utils.atomic_files`)."""
     with atomic_directory(path, replace=False) as tmp:
         dataset.save(tmp)
 
@@ -99,6 +101,7 @@ class ClassificationData:
     def examples(self, split):
         """Unbatched (ids int32 [max_length], label int32, length int32 before cutting), cached."""
         path = os.path.join(self.cache_dir, "tokenized", split)
+        remove_dead_temporaries(path)  # even when the cache is there: a second writer may have died
         if not os.path.exists(path):
             encoder = self.encoder()
 

@@ -9,6 +9,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from kasm_keras.data.classification_data import DataError
 from kasm_keras.utils.download import ARCHIVE_SUFFIXES, DEFAULT_CACHE_DIR, extract_archive, fetch
 from kasm_keras.data.vocabulary import Vocabulary
 
@@ -62,7 +63,8 @@ def _corpus_spec(name):
 
 def locate_corpus(name, data_dir):
     """{split: path} from the first of data_dir, data_dir/<name>, data_dir/<folder> that holds
-    every split (plain or .gz); splits are never mixed across folders."""
+    every split (plain or .gz); splits are never mixed across folders. A folder holding both
+    a split's plain file and its .gz raises DataError naming both."""
     spec = _corpus_spec(name)
     data_dir = os.fspath(data_dir)
     directories = list(dict.fromkeys(
@@ -71,14 +73,17 @@ def locate_corpus(name, data_dir):
     for directory in directories:
         found = {}
         for split, file_name in spec["files"].items():
-            for candidate in (file_name, file_name + ".gz"):
-                path = os.path.join(directory, candidate)
-                looked_for.append(path)
-                if os.path.isfile(path):
-                    found[split] = path
-                    break
+            candidates = [os.path.join(directory, c) for c in (file_name, file_name + ".gz")]
+            looked_for.extend(candidates)
+            present = [path for path in candidates if os.path.isfile(path)]
+            if present:
+                found[split] = present
         if len(found) == len(spec["files"]):
-            return found
+            both = [f"{paths[0]} and {paths[1]} both hold the {split} split"
+                    for split, paths in found.items() if len(paths) > 1]
+            if both:
+                raise DataError("; ".join(both) + ": which one to read is unclear, remove one")
+            return {split: paths[0] for split, paths in found.items()}
     raise FileNotFoundError(
         f"corpus {name!r} not found under {data_dir}: no folder holds all of "
         f"{', '.join(spec['files'].values())} (plain or .gz). Looked for:\n  " + "\n  ".join(looked_for))
@@ -92,7 +97,7 @@ def _read_bytes(path):
         with gzip.open(path, "rb") as f:
             return f.read()
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise ValueError(f"{path}: not a valid gzip file ({e})") from e
+        raise DataError(f"{path}: not a valid gzip file ({e})") from e
 
 
 def _universal_newlines(text):
@@ -109,7 +114,7 @@ def read_tokens(path):
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = _universal_newlines(data[: e.start].decode("utf-8")).count("\n") + 1
-        raise ValueError(
+        raise DataError(
             f"{path}:{line}: invalid UTF-8 byte(s) {data[e.start:e.end]!r} at byte offset {e.start}"
         ) from None
     lines = _universal_newlines(text).split("\n")
@@ -120,7 +125,7 @@ def read_tokens(path):
         tokens.extend(line.split())
         tokens.append(EOS)
     if len(tokens) == len(lines):
-        raise ValueError(f"{path}: empty file (no words)")
+        raise DataError(f"{path}: empty file (no words)")
     return tokens
 
 
@@ -138,6 +143,11 @@ class Corpus:
     @property
     def num_tokens(self):
         return {split: len(ids) for split, ids in self.splits.items()}
+
+    def batches(self, split, batch_size, sequence_length):
+        """`tbptt_batches` of one split; a split too short for one batch is named by its file."""
+        return tbptt_batches(self.splits[split], batch_size, sequence_length,
+                             source=self.paths.get(split))
 
 
 def download_corpus(name, cache_dir=None):
@@ -192,22 +202,26 @@ def tbptt_dropped(num_tokens, batch_size, sequence_length):
     return max(num_tokens - 1, 0) - predicted
 
 
-def tbptt_batches(ids, batch_size, sequence_length):
+def tbptt_batches(ids, batch_size, sequence_length, source=None):
     """In-order (inputs, targets) int32 [batch_size, sequence_length] batches for a stateful model.
 
     The stream is cut into batch_size contiguous rows; batch k holds columns
     [k * sequence_length, (k + 1) * sequence_length) of every row, so row i of batch k + 1
     continues row i of batch k. targets are the next token of the stream for every input.
     tbptt_steps gives the number of batches and tbptt_dropped the tokens left out.
+    A stream too short for one batch raises DataError, naming `source` (the file the ids were
+    read from, when given).
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape} and dtype {ids.dtype}")
     steps = tbptt_steps(len(ids), batch_size, sequence_length)
     if steps == 0:
-        raise ValueError(
-            f"{len(ids)} tokens are too few for one batch of {batch_size} x {sequence_length} "
-            f"(needs at least {batch_size * sequence_length + 1})")
+        where = f"{source}: " if source is not None else ""
+        raise DataError(
+            f"{where}{len(ids)} tokens are too few for one batch of {batch_size} x "
+            f"{sequence_length} (needs at least {batch_size * sequence_length + 1}); use a smaller "
+            f"batch_size or sequence_length")
     row_length = (len(ids) - 1) // batch_size
     used = steps * sequence_length
 

@@ -1,10 +1,159 @@
-"""Writes that never leave a half-written file behind: a temporary file, fsync, then rename."""
+"""Writes that never leave a half-written file behind: a temporary file, fsync, then rename.
+
+Temporary names, and what a killed writer leaves behind
+--------------------------------------------------------
+A temporary file or folder is a hidden sibling of its target named after its writer:
+`.<target>.<pid>@<machine>.<random>.tmp`, where <machine> stands for this kernel boot and PID
+namespace (a digest of /proc/sys/kernel/random/boot_id and /proc/self/ns/pid; the host name where
+those cannot be read). A writer killed outright (SIGKILL, OOM killer, power loss) cannot remove
+its temporary, so the next writer of the same target removes the siblings whose writer is dead:
+same <machine>, and no process with that pid (`os.kill(pid, 0)` answers ESRCH).
+
+Why a pid and not an age threshold: two live processes may prepare the same cache at the same
+time, and preparing a large dataset can take longer than any threshold one would pick, so age
+alone would sometimes delete a live writer's folder. Liveness of the recorded pid is exact for
+writers on this kernel and PID namespace; everything else is left alone on purpose:
+- a temporary written by another machine (a shared or network file system), or by another
+  container with its own PID namespace, is never removed here: its pid means nothing to us;
+  the next run on its own machine removes it;
+- a pid reused by an unrelated live process only keeps a leftover longer (never the reverse);
+- names without a pid, written by versions before this one, are removed only once their
+  modification time is more than `LEGACY_STALE_SECONDS` old.
+Folders named by someone else (TFDS's `incomplete.*`) carry the same record in a file inside,
+written first thing (`writer_record`, `remove_dead_writer_folders`).
+"""
 
 import contextlib
 import hashlib
+import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
+
+log = logging.getLogger(__name__)
+
+LEGACY_STALE_SECONDS = 24 * 3600
+_RANDOM = r"[a-z0-9_]{8}"  # what tempfile adds between prefix and suffix
+_MACHINE = None
+
+
+def machine_id():
+    """This kernel boot and PID namespace, as a short token safe in a file name."""
+    global _MACHINE
+    if _MACHINE is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+                boot = f.read().strip()
+            namespace = os.readlink("/proc/self/ns/pid")
+            _MACHINE = hashlib.sha256(f"{boot}|{namespace}".encode()).hexdigest()[:12]
+        except OSError:
+            _MACHINE = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:48] or "localhost"
+    return _MACHINE
+
+
+def writer_record():
+    """Who is writing: {"pid", "machine", "host"}, for a marker file inside a temporary folder."""
+    return {"pid": os.getpid(), "machine": machine_id(), "host": socket.gethostname()}
+
+
+def temporary_prefix(path):
+    """The prefix of this process's temporaries for `path` (the suffix is ".tmp")."""
+    return f".{os.path.basename(path)}.{os.getpid()}@{machine_id()}."
+
+
+def writer_is_dead(pid, machine):
+    """True only when `pid` on `machine` is certainly not running: `machine` is this one and no
+    process has that pid. Anything uncertain (another machine, a pid we may not signal, a
+    platform without signal 0) counts as alive."""
+    if machine != machine_id() or not isinstance(pid, int) or pid <= 0 or os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists, as another user's process
+        return False
+    return False
+
+
+def remove_tree_or_file(path):
+    """Removes a leftover; another cleaner removing it at the same time is not an error."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def remove_dead_temporaries(path):
+    """Removes the temporaries beside `path` (for `path` itself) left by dead writers; returns
+    the paths removed. See the module docstring for what counts as dead."""
+    path = os.path.abspath(os.fspath(path))
+    parent, base = os.path.split(path)
+    named = re.compile(rf"\.{re.escape(base)}\.(\d+)@([A-Za-z0-9-]+)\.{_RANDOM}\.tmp")
+    legacy = re.compile(rf"\.{re.escape(base)}\.{_RANDOM}\.tmp")
+    try:
+        entries = os.listdir(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        candidate = os.path.join(parent, entry)
+        match = named.fullmatch(entry)
+        if match:
+            dead = writer_is_dead(int(match.group(1)), match.group(2))
+        elif legacy.fullmatch(entry):
+            try:
+                dead = time.time() - os.lstat(candidate).st_mtime > LEGACY_STALE_SECONDS
+            except FileNotFoundError:
+                continue
+        else:
+            continue
+        if dead:
+            log.info("removing %s, left by a writer that is no longer running", candidate)
+            remove_tree_or_file(candidate)
+            removed.append(candidate)
+    return removed
+
+
+def remove_dead_writer_folders(parent, name_pattern, writer_file):
+    """Removes the folders in `parent` whose name fully matches `name_pattern` (a compiled regex)
+    and whose `writer_file` inside (JSON from `writer_record`) names a dead writer; returns them.
+
+    For temporary folders named by someone else (TFDS's `incomplete.*`): the writer records
+    itself in the folder as its first step. A folder without `writer_file` is removed once its
+    modification time is more than LEGACY_STALE_SECONDS old; one whose file cannot be read is
+    left alone.
+    """
+    try:
+        entries = os.listdir(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        folder = os.path.join(parent, entry)
+        if not name_pattern.fullmatch(entry) or not os.path.isdir(folder):
+            continue
+        try:
+            with open(os.path.join(folder, writer_file), encoding="utf-8") as f:
+                writer = json.load(f)
+            dead = writer_is_dead(writer.get("pid"), writer.get("machine"))
+        except FileNotFoundError:
+            try:
+                dead = time.time() - os.stat(folder).st_mtime > LEGACY_STALE_SECONDS
+            except FileNotFoundError:
+                continue
+        except (OSError, ValueError, AttributeError):
+            continue
+        if dead:
+            log.info("removing %s, left by a writer that is no longer running", folder)
+            remove_tree_or_file(folder)
+            removed.append(folder)
+    return removed
 
 
 def _umask():
@@ -23,11 +172,14 @@ def _fsync_dir(path):
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yields a temporary path beside `path`; on success it replaces `path` in one rename."""
+    """Yields a temporary path beside `path`; on success it replaces `path` in one rename.
+
+    Temporaries of `path` left by dead writers are removed first (see the module docstring)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    remove_dead_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=directory)
     os.close(fd)
     try:
         yield tmp
@@ -48,11 +200,13 @@ def atomic_directory(path, replace=True):
 
     With `replace=False` an existing `path` is kept and the new folder dropped: for caches whose
     content is the same whoever writes it, so a reader of the old one is never pulled from under.
+    Temporaries of `path` left by dead writers are removed first (see the module docstring).
     """
     path = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    remove_dead_temporaries(path)
+    tmp = tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".tmp", dir=parent)
     try:
         yield tmp
         for root, folders, _ in os.walk(tmp):

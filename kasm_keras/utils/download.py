@@ -3,6 +3,7 @@
 import hashlib
 import http.client
 import logging
+import gzip
 import ntpath
 import os
 import posixpath
@@ -13,8 +14,10 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 
-from kasm_keras.utils.atomic_files import atomic_path, atomic_write_text, file_digest
+from kasm_keras.utils.atomic_files import (
+    atomic_path, atomic_write_text, file_digest, remove_dead_temporaries, temporary_prefix)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,18 @@ class DownloadError(OSError):
 
 class UnsafeArchiveError(ValueError):
     pass
+
+
+class CorruptArchiveError(DownloadError):
+    """An archive that cannot be read to its end (truncated, not the format its name says, a
+    member failing its CRC); the message names the archive. A DownloadError, since a bad download
+    is the usual cause: the fix is to fetch it again."""
+
+
+# What tarfile, gzip, zlib and zipfile raise for damaged input (gzip.BadGzipFile is an OSError,
+# so it is named alone: an OSError from writing the extracted files is not the archive's fault).
+_DAMAGED = (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error,
+            NotImplementedError)
 
 
 def parse_checksum(checksum):
@@ -99,6 +114,8 @@ def extract_archive(archive, dest_dir):
 
     The members go into a staging directory beside `dest_dir` that is renamed into place with
     a marker file inside, so `dest_dir` either holds a complete extraction or does not exist.
+    A damaged archive raises CorruptArchiveError naming it, and leaves nothing behind; staging
+    directories left by a killed extraction are removed (see `kasm_keras.utils.atomic_files`).
     """
     archive = os.fspath(archive)
     dest_dir = os.fspath(dest_dir)
@@ -117,26 +134,40 @@ def extract_archive(archive, dest_dir):
 
     parent = os.path.dirname(os.path.abspath(dest_dir))
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(dest_dir)}.", suffix=".tmp", dir=parent)
+    remove_dead_temporaries(dest_dir)
+    staging = tempfile.mkdtemp(prefix=temporary_prefix(dest_dir), suffix=".tmp", dir=parent)
     try:
         # mkdtemp makes a private (0700) directory; the tree inside it gets the usual umask.
         tree = os.path.join(staging, "tree")
         os.mkdir(tree)
-        for name, is_dir, open_member in members(archive):
-            path = os.path.join(tree, name)
-            if is_dir:
-                os.makedirs(path, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open_member() as src, open(path, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-                dst.flush()
-                os.fsync(dst.fileno())
+        try:
+            for name, is_dir, open_member in members(archive):
+                path = os.path.join(tree, name)
+                if is_dir:
+                    os.makedirs(path, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open_member() as src, open(path, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+        except _DAMAGED as error:
+            detail = str(error) or type(error).__name__
+            raise CorruptArchiveError(
+                f"{archive}: damaged or not a {_kind(archive)} archive ({detail}); "
+                f"replace it with a complete copy") from error
         atomic_write_text(os.path.join(tree, MARKER), os.path.basename(archive) + "\n")
         os.replace(tree, dest_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest_dir
+
+
+def _kind(archive):
+    lower = archive.lower()
+    if lower.endswith(".zip"):
+        return "zip"
+    return "gzip-compressed tar" if lower.endswith((".tar.gz", ".tgz")) else "tar"
 
 
 def tar_members(archive):

@@ -10,7 +10,9 @@ base classes load the same entries from their directory:
 `keras_hub.models.TextClassifier.from_preset(kasm_keras.zoo.entry_dir(name))`.
 """
 
-from keras_hub.src.utils.python_utils import classproperty
+class classproperty(property):  # noqa: N801 (keras-hub's `presets` is a class property too)
+    def __get__(self, _, owner):
+        return self.fget(owner)
 
 
 class ZooPresets:
