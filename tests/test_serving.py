@@ -133,6 +133,7 @@ def test_tflite_model_matches_keras(exported):
     interpreter.allocate_tensors()
     text = "Oil prices rose as markets opened"
     ids, _ = serving.ServingModule(classifier).encoder(tf.constant([text]))
+    ids = tf.pad(ids, [[0, 0], [0, classifier.sequence_length - ids.shape[1]]])  # LiteRT: fixed
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], ids.numpy())
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])

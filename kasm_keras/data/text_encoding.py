@@ -63,14 +63,17 @@ def tokenize(texts):
 
 
 class TextEncoder(tf.Module):
-    """Raw documents -> (token ids [batch, max_length] int32, mask [batch, max_length] bool).
+    """Raw documents -> (token ids [batch, length] int32, mask [batch, length] bool).
 
-    Id 0 is padding; tokens past `max_length` are cut. The vocabulary table is a core-op hash
-    table, so the encoder can be saved inside a SavedModel.
+    Id 0 is padding; tokens past `max_length` are cut. `length` is `max_length`, or with
+    `pad_to_longest` the longest document's (cut) length, at least 1: masking makes the padding
+    irrelevant to the model, so serving spends no work on it. The vocabulary table is a core-op
+    hash table, so the encoder can be saved inside a SavedModel.
     """
 
-    def __init__(self, vocabulary, max_length, name=None):
+    def __init__(self, vocabulary, max_length, pad_to_longest=False, name=None):
         super().__init__(name=name)
+        self.pad_to_longest = pad_to_longest
         if vocabulary.padding_token is None or vocabulary.tokens[0] != vocabulary.padding_token:
             raise ValueError("TextEncoder needs a vocabulary whose id 0 is the padding token")
         self.max_length = int(max_length)
@@ -80,6 +83,10 @@ class TextEncoder(tf.Module):
         tokens = tokenize(texts)
         ids = tf.ragged.map_flat_values(self.table.lookup, tokens)
         ids, mask = pad_model_inputs(ids, self.max_length, pad_value=0)
+        if self.pad_to_longest:
+            longest = tf.reduce_max(tf.minimum(tokens.row_lengths(), self.max_length))
+            width = tf.maximum(tf.cast(longest, tf.int32), 1)  # an empty batch too
+            ids, mask = ids[:, :width], mask[:, :width]
         return (tf.cast(ids, tf.int32), tf.cast(mask, tf.bool),
                 tf.cast(tokens.row_lengths(), tf.int32))
 

@@ -80,8 +80,8 @@ class Vocabulary:
 
     def save(self, path):
         """One token per line in id order: the plain format of keras' StringLookup and LiteRT
-        (`StringLookup(vocabulary=path, mask_token="[PAD]", oov_token="[UNK]")` gives the same
-        ids). Tokens never hold white space, since tokenisation splits on it."""
+        (`StringLookup(vocabulary=<the file's lines>, mask_token="[PAD]", oov_token="[UNK]")`
+        gives the same ids). Tokens never hold white space, since tokenisation splits on it."""
         bad = [t for t in self.tokens if not t or any(c.isspace() for c in t)]
         if bad:
             raise ValueError(f"tokens must be non-empty and hold no white space: {bad[:5]}")

@@ -24,7 +24,7 @@ class ServingModule(tf.Module):
         tokenizer = classifier.preprocessor.tokenizer
         vocabulary = Vocabulary(tokenizer.get_vocabulary(), oov_token=tokenizer.oov_token,
                                 padding_token=tokenizer.pad_token)
-        self.encoder = TextEncoder(vocabulary, classifier.sequence_length)
+        self.encoder = TextEncoder(vocabulary, classifier.sequence_length, pad_to_longest=True)
         self.model = classifier
         self.softmax = classifier.activation is not keras.activations.softmax
         names = classifier.class_names or [str(i) for i in range(classifier.num_classes)]
