@@ -263,3 +263,31 @@ def test_a_corrupt_download_stops_with_the_checksums(server, tmp_path, monkeypat
     with pytest.raises(DownloadError, match="0{32}"):
         datasets.load_classification("ag_news", cache_dir=tmp_path)
     assert not list(tmp_path.rglob("*.tar.gz"))
+
+
+def test_length_aware_batches_read_every_document_once_cut_to_the_longest(tmp_path):
+    folder = tmp_path / "source"
+    rows = [f'"{1 + i % 4}","T{i}","{" ".join(["w"] * (i % 37))}"' for i in range(300)]
+    _write(folder / "train.csv", "\n".join(rows).encode() + b"\n")
+    _write(folder / "test.csv", "\n".join(rows[:150]).encode() + b"\n")
+    data = datasets.load_classification("ag_news", folder, cache_dir=tmp_path / "cache",
+                                        min_count=1, validation_fraction=0.2, max_length=24)
+    examples = list(data.examples("test").as_numpy_iterator())
+    expected = sorted((min(n, 24), label) for ids, label, n in examples)
+    seen, widths = [], []
+    for ids, labels in data.batches("test", 16, by_length=True).as_numpy_iterator():
+        lengths = (ids != 0).sum(axis=1)
+        widths.append((ids.shape[1], max(lengths.max(), 1)))
+        seen += list(zip(lengths.tolist(), labels.tolist()))
+    assert sorted(seen) == expected  # the test split, once and completely
+    assert all(width == longest for width, longest in widths)  # each batch cut to its longest
+    assert sum(w for w, _ in widths) < len(widths) * 24
+    # Training: shuffled, repeated, every batch full, buckets mixed.
+    train = data.batches("train", 16, shuffle=True, repeat=True, by_length=True,
+                         drop_remainder=True).take(40)
+    shapes = [ids.shape for ids, _ in train.as_numpy_iterator()]
+    assert all(s[0] == 16 for s in shapes) and len({s[1] for s in shapes}) > 2
+    again = [ids.shape for ids, _ in data.batches(
+        "train", 16, shuffle=True, repeat=True, by_length=True, drop_remainder=True
+    ).take(40).as_numpy_iterator()]
+    assert again == shapes  # the order follows from the seed

@@ -113,15 +113,38 @@ class ClassificationData:
             _save_dataset(tokenized, path)
         return tf.data.Dataset.load(path)
 
-    def batches(self, split, batch_size, shuffle=False, repeat=False, seed=None):
-        """(ids [batch, max_length], label [batch]) batches; id 0 is padding (mask = ids != 0)."""
-        data = self.examples(split).map(lambda ids, label, length: (ids, label))
+    def batches(self, split, batch_size, shuffle=False, repeat=False, seed=None, by_length=False,
+                drop_remainder=False, shuffle_buffer=16_384):
+        """(ids [batch, length], label [batch]) batches; id 0 is padding (mask = ids != 0).
+
+        `length` is max_length; with `by_length`, documents of similar length are batched
+        together (buckets of `length_buckets`) and each batch is cut to its longest document, so
+        little work goes to padding. Every batch still holds `batch_size` documents but the last
+        of each bucket (none is dropped unless `drop_remainder`), and with `shuffle` the order is
+        random within and across buckets.
+        """
+        seed = self.seed if seed is None else seed
+        data = self.examples(split)
         if shuffle:
-            data = data.shuffle(16_384, seed=self.seed if seed is None else seed,
-                                reshuffle_each_iteration=True)
+            data = data.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         if repeat:
             data = data.repeat()
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        if not by_length:
+            data = data.map(lambda ids, label, length: (ids, label))
+            return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        boundaries = length_buckets(self.max_length)
+
+        def cut(ids, label, length):
+            kept = tf.maximum(tf.minimum(length, self.max_length), 1)  # an empty document: 1 step
+            return ids[:kept], label, kept
+
+        data = data.map(cut).bucket_by_sequence_length(
+            lambda ids, label, kept: kept, boundaries, [batch_size] * (len(boundaries) + 1),
+            drop_remainder=drop_remainder)
+        data = data.map(lambda ids, label, kept: (ids, label))
+        if shuffle:  # buckets fill at different rates: mix their batches too
+            data = data.shuffle(len(boundaries) + 1, seed=seed + 1, reshuffle_each_iteration=True)
+        return data.prefetch(tf.data.AUTOTUNE)
 
     def split_sizes(self):
         return {split: self.labels(split).size for split in ("train", "validation", "test")}
@@ -137,6 +160,11 @@ class ClassificationData:
         parts = self.examples(split).map(lambda *row: row[index]).batch(1 << 16)
         return np.concatenate([np.zeros([0], np.int64)] + [p.astype(np.int64) for p in
                                                            parts.as_numpy_iterator()])
+
+def length_buckets(max_length, width=8):
+    """Upper bounds (exclusive) of the length buckets: every `width` tokens up to max_length."""
+    return list(range(width + 1, max_length + 1, width))
+
 
 def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_000, min_count=2,
                         max_length=None, validation_fraction=0.05, seed=0, skip_bad_rows=False):
