@@ -14,31 +14,64 @@ import tool_support
 from absl import app, flags
 
 from reporting import benchmark, readme
+from kasm_keras.layers.variants import VARIANTS
 
-flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same table).")
-flags.DEFINE_bool("compare_loop", True, "Also measure the sequential variants with "
-                  "implementation='loop' (automatic gradients), the design 'auto' replaces.")
-flags.DEFINE_integer("repeats", 3, "Rounds over all layers; each figure is the best round's.",
-                     lower_bound=1)
-flags.DEFINE_string("output", None, "Also write the report (the measurements) to this JSON file "
-                    "(local or any tf.io.gfile path, e.g. gs://...).")
-flags.DEFINE_bool("json", False, "Print the report as one JSON object to stdout instead of the table.")
-flags.DEFINE_list("layers", None, "Variants to measure (default: all); Keras' LSTM is always added.")
-flags.DEFINE_list("ngrams", ["1", "3"], "Window widths.")
-flags.DEFINE_list("xla", ["off", "on"], "XLA modes to measure.")
-flags.DEFINE_integer("batch_size", 64, "Batch size (the paper's sizes by default).", lower_bound=1)
-flags.DEFINE_integer("time", 128, "Sequence length.", lower_bound=1)
-flags.DEFINE_integer("units", 300, "Hidden size d, and the embedding size m (m = d).", lower_bound=1)
-flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo entry.")
-flags.DEFINE_string("zoo_dir", None, "The zoo holding --serving_zoo, a local folder (default: "
-                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
-flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this one.")
-flags.DEFINE_string("time_to_accuracy", None,
-                    "A tools/train.py metrics.json whose time to its test accuracy the table states.")
-flags.DEFINE_string("report", None,
-                    "Measure nothing: print (and with --update_readme, publish) this earlier "
-                    "--output report, with --time_to_accuracy added if given.")
 FLAGS = flags.FLAGS
+ERRORS = ()
+
+
+def define_flags(flag_values=FLAGS):
+    kw = {"flag_values": flag_values}
+    flags.DEFINE_bool("quick", False, "2 timed steps instead of 10 (rougher figures, same "
+                      "table).", **kw)
+    flags.DEFINE_bool("compare_loop", True, "Also measure the sequential variants with "
+                      "implementation='loop' (automatic gradients), the design 'auto' replaces.",
+                      **kw)
+    flags.DEFINE_integer("repeats", 3, "Rounds over all layers; each figure is the best round's.",
+                         lower_bound=1, **kw)
+    flags.DEFINE_string("output", None, "Also write the report (the measurements) to this JSON "
+                        "file (local or any tf.io.gfile path, e.g. gs://...).", **kw)
+    flags.DEFINE_bool("json", False, "Print the report as one JSON object to stdout instead of "
+                      "the table.", **kw)
+    flags.DEFINE_list("layers", None, "Variants to measure (default: all); Keras' LSTM is "
+                      "always added.", **kw)
+    flags.DEFINE_list("ngrams", ["1", "3"], "Window widths.", **kw)
+    flags.DEFINE_list("xla", ["off", "on"], "XLA modes to measure.", **kw)
+    flags.DEFINE_integer("batch_size", 64, "Batch size (the paper's sizes by default).",
+                         lower_bound=1, **kw)
+    flags.DEFINE_integer("time", 128, "Sequence length.", lower_bound=1, **kw)
+    flags.DEFINE_integer("units", 300, "Hidden size d, and the embedding size m (m = d).",
+                         lower_bound=1, **kw)
+    flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo "
+                        "entry.", **kw)
+    flags.DEFINE_string("zoo_dir", None, "The zoo holding --serving_zoo, a local folder "
+                        "(default: $KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the "
+                        "Keras cache).", **kw)
+    flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this "
+                      "one.", **kw)
+    flags.DEFINE_string("time_to_accuracy", None, "A tools/train.py metrics.json whose time to "
+                        "its test accuracy the table states.", **kw)
+    flags.DEFINE_string("report", None, "Measure nothing: print (and with --update_readme, "
+                        "publish) this earlier --output report, with --time_to_accuracy added "
+                        "if given.", **kw)
+    tool_support.choices_list(flag_values, "layers", VARIANTS)
+    tool_support.int_list(flag_values, "ngrams", low=1)
+    tool_support.choices_list(flag_values, "xla", ("off", "on"))
+    tool_support.existing_folder(flag_values, "zoo_dir")
+    tool_support.new_file(flag_values, "output")
+    for name in ("ngrams", "xla"):
+        flags.register_validator(name, bool, "give at least one", flag_values=flag_values)
+
+
+def check_report(report, path):
+    """Fails naming `path` unless `report` is a report that tools/benchmark.py wrote."""
+    try:
+        if not isinstance(report, dict):
+            raise TypeError("not a JSON object")
+        benchmark.markdown(report)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else str(error)
+        tool_support.fail(f"--report: {path}: not a tools/benchmark.py report ({what})")
 
 
 def main(argv):
@@ -49,6 +82,7 @@ def main(argv):
             report = tool_support.read_json(FLAGS.report)
         except (OSError, ValueError) as error:
             tool_support.fail(f"--report: {error}")
+        check_report(report, FLAGS.report)
     else:
         shape = benchmark.Shape(FLAGS.batch_size, FLAGS.time, FLAGS.units, FLAGS.units)
         steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
@@ -87,4 +121,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    tool_support.run(main)
+    define_flags()
+    tool_support.run(main, ERRORS)

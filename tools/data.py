@@ -13,30 +13,55 @@ from absl import app, flags
 from kasm_keras.data import classification_data, dataset_report, datasets, word_vectors
 from kasm_keras.utils import download
 
-flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + datasets.LANGUAGE_MODELLING,
-                  "Dataset to describe.")
-flags.DEFINE_string("data_dir", None, "Local copy: the archive's folder, the extracted folder or "
-                    "a folder of the canonical files. Without it the official archive is downloaded.")
-flags.DEFINE_string("cache_dir", None, f"Prepared and tokenised data (default {datasets.DEFAULT_CACHE_DIR}).")
-flags.DEFINE_string("embeddings", word_vectors.AUTO, "Word vectors to report coverage for: auto "
-                    f"({word_vectors.AUTO_BUILTIN} when its package is installed, else none, as in "
-                    "tools/train.py), a builtin name, a GloVe .txt(.gz) or word2vec .bin path, or none.")
-flags.DEFINE_integer("max_length", None, "Tokens kept per document, for the lengths' cut share "
-                     "(default: the dataset's, 128, 96 for yahoo; classification only).")
-flags.DEFINE_integer("max_vocabulary", 50_000, "Vocabulary size cap, special tokens included.")
-flags.DEFINE_integer("min_count", 2, "Training occurrences a token needs to enter the vocabulary.")
-flags.DEFINE_float("validation_fraction", 0.05, "Share of train held out for validation.")
-flags.DEFINE_integer("seed", 0, "Seed of the validation split.")
-flags.DEFINE_bool("skip_bad_rows", False, "Leave out malformed rows (and list them) instead of stopping.")
-flags.DEFINE_integer("batch_size", 64, "Batch size for the pipeline speed measurement.")
-flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.")
-flags.mark_flag_as_required("dataset")
 FLAGS = flags.FLAGS
+ERRORS = (word_vectors.WordVectorsError, classification_data.DataError, download.DownloadError,
+          download.UnsafeArchiveError)
+
+
+def define_flags(flag_values=FLAGS):
+    kw = {"flag_values": flag_values}
+    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + datasets.LANGUAGE_MODELLING,
+                      "Dataset to describe.", **kw)
+    flags.DEFINE_string("data_dir", None, "Local copy: the archive's folder, the extracted "
+                        "folder or a folder of the canonical files. Without it the official "
+                        "archive is downloaded.", **kw)
+    flags.DEFINE_string("cache_dir", None, "Prepared and tokenised data (default "
+                        f"{datasets.DEFAULT_CACHE_DIR}).", **kw)
+    flags.DEFINE_string("embeddings", word_vectors.AUTO, "Word vectors to report coverage for: "
+                        f"auto ({word_vectors.AUTO_BUILTIN} when its package is installed, else "
+                        "none, as in tools/train.py), a builtin name, a GloVe .txt(.gz) or "
+                        "word2vec .bin path, or none.", **kw)
+    flags.DEFINE_integer("max_length", None, "Tokens kept per document, for the lengths' cut "
+                         "share (default: the dataset's, 128, 96 for yahoo; classification "
+                         "only).", lower_bound=1, **kw)
+    flags.DEFINE_integer("max_vocabulary", 50_000, "Vocabulary size cap, special tokens "
+                         "included (padding and the unknown token: at least 2).", lower_bound=2,
+                         **kw)
+    flags.DEFINE_integer("min_count", 2, "Training occurrences a token needs to enter the "
+                         "vocabulary.", lower_bound=1, **kw)
+    flags.DEFINE_float("validation_fraction", 0.05, "Share of train held out for validation, "
+                       "in (0, 1).", **kw)
+    flags.DEFINE_integer("seed", 0, "Seed of the validation split.", lower_bound=0,
+                         upper_bound=2 ** 32 - 1, **kw)
+    flags.DEFINE_bool("skip_bad_rows", False, "Leave out malformed rows (and list them) instead "
+                      "of stopping.", **kw)
+    flags.DEFINE_integer("batch_size", 64, "Batch size for the pipeline speed measurement.",
+                         lower_bound=1, **kw)
+    flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.", **kw)
+    flags.mark_flag_as_required("dataset", **kw)
+    tool_support.existing_folder(flag_values, "data_dir")
+    tool_support.not_a_file(flag_values, "cache_dir")
+    tool_support.in_range(flag_values, "validation_fraction", 0, 1, low_open=True,
+                          high_open=True)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:  # before any data is read
+        word_vectors.resolve_source(FLAGS.embeddings)
+    except word_vectors.WordVectorsError as error:
+        tool_support.fail(f"--embeddings: {error}")
     import tensorflow_datasets as tfds
 
     tfds.disable_progress_bar()
@@ -45,7 +70,9 @@ def main(argv):
         options = dict(max_vocabulary=FLAGS.max_vocabulary, min_count=FLAGS.min_count,
                        max_length=FLAGS.max_length, validation_fraction=FLAGS.validation_fraction,
                        seed=FLAGS.seed, skip_bad_rows=FLAGS.skip_bad_rows)
-    with contextlib.redirect_stdout(sys.stderr):  # TFDS prints its progress; stdout is the report
+    # TFDS prints its progress; stdout is the report.
+    with contextlib.redirect_stdout(sys.stderr), \
+            tool_support.download_hint(f"the {FLAGS.dataset} dataset"):
         report = dataset_report.describe(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir,
                                          embeddings=FLAGS.embeddings, batch_size=FLAGS.batch_size,
                                          **options)
@@ -53,5 +80,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    tool_support.run(main, (word_vectors.WordVectorsError, classification_data.DataError,
-                            download.DownloadError, download.UnsafeArchiveError))
+    define_flags()
+    tool_support.run(main, ERRORS)

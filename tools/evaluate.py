@@ -13,19 +13,36 @@ from absl import app, flags
 
 from kasm_keras import zoo
 from kasm_keras.data import classification_data, datasets
+from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
 
-flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
-flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")
-flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
-                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
-flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION, "Dataset (default: the model's own).")
-flags.DEFINE_string("data_dir", None, "Local copy of the dataset; without it the archive is downloaded.")
-flags.DEFINE_string("cache_dir", None, "Prepared data cache (default ~/.cache/kasm_keras).")
-flags.DEFINE_enum("split", "test", ["train", "validation", "test"], "Split to evaluate.")
-flags.DEFINE_multi_string("text", None, "Classify this text instead of a split (repeatable).")
-flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.")
 FLAGS = flags.FLAGS
+ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
+          download.UnsafeArchiveError)
+
+
+def define_flags(flag_values=FLAGS):
+    kw = {"flag_values": flag_values}
+    flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.", **kw)
+    flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.", **kw)
+    flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
+                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
+                        **kw)
+    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION, "Dataset (default: the model's "
+                      "own).", **kw)
+    flags.DEFINE_string("data_dir", None, "Local copy of the dataset; without it the archive is "
+                        "downloaded.", **kw)
+    flags.DEFINE_string("cache_dir", None, "Prepared data cache (default ~/.cache/kasm_keras).",
+                        **kw)
+    flags.DEFINE_enum("split", "test", ["train", "validation", "test"], "Split to evaluate.", **kw)
+    flags.DEFINE_multi_string("text", None, "Classify this text instead of a split "
+                              "(repeatable).", **kw)
+    flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.", **kw)
+    tool_support.existing_folder(flag_values, "model_dir", "training run folder")
+    tool_support.existing_folder(flag_values, "zoo_dir")
+    tool_support.existing_folder(flag_values, "data_dir")
+    tool_support.not_a_file(flag_values, "cache_dir")
+    tool_support.one_model(flag_values)
 
 
 def format_report(report):
@@ -47,7 +64,7 @@ def format_report(report):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
+    classifier = tool_support.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     classes = list(classifier.class_names or [str(i) for i in range(classifier.num_classes)])
     if FLAGS.text:
         probabilities = classifier.probabilities(FLAGS.text)
@@ -59,9 +76,17 @@ def main(argv):
         for r in [] if FLAGS.json else results:
             print(f"{r['class_name']}\t{r['probabilities'][r['class_name']]:.3f}\t{r['text']}")
         return
-    run = classifier.info.get("training", classifier.info)
-    dataset = FLAGS.dataset or run["dataset"]
-    with contextlib.redirect_stdout(sys.stderr):  # TFDS prints progress; stdout is the report
+    info = classifier.info if isinstance(classifier.info, dict) else {}
+    run = info.get("training", info)
+    dataset = FLAGS.dataset or run.get("dataset")
+    if dataset not in datasets.CLASSIFICATION:
+        source = (f"{FLAGS.model_dir}/config.json" if FLAGS.model_dir
+                  else f"the zoo entry {FLAGS.zoo}'s metadata")
+        tool_support.fail(f"{source} names no dataset this tool knows ({dataset!r}); pass "
+                          "--dataset")
+    # TFDS prints progress; stdout is the report.
+    with contextlib.redirect_stdout(sys.stderr), \
+            tool_support.download_hint(f"the {dataset} dataset"):
         data = datasets.load_classification(
             dataset, FLAGS.data_dir, cache_dir=FLAGS.cache_dir,
             validation_fraction=run.get("validation_fraction", 0.05), seed=run.get("seed", 0))
@@ -78,5 +103,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    tool_support.run(main, (zoo.ZooError, classification_data.DataError, download.DownloadError,
-                            download.UnsafeArchiveError))
+    define_flags()
+    tool_support.run(main, ERRORS)

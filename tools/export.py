@@ -12,6 +12,7 @@ classes]), `class_id` (int64) and `class_name` (string). Tokenisation is inside 
 core TensorFlow ops, so the SavedModel loads without kasm_keras or tensorflow-text.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -20,22 +21,35 @@ import tool_support
 from absl import app, flags
 
 from kasm_keras import zoo
+from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import files
 
-flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.")
-flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.")
-flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
-                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
-flags.DEFINE_string("export_dir", None, "The model base path (local or gs://...): the SavedModel "
-                    "goes to <export_dir>/<version>/, as TensorFlow Serving expects.")
-flags.DEFINE_integer("version", None, "Version folder to write (default: one more than the "
-                     "highest in --export_dir, 1 in a new one); an existing one is refused.",
-                     lower_bound=0)
-flags.DEFINE_bool("tflite", False, "Also write model.tflite (LiteRT) in the version folder: token "
-                  "ids [1, max_length] -> probabilities, since LiteRT has no kernels for the string "
-                  "ops of tokenisation; vocabulary.txt beside it holds the ids.")
-flags.mark_flag_as_required("export_dir")
 FLAGS = flags.FLAGS
+ERRORS = (zoo.ZooError, CheckpointError)
+
+
+def define_flags(flag_values=FLAGS):
+    kw = {"flag_values": flag_values}
+    flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.", **kw)
+    flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.", **kw)
+    flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
+                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
+                        **kw)
+    flags.DEFINE_string("export_dir", None, "The model base path (local or gs://...): the "
+                        "SavedModel goes to <export_dir>/<version>/, as TensorFlow Serving "
+                        "expects.", **kw)
+    flags.DEFINE_integer("version", None, "Version folder to write (default: one more than the "
+                         "highest in --export_dir, 1 in a new one); an existing one is refused.",
+                         lower_bound=0, **kw)
+    flags.DEFINE_bool("tflite", False, "Also write model.tflite (LiteRT) in the version folder: "
+                      "token ids [1, max_length] -> probabilities, since LiteRT has no kernels "
+                      "for the string ops of tokenisation; vocabulary.txt beside it holds the "
+                      "ids.", **kw)
+    flags.mark_flag_as_required("export_dir", **kw)
+    tool_support.existing_folder(flag_values, "model_dir", "training run folder")
+    tool_support.existing_folder(flag_values, "zoo_dir")
+    tool_support.not_a_file(flag_values, "export_dir")
+    tool_support.one_model(flag_values)
 
 
 def _join(base, name):
@@ -104,9 +118,18 @@ def write_version(target, write):
 
     local = files.is_local(target)
     base = os.path.dirname(target) if local else target.rstrip("/").rsplit("/", 1)[0]
-    tf.io.gfile.makedirs(base)
+    made = []  # the folders of `base` that makedirs creates, innermost first
+    folder = base
+    while local and folder and not os.path.exists(folder) and folder != os.path.dirname(folder):
+        made.append(folder)
+        folder = os.path.dirname(folder)
+    try:
+        tf.io.gfile.makedirs(base)
+    except tf.errors.OpError as error:
+        raise OSError(f"--export_dir={base}: cannot create it ({error.message})") from None
     # A name TensorFlow Serving ignores: not a number.
     staging = tempfile.mkdtemp(prefix=".export-", dir=base if local else None)
+    done = False
     try:
         path = os.path.join(staging, "model")
         write(path)
@@ -115,6 +138,7 @@ def write_version(target, write):
                 tf.io.gfile.rename(path, target, overwrite=False)
             except tf.errors.AlreadyExistsError:
                 raise FileExistsError(f"{target} appeared during the export; not replacing it") from None
+            done = True
             return target
         if tf.io.gfile.exists(target):
             raise FileExistsError(f"{target} appeared during the export; not replacing it")
@@ -124,9 +148,14 @@ def write_version(target, write):
             if tf.io.gfile.exists(target):
                 tf.io.gfile.rmtree(target)
             raise
+        done = True
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:  # a failed export into a new base path leaves no folder behind
+            with contextlib.suppress(OSError):
+                for folder in made:
+                    os.rmdir(folder)
 
 
 def main(argv):
@@ -135,7 +164,7 @@ def main(argv):
     target = version_dir(FLAGS.export_dir, FLAGS.version)  # refused before the model is loaded
     from kasm_keras.models.kernel_classifier import serving
 
-    classifier = zoo.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
+    classifier = tool_support.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
 
     def write(folder):
         serving.export_saved_model(classifier, folder)
@@ -149,4 +178,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    tool_support.run(main, (zoo.ZooError,))
+    define_flags()
+    tool_support.run(main, ERRORS)

@@ -1,8 +1,18 @@
 """What every program in tools/ shares.
 
 - `run(main, errors)`: `absl.app.run(main)`, with logging at WARNING unless the user passed
-  `--verbosity` (or `-v`), and each of the library errors in `errors` printed as one
-  `error: ...` line on stderr with exit status 1 instead of a traceback.
+  `--verbosity` (or `-v`). A bad flag (out of range, failing a validator, unknown, missing), a
+  usage error, and each of the library errors in `errors` (plus `OSError`: the user's paths)
+  end the program with one `error: ...` line on stderr and exit status 1, never a traceback.
+- `execute(main, argv, errors, flag_values)`: the same for tests, in process, on their own
+  `flags.FlagValues`.
+- Each tool defines its flags in `define_flags(flag_values)`, called when it runs as a program,
+  so that tests can parse a tool's flags without importing every tool's into one `FLAGS`.
+- `existing_folder`, `not_a_file`, `in_range`, ...: flag validators, checked while the flags are
+  parsed: before any data is read or any file written.
+- `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
+- `check_run`, `load_classifier`: a training run's best model is checked against the sha256
+  that training recorded beside it before anything loads it.
 - `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
   `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
 
@@ -10,6 +20,8 @@ The tools run as `python tools/NAME.py`, which puts tools/ on sys.path, so they 
 module as `tool_support`.
 """
 
+import contextlib
+import math
 import os
 import sys
 
@@ -17,34 +29,220 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-# Errors that say something about the user's paths, never about a bug.
-FILE_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+# Errors that say something about the user's paths, never about a bug (an OSError names the
+# file when it has one: "[Errno 13] Permission denied: '/path'").
+FILE_ERRORS = (OSError,)
 
 
-def quiet_logging():
+def quiet_logging(flag_values=flags.FLAGS):
     """WARNING and above only, unless the user chose a --verbosity."""
-    if not flags.FLAGS["verbosity"].present:
+    if "verbosity" in flag_values and not flag_values["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
 
 
+def one_line(message):
+    """`message` on one line: the lines of a multi-line message joined by spaces."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 def fail(message):
-    """Exits with status 1 after `error: message` on stderr."""
-    print(f"error: {message}", file=sys.stderr)
+    """Exits with status 1 after `error: message` (on one line) on stderr."""
+    print(f"error: {one_line(message)}", file=sys.stderr)
     sys.exit(1)
 
 
-def run(main, errors=()):
-    """`app.run(main)`; any exception in `errors` (or `FILE_ERRORS`) becomes `fail(error)`."""
+def parse_flags(argv, flag_values=flags.FLAGS):
+    """Parses `argv` into `flag_values`; a bad flag is one `error:` line, exit status 1."""
+    try:
+        return flag_values(argv)
+    except flags.Error as error:
+        hint = " (see --helpshort)" if isinstance(error, flags.UnrecognizedFlagError) else ""
+        fail(f"{error}{hint}")
+
+
+def guarded(main, errors=(), flag_values=flags.FLAGS):
+    """`main`, with each exception in `errors` (or `FILE_ERRORS`, or a usage error) turned into
+    `fail(error)`."""
     known = tuple(errors) + FILE_ERRORS
 
     def wrapped(argv):
-        quiet_logging()
+        quiet_logging(flag_values)
         try:
             return main(argv)
+        except app.UsageError as error:
+            fail(f"{error} (see --helpshort)")
         except known as error:
             fail(error)
 
-    app.run(wrapped)
+    return wrapped
+
+
+def run(main, errors=()):
+    """`app.run(main)`: see the module's docstring."""
+    app.run(guarded(main, errors), flags_parser=parse_flags)
+
+
+def execute(main, argv, errors=(), flag_values=flags.FLAGS):
+    """Parses `argv` into `flag_values` and runs `main` as `run` does, in this process; raises
+    SystemExit as the program would exit (tests use this)."""
+    args = parse_flags(argv, flag_values)
+    sys.exit(guarded(main, errors, flag_values)(args))
+
+
+@contextlib.contextmanager
+def download_hint(what, flag="--data_dir"):
+    """A failed download inside the block ends the program with one line saying that `what`
+    could not be downloaded and that `flag` names a local copy instead."""
+    from kasm_keras.utils import download
+
+    try:
+        yield
+    except download.DownloadError as error:
+        fail(f"downloading {what} failed ({error}); without network access pass {flag} with "
+             "a local copy")
+
+
+# ------------------------------------------------------------------ flag validators
+
+def _is_local(path):
+    return "://" not in path
+
+
+def existing_folder(flag_values, name, description="folder"):
+    """`--name`, when given as a local path, must be an existing folder (a gs://... path is
+    checked when it is used)."""
+
+    def check(path):
+        if path is None or not _is_local(path):
+            return True
+        if not os.path.exists(path):
+            raise flags.ValidationError(f"no such {description}")
+        if not os.path.isdir(path):
+            raise flags.ValidationError(f"a file, not a {description}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def not_a_file(flag_values, name, description="folder"):
+    """`--name`, a local folder that may not exist yet, must not be an existing file (nor sit
+    under one)."""
+
+    def check(path):
+        if path is None or not _is_local(path):
+            return True
+        folder = os.path.abspath(path)
+        while folder and not os.path.exists(folder):
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            where = "" if folder == os.path.abspath(path) else f" ({folder} is a file)"
+            raise flags.ValidationError(f"must be a {description}, not a file{where}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def new_file(flag_values, name):
+    """`--name`, a local file to write, must not be a folder and must be in one (or in a folder
+    that can be made: none of its parents may be a file)."""
+
+    def check(path):
+        if path is None or not _is_local(path):
+            return True
+        if os.path.isdir(path):
+            raise flags.ValidationError("a folder, not a file")
+        folder = os.path.dirname(os.path.abspath(path))
+        while not os.path.exists(folder) and folder != os.path.dirname(folder):
+            folder = os.path.dirname(folder)
+        if not os.path.isdir(folder):
+            raise flags.ValidationError(f"{folder} is a file, not a folder")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def in_range(flag_values, name, low=None, high=None, low_open=False, high_open=False):
+    """A float flag within [low, high] (an open end with `low_open`/`high_open`), and finite."""
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+
+    def check(value):
+        if value is None:
+            return True
+        ok = math.isfinite(value)
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value < high if high_open else value <= high
+        if not ok:
+            raise flags.ValidationError(f"must be in {interval}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def int_list(flag_values, name, low=None):
+    """A list flag of integers (each at least `low`)."""
+
+    def check(values):
+        for value in values or []:
+            try:
+                number = int(value)
+            except ValueError:
+                raise flags.ValidationError(f"{value!r} is not an integer") from None
+            if low is not None and number < low:
+                raise flags.ValidationError(f"{number} is below {low}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def choices_list(flag_values, name, choices):
+    """A list flag whose items are each one of `choices`."""
+
+    def check(values):
+        unknown = [v for v in values or [] if v not in choices]
+        if unknown:
+            raise flags.ValidationError(f"{', '.join(map(repr, unknown))}: expected items "
+                                        f"of {', '.join(choices)}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def one_model(flag_values):
+    """Exactly one of --model_dir and --zoo."""
+
+    def check(values):
+        if (values["model_dir"] is None) == (values["zoo"] is None):
+            raise flags.ValidationError("give exactly one of --model_dir and --zoo")
+        return True
+
+    flags.register_multi_flags_validator(["model_dir", "zoo"], check, flag_values=flag_values)
+
+
+def check_run(model_dir):
+    """Checks a training run's best model against the sha256 that training recorded beside it:
+    CheckpointError naming the file when they differ."""
+    from kasm_keras.training import checkpoints
+
+    best = os.path.join(model_dir, "best.keras")
+    if os.path.exists(best):  # else kasm_keras.zoo says that the run is not finished
+        checkpoints.verify_digest(best)
+
+
+def load_classifier(model_dir, zoo_name, zoo_dir):
+    """`kasm_keras.zoo.load_classifier`, with a run's best model checked by `check_run` and a
+    failed download of a zoo entry explained."""
+    from kasm_keras import zoo
+
+    if model_dir is not None:
+        check_run(model_dir)
+    with download_hint(f"the zoo entry {zoo_name}", "--zoo_dir"):
+        return zoo.load_classifier(model_dir, zoo_name, zoo_dir)
 
 
 def read_json(path):

@@ -6,21 +6,30 @@ from absl import app, flags
 from reporting import readme
 from kasm_keras.layers.variants import markdown_table
 
-flags.DEFINE_integer("input_dim", 300, "m, the size of each input vector (embedding).")
-flags.DEFINE_integer("units", 300, "d, the hidden size.")
-flags.DEFINE_list("ngrams", ["1", "3"], "Window widths n to count weights for.")
-flags.DEFINE_bool("update_readme", False, "Replace the README's variant table (default sizes).")
+FLAGS = flags.FLAGS
+ERRORS = ()
+
+
+def define_flags(flag_values=FLAGS):
+    kw = {"flag_values": flag_values}
+    flags.DEFINE_integer("input_dim", 300, "m, the size of each input vector (embedding).",
+                         lower_bound=1, **kw)
+    flags.DEFINE_integer("units", 300, "d, the hidden size.", lower_bound=1, **kw)
+    flags.DEFINE_list("ngrams", ["1", "3"], "Window widths n to count weights for.", **kw)
+    flags.DEFINE_bool("update_readme", False, "Replace the README's variant table (default "
+                      "sizes).", **kw)
+    tool_support.int_list(flag_values, "ngrams", low=1)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    table = markdown_table(flags.FLAGS.input_dim, flags.FLAGS.units,
-                           [int(n) for n in flags.FLAGS.ngrams])
+    table = markdown_table(FLAGS.input_dim, FLAGS.units, [int(n) for n in FLAGS.ngrams])
     print(table)
-    if flags.FLAGS.update_readme:
+    if FLAGS.update_readme:
         readme.replace_block("variants", table)
 
 
 if __name__ == "__main__":
-    tool_support.run(main)
+    define_flags()
+    tool_support.run(main, ERRORS)

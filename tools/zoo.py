@@ -13,19 +13,49 @@ from absl import app, flags
 
 from kasm_keras import zoo
 from kasm_keras.data import classification_data
+from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
 
-flags.DEFINE_string("model_dir", None, "publish: the finished tools/train.py run.")
-flags.DEFINE_string("name", None, "publish: the entry's name, <dataset>/<variant>_<n>gram.")
-flags.DEFINE_string("url", zoo.DEFAULT_URL, "publish: where the entry's files can be fetched "
-                    "from (<url>/<name>/<file>).")
-flags.DEFINE_string("data_dir", None, "publish: local copy of the dataset, whose test split is "
-                    "evaluated again on the stored entry; without it the archive is downloaded.")
-flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default ~/.cache/kasm_keras).")
-flags.DEFINE_string("zoo_dir", None, "The zoo, a local folder (default: "
-                    "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).")
 FLAGS = flags.FLAGS
+ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
+          download.UnsafeArchiveError)
 COMMANDS = ("list", "verify", "publish")
+
+
+def define_flags(flag_values=FLAGS):
+    kw = {"flag_values": flag_values}
+    flags.DEFINE_string("model_dir", None, "publish: the finished tools/train.py run.", **kw)
+    flags.DEFINE_string("name", None, "publish: the entry's name, <dataset>/<variant>_<n>gram.",
+                        **kw)
+    flags.DEFINE_string("url", zoo.DEFAULT_URL, "publish: where the entry's files can be fetched "
+                        "from (<url>/<name>/<file>).", **kw)
+    flags.DEFINE_string("data_dir", None, "publish: local copy of the dataset, whose test split "
+                        "is evaluated again on the stored entry; without it the archive is "
+                        "downloaded.", **kw)
+    flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
+                        "~/.cache/kasm_keras).", **kw)
+    flags.DEFINE_string("zoo_dir", None, "The zoo, a local folder (default: "
+                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
+                        **kw)
+    tool_support.existing_folder(flag_values, "model_dir", "training run folder")
+    tool_support.existing_folder(flag_values, "data_dir")
+    tool_support.not_a_file(flag_values, "cache_dir")
+    tool_support.not_a_file(flag_values, "zoo_dir")
+    flags.register_validator(
+        "name", lambda name: name is None or bool(zoo.NAME.match(name)),
+        "zoo entry names look like <dataset>/<variant>_<n>gram", flag_values=flag_values)
+
+
+def _summary_line(name, info):
+    """`list`'s line for an entry; ZooError when the registry's record of it lacks a field."""
+    try:
+        return (f"{name:<32} test accuracy {float(info['test_accuracy']):.4f}  "
+                f"({int(info['training_documents']):,} training documents)")
+    except (KeyError, TypeError, ValueError) as error:
+        problem = (f"no {error.args[0]!r} in its metadata" if isinstance(error, KeyError)
+                   else f"unreadable metadata ({error})")
+        raise zoo.ZooError(f"{zoo.registry_path(FLAGS.zoo_dir)}: entry {name!r}: {problem}; "
+                           "the registry is damaged") from None
 
 
 def main(argv):
@@ -35,24 +65,27 @@ def main(argv):
     if command == "publish":
         if not (FLAGS.model_dir and FLAGS.name):
             raise app.UsageError("publish needs --model_dir and --name")
-        print(zoo.publish_run(FLAGS.model_dir, FLAGS.name, data_dir=FLAGS.data_dir,
-                              cache_dir=FLAGS.cache_dir, zoo_dir=FLAGS.zoo_dir, url=FLAGS.url))
+        tool_support.check_run(FLAGS.model_dir)  # a damaged model is refused before the data
+        with tool_support.download_hint("the test split of the run's dataset"):
+            print(zoo.publish_run(FLAGS.model_dir, FLAGS.name, data_dir=FLAGS.data_dir,
+                                  cache_dir=FLAGS.cache_dir, zoo_dir=FLAGS.zoo_dir, url=FLAGS.url))
         return
     failures = 0
-    for name in zoo.names(FLAGS.zoo_dir):
-        if command == "verify":
-            try:
-                zoo.entry_dir(name, FLAGS.zoo_dir)
-                print(f"ok      {name}")
-            except (zoo.ZooError, OSError) as error:
-                failures += 1
-                print(f"FAILED  {name}: {error}")
-        else:
-            info = zoo.info(name, FLAGS.zoo_dir)
-            print(f"{name:<32} test accuracy {info['test_accuracy']:.4f}  "
-                  f"({info['training_documents']:,} training documents)")
+    names = zoo.names(FLAGS.zoo_dir)
+    if command == "list":  # every record is read before anything is printed
+        for line in [_summary_line(name, zoo.info(name, FLAGS.zoo_dir)) for name in names]:
+            print(line)
+        return
+    for name in names:
+        try:
+            zoo.entry_dir(name, FLAGS.zoo_dir)
+            print(f"ok      {name}")
+        except (zoo.ZooError, OSError) as error:
+            failures += 1
+            print(f"FAILED  {name}: {error}")
     sys.exit(1 if failures else 0)
 
 
 if __name__ == "__main__":
-    tool_support.run(main, (zoo.ZooError, classification_data.DataError, download.DownloadError))
+    define_flags()
+    tool_support.run(main, ERRORS)

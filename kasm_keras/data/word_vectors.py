@@ -105,7 +105,7 @@ def read_glove_text(path, wanted=None):
             try:
                 line = raw.decode("utf-8").rstrip(" \r\n")
             except UnicodeDecodeError as error:
-                raise ValueError(
+                raise WordVectorsError(
                     f"{path}:{number}: invalid UTF-8 at byte {error.start} ({error.reason})"
                 ) from None
             if dim is None and number == 1 and _is_count_header(line):
@@ -113,10 +113,10 @@ def read_glove_text(path, wanted=None):
             if dim is None:
                 dim = line.count(" ")
                 if dim == 0:
-                    raise ValueError(f"{path}:{number}: expected a word and its numbers, got {line[:80]!r}")
+                    raise WordVectorsError(f"{path}:{number}: expected a word and its numbers, got {line[:80]!r}")
             fields = line.rsplit(" ", dim)
             if len(fields) != dim + 1:
-                raise ValueError(
+                raise WordVectorsError(
                     f"{path}:{number}: expected {dim} numbers after the word, got {len(fields) - 1}"
                 )
             word = fields[0]
@@ -126,7 +126,7 @@ def read_glove_text(path, wanted=None):
             if wanted is not None and len(vectors) == len(wanted):
                 break
     if dim is None:
-        raise ValueError(f"{path}: empty file, no word vectors in it")
+        raise WordVectorsError(f"{path}: empty file, no word vectors in it")
     return vectors
 
 
@@ -139,9 +139,9 @@ def _parse_numbers(fields, where):
     try:
         vector = np.array([float(field) for field in fields], dtype=np.float32)
     except ValueError as error:
-        raise ValueError(f"{where}: {error}") from None
+        raise WordVectorsError(f"{where}: {error}") from None
     if not np.isfinite(vector).all():
-        raise ValueError(f"{where}: vector has non-finite values")
+        raise WordVectorsError(f"{where}: vector has non-finite values")
     return vector
 
 
@@ -156,11 +156,11 @@ def read_word2vec_binary(path, wanted=None, chunk_size=1 << 20):
     with _open_binary(path) as f:
         header = f.readline()
         if not header:
-            raise ValueError(f"{path}: empty file, no word vectors in it")
+            raise WordVectorsError(f"{path}: empty file, no word vectors in it")
         try:
             count, dim = (int(field) for field in header.split())
         except ValueError:
-            raise ValueError(f"{path}:1: expected a 'count dim' header, got {header[:80]!r}") from None
+            raise WordVectorsError(f"{path}:1: expected a 'count dim' header, got {header[:80]!r}") from None
         width = 4 * dim
         buffer, start = b"", 0
         for entry in range(1, count + 1):
@@ -168,13 +168,13 @@ def read_word2vec_binary(path, wanted=None, chunk_size=1 << 20):
             while space == -1 or len(buffer) < space + 1 + width:
                 chunk = f.read(chunk_size)
                 if not chunk:
-                    raise ValueError(f"{path}: truncated at entry {entry} of {count}")
+                    raise WordVectorsError(f"{path}: truncated at entry {entry} of {count}")
                 buffer, start = buffer[start:] + chunk, 0
                 space = buffer.find(b" ")
             try:
                 word = buffer[start:space].lstrip(b"\n").decode("utf-8")
             except UnicodeDecodeError as error:
-                raise ValueError(f"{path}: entry {entry}: word is not valid UTF-8 ({error.reason})") from None
+                raise WordVectorsError(f"{path}: entry {entry}: word is not valid UTF-8 ({error.reason})") from None
             if (wanted is None or word in wanted) and word not in vectors:
                 vectors[word] = np.frombuffer(buffer, "<f4", dim, space + 1).astype(np.float32)
                 if wanted is not None and len(vectors) == len(wanted):
@@ -186,7 +186,7 @@ def read_word2vec_binary(path, wanted=None, chunk_size=1 << 20):
 def read_builtin(name, wanted=None):
     """Word -> float32 vector from a packaged source in `BUILTIN_SOURCES`."""
     if name not in BUILTIN_SOURCES:
-        raise ValueError(
+        raise WordVectorsError(
             f"unknown built-in word vectors {name!r}; built-in: {', '.join(sorted(BUILTIN_SOURCES))}"
         )
     source = BUILTIN_SOURCES[name]
@@ -206,7 +206,7 @@ def read_builtin(name, wanted=None):
     words = words.column(source.words_column)
     matrix = np.load(os.path.join(module.ROOT, source.vectors_file), mmap_mode="r")
     if len(words) != len(matrix):
-        raise ValueError(f"{name}: {len(words)} words but {len(matrix)} vectors in {module.ROOT}")
+        raise WordVectorsError(f"{name}: {len(words)} words but {len(matrix)} vectors in {module.ROOT}")
     if wanted is None:
         rows = np.arange(len(words))
     else:
@@ -281,7 +281,7 @@ def embedding_matrix(vocabulary, source, seed=0):
         if vector is not None:
             found[i] = vector
     if not found:
-        raise ValueError(f"none of the {len(words):,} vocabulary words has a vector in {source}")
+        raise WordVectorsError(f"none of the {len(words):,} vocabulary words has a vector in {source}")
     found_rows = np.stack(list(found.values()))
     dim = found_rows.shape[1]
     scale = float(found_rows.std(dtype=np.float64))

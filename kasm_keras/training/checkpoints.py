@@ -15,9 +15,14 @@ every digest first, then that every saved value found its object and every objec
 The oldest checkpoints are pruned after each save, and so are leftovers of a save that was killed.
 
 (`tf.train.CheckpointManager` is not used: it writes in place and checks no digests.)
+
+Files kept beside the checkpoints (the best model) get the same protection from
+`replace_with_digest` and `verify_digest`: `<file>.sha256` lists the sha256 the file may have,
+and the file is checked against it before it is read.
 """
 
 import json
+import os
 import re
 
 import tensorflow as tf
@@ -29,6 +34,7 @@ PREFIX = "variables"
 STATE = "state.json"
 MANIFEST = "manifest.json"
 NAME = re.compile(r"^ckpt-(\d+)$")
+DIGEST_SUFFIX = ".sha256"
 
 
 class CheckpointError(RuntimeError):
@@ -46,6 +52,50 @@ def _move_folder(source, target):
     for name in sorted(names, key=lambda n: n == MANIFEST):
         tf.io.gfile.rename(files.join(source, name), files.join(target, name), overwrite=True)
     files.rmtree(source)
+
+
+def _digests(path):
+    """The digests `path`'s sidecar lists (None without a sidecar)."""
+    sidecar = path + DIGEST_SUFFIX
+    if not files.exists(sidecar):
+        return None
+    return [line.split()[0] for line in files.read_text(sidecar).splitlines() if line.strip()]
+
+
+def _write_digests(path, digests):
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    files.write_text(path + DIGEST_SUFFIX, "".join(f"{d}  {name}\n" for d in digests))
+
+
+def replace_with_digest(source, target):
+    """Moves the file `source` to `target` and records its sha256 in `<target>.sha256`.
+
+    The sidecar first lists the new digest beside the old ones, then `target` is replaced (one
+    rename), then the sidecar lists the new digest alone: whenever a kill stops it, `target`
+    has a digest that the sidecar lists, and a changed or damaged file has none.
+    """
+    source, target = str(source), str(target)
+    new = files.digest(source)
+    previous = [d for d in (_digests(target) or []) if d != new] if files.exists(target) else []
+    _write_digests(target, [new, *previous])
+    tf.io.gfile.rename(source, target, overwrite=True)
+    files.fsync_directory(os.path.dirname(target) or ".")
+    _write_digests(target, [new])
+
+
+def verify_digest(path):
+    """Raises CheckpointError naming `path` unless its sha256 is one that `<path>.sha256` lists
+    (a file without a sidecar, from an older kasm_keras, is not checked)."""
+    path = str(path)
+    if not files.exists(path):
+        raise CheckpointError(f"{path} is missing")
+    expected = _digests(path)
+    if expected is None:
+        return
+    actual = files.digest(path)
+    if actual not in expected:
+        raise CheckpointError(f"{path}: its sha256 is not the one recorded in {path}"
+                              f"{DIGEST_SUFFIX}; the file is corrupt or was changed")
 
 
 def _step_of(name):
@@ -99,7 +149,11 @@ class CheckpointManager:
         pointer = files.join(self.directory, LATEST)
         if not files.exists(pointer):
             return None
-        name = files.read_text(pointer).strip()
+        try:
+            name = files.read_text(pointer).strip()
+        except (tf.errors.OpError, UnicodeDecodeError) as error:
+            raise CheckpointError(f"{pointer}: unreadable ({getattr(error, 'message', error)})"
+                                  ) from None
         path = files.join(self.directory, name)
         if _step_of(name) is None or not files.isdir(path):
             raise CheckpointError(f"{pointer} names {path}, which does not exist")

@@ -16,7 +16,8 @@ import tensorflow as tf
 from kasm_keras.data import datasets, word_vectors
 from kasm_keras.data.dataset_report import pipeline_speed
 from kasm_keras.data.vocabulary import Vocabulary
-from kasm_keras.layers.variants import get_variant
+from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
+from kasm_keras.layers.variants import VARIANTS, get_variant
 from kasm_keras.models.kernel_classifier import backbone as classifier
 from kasm_keras.utils import files
 from kasm_keras.training.loop import LoopConfig, Trainer
@@ -68,12 +69,48 @@ class TrainConfig:
     deterministic: bool = False
 
     def __post_init__(self):
-        for name in ("batch_size", "units", "ngram", "embedding_dim"):
+        """Every setting is checked here, before any data is read or any file written."""
+        for name in ("batch_size", "units", "ngram", "embedding_dim", "min_count"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_length is not None and self.max_length < 1:
+            raise TrainingError(f"--max_length must be at least 1 (or unset, for the "
+                                f"dataset's default), got {self.max_length}")
+        if self.max_vocabulary < 2:
+            raise TrainingError(f"--max_vocabulary must be at least 2 (padding and the unknown "
+                                f"token are in it), got {self.max_vocabulary}")
+        if not 0 < self.validation_fraction < 1:
+            raise TrainingError(f"--validation_fraction must be in (0, 1), got "
+                                f"{self.validation_fraction}")
+        if not 0 <= self.dropout < 1:
+            raise TrainingError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise TrainingError(f"--learning_rate must be positive and finite, got "
+                                f"{self.learning_rate}")
         if self.jit_compile not in ("auto", "true", "false"):
             raise TrainingError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
-        self.loop_config()  # the loop checks its own settings
+        if self.model not in VARIANTS:
+            raise TrainingError(f"--model must be one of {VARIANTS}, got {self.model!r}")
+        if self.ngram_padding not in NGRAM_PADDINGS:
+            raise TrainingError(f"--ngram_padding must be one of {NGRAM_PADDINGS}, got "
+                                f"{self.ngram_padding!r}")
+        if self.dataset not in datasets.CLASSIFICATION:
+            raise TrainingError(f"--dataset must be one of {datasets.CLASSIFICATION}, got "
+                                f"{self.dataset!r}")
+        self._check_paths()
+        self.resolved_embeddings()
+        self.loop_config()  # the loop checks its own settings (and --model_dir)
+
+    def _check_paths(self):
+        """Local paths only: a gs://... path is checked when it is used."""
+        if self.data_dir is not None and files.is_local(self.data_dir):
+            if not os.path.exists(self.data_dir):
+                raise TrainingError(f"--data_dir={self.data_dir}: no such folder")
+            if not os.path.isdir(self.data_dir):
+                raise TrainingError(f"--data_dir={self.data_dir} is a file; it must be a folder")
+        if self.cache_dir is not None and files.is_local(self.cache_dir) and \
+                os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):
+            raise TrainingError(f"--cache_dir={self.cache_dir} is a file; it must be a folder")
 
     def resolved_embeddings(self):
         try:
@@ -147,15 +184,22 @@ class ClassificationTask(Task):
         embeddings = c.resolved_embeddings()
         self.embedding_matrix, self.coverage = None, None
         if embeddings != "none":
-            self.embedding_matrix, self.coverage = word_vectors.embedding_matrix(
-                self.data.vocabulary, embeddings, seed=c.seed)
+            try:
+                self.embedding_matrix, self.coverage = word_vectors.embedding_matrix(
+                    self.data.vocabulary, embeddings, seed=c.seed)
+            except ValueError as error:  # a damaged vectors file, named with its line
+                raise TrainingError(f"--embeddings: {error}") from error
             log(f"word vectors: {self.coverage}")
         self.embedding_dim = (c.embedding_dim if self.embedding_matrix is None
                               else self.embedding_matrix.shape[1])
 
-    def check_model_dir(self, model_dir):
+    def check_model_dir(self, model_dir, resuming=False):
         path = files.join(model_dir, "vocabulary.txt")
         if not files.exists(path):
+            if resuming:
+                raise TrainingError(f"{path} is missing, so the checkpoints in {model_dir} "
+                                    "cannot be checked against this data; the run is "
+                                    "incomplete: use another --model_dir")
             return
         try:
             with files.local_copy(path) as local:

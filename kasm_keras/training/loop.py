@@ -23,8 +23,14 @@ report; `Trainer` does the rest the same way for every task:
 - TensorBoard: `logs/train` and `logs/validation` use the same tag names (the loss and the
   task's metrics), so TensorBoard draws the two runs on the same charts; `logs/train` also has
   `learning_rate` and `steps_per_second`.
-- The best model on the task's validation score is kept (`Task.save_best`), and at the end the
-  task evaluates it once and `metrics.json` is written atomically.
+- The best model on the task's validation score is kept (`Task.save_best`, with its sha256 in
+  `<file>.sha256`, checked before it is loaded), and at the end the task evaluates it once and
+  `metrics.json` is written atomically.
+- One run per model_dir: the chief holds an exclusive lock on `<model_dir>/.lock` for the whole
+  run, so a second trainer is refused at once (see `kasm_keras.training.lock`; local paths only).
+  Everything that can refuse a run (settings, data, a checkpoint that is corrupt or does not fit)
+  is checked before the run writes anything, and a run that fails before its first checkpoint in
+  a model_dir it found new leaves nothing there.
 
 Bit-for-bit equal resumes need deterministic kernels: on CPU TensorFlow's are in practice;
 `LoopConfig.deterministic` (`tools/train.py --deterministic`) calls
@@ -38,6 +44,7 @@ import os
 import platform
 import sys
 import time
+import uuid
 
 import keras
 import numpy as np
@@ -45,10 +52,13 @@ import tensorflow as tf
 
 import kasm_keras
 from kasm_keras.utils import files
+from kasm_keras.training import checkpoints
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
+from kasm_keras.training.lock import claim_model_dir
 from kasm_keras.training.task import Task, TrainingError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+STAGING_PREFIX = ".partial-"  # the best model being written, in the model_dir
 
 __all__ = ["STRATEGIES", "LoopConfig", "Trainer", "TrainingError", "make_strategy", "is_chief"]
 
@@ -74,10 +84,14 @@ class LoopConfig:
                 raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise TrainingError(f"--max_steps must be at least 1, got {self.max_steps}")
-        if not self.epochs > 0:
-            raise TrainingError(f"--epochs must be positive, got {self.epochs}")
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
+            raise TrainingError(f"--epochs must be positive and finite, got {self.epochs}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise TrainingError(f"--seed must be in [0, 2**32), got {self.seed}")
         if self.strategy not in STRATEGIES:
             raise TrainingError(f"--strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if files.is_local(self.model_dir) and os.path.isfile(self.model_dir):
+            raise TrainingError(f"--model_dir={self.model_dir} is a file; it must be a folder")
 
 
 def make_strategy(name, cpu_devices=1):
@@ -167,7 +181,13 @@ class Trainer:
         path = files.join(self.config.model_dir, "config.json")
         if not files.exists(path):
             return
-        saved = json.loads(files.read_text(path))
+        try:
+            saved = files.read_json(path)
+        except (OSError, ValueError) as error:
+            raise TrainingError(f"{error}; the model_dir holds a damaged run, use another "
+                                "--model_dir") from None
+        if not isinstance(saved, dict):
+            raise TrainingError(f"{path}: not a run's settings (a JSON object)")
         current = self.task.settings()
         differ = [k for k in self.task.fixed_settings if k in saved and saved[k] != current.get(k)]
         if differ:
@@ -176,7 +196,7 @@ class Trainer:
                                 f"({details}); use another --model_dir or the same settings "
                                 "to resume it")
 
-    def _prepare(self):
+    def _start(self):
         c = self.config
         if c.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -184,12 +204,29 @@ class Trainer:
             keras.mixed_precision.set_global_policy("mixed_float16")
         self.strategy = make_strategy(c.strategy, c.cpu_devices)
         self.chief = is_chief(self.strategy)
+
+    def _latest(self, manager):
+        """The checkpoint to resume from, its digests checked (None for a new run)."""
+        try:
+            latest = manager.latest()
+            if latest is not None:
+                manager.verify(latest)
+        except CheckpointError as error:
+            raise TrainingError(f"cannot resume: {error}. Use another --model_dir, or delete "
+                                f"{manager.directory} to start over") from error
+        return latest
+
+    def _check_best(self, path):
+        try:
+            checkpoints.verify_digest(path)
+        except CheckpointError as error:
+            raise TrainingError(f"{error}. Use another --model_dir, or delete it and the "
+                                "checkpoints to start over") from None
+
+    def _prepare(self, resuming):
+        c = self.config
         self.task.prepare(self.log)
-        self.task.check_model_dir(c.model_dir)
-        if self.chief:
-            files.write_text(files.join(c.model_dir, "config.json"),
-                             json.dumps(self.task.settings(), indent=2))
-            self.task.write_files(c.model_dir)
+        self.task.check_model_dir(c.model_dir, resuming=resuming)
         keras.utils.set_random_seed(c.seed)
         with self.strategy.scope():
             self.model, optimizer = self.task.build()
@@ -207,10 +244,16 @@ class Trainer:
                           "optimizer": list(self.optimizer.variables)}
         self.checkpoint = tf.train.Checkpoint(**self.variables, train_data=self.iterator)
 
-    def _restore(self, manager):
-        """Restores the latest checkpoint, if any: (state, step)."""
+    def _write_run_files(self):
+        """config.json and the task's files: once nothing can refuse the run any more."""
+        model_dir = self.config.model_dir
+        files.write_text(files.join(model_dir, "config.json"),
+                         json.dumps(self.task.settings(), indent=2))
+        self.task.write_files(model_dir)
+
+    def _restore(self, manager, latest):
+        """Restores the checkpoint `latest`, if any: (state, step)."""
         state = {"best_scores": None, "best_step": 0, "train_seconds": 0.0, "history": []}
-        latest = manager.latest()
         if latest is None:
             return state, 0
         learning_rate = _learning_rate(self.optimizer)
@@ -284,18 +327,58 @@ class Trainer:
             return not math.isnan(new)
         return new > old if self.task.higher_is_better else new < old
 
+    def _save_best(self, path):
+        """`Task.save_best` into a hidden file beside `path`, then moved to `path` with its
+        sha256 recorded in `<path>.sha256`."""
+        folder, name = os.path.split(path)
+        staging = files.join(folder, f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}-{name}")
+        try:
+            self.task.save_best(self.model, staging)
+            checkpoints.replace_with_digest(staging, path)
+        finally:
+            if files.exists(staging):
+                tf.io.gfile.remove(staging)
+
+    def _remove_staging_leftovers(self):
+        for name in files.listdir(self.config.model_dir):
+            if name.startswith(STAGING_PREFIX):
+                path = files.join(self.config.model_dir, name.rstrip("/"))
+                if files.isdir(path):
+                    files.rmtree(path)
+                else:
+                    tf.io.gfile.remove(path)
+
     def run(self):
         c = self.config
-        files.makedirs(c.model_dir)
-        self._check_settings()
-        self._prepare()
-        task = self.task
-        max_steps = c.max_steps or max(1, math.ceil(c.epochs * task.steps_per_epoch()))
+        self._start()
+        if not self.chief:  # the chief alone writes: it holds the model_dir's lock
+            return self._run()
+        checkpoint_dir = files.join(c.model_dir, "checkpoints")
+        with claim_model_dir(c.model_dir,
+                             keep=lambda: files.exists(files.join(checkpoint_dir, "latest"))):
+            self._remove_staging_leftovers()
+            return self._run()
+
+    def _run(self):
+        c, task = self.config, self.task
         manager = CheckpointManager(files.join(c.model_dir, "checkpoints"), keep=c.keep_checkpoints)
-        state, step = self._restore(manager)
+        best_path = files.join(c.model_dir, task.best_model_file)
+        latest = self._latest(manager)  # refused at once, before the data is read
+        if latest is not None:
+            if files.exists(best_path):
+                self._check_best(best_path)
+            elif manager.read_state(latest).get("best_scores") is not None:
+                raise TrainingError(f"{best_path} is missing, but {latest} has a best model; "
+                                    "use another --model_dir, or delete the checkpoints to "
+                                    "start over")
+        self._check_settings()
+        self._prepare(resuming=latest is not None)
+        max_steps = c.max_steps or max(1, math.ceil(c.epochs * task.steps_per_epoch()))
+        state, step = self._restore(manager, latest)
+        if self.chief:
+            self._write_run_files()
         resumed_from = step
         step_fn = self._step_function()
-        best_path = files.join(c.model_dir, task.best_model_file)
         if self.chief:
             logs = files.join(c.model_dir, "logs")
             train_writer = tf.summary.create_file_writer(files.join(logs, "train"))
@@ -358,7 +441,7 @@ class Trainer:
             if self._better(scores, state["best_scores"]):
                 state.update(best_scores=scores, best_step=step)
                 if self.chief:
-                    task.save_best(self.model, best_path)
+                    self._save_best(best_path)
             state["train_seconds"] += time.perf_counter() - started
             started = time.perf_counter()
             state["history"].append({"step": step, "train_seconds": state["train_seconds"],
@@ -377,9 +460,18 @@ class Trainer:
         return self._finish(state, step, resumed_from, best_path,
                             timed_steps / timed_seconds if timed_seconds else None)
 
+    def _load_best(self, path):
+        self._check_best(path)
+        try:
+            return self.task.load_best(path)
+        except Exception as error:  # a damaged file surfaces as many exception types
+            message = " ".join(str(error).split())[:300]
+            raise TrainingError(f"{path}: cannot be loaded ({type(error).__name__}: {message})"
+                                ) from error
+
     def _finish(self, state, step, resumed_from, best_path, steps_per_second):
         c, task = self.config, self.task
-        report = task.report(task.load_best(best_path))
+        report = task.report(self._load_best(best_path))
         metrics = {
             **report,
             **{f"val_{k}": v for k, v in state["best_scores"].items()},

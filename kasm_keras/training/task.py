@@ -10,11 +10,12 @@ The order the loop calls a task in:
 
     settings()                         written to config.json; fixed_settings checked against it
     prepare(log)                       load the data (raise TrainingError if it cannot train)
-    check_model_dir(model_dir)         refuse a model_dir whose files do not fit this run
-    write_files(model_dir)             files a trained run needs besides the model (chief only)
+    check_model_dir(model_dir, resuming)  refuse a model_dir whose files do not fit this run
     build()                            inside strategy.scope(), after keras' seed is set
     train_dataset(seed)                once; its iterator is checkpointed
     steps_per_epoch()                  to turn --epochs into steps
+    write_files(model_dir)             files a trained run needs besides the model (chief only),
+                                       once the checkpoint (if any) is restored
     batch_loss(model, batch)           traced into the training step
     validate(model)                    every eval_every steps and at the end
     save_best(model, path)             when the monitored validation score improves (chief)
@@ -46,8 +47,10 @@ class Task(abc.ABC):
     def prepare(self, log):
         """Loads and checks the data; `log` prints a line. Raises TrainingError if unusable."""
 
-    def check_model_dir(self, model_dir):
-        """Raises TrainingError if files a previous run left in `model_dir` do not fit this one."""
+    def check_model_dir(self, model_dir, resuming=False):
+        """Raises TrainingError if files a previous run left in `model_dir` do not fit this one
+        (or, when `resuming` from its checkpoint, are missing). Nothing may be written here: the
+        loop writes only once nothing can refuse the run."""
 
     def write_files(self, model_dir):
         """Writes what a user of the trained model needs besides it (a vocabulary, ...)."""
@@ -88,7 +91,8 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def save_best(self, model, path):
-        """Writes the best model so far to `path`, atomically (a kill never leaves half)."""
+        """Writes the best model so far to `path`, a new file whose name ends like
+        `best_model_file` (the loop moves it into place and records its sha256)."""
 
     @abc.abstractmethod
     def load_best(self, path):

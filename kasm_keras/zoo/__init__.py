@@ -50,7 +50,7 @@ class ZooError(ValueError):
     pass
 
 
-def _registry_path(zoo_dir=None):
+def registry_path(zoo_dir=None):
     """An explicit zoo directory with its own registry (a private zoo, a test) overrides the
     package's."""
     if zoo_dir and not os.path.isdir(zoo_dir):
@@ -62,7 +62,7 @@ def _registry_path(zoo_dir=None):
 
 def registry(zoo_dir=None):
     """{name: {"path", "files": {file: sha256}, "url"?, "metadata"}} of every published entry."""
-    path = _registry_path(zoo_dir)
+    path = registry_path(zoo_dir)
     try:
         with open(path, encoding="utf-8") as f:
             entries = json.load(f)
@@ -249,7 +249,7 @@ def save_entry(classifier, directory, metadata):
 
 
 def _write_registry(entries, zoo_dir):
-    path = _registry_path(zoo_dir) if zoo_dir else REGISTRY
+    path = registry_path(zoo_dir) if zoo_dir else REGISTRY
     if zoo_dir and path == REGISTRY and os.path.abspath(zoo_dir) != os.path.abspath(CHECKOUT_ZOO):
         path = os.path.join(zoo_dir, "registry.json")  # a new private zoo gets its own
     atomic_write_text(path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
@@ -291,7 +291,7 @@ def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT
     try:
         entries = registry(zoo_dir)
     except ZooError:
-        if os.path.exists(_registry_path(zoo_dir)) and _registry_path(zoo_dir) != REGISTRY:
+        if os.path.exists(registry_path(zoo_dir)) and registry_path(zoo_dir) != REGISTRY:
             raise
     entries[name] = {"path": name, "files": files, "metadata": _summary(name, metadata)}
     if url:
@@ -332,10 +332,16 @@ def _read_json(path):
 def load_run(model_dir):
     """The best model of a finished tools/train.py run, in safe mode; `.info` holds the run's
     settings (`config.json`)."""
+    from kasm_keras.training.checkpoints import CheckpointError, verify_digest
+
     best = os.path.join(model_dir, "best.keras")
     config = _read_json(os.path.join(model_dir, "config.json"))
     if not os.path.exists(best):
         raise ZooError(f"{model_dir} is not a finished training run; missing: {best}")
+    try:
+        verify_digest(best)
+    except CheckpointError as error:
+        raise ZooError(str(error)) from error
     try:
         classifier = keras.models.load_model(best, safe_mode=True)
     except Exception as error:  # a corrupt zip or h5 surfaces as many exception types
@@ -398,6 +404,11 @@ def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, ur
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
     classifier = load_run(model_dir)
     metrics = _read_json(os.path.join(model_dir, "metrics.json"))
+    missing = [k for k in ("dataset", "model", "ngram", "splits", "parameters", "command",
+                           "versions", "test_accuracy") if k not in metrics]
+    if missing:
+        raise ZooError(f"{os.path.join(model_dir, 'metrics.json')} lacks {', '.join(missing)}; "
+                       "not the metrics of a finished tools/train.py run")
     training = classifier.info
     classes, texts, labels = split_texts(
         training["dataset"], "test", data_dir, cache_dir,
