@@ -320,9 +320,10 @@ def serving_latency(export_dir, texts, single=200, batch=256, batches=10):
             "batch": batch, "documents_per_second": batch * batches / (time.perf_counter() - start)}
 
 
-def serving_memory(export_dir, texts, sizes=(1_000, 10_000)):
-    """Peak memory a SavedModel request of each size adds to a process that has the model loaded
-    and warmed up (MiB), each size in a fresh process since the peak only grows."""
+def serving_memory(export_dir, texts, sizes=(1, 1_000, 10_000)):
+    """Peak memory (MiB) of a process serving one request of each size, the SavedModel loaded
+    and called once on one document first; each size in a fresh process, since the peak only
+    grows."""
     import tempfile
 
     import tensorflow as tf
@@ -337,10 +338,9 @@ def serving_memory(export_dir, texts, sizes=(1_000, 10_000)):
                 "import resource, tensorflow as tf; "
                 f"serve = tf.saved_model.load({export_dir!r}).signatures['serving_default']; "
                 f"texts = tf.io.parse_tensor(tf.io.read_file({path!r}), tf.string); "
-                "serve(text=texts[:1]); serve(text=texts[:128]); "
-                "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+                "serve(text=texts[:1]); "
                 "serve(text=texts)['probabilities'].numpy(); "
-                "print('PEAK', (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)")
+                "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
             run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
             lines = [line for line in run.stdout.splitlines() if line.startswith("PEAK")]
@@ -443,8 +443,8 @@ def markdown(report):
                   f"{s['p99_ms']:.1f} ms; {s['documents_per_second']:,.0f} documents/s at batch "
                   f"{s['batch']}."]
         if "memory_mib" in s:
-            added = "; ".join(f"{int(n):,} documents {mib:,.0f} MiB"
+            added = "; ".join(f"{int(n):,} document{'' if int(n) == 1 else 's'} {mib:,.0f} MiB"
                               for n, mib in sorted(s["memory_mib"].items(), key=lambda i: int(i[0])))
-            lines += ["", f"Memory a request adds to the serving process (peak, the model loaded "
-                          f"and warm): {added}."]
+            lines += ["", f"Peak memory of a process serving one request (SavedModel loaded): "
+                          f"{added} (the network runs on slices of 128 documents)."]
     return "\n".join(lines)
