@@ -33,7 +33,7 @@ class KernelRNN(keras.layers.RNN):
 
     `implementation`: "parallel" (no loop at all; `gated_cnn` and `cnn` only), "fused" (the
     sequential variants on TensorFlow: a loop with its backward pass written out, see
-    `kasm_keras.tf_loop`), "loop" (Keras' `backend.rnn` and automatic gradients, any backend),
+    `kasm_keras.layers.tf_loop`), "loop" (Keras' `backend.rnn` and automatic gradients, any backend),
     or "auto", the fastest that applies. All give the same results.
 
     States are `[h'_T, c_T]`. With `stateful=True` they carry over between calls, but the
