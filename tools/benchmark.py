@@ -44,9 +44,7 @@ def define_flags(flag_values=FLAGS):
                          lower_bound=1, **kw)
     flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo "
                         "entry.", **kw)
-    flags.DEFINE_string("zoo_dir", None, "The zoo holding --serving_zoo, a local folder "
-                        "(default: $KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the "
-                        "Keras cache).", **kw)
+    tool_support.define_zoo_dir(flag_values, "--serving_zoo")
     flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this "
                       "one.", **kw)
     flags.DEFINE_string("time_to_accuracy", None, "A tools/train.py metrics.json whose time to "
@@ -57,7 +55,6 @@ def define_flags(flag_values=FLAGS):
     tool_support.choices_list(flag_values, "layers", VARIANTS)
     tool_support.int_list(flag_values, "ngrams", low=1)
     tool_support.choices_list(flag_values, "xla", ("off", "on"))
-    tool_support.existing_folder(flag_values, "zoo_dir")
     tool_support.new_file(flag_values, "output")
     for name in ("ngrams", "xla"):
         flags.register_validator(name, bool, "give at least one", flag_values=flag_values)

@@ -25,9 +25,7 @@ def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
     flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.", **kw)
     flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.", **kw)
-    flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
-                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
-                        **kw)
+    tool_support.define_zoo_dir(flag_values)
     flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION, "Dataset (default: the model's "
                       "own).", **kw)
     flags.DEFINE_string("data_dir", None, "Local copy of the dataset; without it the archive is "
@@ -39,7 +37,6 @@ def define_flags(flag_values=FLAGS):
                               "(repeatable).", **kw)
     flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
-    tool_support.existing_folder(flag_values, "zoo_dir")
     tool_support.existing_folder(flag_values, "data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
     tool_support.one_model(flag_values)
@@ -87,16 +84,12 @@ def main(argv):
     # TFDS prints progress; stdout is the report.
     with contextlib.redirect_stdout(sys.stderr), \
             tool_support.download_hint(f"the {dataset} dataset"):
-        data = datasets.load_classification(
-            dataset, FLAGS.data_dir, cache_dir=FLAGS.cache_dir,
-            validation_fraction=run.get("validation_fraction", 0.05), seed=run.get("seed", 0))
-        if classifier.class_names and list(data.classes) != classes:
+        data_classes, texts, labels = zoo.split_texts(
+            dataset, FLAGS.split, FLAGS.data_dir, FLAGS.cache_dir,
+            run.get("validation_fraction", 0.05), run.get("seed", 0))
+        if classifier.class_names and list(data_classes) != classes:
             tool_support.fail(f"the model predicts {classes}, but {dataset} has "
-                              f"classes {list(data.classes)}")
-        texts, labels = [], []
-        for text, label in data.texts(FLAGS.split).as_numpy_iterator():
-            texts.append(text)
-            labels.append(label)
+                              f"classes {list(data_classes)}")
         report = {"dataset": dataset, "split": FLAGS.split,
                   **classifier.classification_report(texts, labels)}
     print(json.dumps(report) if FLAGS.json else format_report(report))

@@ -32,9 +32,7 @@ def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
     flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.", **kw)
     flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.", **kw)
-    flags.DEFINE_string("zoo_dir", None, "The zoo holding --zoo, a local folder (default: "
-                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
-                        **kw)
+    tool_support.define_zoo_dir(flag_values)
     flags.DEFINE_string("export_dir", None, "The model base path (local or gs://...): the "
                         "SavedModel goes to <export_dir>/<version>/, as TensorFlow Serving "
                         "expects.", **kw)
@@ -47,7 +45,6 @@ def define_flags(flag_values=FLAGS):
                       "ids.", **kw)
     flags.mark_flag_as_required("export_dir", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
-    tool_support.existing_folder(flag_values, "zoo_dir")
     tool_support.not_a_file(flag_values, "export_dir")
     tool_support.one_model(flag_values)
 

@@ -17,13 +17,10 @@ def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
     flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder (local "
                         "or any tf.io.gfile path, e.g. gs://...).", **kw)
-    flags.DEFINE_string("zoo_dir", None, "The zoo, a local folder (default: "
-                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
-                        **kw)
+    tool_support.define_zoo_dir(flag_values, "the entries")
     flags.DEFINE_bool("update_readme", False, "Replace the README's results table with this "
                       "one.", **kw)
     tool_support.existing_folder(flag_values, "runs_dir")
-    tool_support.existing_folder(flag_values, "zoo_dir")
 
 
 def table(metrics):

@@ -11,8 +11,8 @@
 - `existing_folder`, `not_a_file`, `in_range`, ...: flag validators, checked while the flags are
   parsed: before any data is read or any file written.
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
-- `check_run`, `load_classifier`: a training run's best model is checked against the sha256
-  that training recorded beside it before anything loads it.
+- `load_classifier`: `kasm_keras.zoo.load_classifier` (a run's best model is checked against
+  the sha256 that training recorded beside it), with a failed download explained.
 - `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
   `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
 
@@ -124,6 +124,15 @@ def existing_folder(flag_values, name, description="folder"):
     flags.register_validator(name, check, flag_values=flag_values)
 
 
+def define_zoo_dir(flag_values, holding="--zoo", must_exist=True):
+    """The `--zoo_dir` flag every tool that reads the zoo shares; checked to be an existing
+    folder (`must_exist`), or else not a file."""
+    flags.DEFINE_string("zoo_dir", None, f"The zoo holding {holding}, a local folder (default: "
+                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
+                        flag_values=flag_values)
+    (existing_folder if must_exist else not_a_file)(flag_values, "zoo_dir")
+
+
 def not_a_file(flag_values, name, description="folder"):
     """`--name`, a local folder that may not exist yet, must not be an existing file (nor sit
     under one)."""
@@ -224,23 +233,11 @@ def one_model(flag_values):
     flags.register_multi_flags_validator(["model_dir", "zoo"], check, flag_values=flag_values)
 
 
-def check_run(model_dir):
-    """Checks a training run's best model against the sha256 that training recorded beside it:
-    CheckpointError naming the file when they differ."""
-    from kasm_keras.training import checkpoints
-
-    best = os.path.join(model_dir, "best.keras")
-    if os.path.exists(best):  # else kasm_keras.zoo says that the run is not finished
-        checkpoints.verify_digest(best)
-
-
 def load_classifier(model_dir, zoo_name, zoo_dir):
-    """`kasm_keras.zoo.load_classifier`, with a run's best model checked by `check_run` and a
-    failed download of a zoo entry explained."""
+    """`kasm_keras.zoo.load_classifier` (which checks a run's best model against its sha256),
+    with a failed download of a zoo entry explained."""
     from kasm_keras import zoo
 
-    if model_dir is not None:
-        check_run(model_dir)
     with download_hint(f"the zoo entry {zoo_name}", "--zoo_dir"):
         return zoo.load_classifier(model_dir, zoo_name, zoo_dir)
 

@@ -34,13 +34,10 @@ def define_flags(flag_values=FLAGS):
                         "downloaded.", **kw)
     flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
                         "~/.cache/kasm_keras).", **kw)
-    flags.DEFINE_string("zoo_dir", None, "The zoo, a local folder (default: "
-                        "$KASM_KERAS_ZOO_DIR, else this checkout's zoo/, else the Keras cache).",
-                        **kw)
+    tool_support.define_zoo_dir(flag_values, "the entries", must_exist=False)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.existing_folder(flag_values, "data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
-    tool_support.not_a_file(flag_values, "zoo_dir")
     flags.register_validator(
         "name", lambda name: name is None or bool(zoo.NAME.match(name)),
         "zoo entry names look like <dataset>/<variant>_<n>gram", flag_values=flag_values)
@@ -65,7 +62,6 @@ def main(argv):
     if command == "publish":
         if not (FLAGS.model_dir and FLAGS.name):
             raise app.UsageError("publish needs --model_dir and --name")
-        tool_support.check_run(FLAGS.model_dir)  # a damaged model is refused before the data
         with tool_support.download_hint("the test split of the run's dataset"):
             print(zoo.publish_run(FLAGS.model_dir, FLAGS.name, data_dir=FLAGS.data_dir,
                                   cache_dir=FLAGS.cache_dir, zoo_dir=FLAGS.zoo_dir, url=FLAGS.url))

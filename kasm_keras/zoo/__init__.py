@@ -80,10 +80,6 @@ def names(zoo_dir=None):
     return sorted(registry(zoo_dir))
 
 
-def published_names(zoo_dir=None):
-    return names(zoo_dir)
-
-
 def info(name, zoo_dir=None):
     """The entry's metadata as a dict (from the registry: nothing is downloaded)."""
     entries = registry(zoo_dir)
@@ -242,10 +238,14 @@ def save_entry(classifier, directory, metadata):
     stored.save_to_preset(directory)
     for weights in ("model.weights.h5", "task.weights.h5"):
         compact_weights(os.path.join(directory, weights))
+    _write_metadata(directory, metadata)
+
+
+def _write_metadata(directory, metadata):
+    """keras-hub's metadata.json with ours under "kasm_keras" (replaced if already there)."""
     path = os.path.join(directory, "metadata.json")
-    with open(path, encoding="utf-8") as f:
-        merged = {**json.load(f), "kasm_keras": metadata}
-    atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+    atomic_write_text(path, json.dumps({**_read_json(path), "kasm_keras": metadata}, indent=2)
+                      + "\n")
 
 
 def _write_registry(entries, zoo_dir):
@@ -279,10 +279,7 @@ def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT
                 raise ZooError(f"{name}: the stored entry scores {accuracy:.4%} on test, the "
                                f"trained model {reference_accuracy:.4%}; compact storage moved it")
             metadata = {**metadata, "test_accuracy": accuracy}
-            path = os.path.join(tmp, "metadata.json")
-            with open(path, encoding="utf-8") as f:
-                merged = {**json.load(f), "kasm_keras": metadata}
-            atomic_write_text(path, json.dumps(merged, indent=2) + "\n")
+            _write_metadata(tmp, metadata)
         size = _entry_bytes(tmp)
         if size > MAX_ENTRY_BYTES:
             raise ZooError(f"{name}: {size:,} bytes, over the zoo's {MAX_ENTRY_BYTES:,} per entry")
@@ -357,8 +354,9 @@ def load_classifier(model_dir=None, zoo_name=None, zoo_dir=None):
         raise ZooError("give exactly one of --model_dir and --zoo")
     if model_dir is not None:
         return load_run(model_dir)
-    classifier = load(zoo_name, zoo_dir)
     directory = entry_dir(zoo_name, zoo_dir)
+    classifier = load_preset(directory)
+    classifier.zoo_name = zoo_name
     classifier.info = _read_json(os.path.join(directory, "metadata.json")).get("kasm_keras", {})
     return classifier
 

@@ -22,7 +22,7 @@ class ZooPresets:
     def presets(cls):
         from kasm_keras import zoo
 
-        return {name: zoo.registry()[name].get("metadata", {}) for name in zoo.published_names()}
+        return {name: zoo.registry()[name].get("metadata", {}) for name in zoo.names()}
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
