@@ -291,3 +291,10 @@ def test_length_aware_batches_read_every_document_once_cut_to_the_longest(tmp_pa
         "train", 16, shuffle=True, repeat=True, by_length=True, drop_remainder=True
     ).take(40).as_numpy_iterator()]
     assert again == shapes  # the order follows from the seed
+    # The spec says every batch is full, so the training loop can slice it over replicas.
+    spec = data.batches("train", 16, repeat=True, by_length=True, drop_remainder=True).element_spec
+    assert spec[0].shape.as_list() == [16, None] and spec[1].shape.as_list() == [16]
+    # Under XLA a batch's length is rounded up to a multiple of 8 (at most max_length).
+    rounded = [ids.shape[1] for ids, _ in data.batches(
+        "test", 16, by_length=True, length_multiple=8).as_numpy_iterator()]
+    assert set(rounded) <= {8, 16, 24} and len(rounded) == len(widths)

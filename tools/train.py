@@ -78,7 +78,10 @@ def define_flags(flag_values=FLAGS):
                          "every N steps.", **kw)
     flags.DEFINE_enum("jit_compile", d.jit_compile, ["auto", "true", "false"],
                       "XLA for the training step; auto turns it on where it helps.", **kw)
-    flags.DEFINE_bool("mixed_precision", d.mixed_precision, "mixed_float16 policy.", **kw)
+    flags.DEFINE_enum("precision", d.precision, list(training.PRECISIONS),
+                      "auto: mixed_bfloat16 where this machine multiplies bfloat16 fast (a "
+                      "measured check; GPUs of compute capability >= 8), float32 elsewhere. Gates, "
+                      "cell state and layer norm stay float32, and so do the saved weights.", **kw)
     flags.DEFINE_enum("strategy", d.strategy, training.STRATEGIES, "tf.distribute strategy.", **kw)
     flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
                          "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)

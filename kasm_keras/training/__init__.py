@@ -6,7 +6,8 @@ document classifier that `tools/train.py` trains.
 
 from kasm_keras.training.classification import ClassificationTask, TrainConfig, train_classifier
 from kasm_keras.training.loop import STRATEGIES, LoopConfig, Trainer
+from kasm_keras.training.precision import PRECISIONS
 from kasm_keras.training.task import Task, TrainingError
 
-__all__ = ["STRATEGIES", "ClassificationTask", "LoopConfig", "Task", "TrainConfig", "Trainer",
+__all__ = ["PRECISIONS", "STRATEGIES", "ClassificationTask", "LoopConfig", "Task", "TrainConfig", "Trainer",
            "TrainingError", "train_classifier"]

@@ -20,13 +20,15 @@ from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS, get_variant
 from kasm_keras.models.kernel_classifier import backbone as classifier
 from kasm_keras.utils import files
+from kasm_keras.training import precision
 from kasm_keras.training.loop import LoopConfig, Trainer
 from kasm_keras.training.task import Task, TrainingError
 
 # Settings that change what is trained: a model_dir holding a run with other values is refused.
 # (learning_rate, steps and the engine may change between runs: fine-tuning, longer training.)
+# "policy" is the dtype policy --precision resolved to: `auto` may resolve otherwise elsewhere.
 FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "max_length",
-                  "embeddings", "train_embeddings", "seed", "mixed_precision", "dropout",
+                  "embeddings", "train_embeddings", "seed", "policy", "dropout",
                   "max_vocabulary", "min_count", "validation_fraction", "layer_norm",
                   "learn_sigmas", "ngram_padding", "embedding_dim")
 SHUFFLE_BUFFER = 16_384
@@ -63,7 +65,7 @@ class TrainConfig:
     eval_every: int = 500
     log_every: int = 20
     jit_compile: str = "auto"
-    mixed_precision: bool = False
+    precision: str = "auto"  # auto, float32, mixed_bfloat16 or mixed_float16 (precision.py)
     strategy: str = "default"
     cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
     deterministic: bool = False
@@ -89,6 +91,9 @@ class TrainConfig:
                                 f"{self.learning_rate}")
         if self.jit_compile not in ("auto", "true", "false"):
             raise TrainingError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
+        if self.precision not in precision.PRECISIONS:
+            raise TrainingError(f"--precision must be one of {', '.join(precision.PRECISIONS)}, "
+                                f"got {self.precision!r}")
         if self.model not in VARIANTS:
             raise TrainingError(f"--model must be one of {VARIANTS}, got {self.model!r}")
         if self.ngram_padding not in NGRAM_PADDINGS:
@@ -132,7 +137,12 @@ class TrainConfig:
             model_dir=self.model_dir, max_steps=self.max_steps, epochs=self.epochs,
             eval_every=self.eval_every, log_every=self.log_every, seed=self.seed,
             strategy=self.strategy, cpu_devices=self.cpu_devices, jit_compile=self.use_jit(),
-            mixed_precision=self.mixed_precision, deterministic=self.deterministic)
+            precision=self.precision, deterministic=self.deterministic)
+
+    def policy(self):
+        """The Keras dtype policy of --precision (auto: measured once, see precision.py; so
+        only once TensorFlow's devices are configured)."""
+        return precision.resolve(self.precision)
 
 
 def _evaluate(logits_of, batches):
@@ -164,11 +174,13 @@ class ClassificationTask(Task):
     def _logits_function(self, model):
         """Logits of token ids in inference mode; traced once per model and batch shape."""
         if self._logits[0] is not model:
-            self._logits = (model, tf.function(lambda ids: model(ids, training=False)))
+            self._logits = (model, tf.function(
+                lambda ids: model(ids, training=False),
+                input_signature=[tf.TensorSpec([None, None], tf.int32)]))  # any batch length
         return self._logits[1]
 
     def settings(self):
-        return dataclasses.asdict(self.config)
+        return {**dataclasses.asdict(self.config), "policy": self.config.policy()}
 
     def prepare(self, log):
         c = self.config
@@ -228,13 +240,17 @@ class ClassificationTask(Task):
             class_names=self.data.classes)
         return model, keras.optimizers.Adam(c.learning_rate, clipvalue=1.0)
 
+    def _batches(self, split, batch_size, **options):
+        """Length-aware batches: documents of similar length together, each batch cut to its
+        longest (rounded up to a multiple of 8 under XLA, which compiles once per shape)."""
+        return self.data.batches(split, batch_size, by_length=True,
+                                 length_multiple=8 if self.config.use_jit() else 1, **options)
+
     def train_dataset(self, seed):
-        data = self.data.examples("train").map(lambda ids, label, length: (ids, label))
         # The buffer is part of every checkpoint: no larger than the data (it shuffles the same).
         buffer = min(SHUFFLE_BUFFER, self.sizes["train"])
-        data = data.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-        return data.repeat().batch(self.config.batch_size, drop_remainder=True).prefetch(
-            tf.data.AUTOTUNE)
+        return self._batches("train", self.config.batch_size, shuffle=True, repeat=True,
+                             seed=seed, drop_remainder=True, shuffle_buffer=buffer)
 
     def batch_loss(self, model, batch):
         ids, labels = batch
@@ -246,11 +262,13 @@ class ClassificationTask(Task):
 
     def validate(self, model):
         accuracy, loss, _, _ = _evaluate(self._logits_function(model),
-                                         self.data.batches("validation", EVAL_BATCH))
+                                         self._batches("validation", EVAL_BATCH))
         return {"accuracy": accuracy, "loss": loss}
 
     def save_best(self, model, path):
         """A `.keras` file; Keras writes those in place, so it is written beside and renamed."""
+        if model.backbone.dtype_policy.name != "float32":  # stored alike whatever the precision
+            model = model.rebuilt(dtype="float32")
         with files.local_output(path) as local:
             model.save(local + ".keras")
             os.replace(local + ".keras", local)
@@ -262,7 +280,7 @@ class ClassificationTask(Task):
     def report(self, model):
         c = self.config
         test_accuracy, _, _, _ = _evaluate(self._logits_function(model),
-                                           self.data.batches("test", EVAL_BATCH))
+                                           self._batches("test", EVAL_BATCH))
         layer = classifier.kernel_layer(model)
         return {
             "model": c.model, "dataset": c.dataset, "ngram": c.ngram,
@@ -277,7 +295,7 @@ class ClassificationTask(Task):
             "splits": self.sizes,
             "word_vectors": str(self.coverage) if self.coverage else None,
             "pipeline_batches_per_second": pipeline_speed(
-                self.data.batches("train", c.batch_size, shuffle=True, repeat=True), seconds=1.0),
+                self._batches("train", c.batch_size, shuffle=True, repeat=True), seconds=1.0),
         }
 
 

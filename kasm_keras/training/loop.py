@@ -52,7 +52,7 @@ import tensorflow as tf
 
 import kasm_keras
 from kasm_keras.utils import files
-from kasm_keras.training import checkpoints
+from kasm_keras.training import checkpoints, precision
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
 from kasm_keras.training.lock import claim_model_dir
 from kasm_keras.training.task import Task, TrainingError
@@ -74,7 +74,9 @@ class LoopConfig:
     strategy: str = "default"
     cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
     jit_compile: bool = False  # XLA for the forward and backward pass
-    mixed_precision: bool = False
+    # A Keras dtype policy, or "auto" (resolved once the strategy has configured the devices,
+    # since deciding runs a timed matmul); see kasm_keras.training.precision.
+    precision: str = "float32"
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
     keep_checkpoints: int = 2
 
@@ -88,6 +90,9 @@ class LoopConfig:
             raise TrainingError(f"--epochs must be positive and finite, got {self.epochs}")
         if not 0 <= self.seed < 2 ** 32:
             raise TrainingError(f"--seed must be in [0, 2**32), got {self.seed}")
+        if self.precision not in precision.PRECISIONS:
+            raise TrainingError(f"--precision must be one of {', '.join(precision.PRECISIONS)}, "
+                                f"got {self.precision!r}")
         if self.strategy not in STRATEGIES:
             raise TrainingError(f"--strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if files.is_local(self.model_dir) and os.path.isfile(self.model_dir):
@@ -146,8 +151,9 @@ def _replica_slice(batch):
         return batch
 
     def part(tensor):
-        shape = tensor.shape
-        return tf.reshape(tensor, [replicas, shape[0] // replicas, *shape[1:]])[
+        size = tensor.shape[0] // replicas  # static; the other dimensions may vary by batch
+        rest = tf.shape(tensor)[1:]
+        return tf.reshape(tensor, tf.concat([[replicas, size], rest], 0))[
             context.replica_id_in_sync_group]
 
     return tf.nest.map_structure(part, batch)
@@ -200,10 +206,11 @@ class Trainer:
         c = self.config
         if c.deterministic:
             tf.config.experimental.enable_op_determinism()
-        if c.mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_float16")
         self.strategy = make_strategy(c.strategy, c.cpu_devices)
         self.chief = is_chief(self.strategy)
+        self.policy = precision.resolve(c.precision)
+        if self.chief:
+            self.log(f"precision: {self.policy}" + (" (auto)" if c.precision == "auto" else ""))
 
     def _latest(self, manager):
         """The checkpoint to resume from, its digests checked (None for a new run)."""
@@ -230,7 +237,8 @@ class Trainer:
         keras.utils.set_random_seed(c.seed)
         with self.strategy.scope():
             self.model, optimizer = self.task.build()
-            if c.mixed_precision and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            if precision.needs_loss_scaling(self.policy) and \
+                    not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
@@ -309,7 +317,8 @@ class Trainer:
             optimizer.apply(grads, model.trainable_variables)
             return values
 
-        @tf.function
+        # One trace for every batch length (length-aware batches vary in length).
+        @tf.function(input_signature=[self.iterator.element_spec])
         def step(batch):
             values = strategy.run(replica_step, args=(batch,))
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
@@ -349,15 +358,17 @@ class Trainer:
                     tf.io.gfile.remove(path)
 
     def run(self):
+        """Trains under the config's dtype policy; Keras' global policy is restored after."""
         c = self.config
         self._start()
-        if not self.chief:  # the chief alone writes: it holds the model_dir's lock
-            return self._run()
-        checkpoint_dir = files.join(c.model_dir, "checkpoints")
-        with claim_model_dir(c.model_dir,
-                             keep=lambda: files.exists(files.join(checkpoint_dir, "latest"))):
-            self._remove_staging_leftovers()
-            return self._run()
+        with precision.policy_scope(self.policy):
+            if not self.chief:  # the chief alone writes: it holds the model_dir's lock
+                return self._run()
+            checkpoint_dir = files.join(c.model_dir, "checkpoints")
+            with claim_model_dir(c.model_dir,
+                                 keep=lambda: files.exists(files.join(checkpoint_dir, "latest"))):
+                self._remove_staging_leftovers()
+                return self._run()
 
     def _run(self):
         c, task = self.config, self.task
@@ -482,6 +493,7 @@ class Trainer:
             "history": state["history"],
             "train_steps_per_second": steps_per_second,
             "jit_compile": c.jit_compile,
+            "precision": self.policy,
             "strategy": c.strategy,
             "replicas": self.strategy.num_replicas_in_sync,
             "deterministic": c.deterministic,

@@ -63,7 +63,7 @@ class Task(abc.ABC):
     def build(self):
         """(keras.Model, keras optimizer), called inside the strategy's scope.
 
-        The loop wraps the optimizer in a LossScaleOptimizer under mixed precision and builds it.
+        The loop wraps the optimizer in a LossScaleOptimizer under mixed_float16 and builds it.
         """
 
     @abc.abstractmethod

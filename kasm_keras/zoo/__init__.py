@@ -225,16 +225,10 @@ def _entry_bytes(directory):
 
 
 def save_entry(classifier, directory, metadata):
-    """Writes `classifier` as a compact preset with softmax outputs and `metadata` merged into
+    """Writes `classifier` as a compact float32 preset with softmax outputs and `metadata` merged into
     keras-hub's metadata.json under "kasm_keras"."""
-    from kasm_keras.models.kernel_classifier import KernelClassifierBackbone, KernelTextClassifier
-
-    backbone = KernelClassifierBackbone.from_config(classifier.backbone.get_config())
-    stored = KernelTextClassifier(
-        backbone, classifier.num_classes, preprocessor=classifier.preprocessor,
-        activation="softmax", hidden_dim=classifier.hidden_dim, dropout=classifier.dropout,
-        class_names=classifier.class_names, seed=classifier.seed)
-    stored.set_weights(classifier.get_weights())
+    # float32 whatever the training precision: every entry is stored and loads the same way.
+    stored = classifier.rebuilt(activation="softmax", dtype="float32")
     stored.save_to_preset(directory)
     for weights in ("model.weights.h5", "task.weights.h5"):
         compact_weights(os.path.join(directory, weights))

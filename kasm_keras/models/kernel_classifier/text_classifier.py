@@ -82,6 +82,23 @@ class KernelTextClassifier(ZooPresets, keras_hub.models.TextClassifier):
         })
         return config
 
+    def rebuilt(self, activation="same", dtype="same"):
+        """A new classifier with these weights, another output `activation` and/or dtype policy:
+        a model trained under mixed precision is stored and served as `dtype="float32"`."""
+        from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone
+
+        config = self.backbone.get_config()
+        if dtype != "same":
+            config["dtype"] = dtype
+        copy = type(self)(
+            KernelClassifierBackbone.from_config(config), self.num_classes,
+            preprocessor=self.preprocessor,
+            activation=self.activation if activation == "same" else activation,
+            hidden_dim=self.hidden_dim, dropout=self.dropout, class_names=self.class_names,
+            seed=self.seed)
+        copy.set_weights(self.get_weights())
+        return copy
+
     @property
     def sequence_length(self):
         return self.preprocessor.sequence_length

@@ -1,0 +1,90 @@
+"""Which precision to train in: `--precision=auto|float32|mixed_bfloat16|mixed_float16`.
+
+`auto` picks `mixed_bfloat16` where the hardware multiplies bfloat16 fast and `float32`
+elsewhere. On a GPU the answer is its compute capability (8.0 and later have bfloat16 tensor
+cores). On a CPU it is measured: a CPU without AVX512_BF16 or AMX runs TensorFlow's bfloat16
+matmul several times slower than float32, one with them about 1.8x faster, and a short timed
+product tells the two apart more reliably than a list of CPU names.
+
+Under either mixed policy the cells keep their gates, state and layer norm in float32
+(`kasm_keras.layers.kernel_cell.math_dtype`) and the variables stay float32, so the optimizer
+updates float32 weights and a saved model's weights are float32 whatever it was trained in.
+Only `mixed_float16` needs loss scaling.
+"""
+
+import functools
+import time
+
+import keras
+import tensorflow as tf
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+POLICIES = PRECISIONS[1:]
+# bfloat16 must beat float32 by this factor on the timed product to be chosen.
+MIN_SPEEDUP = 1.25
+_SIZE = 1024
+
+
+def _seconds_per_product(dtype, repeats=5):
+    a = tf.random.stateless_normal([_SIZE, _SIZE], seed=[1, 2], dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    product = tf.function(lambda x: tf.matmul(x, x), jit_compile=False)
+    product(a).numpy()  # trace and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        product(a).numpy()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@functools.cache
+def bfloat16_speedup():
+    """float32 time / bfloat16 time of a 1024x1024 matmul on the default device (measured once
+    per process; about 0.1 s on a CPU)."""
+    return _seconds_per_product(tf.float32) / _seconds_per_product(tf.bfloat16)
+
+
+def gpu_has_fast_bfloat16():
+    """None without a GPU; else whether every GPU has compute capability >= 8.0."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    capabilities = [tf.config.experimental.get_device_details(g).get("compute_capability", (0, 0))
+                    for g in gpus]
+    return all(tuple(c) >= (8, 0) for c in capabilities)
+
+
+@functools.cache
+def auto_policy():
+    """The policy `--precision=auto` resolves to on this machine."""
+    gpu = gpu_has_fast_bfloat16()
+    fast = gpu if gpu is not None else bfloat16_speedup() >= MIN_SPEEDUP
+    return "mixed_bfloat16" if fast else "float32"
+
+
+def resolve(precision):
+    """The Keras dtype policy name for a `--precision` value."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return auto_policy() if precision == "auto" else precision
+
+
+def needs_loss_scaling(policy):
+    return policy == "mixed_float16"
+
+
+class policy_scope:
+    """Sets Keras' global dtype policy for a block and restores the previous one after it."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def __enter__(self):
+        self.previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.policy)
+        return self
+
+    def __exit__(self, *exc):
+        keras.config.set_dtype_policy(self.previous)
+        return False
