@@ -49,9 +49,3 @@ def test_variants_tool_prints_the_table():
                             capture_output=True, text=True, check=True)
     assert "| `rkm_cifg` | RKM-CIFG |" in result.stdout
     assert "| 3 | 1,500 |" in result.stdout  # (2*20 + 10) * 3 * 10
-
-
-def test_readme_shows_the_current_results():
-    from reporting import results
-
-    assert readme.read_block("results") == results.markdown_table(results.collect())

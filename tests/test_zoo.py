@@ -12,7 +12,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from kasm_keras import zoo
+from kasm_keras import paper, zoo
 from kasm_keras.models.kernel_classifier import KernelTextClassifier, build_classifier
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -43,8 +43,19 @@ def test_every_shipped_entry_is_a_complete_preset_with_measured_metadata():
         info = zoo.info(name)
         assert info["dataset"] == name.split("/")[0]
         assert f"{info['variant']}_{info['ngram']}gram" == name.split("/")[1]
-        assert 0.85 < info["test_accuracy"] <= 1 and info["paper_accuracy"] > 90
+        # Accuracies in percent; the registry keeps the test accuracy as a fraction.
+        assert info["test_accuracy"] == pytest.approx(100 * entry["metadata"]["test_accuracy"])
+        assert 85 < info["test_accuracy"] <= 100 and info["paper_accuracy"] > 90
+        cell = (info["dataset"], info["variant"], info["ngram"])
+        assert info["paper_accuracy"] == paper.table2_accuracy(*cell)
+        assert info["pytorch_accuracy"] == paper.pytorch_table2_accuracy(*cell) > 85
+        assert info["table2_parameters"] == info["parameters"]["table2"] > 0
+        assert info["paper_parameters"] == info["parameters"]["table2_at_paper_sizes"]
+        assert info["total_parameters"] == info["parameters"]["total"] > info["table2_parameters"]
+        assert info["training_documents"] > 0 and info["word_vectors"].startswith("glove")
+        assert isinstance(info["seed"], int)
         assert info["versions"]["keras"] and info["command"].startswith("python tools/train.py")
+        assert name in zoo.known_names() and name not in zoo.unpublished_names()
         directory = pathlib.Path(zoo.entry_dir(name))
         assert sum((directory / f).stat().st_size for f in zoo.PRESET_FILES) <= zoo.MAX_ENTRY_BYTES
         config = json.loads((directory / "task.json").read_text())
@@ -180,14 +191,14 @@ def test_publish_refuses_bad_names_and_stores_a_loadable_compact_entry(tmp_path)
     path = zoo.publish(classifier, "toy/rkm_cifg_1gram", {"dataset": "toy"},
                        evaluate=lambda c: 0.5, zoo_dir=str(tmp_path), url=None)
     assert pathlib.Path(path) == tmp_path / "toy/rkm_cifg_1gram"
-    assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 0.5
+    assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 50.0  # percent
     stored = zoo.load("toy/rkm_cifg_1gram", zoo_dir=str(tmp_path))
     np.testing.assert_allclose(stored.predict(texts, verbose=0),
                                classifier.probabilities(texts), atol=2e-3)
     with pytest.raises(zoo.ZooError, match="compact storage moved it"):
         zoo.publish(classifier, "toy/rkm_cifg_1gram", {}, evaluate=lambda c: 0.5,
                     zoo_dir=str(tmp_path), reference_accuracy=0.6)
-    assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 0.5  # untouched
+    assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 50.0  # untouched
 
 
 def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_path, server):

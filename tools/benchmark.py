@@ -1,8 +1,14 @@
-"""Training and inference speed of every variant beside keras.layers.LSTM, and serving latency.
+"""Training and inference speed of every variant beside keras.layers.LSTM at each precision, the
+classifier end to end on real AG News batches, scaling curves, serving latency, and the goals.
 
-python tools/benchmark.py [--quick] [--output=FILE] [--json] [--serving_zoo=NAME] [--update_readme]
+python tools/benchmark.py [--quick] [--output=FILE] [--json] [--precisions=float32,auto]
+    [--data_dir=../shared/data] [--scaling] [--serving_zoo=NAME] [--update_readme]
 python tools/benchmark.py --report=benchmarks/latest.json --time_to_accuracy=RUN/metrics.json \
     --output=benchmarks/latest.json --update_readme
+
+With --report, no layer is measured; --data_dir, --scaling and --serving_zoo still measure theirs
+and add them to the report. A new --time_to_accuracy keeps the report's earlier figure beside it
+(as "previous").
 """
 
 import json
@@ -15,6 +21,7 @@ from absl import app, flags
 
 from reporting import benchmark, readme
 from kasm_keras.layers.variants import VARIANTS
+from kasm_keras.training.precision import PRECISIONS
 
 FLAGS = flags.FLAGS
 ERRORS = ()
@@ -49,14 +56,32 @@ def define_flags(flag_values=FLAGS):
                       "one.", **kw)
     flags.DEFINE_string("time_to_accuracy", None, "A tools/train.py metrics.json whose time to "
                         "its test accuracy the table states.", **kw)
-    flags.DEFINE_string("report", None, "Measure nothing: print (and with --update_readme, "
+    flags.DEFINE_string("report", None, "Measure no layer: print (and with --update_readme, "
                         "publish) this earlier --output report, with --time_to_accuracy added "
-                        "if given.", **kw)
+                        "if given (its earlier figure kept beside it) and --data_dir, --scaling "
+                        "and --serving_zoo measured now.", **kw)
+    flags.DEFINE_list("precisions", ["float32", "auto"], "Precisions (Keras dtype policies) to "
+                      "measure every layer at; auto is the one tools/train.py picks here. The "
+                      "(loop) rows are measured at the first only.", **kw)
+    flags.DEFINE_string("data_dir", None, "A folder holding AG News (e.g. ../shared/data): "
+                        "measure the classifier end to end on its batches (padded, float32 "
+                        "against length-aware, auto precision), and serve its test document of "
+                        "median length.", **kw)
+    flags.DEFINE_string("cache_dir", None, "Prepared and tokenised data for --data_dir (default "
+                        "the kasm_keras cache, as tools/train.py).", **kw)
+    flags.DEFINE_bool("scaling", False, "Also measure training tokens/s and peak memory of "
+                      f"{' and '.join(benchmark.SCALING_LAYERS)} at the auto precision for "
+                      f"sequence lengths {benchmark.SCALING_LENGTHS[0]} to "
+                      f"{benchmark.SCALING_LENGTHS[-1]} and batch sizes "
+                      f"{benchmark.SCALING_BATCHES[0]} to {benchmark.SCALING_BATCHES[-1]}.", **kw)
     tool_support.choices_list(flag_values, "layers", VARIANTS)
     tool_support.int_list(flag_values, "ngrams", low=1)
     tool_support.choices_list(flag_values, "xla", ("off", "on"))
+    tool_support.choices_list(flag_values, "precisions", PRECISIONS)
     tool_support.new_file(flag_values, "output")
-    for name in ("ngrams", "xla"):
+    tool_support.existing_folder(flag_values, "data_dir")
+    tool_support.not_a_file(flag_values, "cache_dir")
+    for name in ("ngrams", "xla", "precisions"):
         flags.register_validator(name, bool, "give at least one", flag_values=flag_values)
 
 
@@ -71,42 +96,70 @@ def check_report(report, path):
         tool_support.fail(f"--report: {path}: not a tools/benchmark.py report ({what})")
 
 
+def log(message):
+    print(message, file=sys.stderr)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
     if FLAGS.report:
         try:
             report = tool_support.read_json(FLAGS.report)
         except (OSError, ValueError) as error:
             tool_support.fail(f"--report: {error}")
         check_report(report, FLAGS.report)
-    else:
-        shape = benchmark.Shape(FLAGS.batch_size, FLAGS.time, FLAGS.units, FLAGS.units)
-        steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
-        report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
-                               [mode == "on" for mode in FLAGS.xla], FLAGS.repeats,
-                               FLAGS.compare_loop,
-                               log=lambda message: print(message, file=sys.stderr))
-    if FLAGS.time_to_accuracy:
-        try:
-            report["time_to_accuracy"] = benchmark.time_to_accuracy(
-                tool_support.read_json(FLAGS.time_to_accuracy), FLAGS.time_to_accuracy)
-        except (OSError, ValueError) as error:
-            tool_support.fail(f"--time_to_accuracy: {error}")
-    if FLAGS.serving_zoo:  # measured now, also beside an earlier --report's rows
+    classifier = typical = None
+    if FLAGS.serving_zoo:  # read before measuring anything, so that a bad entry fails first
         from kasm_keras import zoo
-        from kasm_keras.models.kernel_classifier import serving
 
         try:
             classifier = zoo.load(FLAGS.serving_zoo, FLAGS.zoo_dir)
         except zoo.ZooError as error:
             tool_support.fail(error)
-        with tempfile.TemporaryDirectory() as tmp:
-            export_dir = serving.export_saved_model(classifier, os.path.join(tmp, "export"))
+    if FLAGS.data_dir:  # prepared once here (and checked) before the children read it
+        try:
+            typical = benchmark.typical_document(FLAGS.data_dir, FLAGS.cache_dir)
+        except (OSError, ValueError) as error:
+            tool_support.fail(f"--data_dir: {error}")
+    if not FLAGS.report:
+        shape = benchmark.Shape(FLAGS.batch_size, FLAGS.time, FLAGS.units, FLAGS.units)
+        report = benchmark.run(shape, steps, warmup, [int(n) for n in FLAGS.ngrams], FLAGS.layers,
+                               [mode == "on" for mode in FLAGS.xla], FLAGS.repeats,
+                               FLAGS.compare_loop, FLAGS.precisions, log=log)
+    if FLAGS.time_to_accuracy:
+        try:
+            report["time_to_accuracy"] = benchmark.with_previous(
+                benchmark.time_to_accuracy(tool_support.read_json(FLAGS.time_to_accuracy),
+                                           FLAGS.time_to_accuracy),
+                report.get("time_to_accuracy"))
+        except (OSError, ValueError) as error:
+            tool_support.fail(f"--time_to_accuracy: {error}")
+    if FLAGS.data_dir:
+        quick = {"train_batches": 4, "warmup": 1, "inference_batches": 4} if FLAGS.quick else {}
+        report["end_to_end"] = benchmark.end_to_end(FLAGS.data_dir, FLAGS.cache_dir,
+                                                    FLAGS.repeats, log=log, **quick)
+    if FLAGS.scaling:
+        from kasm_keras.training import precision
+
+        report["scaling"] = benchmark.scaling(FLAGS.units, precision.resolve("auto"),
+                                              most=steps, log=log)
+    if classifier is not None:  # measured now, also beside an earlier --report's rows
+        from kasm_keras.models.kernel_classifier import serving
+
+        document = {}
+        if typical:
+            texts = [typical[0]]
+            document = {"document": f"the {benchmark.END_TO_END['dataset']} test document of "
+                                    "median length", "document_tokens": typical[1]}
+        else:
             texts = ["Oil prices rose sharply as markets opened on Monday, lifting energy shares "
                      "and weighing on airlines. " * 3, "The home team won the cup final.",
                      "A new chip promises faster phones with longer battery life."]
-            report["serving"] = {"model": FLAGS.serving_zoo,
+        with tempfile.TemporaryDirectory() as tmp:
+            export_dir = serving.export_saved_model(classifier, os.path.join(tmp, "export"))
+            report["serving"] = {"model": FLAGS.serving_zoo, **document,
                                  **benchmark.serving_latency(export_dir, texts),
                                  "memory_mib": benchmark.serving_memory(export_dir, texts)}
     table = benchmark.markdown(report)

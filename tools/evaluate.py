@@ -86,7 +86,7 @@ def main(argv):
             tool_support.download_hint(f"the {dataset} dataset"):
         data_classes, texts, labels = zoo.split_texts(
             dataset, FLAGS.split, FLAGS.data_dir, FLAGS.cache_dir,
-            run.get("validation_fraction", 0.05), run.get("seed", 0))
+            run.get("validation_fraction", 0.05), zoo.split_seed(run))
         if classifier.class_names and list(data_classes) != classes:
             tool_support.fail(f"the model predicts {classes}, but {dataset} has "
                               f"classes {list(data_classes)}")

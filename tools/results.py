@@ -1,7 +1,18 @@
-"""Prints the measured accuracies beside the paper's Table 2, from the metrics.json files.
+"""Prints the measured accuracies beside the paper's Table 2 and the PyTorch reproduction's, and
+the paper's claims judged on them, from the zoo's registry (and finished runs).
 
 python tools/results.py [--runs_dir=runs]
+python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
+
+--seed_runs records finished runs of the zoo's cells with other seeds than the published
+entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
+seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
+README's "results" and "claims" blocks, which come from the registry and seed_runs.json alone.
 """
+
+import glob
+import os
+import sys
 
 import tool_support
 from absl import app, flags
@@ -17,13 +28,17 @@ def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
     flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder (local "
                         "or any tf.io.gfile path, e.g. gs://...).", **kw)
+    flags.DEFINE_list("seed_runs", None, "Finished runs (folders or globs, comma-separated) of "
+                      "the zoo's cells with other seeds: recorded in seed_runs.json beside the "
+                      "registry, for the seed noise of the tables.", **kw)
     tool_support.define_zoo_dir(flag_values, "the entries")
-    flags.DEFINE_bool("update_readme", False, "Replace the README's results table with this "
-                      "one.", **kw)
+    flags.DEFINE_bool("update_readme", False, "Replace the README's results and claims tables "
+                      "with these (not with --runs_dir: the README's come from the registry).",
+                      **kw)
     tool_support.existing_folder(flag_values, "runs_dir")
 
 
-def table(metrics):
+def table(metrics, seeds=None):
     """The results table; one metrics.json that lacks what the table shows is named."""
     for m in metrics:
         try:
@@ -33,20 +48,52 @@ def table(metrics):
             source = m.get("source", "?")
             where = source if source.startswith("zoo: ") else f"{source}/metrics.json"
             tool_support.fail(f"{where}: not a finished tools/train.py run's metrics ({what})")
-    return results.markdown_table(metrics)
+    return results.markdown_table(metrics, seeds)
+
+
+def seed_run_folders(patterns):
+    """The finished run folders the patterns name; an unfinished one is skipped, on stderr."""
+    folders = sorted({folder for pattern in patterns
+                      for folder in (glob.glob(pattern) or [pattern])})
+    if not folders:
+        tool_support.fail(f"--seed_runs={','.join(patterns)}: no such folders")
+    finished = []
+    for folder in folders:
+        if not os.path.isdir(folder):
+            tool_support.fail(f"--seed_runs: {folder}: no such folder")
+        if os.path.exists(os.path.join(folder, "metrics.json")):
+            finished.append(folder)
+        else:
+            print(f"skipped {folder}: not finished (no metrics.json)", file=sys.stderr)
+    return finished
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.update_readme and FLAGS.runs_dir:
+        raise app.UsageError("--update_readme takes the tables from the registry alone; leave "
+                             "out --runs_dir")
+    runs = results.read_seed_runs(FLAGS.zoo_dir)
+    if FLAGS.seed_runs:
+        runs = results.add_seed_runs(runs, seed_run_folders(FLAGS.seed_runs))
+    # Every check runs before anything is written.
+    accuracies, warnings = results.seed_accuracies(FLAGS.zoo_dir, runs)
     try:
         metrics = results.collect(FLAGS.runs_dir, FLAGS.zoo_dir)
     except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
         tool_support.fail(error)
-    text = table(metrics)
+    text = table(metrics, {name: [v for _, v, _ in values] for name, values in accuracies.items()})
+    claims_text = results.claims_table(accuracies)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if FLAGS.seed_runs:
+        results.write_seed_runs(runs, FLAGS.zoo_dir)
     print(text)
+    print()
+    print(claims_text)
     if FLAGS.update_readme:
-        readme.replace_block("results", text)
+        readme.replace_blocks({"results": text, "claims": claims_text})
 
 
 if __name__ == "__main__":

@@ -72,7 +72,10 @@ def define_flags(flag_values=FLAGS):
                          "vocabulary.", **kw)
     flags.DEFINE_float("validation_fraction", d.validation_fraction, "Share of train held "
                        "out, in (0, 1).", **kw)
-    flags.DEFINE_integer("seed", d.seed, "Seed for the split, initialisation and shuffling.", **kw)
+    flags.DEFINE_integer("seed", d.seed, "Seed of the initialisation, dropout and shuffling.", **kw)
+    flags.DEFINE_integer("split_seed", d.split_seed, "Seed of the validation split (which "
+                         "training rows are held out); kept apart from --seed so that runs "
+                         "with several seeds train and validate on the same rows.", **kw)
     flags.DEFINE_integer("eval_every", d.eval_every, "Validate and checkpoint every N steps.", **kw)
     flags.DEFINE_integer("log_every", d.log_every, "Progress bar, NaN check and TensorBoard "
                          "every N steps.", **kw)

@@ -1,11 +1,13 @@
 """Lists, verifies and publishes zoo entries.
 
-python tools/zoo.py list
+python tools/zoo.py list      # the published entries, then the names of Table 2 not published
 python tools/zoo.py verify
+python tools/zoo.py best --seed_runs='runs/zoo/ag_news/lstm_1gram_seed*'   # the seed to publish
 python tools/zoo.py publish --model_dir=runs/ag_news/rkm_cifg_1gram --name=ag_news/rkm_cifg_1gram \
     --data_dir=../shared/data
 """
 
+import glob
 import sys
 
 import tool_support
@@ -19,7 +21,7 @@ from kasm_keras.utils import download
 FLAGS = flags.FLAGS
 ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
           download.UnsafeArchiveError)
-COMMANDS = ("list", "verify", "publish")
+COMMANDS = ("list", "verify", "publish", "best")
 
 
 def define_flags(flag_values=FLAGS):
@@ -34,6 +36,9 @@ def define_flags(flag_values=FLAGS):
                         "downloaded.", **kw)
     flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
                         "~/.cache/kasm_keras).", **kw)
+    flags.DEFINE_list("seed_runs", None, "best: finished runs of one cell with different seeds "
+                      "(folders or globs, comma-separated); prints the one with the best "
+                      "validation accuracy.", **kw)
     tool_support.define_zoo_dir(flag_values, "the entries", must_exist=False)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.existing_folder(flag_values, "data_dir")
@@ -46,13 +51,37 @@ def define_flags(flag_values=FLAGS):
 def _summary_line(name, info):
     """`list`'s line for an entry; ZooError when the registry's record of it lacks a field."""
     try:
-        return (f"{name:<32} test accuracy {float(info['test_accuracy']):.4f}  "
+        return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
                 f"({int(info['training_documents']):,} training documents)")
     except (KeyError, TypeError, ValueError) as error:
         problem = (f"no {error.args[0]!r} in its metadata" if isinstance(error, KeyError)
                    else f"unreadable metadata ({error})")
         raise zoo.ZooError(f"{zoo.registry_path(FLAGS.zoo_dir)}: entry {name!r}: {problem}; "
                            "the registry is damaged") from None
+
+
+def unpublished_lines(unpublished):
+    """The names of Table 2 without an entry, one line per dataset and n-gram width."""
+    from kasm_keras.layers.variants import VARIANTS
+
+    missing = {}
+    for name in unpublished:
+        dataset, variant, ngram = zoo.parse_name(name)
+        missing.setdefault(dataset, {}).setdefault(ngram, []).append(variant)
+    lines = [f"Not published ({len(unpublished)}; zoo.load or zoo.info of one prints the "
+             "commands that make it):"]
+    for dataset, by_ngram in missing.items():
+        note = " (its data was not available here)" if dataset in zoo.WITHOUT_DATA else ""
+        if sorted(by_ngram) == list(zoo.NGRAMS) and all(len(v) == len(VARIANTS)
+                                                       for v in by_ngram.values()):
+            lines.append(f"  {dataset:<8} every variant, "
+                         f"{' and '.join(f'{n}gram' for n in zoo.NGRAMS)}{note}")
+            continue
+        for i, (ngram, variants) in enumerate(sorted(by_ngram.items())):
+            shown = "every variant" if len(variants) == len(VARIANTS) else ", ".join(variants)
+            lines.append(f"  {dataset if i == 0 else '':<8} {ngram}gram: {shown}"
+                         f"{note if i == 0 else ''}")
+    return lines
 
 
 def main(argv):
@@ -66,11 +95,22 @@ def main(argv):
             print(zoo.publish_run(FLAGS.model_dir, FLAGS.name, data_dir=FLAGS.data_dir,
                                   cache_dir=FLAGS.cache_dir, zoo_dir=FLAGS.zoo_dir, url=FLAGS.url))
         return
+    if command == "best":
+        if not FLAGS.seed_runs:
+            raise app.UsageError("best needs --seed_runs")
+        folders = sorted({d for pattern in FLAGS.seed_runs
+                          for d in (glob.glob(pattern) or [pattern])})
+        print(zoo.best_run(folders))
+        return
     failures = 0
     names = zoo.names(FLAGS.zoo_dir)
     if command == "list":  # every record is read before anything is printed
-        for line in [_summary_line(name, zoo.info(name, FLAGS.zoo_dir)) for name in names]:
-            print(line)
+        lines = [f"Published ({len(names)}):"]
+        lines += [_summary_line(name, zoo.info(name, FLAGS.zoo_dir)) for name in names]
+        unpublished = zoo.unpublished_names(FLAGS.zoo_dir)
+        if unpublished:
+            lines += unpublished_lines(unpublished)
+        print("\n".join(lines))
         return
     for name in names:
         try:

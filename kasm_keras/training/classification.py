@@ -28,7 +28,7 @@ from kasm_keras.training.task import Task, TrainingError
 # (learning_rate, steps and the engine may change between runs: fine-tuning, longer training.)
 # "policy" is the dtype policy --precision resolved to: `auto` may resolve otherwise elsewhere.
 FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "max_length",
-                  "embeddings", "train_embeddings", "seed", "policy", "dropout",
+                  "embeddings", "train_embeddings", "seed", "split_seed", "policy", "dropout",
                   "max_vocabulary", "min_count", "validation_fraction", "layer_norm",
                   "learn_sigmas", "ngram_padding", "embedding_dim")
 SHUFFLE_BUFFER = 16_384
@@ -61,7 +61,8 @@ class TrainConfig:
     max_vocabulary: int = 50_000
     min_count: int = 2
     validation_fraction: float = 0.05
-    seed: int = 0
+    seed: int = 0  # initialisation, dropout and shuffling
+    split_seed: int = 0  # which training rows are held out for validation (and the vocabulary)
     eval_every: int = 500
     log_every: int = 20
     jit_compile: str = "auto"
@@ -72,6 +73,8 @@ class TrainConfig:
 
     def __post_init__(self):
         """Every setting is checked here, before any data is read or any file written."""
+        if self.split_seed < 0:
+            raise TrainingError(f"--split_seed must be at least 0, got {self.split_seed}")
         for name in ("batch_size", "units", "ngram", "embedding_dim", "min_count"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -187,7 +190,7 @@ class ClassificationTask(Task):
         self.data = datasets.load_classification(
             c.dataset, c.data_dir, cache_dir=c.cache_dir, max_vocabulary=c.max_vocabulary,
             min_count=c.min_count, max_length=c.max_length,
-            validation_fraction=c.validation_fraction, seed=c.seed)
+            validation_fraction=c.validation_fraction, seed=c.split_seed)
         self.sizes = self.data.split_sizes()
         if self.sizes["train"] < c.batch_size or self.sizes["validation"] == 0:
             raise TrainingError(f"{c.dataset}: {self.sizes['train']} training and "

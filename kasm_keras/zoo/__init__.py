@@ -13,6 +13,16 @@ To keep entries small, weights are stored as float16, and the embedding's rarer 
 with one float16 scale each (`compact_weights`); loading restores float32 variables. Publishing re-measures
 the test accuracy of the stored entry and refuses it when it moved by more than
 `MAX_ACCURACY_CHANGE` from the trained model's.
+
+Names: Table 2's cells, `<dataset>/<variant>_<n>gram` for its four datasets, the seven variants
+of `kasm_keras.VARIANTS` and n in {1, 3} (`known_names`). `names` lists the published ones,
+`unpublished_names` the rest; asking for an unpublished one (`load`, `info`, `entry_dir`,
+`KernelTextClassifier.from_preset`) raises a `ZooError` with the two commands that make it from
+the dataset's official archive.
+
+Accuracies: the files written when training and publishing (a run's metrics.json, an entry's
+metadata.json, the registry) hold fractions, as Keras reports them; `info` gives every accuracy
+in percent, as the paper does (`test_accuracy`, `paper_accuracy`, `pytorch_accuracy`).
 """
 
 import json
@@ -41,6 +51,12 @@ MAX_ENTRY_BYTES = 3_000_000
 # test split: int8 for every row changed 8 of 7,600 predictions (-0.05 points), int8 past the
 # first 4,096 rows changed 2 (+0.00).
 EXACT_EMBEDDING_ROWS = 4096
+# Table 2's datasets; with the variants and n-gram widths they make every name the zoo knows.
+DATASETS = ("ag_news", "dbpedia", "yahoo", "yelp")
+NGRAMS = (1, 3)
+# Datasets whose data was not available where the zoo's entries were trained (only subsets of
+# AG News and DBpedia were): their entries wait for someone with the official archive.
+WITHOUT_DATA = ("yahoo", "yelp")
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "task.weights.h5", "preprocessor.json", "tokenizer.json",
                 "assets/tokenizer/vocabulary.txt")
@@ -77,15 +93,110 @@ def registry(zoo_dir=None):
 
 
 def names(zoo_dir=None):
+    """The published entries' names."""
     return sorted(registry(zoo_dir))
 
 
+def entry_name(dataset, variant, ngram):
+    return f"{dataset}/{variant}_{ngram}gram"
+
+
+def known_names():
+    """Every name of Table 2's cells, published or not, in the table's order: dataset, n-gram
+    width, variant."""
+    from kasm_keras.layers.variants import VARIANTS
+
+    return [entry_name(d, v, n) for d in DATASETS for n in NGRAMS for v in VARIANTS]
+
+
+def unpublished_names(zoo_dir=None):
+    """The names of Table 2's cells that the zoo has no entry for (yet), in `known_names`'
+    order."""
+    published = set(names(zoo_dir))
+    return [name for name in known_names() if name not in published]
+
+
+def parse_name(name):
+    """(dataset, variant, ngram) of a name that `known_names` lists, else None."""
+    if name not in known_names():
+        return None
+    dataset, rest = name.split("/")
+    variant, ngram = rest.rsplit("_", 1)
+    return dataset, variant, int(ngram[:-len("gram")])
+
+
+def make_commands(name):
+    """The commands that train and publish entry `name` from its dataset's official archive
+    (tools/train.py downloads it when given no --data_dir)."""
+    dataset, variant, ngram = parse_name(name)
+    run = f"runs/{name}"
+    return [f"python tools/train.py --model={variant} --dataset={dataset} --ngram={ngram} "
+            f"--model_dir={run}",
+            f"python tools/zoo.py publish --model_dir={run} --name={name}"]
+
+
+def _no_entry(name, entries):
+    """The error for a name that has no entry: how to make it when it is one of Table 2's
+    cells, the available names otherwise."""
+    if parse_name(name) is None:
+        return ZooError(f"No zoo entry {name!r}; available: "
+                        f"{', '.join(sorted(entries)) or 'none'}")
+    dataset = parse_name(name)[0]
+    why = (f"the {dataset} data was not available where the zoo's entries were trained"
+           if dataset in WITHOUT_DATA else "it has not been trained and published yet")
+    commands = "\n".join(f"  {command}" for command in make_commands(name))
+    return ZooError(f"zoo entry {name!r} is not published: {why}. To make it from the official "
+                    f"archive (tools/train.py downloads it):\n{commands}")
+
+
+def _percent(value, what):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ZooError(f"{what}: unreadable metadata (test_accuracy {value!r} is not a number); "
+                       "the registry is damaged") from None
+    return 100.0 * number
+
+
 def info(name, zoo_dir=None):
-    """The entry's metadata as a dict (from the registry: nothing is downloaded)."""
+    """The entry's metadata as a dict, from the registry (nothing is downloaded):
+
+    - `name`, `dataset`, `variant`, `ngram`, `classes`;
+    - `test_accuracy`: in percent, measured from the entry's stored files when it was published
+      (the registry and metadata.json hold it as a fraction); `paper_accuracy` and
+      `pytorch_accuracy`: the cell of the paper's Table 2 and of the PyTorch reproduction's, in
+      percent (None where they report none);
+    - `training_documents`: the rows of the dataset's training split that training read (its
+      training and validation splits together); `word_vectors`: the pretrained vectors and
+      their coverage;
+    - `table2_parameters`: the recurrent layer's weights as Table 2 counts them (no biases) at
+      this entry's sizes, `paper_parameters`: the same at the paper's sizes (the number Table 2
+      prints), `total_parameters`: every weight of the model, embedding and classifier
+      included; `parameters`: the run's whole count;
+    - `command`: how it was trained; `seed`; `versions`: the libraries it was trained with;
+      `storage`: how its weights are stored.
+
+    A name of Table 2 without an entry raises a ZooError that says how to make it.
+    """
     entries = registry(zoo_dir)
     if name not in entries:
-        raise ZooError(f"No zoo entry {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
-    return {"name": name, **entries[name].get("metadata", {})}
+        raise _no_entry(name, entries)
+    metadata = dict(entries[name].get("metadata", {}))
+    where = f"{registry_path(zoo_dir)}: entry {name!r}"
+    if "test_accuracy" in metadata:
+        metadata["test_accuracy"] = _percent(metadata["test_accuracy"], where)
+    parameters = metadata.get("parameters")
+    if isinstance(parameters, dict):
+        metadata.setdefault("table2_parameters", parameters.get("table2"))
+        metadata.setdefault("total_parameters", parameters.get("total"))
+        metadata.setdefault("paper_parameters", parameters.get("table2_at_paper_sizes"))
+    cell = (metadata.get("dataset"), metadata.get("variant"), metadata.get("ngram"))
+    if None not in cell:
+        from kasm_keras import paper
+
+        metadata.setdefault("paper_accuracy", paper.table2_accuracy(*cell))
+        metadata.setdefault("pytorch_accuracy", paper.pytorch_table2_accuracy(*cell))
+    return {"name": name, **metadata}
 
 
 def _local_dirs(zoo_dir):
@@ -119,7 +230,7 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     """The entry's verified local directory, downloading what is missing into the cache."""
     entries = registry(zoo_dir)
     if name not in entries:
-        raise ZooError(f"No zoo entry {name!r}; available: {', '.join(sorted(entries)) or 'none'}")
+        raise _no_entry(name, entries)
     entry = entries[name]
     if sorted(entry["files"]) != sorted(PRESET_FILES):
         raise ZooError(f"zoo entry {name!r} lists {sorted(entry['files'])}, expected "
@@ -294,7 +405,7 @@ def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT
 def _summary(name, metadata):
     """What `info` returns without downloading the entry."""
     keys = ("dataset", "variant", "ngram", "classes", "test_accuracy", "paper_accuracy",
-            "training_documents", "word_vectors", "parameters", "command", "seed", "versions",
+            "pytorch_accuracy", "training_documents", "word_vectors", "parameters", "command", "seed", "versions",
             "storage")
     return {k: metadata[k] for k in keys if k in metadata}
 
@@ -355,6 +466,11 @@ def load_classifier(model_dir=None, zoo_name=None, zoo_dir=None):
     return classifier
 
 
+def split_seed(training):
+    """The validation split's seed of a run's settings (runs before --split_seed used --seed)."""
+    return training.get("split_seed", training.get("seed", 0))
+
+
 def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,
                 seed=0):
     """(texts, labels) of a classification split, read from the canonical files."""
@@ -378,6 +494,8 @@ def entry_metadata(metrics, training, classes):
         "classes": list(classes),
         "paper_accuracy": paper.table2_accuracy(metrics["dataset"], metrics["model"],
                                                 metrics["ngram"]),
+        "pytorch_accuracy": paper.pytorch_table2_accuracy(metrics["dataset"], metrics["model"],
+                                                          metrics["ngram"]),
         "training_documents": metrics["splits"]["train"] + metrics["splits"]["validation"],
         "word_vectors": metrics.get("word_vectors"),
         "parameters": metrics["parameters"],
@@ -388,23 +506,73 @@ def entry_metadata(metrics, training, classes):
     }
 
 
+# The settings of config.json that make a run's recipe (with the validation split's seed):
+# runs of one cell that differ only in their seed (and where they were written, how fast they
+# ran) measure the seed noise.
+RECIPE_KEYS = ("model", "dataset", "ngram", "ngram_padding", "units", "layer_norm", "learn_sigmas",
+               "epochs", "max_steps", "batch_size", "learning_rate", "dropout", "max_length",
+               "embeddings", "embedding_dim", "train_embeddings", "max_vocabulary", "min_count",
+               "validation_fraction", "eval_every")
+
+
+def run_summary(model_dir):
+    """What the zoo keeps of a finished tools/train.py run that was not published (another seed
+    of a published cell): its name, seed, validation and test accuracy (fractions), steps, the
+    training documents and its recipe (`RECIPE_KEYS` of config.json)."""
+    metrics_path = os.path.join(model_dir, "metrics.json")
+    metrics = _read_json(metrics_path)
+    config = _read_json(os.path.join(model_dir, "config.json"))
+    try:
+        name = entry_name(metrics["dataset"], metrics["model"], metrics["ngram"])
+        summary = {"name": name, "seed": int(config["seed"]),
+                   "val_accuracy": float(metrics["val_accuracy"]),
+                   "test_accuracy": float(metrics["test_accuracy"]),
+                   "steps": int(metrics["steps"]),
+                   "training_documents": int(metrics["splits"]["train"]
+                                             + metrics["splits"]["validation"]),
+                   "run": model_dir, "command": metrics.get("command"),
+                   "recipe": {**{k: config[k] for k in RECIPE_KEYS if k in config},
+                              "split_seed": split_seed(config)}}
+    except (KeyError, TypeError, ValueError) as error:
+        what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else str(error)
+        raise ZooError(f"{model_dir}: not a finished tools/train.py run (metrics.json or "
+                       f"config.json: {what})") from None
+    return summary
+
+
+def best_run(model_dirs):
+    """Of finished runs of one cell that differ in their seed, the one to publish: the best
+    validation accuracy (on a tie, the lowest seed). The test split plays no part in the choice."""
+    if not model_dirs:
+        raise ZooError("no runs to choose from")
+    summaries = [run_summary(d) for d in model_dirs]
+    cells = sorted({s["name"] for s in summaries})
+    if len(cells) > 1:
+        raise ZooError(f"the runs are of different cells ({', '.join(cells)}); the best seed is "
+                       "chosen among runs of one cell")
+    return min(summaries, key=lambda s: (-s["val_accuracy"], s["seed"]))["run"]
+
+
 def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, url=DEFAULT_URL):
     """Publishes the best model of a finished tools/train.py run as entry `name`: stored
     compactly, its test accuracy measured again from the stored files (the test split read from
     `data_dir`, or downloaded) and checked against the run's."""
     if not NAME.match(name):
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
-    classifier = load_run(model_dir)
     metrics = _read_json(os.path.join(model_dir, "metrics.json"))
     missing = [k for k in ("dataset", "model", "ngram", "splits", "parameters", "command",
                            "versions", "test_accuracy") if k not in metrics]
     if missing:
         raise ZooError(f"{os.path.join(model_dir, 'metrics.json')} lacks {', '.join(missing)}; "
                        "not the metrics of a finished tools/train.py run")
+    trained = entry_name(metrics["dataset"], metrics["model"], metrics["ngram"])
+    if parse_name(name) and name != trained:
+        raise ZooError(f"{model_dir} trained {trained}, not {name}")
+    classifier = load_run(model_dir)
     training = classifier.info
     classes, texts, labels = split_texts(
         training["dataset"], "test", data_dir, cache_dir,
-        training.get("validation_fraction", 0.05), training.get("seed", 0))
+        training.get("validation_fraction", 0.05), split_seed(training))
     if classifier.class_names and list(classifier.class_names) != list(classes):
         raise ZooError(f"{model_dir} predicts {classifier.class_names}, the data has {classes}")
     return publish(classifier, name, entry_metadata(metrics, training, classes),

@@ -1,14 +1,46 @@
-"""Tables of measured results, generated from the metrics.json files that tools/train.py wrote."""
+"""Tables of measured results: the zoo's entries (and finished runs) beside the paper's Table 2
+and the PyTorch reproduction's, and the paper's claims judged on them.
 
+Seed runs: a cell of Table 2 may be trained with several seeds; the entry published is the one
+with the best validation accuracy (`kasm_keras.zoo.best_run`), and the others are recorded in
+`seed_runs.json` beside the registry (`kasm_keras/zoo/seed_runs.json` for the package's; a
+private zoo's in its folder) by `python tools/results.py --seed_runs=GLOB`. Its format:
+
+    {"about": "...", "runs": {"<dataset>/<variant>_<n>gram": [
+        {"seed": 1, "val_accuracy": 0.8912, "test_accuracy": 0.9001, "steps": 3900,
+         "training_documents": 26318, "run": "runs/zoo/...", "command": "python tools/train.py ...",
+         "recipe": {...config.json's kasm_keras.zoo.RECIPE_KEYS...}}, ...]}}
+
+with accuracies as fractions, as in metrics.json. A cell's accuracies over seeds are its
+entry's (measured from the stored files) and those of its recorded runs with other seeds; a
+recorded run whose recipe differs from the entry's is refused, naming the setting.
+"""
+
+import json
+import math
 import os
 
+from reporting import claims
 from kasm_keras import paper, zoo
+from kasm_keras.utils.atomic_files import atomic_write_text
 from kasm_keras.utils.files import read_json as _read_json
+
+SEED_RUNS = "seed_runs.json"
+ABOUT = ("Runs of the zoo's cells with other seeds than the published entry's, for the seed "
+         "noise of tools/results.py's tables; written by `python tools/results.py "
+         "--seed_runs=GLOB`. Accuracies are fractions, as in metrics.json.")
 
 
 def _source(folder):
     """How the table names a run: relative to here when local, the URL otherwise."""
     return os.path.relpath(folder) if "://" not in folder else folder
+
+
+def _entry_metadata(name, zoo_dir=None):
+    """The entry's metadata.json (its kasm_keras part), read from its verified files."""
+    metadata = _read_json(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json"))
+    # keras-hub's metadata.json holds the entry's own under "kasm_keras".
+    return metadata.get("kasm_keras", metadata)
 
 
 def collect(runs_dir=None, zoo_dir=None):
@@ -18,9 +50,7 @@ def collect(runs_dir=None, zoo_dir=None):
 
     found = []
     for name in zoo.names(zoo_dir):
-        metadata = _read_json(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json"))
-        # keras-hub's metadata.json holds the entry's own under "kasm_keras".
-        metadata = metadata.get("kasm_keras", metadata)
+        metadata = _entry_metadata(name, zoo_dir)
         # The entry's test accuracy is the one measured from its stored files.
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
@@ -35,19 +65,153 @@ def collect(runs_dir=None, zoo_dir=None):
     return found
 
 
-def markdown_table(metrics):
-    lines = ["| dataset | variant | n | test accuracy | paper | difference | validation | "
-             "training documents | word vectors | steps | minutes | source |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+# ------------------------------------------------------------------ seed runs
+
+def seed_runs_path(zoo_dir=None):
+    return os.path.join(os.path.dirname(zoo.registry_path(zoo_dir)), SEED_RUNS)
+
+
+def read_seed_runs(zoo_dir=None):
+    """{name: [run summary]} of the recorded seed runs ({} when none are)."""
+    path = seed_runs_path(zoo_dir)
+    if not os.path.exists(path):
+        return {}
+    try:
+        data = _read_json(path)
+    except ValueError as error:
+        raise zoo.ZooError(str(error)) from None
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, dict) or not all(
+            isinstance(r, list) and all(isinstance(x, dict) and {"seed", "test_accuracy",
+                                                                 "val_accuracy"} <= set(x)
+                                        for x in r) for r in runs.values()):
+        raise zoo.ZooError(f"{path}: not a seed-runs file (expected {{\"runs\": {{name: [{{seed, "
+                           "val_accuracy, test_accuracy, ...}]}}})")
+    return runs
+
+
+def add_seed_runs(runs, model_dirs):
+    """`runs` with the summaries of the finished runs `model_dirs` added (a run of a name and
+    seed already recorded replaces it)."""
+    runs = {name: list(records) for name, records in runs.items()}
+    for model_dir in model_dirs:
+        summary = zoo.run_summary(model_dir)
+        name = summary.pop("name")
+        summary["run"] = _source(model_dir)
+        records = [r for r in runs.get(name, []) if r["seed"] != summary["seed"]]
+        runs[name] = sorted(records + [summary], key=lambda r: r["seed"])
+    return dict(sorted(runs.items()))
+
+
+def write_seed_runs(runs, zoo_dir=None):
+    atomic_write_text(seed_runs_path(zoo_dir),
+                      json.dumps({"about": ABOUT, "runs": runs}, indent=2, sort_keys=True) + "\n")
+
+
+def seed_accuracies(zoo_dir=None, runs=None):
+    """({name: [(seed, test accuracy in %, source)]} of every published entry, the entry's own
+    seed first, and warnings (a recorded seed with a better validation accuracy than the
+    published one's). A recorded run trained otherwise than the entry raises a ZooError."""
+    runs = read_seed_runs(zoo_dir) if runs is None else runs
+    found, warnings = {}, []
+    for name in zoo.names(zoo_dir):
+        metadata = _entry_metadata(name, zoo_dir)
+        training = metadata.get("training", {})
+        seed = metadata.get("seed", training.get("seed"))
+        accuracies = [(seed, 100 * float(metadata["test_accuracy"]), f"zoo: {name}")]
+        val = metadata.get("metrics", {}).get("val_accuracy")
+        for record in runs.get(name, []):
+            if record["seed"] == seed:
+                continue
+            where = f"{seed_runs_path(zoo_dir)}: {name} seed {record['seed']} ({record.get('run')})"
+            for key, value in record.get("recipe", {}).items():
+                if key in training and training[key] != value:
+                    raise zoo.ZooError(f"{where}: trained with {key}={value!r}, the published "
+                                       f"entry with {training[key]!r}; not a seed of the same cell")
+            documents = record.get("training_documents")
+            if documents is not None and documents != metadata.get("training_documents"):
+                raise zoo.ZooError(f"{where}: {documents:,} training documents, the published "
+                                   f"entry {metadata.get('training_documents')}")
+            if val is not None and record["val_accuracy"] > val:
+                warnings.append(f"{where} has a better validation accuracy "
+                                f"({100 * record['val_accuracy']:.2f}%) than the published seed "
+                                f"{seed} ({100 * val:.2f}%): publish it instead")
+            accuracies.append((record["seed"], 100 * float(record["test_accuracy"]),
+                               record.get("run", "")))
+        found[name] = accuracies
+    return found, warnings
+
+
+def mean_sd(values):
+    """Mean and sample standard deviation (None for one value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+# ------------------------------------------------------------------ tables
+
+def _number(value):
+    return "" if value is None else f"{value:.2f}"
+
+
+def _difference(ours, reference):
+    return "" if reference is None else f"{ours - reference:+.2f}"
+
+
+def markdown_table(metrics, seeds=None):
+    """The results table. `seeds`, {name: [test accuracy in % of each seed]}, gives a zoo row its
+    mean ± standard deviation over seeds; the differences to the paper's and the PyTorch
+    reproduction's single numbers are of that mean (of the row's accuracy without seeds)."""
+    seeds = seeds or {}
+    lines = ["| dataset | variant | n | test accuracy | mean ± sd over seeds | paper | "
+             "PyTorch reproduction | vs paper | vs PyTorch | validation | training documents | "
+             "word vectors | steps | minutes | source |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in sorted(metrics, key=lambda m: (m["dataset"], m["model"], m["ngram"], m["source"])):
-        reported = paper.table2_accuracy(m["dataset"], m["model"], m["ngram"])
+        cell = (m["dataset"], m["model"], m["ngram"])
+        reported, reproduced = paper.table2_accuracy(*cell), paper.pytorch_table2_accuracy(*cell)
         ours = 100 * m["test_accuracy"]
+        values = seeds.get(m["source"][len("zoo: "):]) if m["source"].startswith("zoo: ") else None
+        over_seeds, compared = ("1 seed" if values else ""), ours
+        if values and len(values) > 1:
+            compared, sd = mean_sd(values)
+            over_seeds = f"{compared:.2f} ± {sd:.2f} ({len(values)} seeds)"
         vectors = f"{m['parameters']['embedding_dim']}d " + (
             m["word_vectors"].split(":")[0] if m.get("word_vectors") else "random")
         lines.append(
-            f"| {m['dataset']} | `{m['model']}` | {m['ngram']} | {ours:.2f} | "
-            f"{'' if reported is None else f'{reported:.2f}'} | "
-            f"{'' if reported is None else f'{ours - reported:+.2f}'} | "
-            f"{100 * m['val_accuracy']:.2f} | {m['splits']['train'] + m['splits']['validation']:,} | "
+            f"| {m['dataset']} | `{m['model']}` | {m['ngram']} | {ours:.2f} | {over_seeds} | "
+            f"{_number(reported)} | {_number(reproduced)} | {_difference(compared, reported)} | "
+            f"{_difference(compared, reproduced)} | "
+            f"{100 * m['val_accuracy']:.2f} | "
+            f"{m['splits']['train'] + m['splits']['validation']:,} | "
             f"{vectors} | {m['steps']:,} | {m['train_seconds'] / 60:.1f} | {m['source']} |")
     return "\n".join(lines)
+
+
+def cells_by_dataset(accuracies):
+    """{dataset: {(variant, ngram): [accuracy in %]}} from `seed_accuracies`' first result."""
+    cells = {}
+    for name, values in accuracies.items():
+        parsed = zoo.parse_name(name)
+        if parsed is None:  # a private zoo's entry outside Table 2
+            continue
+        dataset, variant, ngram = parsed
+        cells.setdefault(dataset, {})[(variant, ngram)] = [v for _, v, _ in values]
+    return cells
+
+
+def claims_table(accuracies):
+    """The claims for the datasets with published entries (none can be judged on the others)."""
+    cells = cells_by_dataset(accuracies)
+    return claims.markdown_table(cells, [d for d in zoo.DATASETS if d in cells],
+                                 paper.TABLE2_ACCURACY, paper.PYTORCH_TABLE2_ACCURACY)
+
+
+def readme_tables(zoo_dir=None, runs=None):
+    """(results table, claims table, warnings): the README's generated blocks "results" and
+    "claims", from the registry and the recorded seed runs (or `runs`) alone."""
+    accuracies, warnings = seed_accuracies(zoo_dir, runs)
+    seeds = {name: [v for _, v, _ in values] for name, values in accuracies.items()}
+    return markdown_table(collect(None, zoo_dir), seeds), claims_table(accuracies), warnings
