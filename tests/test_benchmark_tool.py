@@ -308,7 +308,17 @@ def test_goals_render_every_figure_met_or_not():
 
 
 def test_earlier_reports_render_as_float32_and_keep_the_previous_time():
-    latest = json.loads((ROOT / "benchmarks" / "latest.json").read_text())
+    # A report as tools/benchmark.py wrote them before precisions, end to end and scaling.
+    current = json.loads((ROOT / "benchmarks" / "latest.json").read_text())
+    latest = {k: v for k, v in current.items()
+              if k not in ("precisions", "auto_precision", "end_to_end", "scaling",
+                           "matmul_rates")}
+    latest["rows"] = [{k: v for k, v in r.items() if k != "precision"}
+                      for r in current["rows"] if r.get("precision", "float32") == "float32"]
+    latest["serving"] = {k: v for k, v in current["serving"].items()
+                         if k not in ("document", "document_tokens", "xla")}
+    latest["time_to_accuracy"] = {k: v for k, v in current["time_to_accuracy"].items()
+                                  if k != "previous"}
     table = benchmark.markdown(latest)
     assert "precision" not in table and "Goals" not in table  # as it rendered when written
     row = next(r for r in latest["rows"] if r["layer"] == "rkm_lstm")

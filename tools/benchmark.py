@@ -162,6 +162,9 @@ def main(argv):
             report["serving"] = {"model": FLAGS.serving_zoo, **document,
                                  **benchmark.serving_latency(export_dir, texts),
                                  "memory_mib": benchmark.serving_memory(export_dir, texts)}
+            xla_dir = serving.export_saved_model(classifier, os.path.join(tmp, "xla"),
+                                                 jit_compile=True)  # tools/export.py --jit_compile
+            report["serving"]["xla"] = benchmark.serving_latency(xla_dir, texts)
     table = benchmark.markdown(report)
     print(json.dumps(report) if FLAGS.json else table)
     if FLAGS.output:

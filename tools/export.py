@@ -1,6 +1,7 @@
 """Exports a trained classifier as a SavedModel for TensorFlow Serving (raw text in).
 
 python tools/export.py --model_dir=DIR|--zoo=NAME --export_dir=BASE [--version=N] [--tflite]
+    [--jit_compile]
 
 --export_dir is the model base path that TensorFlow Serving watches (--model_base_path): the
 SavedModel goes to BASE/<version>/, version --version or else one more than the highest numbered
@@ -43,6 +44,9 @@ def define_flags(flag_values=FLAGS):
                       "token ids [1, max_length] -> probabilities, since LiteRT has no kernels "
                       "for the string ops of tokenisation; vocabulary.txt beside it holds the "
                       "ids.", **kw)
+    flags.DEFINE_bool("jit_compile", False, "Run the network (not the tokenisation) under XLA: "
+                      "one document is served several times faster on a CPU. TensorFlow Serving "
+                      "then needs --xla_cpu_compilation_enabled=true.", **kw)
     flags.mark_flag_as_required("export_dir", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.not_a_file(flag_values, "export_dir")
@@ -164,7 +168,7 @@ def main(argv):
     classifier = tool_support.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
 
     def write(folder):
-        serving.export_saved_model(classifier, folder)
+        serving.export_saved_model(classifier, folder, jit_compile=FLAGS.jit_compile)
         if FLAGS.tflite:  # beside saved_model.pb, which TensorFlow Serving ignores
             serving.export_tflite(classifier, os.path.join(folder, "model.tflite"))
 

@@ -104,9 +104,17 @@ class KernelTextClassifier(ZooPresets, keras_hub.models.TextClassifier):
         return self.preprocessor.sequence_length
 
     def probabilities(self, texts, batch_size=256):
-        """Class probabilities [documents, num_classes] for raw texts, whatever the activation."""
-        outputs = np.asarray(self.predict(list(texts), batch_size=batch_size, verbose=0),
-                             np.float32).reshape([-1, self.num_classes])
+        """Class probabilities [documents, num_classes] for raw texts, whatever the activation.
+
+        The texts run in order of length, so that each batch (padded to its longest document)
+        holds documents of similar length; the rows come back in the order given."""
+        texts = list(texts)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        outputs = np.empty([len(texts), self.num_classes], np.float32)
+        if texts:
+            outputs[order] = np.asarray(
+                self.predict([texts[i] for i in order], batch_size=batch_size, verbose=0),
+                np.float32).reshape([-1, self.num_classes])
         if self.activation is keras.activations.softmax:
             return outputs
         outputs = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
