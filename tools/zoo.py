@@ -1,12 +1,13 @@
 """Lists, verifies and publishes zoo entries.
 
 python tools/zoo.py list      # the published entries, then the names of Table 2 not published
-python tools/zoo.py verify
+python tools/zoo.py verify [--data_dir=../shared/data] [--names=A,B]   # digests; accuracy again
 python tools/zoo.py best --seed_runs='runs/zoo/ag_news/lstm_1gram_seed*'   # the seed to publish
 python tools/zoo.py publish --model_dir=runs/ag_news/rkm_cifg_1gram --name=ag_news/rkm_cifg_1gram \
     --data_dir=../shared/data
 """
 
+import contextlib
 import glob
 import sys
 
@@ -21,6 +22,9 @@ from kasm_keras.utils import download
 FLAGS = flags.FLAGS
 ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
           download.UnsafeArchiveError)
+# verify --data_dir: the most an entry's re-measured test accuracy may differ from the
+# recorded one, in points.
+MAX_REEVALUATION_CHANGE = 0.1
 COMMANDS = ("list", "verify", "publish", "best")
 
 
@@ -31,11 +35,13 @@ def define_flags(flag_values=FLAGS):
                         **kw)
     flags.DEFINE_string("url", zoo.DEFAULT_URL, "publish: where the entry's files can be fetched "
                         "from (<url>/<name>/<file>).", **kw)
-    flags.DEFINE_string("data_dir", None, "publish: local copy of the dataset, whose test split "
-                        "is evaluated again on the stored entry; without it the archive is "
-                        "downloaded.", **kw)
+    flags.DEFINE_string("data_dir", None, "publish, verify: local copy of the datasets, whose "
+                        "test split is evaluated again on the stored entry (publish without it "
+                        "downloads the archive; verify without it checks the files only, and "
+                        "with it fails an entry that moved by more than 0.1 points).", **kw)
     flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
                         "~/.cache/kasm_keras).", **kw)
+    flags.DEFINE_list("names", None, "verify: only these entries (default: every one).", **kw)
     flags.DEFINE_list("seed_runs", None, "best: finished runs of one cell with different seeds "
                       "(folders or globs, comma-separated); prints the one with the best "
                       "validation accuracy.", **kw)
@@ -112,10 +118,34 @@ def main(argv):
             lines += unpublished_lines(unpublished)
         print("\n".join(lines))
         return
+    if FLAGS.names:
+        unknown = sorted(set(FLAGS.names) - set(names))
+        if unknown:
+            tool_support.fail(f"--names: not published: {', '.join(unknown)}")
+        names = [n for n in names if n in FLAGS.names]
+    splits = {}  # each dataset's test split, read once
     for name in names:
         try:
             zoo.entry_dir(name, FLAGS.zoo_dir)
-            print(f"ok      {name}")
+            line = f"ok      {name}"
+            if FLAGS.data_dir:  # the recorded accuracy, measured again from the stored files
+                info = zoo.info(name, FLAGS.zoo_dir)
+                dataset = info["dataset"]
+                if dataset not in splits:
+                    # TFDS prints its progress: stdout keeps one line per entry.
+                    with contextlib.redirect_stdout(sys.stderr), \
+                            tool_support.download_hint(f"the {dataset} test split"):
+                        splits[dataset] = zoo.split_texts(dataset, "test", FLAGS.data_dir,
+                                                          FLAGS.cache_dir)[1:]
+                texts, labels = splits[dataset]
+                report = zoo.load(name, FLAGS.zoo_dir).classification_report(texts, labels)
+                measured = 100 * report["accuracy"]
+                change = measured - info["test_accuracy"]
+                line = (f"{'ok' if abs(change) <= MAX_REEVALUATION_CHANGE else 'FAILED':<8}{name}"
+                        f"  test accuracy {measured:.2f}% (recorded {info['test_accuracy']:.2f}%,"
+                        f" {change:+.2f})")
+                failures += abs(change) > MAX_REEVALUATION_CHANGE
+            print(line)
         except (zoo.ZooError, OSError) as error:
             failures += 1
             print(f"FAILED  {name}: {error}")
