@@ -13,7 +13,8 @@ import tensorflow_datasets as tfds
 from kasm_keras.data import classification_data, language_model_data
 from kasm_keras.utils.atomic_files import atomic_directory, remove_dead_temporaries
 from kasm_keras.utils.download import DEFAULT_CACHE_DIR
-from kasm_keras.data.text_encoding import RULES_FINGERPRINT, TextEncoder, tokenize
+from kasm_keras.data.text_encoding import (RULES_FINGERPRINT, TextEncoder,
+                                           pad_length_to_multiple, tokenize)
 from kasm_keras.data.tfds_builders import ZhangTextClassification
 from kasm_keras.data.vocabulary import Vocabulary
 
@@ -149,15 +150,11 @@ class ClassificationData:
         else:
             data = data.map(lambda ids, label, kept: (ids, label))
         if length_multiple > 1:
-            data = data.map(lambda ids, label: (self._round_length(ids, length_multiple), label))
+            data = data.map(lambda ids, label: (
+                pad_length_to_multiple(ids, length_multiple, self.max_length), label))
         if shuffle:  # buckets fill at different rates: mix their batches too
             data = data.shuffle(len(boundaries) + 1, seed=seed + 1, reshuffle_each_iteration=True)
         return data.prefetch(tf.data.AUTOTUNE)
-
-    def _round_length(self, ids, multiple):
-        length = tf.shape(ids)[1]
-        rounded = tf.minimum((length + multiple - 1) // multiple * multiple, self.max_length)
-        return tf.pad(ids, [[0, 0], [0, tf.maximum(rounded - length, 0)]])
 
     def split_sizes(self):
         return {split: self.labels(split).size for split in ("train", "validation", "test")}

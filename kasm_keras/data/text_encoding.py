@@ -62,6 +62,14 @@ def tokenize(texts):
     return tf.strings.split(texts)
 
 
+def pad_length_to_multiple(ids, multiple, max_length):
+    """ids [batch, length] padded with 0 to the next multiple of `multiple` steps, at most
+    `max_length`: XLA compiles once per shape, so rounding bounds the shapes it sees."""
+    length = tf.shape(ids)[1]
+    rounded = tf.minimum((length + multiple - 1) // multiple * multiple, max_length)
+    return tf.pad(ids, [[0, 0], [0, tf.maximum(rounded - length, 0)]])
+
+
 class TextEncoder(tf.Module):
     """Raw documents -> (token ids [batch, length] int32, mask [batch, length] bool).
 

@@ -94,9 +94,6 @@ class TrainConfig:
                                 f"{self.learning_rate}")
         if self.jit_compile not in ("auto", "true", "false"):
             raise TrainingError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
-        if self.precision not in precision.PRECISIONS:
-            raise TrainingError(f"--precision must be one of {', '.join(precision.PRECISIONS)}, "
-                                f"got {self.precision!r}")
         if self.model not in VARIANTS:
             raise TrainingError(f"--model must be one of {VARIANTS}, got {self.model!r}")
         if self.ngram_padding not in NGRAM_PADDINGS:

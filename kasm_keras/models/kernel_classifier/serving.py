@@ -5,7 +5,7 @@ import os
 import keras
 import tensorflow as tf
 
-from kasm_keras.data.text_encoding import TextEncoder
+from kasm_keras.data.text_encoding import TextEncoder, pad_length_to_multiple
 from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_bytes
 
@@ -18,6 +18,7 @@ SLICE = 128
 # power of two, so XLA compiles a few shapes (at most 8 x 8 at 128 tokens and SLICE 128) rather
 # than one for every length and batch it is sent.
 XLA_LENGTH_STEP = 16
+BATCH_SIZES = [2 ** i for i in range(SLICE.bit_length())]  # 1, 2, 4, ..., SLICE
 
 
 class ServingModule(tf.Module):
@@ -46,13 +47,10 @@ class ServingModule(tf.Module):
     def _padded_for_xla(self, ids):
         """ids padded to a multiple of XLA_LENGTH_STEP steps (at most the sequence length) and
         a power-of-two batch; padding is masked, and the extra rows are dropped after."""
-        batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
-        step = XLA_LENGTH_STEP
-        longest = tf.maximum(length, tf.minimum(
-            (length + step - 1) // step * step, self.encoder.max_length))
-        rows = tf.cast(2 ** tf.math.ceil(tf.math.log(tf.cast(tf.maximum(batch, 1), tf.float32))
-                                         / tf.math.log(2.0) - 1e-6), tf.int32)
-        return tf.pad(ids, [[0, tf.maximum(rows - batch, 0)], [0, longest - length]])
+        ids = pad_length_to_multiple(ids, XLA_LENGTH_STEP, self.encoder.max_length)
+        batch = tf.shape(ids)[0]
+        rows = tf.gather(BATCH_SIZES, tf.searchsorted(BATCH_SIZES, [batch])[0])
+        return tf.pad(ids, [[0, rows - batch], [0, 0]])
 
     def _probabilities(self, text):
         ids, _ = self.encoder(text)
