@@ -1,16 +1,20 @@
 """Recurrent kernel machines (Liang et al., NeurIPS 2019) as Keras 3 layers and keras-hub models.
 
 Importing the package registers its layers and its keras-hub classes with Keras, so
-`keras_hub.models.TextClassifier.from_preset(<zoo entry directory>)` finds them.
+`keras_hub.models.TextClassifier.from_preset(<zoo entry directory>)` (or `CausalLM`'s) finds
+them.
 """
 
 from kasm_keras.layers import VARIANT_TABLE, VARIANTS, KernelCell, KernelRNN, Variant, get_variant
 from kasm_keras.models.kernel_classifier import (
     KernelClassifierBackbone, KernelTextClassifier, KernelTextClassifierPreprocessor,
     KernelTokenizer, MaskedMean, build_classifier)
+from kasm_keras.models.kernel_lm import (
+    KernelCausalLM, KernelCausalLMPreprocessor, KernelLMBackbone, KernelLMTokenizer)
 
 __version__ = "0.2.0"
 
 __all__ = ["KernelCell", "KernelRNN", "VARIANTS", "VARIANT_TABLE", "Variant", "get_variant",
            "KernelClassifierBackbone", "KernelTextClassifier", "KernelTextClassifierPreprocessor",
-           "KernelTokenizer", "MaskedMean", "build_classifier"]
+           "KernelTokenizer", "MaskedMean", "build_classifier", "KernelCausalLM",
+           "KernelCausalLMPreprocessor", "KernelLMBackbone", "KernelLMTokenizer"]

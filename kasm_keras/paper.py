@@ -59,13 +59,30 @@ PYTORCH_TABLE2_ACCURACY = {
     },
 }
 
-# Table 3: perplexity with AWD-LSTM as the base model: {corpus: {variant: (valid, test)}}.
+# Table 3: perplexity with AWD-LSTM as the base model (its recurrent layers replaced by each
+# cell): {corpus: {variant: {"valid": perplexity, "test": perplexity}}}.
 TABLE3_PERPLEXITY = {
-    "ptb": {"lstm": (61.2, 58.9), "rkm_lstm": (60.3, 58.2), "rkm_cifg": (61.9, 59.5),
-            "linear_kernel_ot": (72.3, 69.7)},
-    "wikitext2": {"lstm": (68.74, 65.68), "rkm_lstm": (67.85, 65.22), "rkm_cifg": (69.12, 66.03),
-                  "linear_kernel_ot": (84.23, 80.21)},
+    "ptb": {
+        "lstm": {"valid": 61.2, "test": 58.9}, "rkm_lstm": {"valid": 60.3, "test": 58.2},
+        "rkm_cifg": {"valid": 61.9, "test": 59.5},
+        "linear_kernel_ot": {"valid": 72.3, "test": 69.7},
+    },
+    "wikitext2": {
+        "lstm": {"valid": 68.74, "test": 65.68}, "rkm_lstm": {"valid": 67.85, "test": 65.22},
+        "rkm_cifg": {"valid": 69.12, "test": 66.03},
+        "linear_kernel_ot": {"valid": 84.23, "test": 80.21},
+    },
 }
+
+# AWD-LSTM's own result (Merity et al. 2017, PTB, without fine-tuning), the base model of Table 3:
+# {corpus: {"valid": perplexity, "test": perplexity}}.
+AWD_LSTM_PERPLEXITY = {"ptb": {"valid": 61.2, "test": 58.8}}
+
+# The PyTorch reproduction's language model (AWD-LSTM base, layer norm added, hidden 400): RKM-CIFG
+# on PTB only, stopped early for lack of compute: {corpus: {variant: {"valid", "test"}}}.
+PYTORCH_TABLE3_PERPLEXITY = {"ptb": {"rkm_cifg": {"valid": 195.98, "test": 173.63}}}
+
+PERPLEXITY_SPLITS = ("valid", "test")
 
 
 def table2_accuracy(dataset, variant, ngram):
@@ -77,3 +94,22 @@ def pytorch_table2_accuracy(dataset, variant, ngram):
     """The PyTorch reproduction's test accuracy in % for a cell of Table 2, or None where it
     reports none."""
     return PYTORCH_TABLE2_ACCURACY.get(dataset, {}).get(variant, {}).get(ngram)
+
+
+def _check_split(split):
+    if split not in PERPLEXITY_SPLITS:
+        raise ValueError(f"split must be one of {PERPLEXITY_SPLITS}, got {split!r}")
+
+
+def table3_perplexity(corpus, variant, split="test"):
+    """The paper's perplexity for a cell of Table 3 on `split` ("valid" or "test"), or None where
+    it reports none."""
+    _check_split(split)
+    return TABLE3_PERPLEXITY.get(corpus, {}).get(variant, {}).get(split)
+
+
+def pytorch_table3_perplexity(corpus, variant, split="test"):
+    """The PyTorch reproduction's perplexity for a cell of Table 3, or None where it reports
+    none (every cell but PTB's RKM-CIFG)."""
+    _check_split(split)
+    return PYTORCH_TABLE3_PERPLEXITY.get(corpus, {}).get(variant, {}).get(split)

@@ -36,7 +36,7 @@ def _private_zoo(tmp_path, names=(ENTRY,), url=None):
 
 def test_every_shipped_entry_is_a_complete_preset_with_measured_metadata():
     assert zoo.names(), "the zoo ships entries"
-    for name in zoo.names():
+    for name in zoo.names(task=zoo.CLASSIFICATION):  # language models: test_language_model_tools.py
         entry = zoo.registry()[name]
         assert sorted(entry["files"]) == sorted(zoo.PRESET_FILES)
         assert entry["url"].endswith(entry["path"])

@@ -1,4 +1,4 @@
-"""Exports a trained classifier as a SavedModel for TensorFlow Serving (raw text in).
+"""Exports a trained model as a SavedModel for TensorFlow Serving (raw text in).
 
 python tools/export.py --model_dir=DIR|--zoo=NAME --export_dir=BASE [--version=N] [--tflite]
     [--jit_compile]
@@ -11,6 +11,12 @@ tf.io.gfile path (gs://bucket/models/ag_news).
 serving_default takes `text` (1-D tf.string) and returns `probabilities` (float32 [batch,
 classes]), `class_id` (int64) and `class_name` (string). Tokenisation is inside the graph, in
 core TensorFlow ops, so the SavedModel loads without kasm_keras or tensorflow-text.
+
+A language model (a ptb/... entry, or a language model's run): serving_default takes `text`
+(1-D tf.string, one sentence each) and returns per sentence `log_likelihood` (float32, natural
+log of its words and closing <eos>), `tokens` (int32) and `perplexity` (float32), as
+`KernelCausalLM.score` computes them (kasm_keras/models/kernel_lm/serving.py). --tflite and
+--jit_compile are the classifier's only.
 """
 
 import contextlib
@@ -159,13 +165,28 @@ def write_version(target, write):
                     os.rmdir(folder)
 
 
+def export_language_model(lm, target):
+    from kasm_keras.models.kernel_lm import serving as kernel_lm_serving
+
+    for name in ("tflite", "jit_compile"):
+        if FLAGS[name].value:
+            raise app.UsageError(f"--{name} applies to a classifier; "
+                                 f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a "
+                                 "language model")
+    path = write_version(target, lambda folder: kernel_lm_serving.export_saved_model(lm, folder))
+    print(f"SavedModel written to {path}")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     target = version_dir(FLAGS.export_dir, FLAGS.version)  # refused before the model is loaded
     from kasm_keras.models.kernel_classifier import serving
 
-    classifier = tool_support.load_classifier(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
+    model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
+    if tool_support.is_language_model(model):
+        return export_language_model(model, target)
+    classifier = model
 
     def write(folder):
         serving.export_saved_model(classifier, folder, jit_compile=FLAGS.jit_compile)

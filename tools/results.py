@@ -1,5 +1,6 @@
 """Prints the measured accuracies beside the paper's Table 2 and the PyTorch reproduction's, and
-the paper's claims judged on them, from the zoo's registry (and finished runs).
+the paper's claims judged on them, from the zoo's registry (and finished runs); then the language
+models' perplexities beside Table 3's, and whether the paper's ordering of the cells holds.
 
 python tools/results.py [--runs_dir=runs]
 python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
@@ -7,7 +8,8 @@ python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
 --seed_runs records finished runs of the zoo's cells with other seeds than the published
 entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
 seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
-README's "results" and "claims" blocks, which come from the registry and seed_runs.json alone.
+README's "results", "claims" and "language_models" blocks, which come from the registry and
+seed_runs.json alone.
 """
 
 import glob
@@ -17,7 +19,7 @@ import sys
 import tool_support
 from absl import app, flags
 
-from reporting import readme, results
+from reporting import language_models, readme, results
 from kasm_keras import zoo
 
 FLAGS = flags.FLAGS
@@ -32,9 +34,9 @@ def define_flags(flag_values=FLAGS):
                       "the zoo's cells with other seeds: recorded in seed_runs.json beside the "
                       "registry, for the seed noise of the tables.", **kw)
     tool_support.define_zoo_dir(flag_values, "the entries")
-    flags.DEFINE_bool("update_readme", False, "Replace the README's results and claims tables "
-                      "with these (not with --runs_dir: the README's come from the registry).",
-                      **kw)
+    flags.DEFINE_bool("update_readme", False, "Replace the README's results, claims and language "
+                      "model tables with these (not with --runs_dir: the README's come from the "
+                      "registry).", **kw)
     tool_support.existing_folder(flag_values, "runs_dir")
 
 
@@ -49,6 +51,20 @@ def table(metrics, seeds=None):
             where = source if source.startswith("zoo: ") else f"{source}/metrics.json"
             tool_support.fail(f"{where}: not a finished tools/train.py run's metrics ({what})")
     return results.markdown_table(metrics, seeds)
+
+
+def language_model_table(runs):
+    """The language models' block: the README's (from the registry) with finished runs' rows
+    (`runs`, their metrics.json) added; a metrics.json that lacks what the table shows is
+    named."""
+    for m in runs:
+        try:
+            language_models.markdown_table([language_models.row_from_metrics(m, m["source"])])
+        except (KeyError, TypeError, ValueError) as error:
+            what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else repr(error)
+            tool_support.fail(f"{m.get('source', '?')}/metrics.json: not a finished "
+                              f"tools/train.py language model run's metrics ({what})")
+    return language_models.block(FLAGS.zoo_dir, [(m, m["source"]) for m in runs])
 
 
 def seed_run_folders(patterns):
@@ -81,8 +97,11 @@ def main(argv):
     accuracies, warnings = results.seed_accuracies(FLAGS.zoo_dir, runs)
     try:
         metrics = results.collect(FLAGS.runs_dir, FLAGS.zoo_dir)
+        lm_runs = [] if not FLAGS.runs_dir else [
+            m for m in results.run_metrics(FLAGS.runs_dir) if results.is_language_model(m)]
     except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
         tool_support.fail(error)
+    lm_text = language_model_table(lm_runs)
     text = table(metrics, {name: [v for _, v, _ in values] for name, values in accuracies.items()})
     claims_text = results.claims_table(accuracies)
     for warning in warnings:
@@ -92,8 +111,11 @@ def main(argv):
     print(text)
     print()
     print(claims_text)
+    print()
+    print(lm_text)
     if FLAGS.update_readme:
-        readme.replace_blocks({"results": text, "claims": claims_text})
+        readme.replace_blocks({"results": text, "claims": claims_text,
+                               "language_models": lm_text})
 
 
 if __name__ == "__main__":

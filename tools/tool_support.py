@@ -11,8 +11,9 @@
 - `existing_folder`, `not_a_file`, `in_range`, ...: flag validators, checked while the flags are
   parsed: before any data is read or any file written.
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
-- `load_classifier`: `kasm_keras.zoo.load_classifier` (a run's best model is checked against
-  the sha256 that training recorded beside it), with a failed download explained.
+- `load_model`: `kasm_keras.zoo.load_model` (a classifier or a language model; a run's best
+  model is checked against the sha256 that training recorded beside it), with a failed download
+  explained; `is_language_model` tells them apart.
 - `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
   `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
 
@@ -233,13 +234,25 @@ def one_model(flag_values):
     flags.register_multi_flags_validator(["model_dir", "zoo"], check, flag_values=flag_values)
 
 
-def load_classifier(model_dir, zoo_name, zoo_dir):
-    """`kasm_keras.zoo.load_classifier` (which checks a run's best model against its sha256),
-    with a failed download of a zoo entry explained."""
+def load_model(model_dir, zoo_name, zoo_dir):
+    """`kasm_keras.zoo.load_model` (which checks a run's best model against its sha256): a
+    classifier or a language model, with a failed download of a zoo entry explained."""
     from kasm_keras import zoo
 
     with download_hint(f"the zoo entry {zoo_name}", "--zoo_dir"):
-        return zoo.load_classifier(model_dir, zoo_name, zoo_dir)
+        return zoo.load_model(model_dir, zoo_name, zoo_dir)
+
+
+def is_language_model(model):
+    """Whether a model `load_model` gave is a language model (a `KernelCausalLM`)."""
+    from kasm_keras.models.kernel_lm import KernelCausalLM
+
+    return isinstance(model, KernelCausalLM)
+
+
+def model_source(model_dir, zoo_name):
+    """How a message names the model: the flag that gave it."""
+    return f"--model_dir={model_dir}" if model_dir is not None else f"--zoo={zoo_name}"
 
 
 def read_json(path):

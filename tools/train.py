@@ -1,6 +1,12 @@
-"""Trains a document classifier with one of the paper's kernel cells.
+"""Trains one of the paper's models: the task follows from the dataset.
 
 python tools/train.py --model=rkm_lstm --dataset=ag_news [--ngram=3] [--data_dir=DIR] [--model_dir=DIR]
+python tools/train.py --model=rkm_lstm --dataset=ptb --data_dir=DIR [--recipe=cpu]
+
+ag_news, dbpedia, yahoo and yelp train the document classifier of the paper's Table 2; ptb and
+wikitext2 the language model of its Table 3 (AWD-LSTM with kernel cells; --recipe picks the
+paper's settings, awd_lstm, or the smaller cpu ones; any flag given explicitly wins). A flag of
+the other task is refused.
 
 Running the same command again resumes from the last checkpoint in --model_dir, exactly: a run
 killed at any moment and run again ends with the weights of an uninterrupted one.
@@ -22,6 +28,7 @@ import tool_support
 from absl import app, flags
 
 from kasm_keras import training
+from kasm_keras.training import language_model
 from kasm_keras.data import classification_data, datasets, word_vectors
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS
@@ -32,51 +39,50 @@ ERRORS = (training.TrainingError, classification_data.DataError, word_vectors.Wo
           download.DownloadError, download.UnsafeArchiveError)
 
 
+def _defaults(config_class):
+    return types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(config_class)})
+
+
+# Flags whose default depends on the task: None here, the task's config default (or recipe's)
+# when not given.
+PER_TASK = ("epochs", "batch_size", "learning_rate", "dropout", "embedding_dim", "eval_every")
+
+
 def define_flags(flag_values=FLAGS):
-    """The flags, in `flag_values`; TrainConfig checks their values (for library users too)."""
-    d = types.SimpleNamespace(**{f.name: f.default
-                                 for f in dataclasses.fields(training.TrainConfig)})
+    """The flags, in `flag_values`; the task's config checks their values (for library users
+    too)."""
+    d, lm = _defaults(training.TrainConfig), _defaults(language_model.LanguageModelConfig)
     kw = {"flag_values": flag_values}
+    both = "(default {} for a classifier, {} for a language model)"
     flags.DEFINE_enum("model", None, VARIANTS, "Kernel cell variant.", **kw)
-    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION, "Classification dataset.", **kw)
+    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + language_model.DATASETS,
+                      "Classification dataset, or a language-model corpus.", **kw)
     flags.DEFINE_string("data_dir", None, "Local copy of the dataset (see tools/data.py); "
                         "without it the official archive is downloaded.", **kw)
     flags.DEFINE_string("model_dir", None, "Where checkpoints, logs, the best model and "
-                        "metrics.json go (default runs/<dataset>/<model>_<n>gram).", **kw)
-    flags.DEFINE_string("cache_dir", None, "Prepared and tokenised data (default "
+                        "metrics.json go (default runs/<dataset>/<model>_<n>gram, "
+                        "runs/<corpus>/<model> for a language model).", **kw)
+    flags.DEFINE_string("cache_dir", None, "Prepared and tokenised data, downloads (default "
                         "~/.cache/kasm_keras).", **kw)
-    flags.DEFINE_integer("ngram", d.ngram, "Input window width n.", **kw)
-    flags.DEFINE_enum("ngram_padding", d.ngram_padding, NGRAM_PADDINGS,
-                      "causal, or same (centred).", **kw)
-    flags.DEFINE_integer("units", d.units, "Hidden size d.", **kw)
     flags.DEFINE_bool("layer_norm", d.layer_norm, "Layer-normalise c_t.", **kw)
-    flags.DEFINE_bool("learn_sigmas", d.learn_sigmas, "Learn sigma_i and sigma_f.", **kw)
-    flags.DEFINE_float("epochs", d.epochs, "Passes over the training split (unless "
-                       "--max_steps).", **kw)
+    flags.DEFINE_float("epochs", None, "Passes over the training split (unless --max_steps) "
+                       + both.format(d.epochs, lm.epochs) + ".", **kw)
     flags.DEFINE_integer("max_steps", None, "Training steps; overrides --epochs.", **kw)
-    flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size.", **kw)
-    flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.", **kw)
-    flags.DEFINE_float("dropout", d.dropout, "Dropout before and after the hidden layer, in "
-                       "[0, 1).", **kw)
-    flags.DEFINE_integer("max_length", None, "Tokens kept per document (default 128, 96 for "
-                         "yahoo).", **kw)
-    flags.DEFINE_string("embeddings", d.embeddings, "Word vectors: auto (glove-6b-50d when "
-                        "installed), a builtin name, a GloVe .txt(.gz) or word2vec .bin path, "
-                        "or none.", **kw)
-    flags.DEFINE_integer("embedding_dim", d.embedding_dim, "Embedding size with "
-                         "--embeddings=none.", **kw)
-    flags.DEFINE_bool("train_embeddings", d.train_embeddings, "Fine-tune the embeddings.", **kw)
-    flags.DEFINE_integer("max_vocabulary", d.max_vocabulary, "Vocabulary cap, specials "
-                         "included.", **kw)
-    flags.DEFINE_integer("min_count", d.min_count, "Occurrences a token needs to be in the "
-                         "vocabulary.", **kw)
-    flags.DEFINE_float("validation_fraction", d.validation_fraction, "Share of train held "
-                       "out, in (0, 1).", **kw)
+    flags.DEFINE_integer("batch_size", None, "Global batch size "
+                         + both.format(d.batch_size, lm.batch_size) + ".", **kw)
+    flags.DEFINE_float("learning_rate", None, "Adam's (classifier) or SGD's (language model) "
+                       "learning rate " + both.format(d.learning_rate, lm.learning_rate) + ".",
+                       **kw)
+    flags.DEFINE_float("dropout", None, "Classifier: dropout before and after the hidden "
+                       "layer. Language model: locked dropout on the last layer's outputs "
+                       + both.format(d.dropout, lm.dropout) + ".", **kw)
+    flags.DEFINE_integer("embedding_dim", None, "Embedding size (classifier: with "
+                         "--embeddings=none) " + both.format(d.embedding_dim, lm.embedding_dim)
+                         + ".", **kw)
     flags.DEFINE_integer("seed", d.seed, "Seed of the initialisation, dropout and shuffling.", **kw)
-    flags.DEFINE_integer("split_seed", d.split_seed, "Seed of the validation split (which "
-                         "training rows are held out); kept apart from --seed so that runs "
-                         "with several seeds train and validate on the same rows.", **kw)
-    flags.DEFINE_integer("eval_every", d.eval_every, "Validate and checkpoint every N steps.", **kw)
+    flags.DEFINE_integer("eval_every", None, "Validate and checkpoint every N steps (default "
+                         f"{d.eval_every} for a classifier, once per epoch for a language "
+                         "model).", **kw)
     flags.DEFINE_integer("log_every", d.log_every, "Progress bar, NaN check and TensorBoard "
                          "every N steps.", **kw)
     flags.DEFINE_enum("jit_compile", d.jit_compile, ["auto", "true", "false"],
@@ -85,30 +91,99 @@ def define_flags(flag_values=FLAGS):
                       "auto: mixed_bfloat16 where this machine multiplies bfloat16 fast (a "
                       "measured check; GPUs of compute capability >= 8), float32 elsewhere. Gates, "
                       "cell state and layer norm stay float32, and so do the saved weights.", **kw)
-    flags.DEFINE_enum("strategy", d.strategy, training.STRATEGIES, "tf.distribute strategy.", **kw)
-    flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
-                         "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
+    flags.DEFINE_enum("strategy", d.strategy, training.STRATEGIES, "tf.distribute strategy "
+                      "(a language model: default only).", **kw)
     flags.DEFINE_bool("deterministic", d.deterministic, "tf.config.experimental."
                       "enable_op_determinism(): bit-for-bit repeatable GPU kernels, at some cost "
                       "in speed (CPU kernels already are in practice).", **kw)
+
+    # Document classification only.
+    flags.DEFINE_integer("ngram", d.ngram, "Input window width n.", **kw)
+    flags.DEFINE_enum("ngram_padding", d.ngram_padding, NGRAM_PADDINGS,
+                      "causal, or same (centred).", **kw)
+    flags.DEFINE_integer("units", d.units, "Hidden size d.", **kw)
+    flags.DEFINE_bool("learn_sigmas", d.learn_sigmas, "Learn sigma_i and sigma_f.", **kw)
+    flags.DEFINE_integer("max_length", None, "Tokens kept per document (default 128, 96 for "
+                         "yahoo).", **kw)
+    flags.DEFINE_string("embeddings", d.embeddings, "Word vectors: auto (glove-6b-50d when "
+                        "installed), a builtin name, a GloVe .txt(.gz) or word2vec .bin path, "
+                        "or none.", **kw)
+    flags.DEFINE_bool("train_embeddings", d.train_embeddings, "Fine-tune the embeddings.", **kw)
+    flags.DEFINE_integer("max_vocabulary", d.max_vocabulary, "Vocabulary cap, specials "
+                         "included.", **kw)
+    flags.DEFINE_integer("min_count", d.min_count, "Occurrences a token needs to be in the "
+                         "vocabulary.", **kw)
+    flags.DEFINE_float("validation_fraction", d.validation_fraction, "Share of train held "
+                       "out, in (0, 1).", **kw)
+    flags.DEFINE_integer("split_seed", d.split_seed, "Seed of the validation split (which "
+                         "training rows are held out); kept apart from --seed so that runs "
+                         "with several seeds train and validate on the same rows.", **kw)
+    flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
+                         "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
+
+    # Language modelling only (AWD-LSTM's settings; --recipe sets them together).
+    flags.DEFINE_enum("recipe", "awd_lstm", list(language_model.RECIPES),
+                      "awd_lstm: the paper's settings (3 x 1150, 500 epochs); cpu: a smaller "
+                      "model a 2-core CPU trains in under two hours. Flags given win.", **kw)
+    flags.DEFINE_integer("num_layers", None, "Recurrent layers.", **kw)
+    flags.DEFINE_integer("hidden_dim", None, "Width of every recurrent layer but the last "
+                         "(which is --embedding_dim wide, for the tied softmax).", **kw)
+    flags.DEFINE_float("hidden_dropout", None, "Locked dropout between recurrent layers.", **kw)
+    flags.DEFINE_float("input_dropout", None, "Locked dropout on the embedded words.", **kw)
+    flags.DEFINE_float("embedding_dropout", None, "Share of words dropped per batch.", **kw)
+    flags.DEFINE_float("weight_dropout", None, "DropConnect on the recurrent kernels.", **kw)
+    flags.DEFINE_float("alpha", lm.alpha, "Activation regularisation.", **kw)
+    flags.DEFINE_float("beta", lm.beta, "Temporal activation regularisation.", **kw)
+    flags.DEFINE_float("weight_decay", lm.weight_decay, "Weight decay.", **kw)
+    flags.DEFINE_float("clip_norm", lm.clip_norm, "Gradients clipped to this global norm.", **kw)
+    flags.DEFINE_integer("nonmono", lm.nonmono, "Validations without improvement before SGD "
+                         "turns into averaged SGD.", **kw)
+    flags.DEFINE_integer("bptt", None, "Mean window of truncated backpropagation.", **kw)
+    flags.DEFINE_integer("eval_batch_size", lm.eval_batch_size, "Rows of the validation "
+                         "stream.", **kw)
+    flags.DEFINE_integer("test_batch_size", lm.test_batch_size, "Rows of the test stream.", **kw)
     flags.mark_flags_as_required(["model", "dataset"], **kw)
 
 
-def config_from_flags():
-    """The TrainConfig of the flags; TrainingError (naming the flag) for a value out of range,
-    a path that is not a folder or word vectors that do not exist: nothing is read or written."""
-    model_dir = FLAGS.model_dir or os.path.join(
-        "runs", FLAGS.dataset, f"{FLAGS.model}_{FLAGS.ngram}gram")
-    names = [f.name for f in dataclasses.fields(training.TrainConfig) if f.name != "model_dir"]
-    return training.TrainConfig(model_dir=model_dir, **{n: FLAGS[n].value for n in names})
+def _fields(config_class):
+    return {f.name for f in dataclasses.fields(config_class)} - {"model_dir"}
+
+
+def config_from_flags(flag_values=FLAGS):
+    """The config of the flags' task; TrainingError (naming the flag) for a flag of the other
+    task, a value out of range, a path that is not a folder or word vectors that do not exist:
+    nothing is read or written."""
+    f = flag_values
+    language = f.dataset in language_model.DATASETS
+    config_class = language_model.LanguageModelConfig if language else training.TrainConfig
+    other_class = training.TrainConfig if language else language_model.LanguageModelConfig
+    own = _fields(config_class) | ({"recipe"} if language else set())
+    foreign = sorted((_fields(other_class) | {"recipe"}) - own)
+    given = [name for name in foreign if f[name].present]
+    if given:
+        task = "document classification" if language else "a language model"
+        raise training.TrainingError(f"--{given[0]} applies to {task}, not to "
+                                     f"--dataset={f.dataset}")
+    values = dict(language_model.RECIPES[f.recipe]) if language else {}
+    for name in _fields(config_class):
+        if f[name].present or (name not in values and f[name].value is not None):
+            values[name] = f[name].value
+    model_dir = f.model_dir or (os.path.join("runs", f.dataset, f.model) if language else
+                                os.path.join("runs", f.dataset, f"{f.model}_{f.ngram}gram"))
+    values.pop("model_dir", None)
+    return config_class(model_dir=model_dir, **values)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    config = config_from_flags()
+    config = config_from_flags(FLAGS)
+    command = [os.path.basename(sys.executable)] + sys.argv
     with tool_support.download_hint(f"the {config.dataset} dataset"):
-        training.train_classifier(config, command=[os.path.basename(sys.executable)] + sys.argv)
+        if isinstance(config, language_model.LanguageModelConfig):
+            language_model.train_language_model(config, command=command)
+        else:
+            training.train_classifier(config, command=command)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
 """Lists, verifies and publishes zoo entries.
 
-python tools/zoo.py list      # the published entries, then the names of Table 2 not published
-python tools/zoo.py verify [--data_dir=../shared/data] [--names=A,B]   # digests; accuracy again
+python tools/zoo.py list      # the published entries, then Table 2's and 3's names not published
+python tools/zoo.py verify [--data_dir=../shared/data] [--names=A,B]   # digests; measured again
 python tools/zoo.py best --seed_runs='runs/zoo/ag_news/lstm_1gram_seed*'   # the seed to publish
 python tools/zoo.py publish --model_dir=runs/ag_news/rkm_cifg_1gram --name=ag_news/rkm_cifg_1gram \
     --data_dir=../shared/data
+python tools/zoo.py publish --model_dir=runs/ptb/rkm_lstm --name=ptb/rkm_lstm \
+    --data_dir=../shared/data
+
+A language model (`<corpus>/<variant>`) is measured by its test perplexity over the whole test
+split, the state carried (`KernelCausalLM.perplexity` with its run's test batch size and bptt):
+publish records it from the stored files, and verify --data_dir fails an entry whose perplexity
+moved by more than 0.1% (relative).
 """
 
 import contextlib
@@ -25,20 +32,24 @@ ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download
 # verify --data_dir: the most an entry's re-measured test accuracy may differ from the
 # recorded one, in points.
 MAX_REEVALUATION_CHANGE = 0.1
+# verify --data_dir: the most a language model's re-measured test perplexity may differ from the
+# recorded one, relative.
+MAX_PERPLEXITY_REEVALUATION_CHANGE = 0.001
 COMMANDS = ("list", "verify", "publish", "best")
 
 
 def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
     flags.DEFINE_string("model_dir", None, "publish: the finished tools/train.py run.", **kw)
-    flags.DEFINE_string("name", None, "publish: the entry's name, <dataset>/<variant>_<n>gram.",
-                        **kw)
+    flags.DEFINE_string("name", None, "publish: the entry's name, <dataset>/<variant>_<n>gram (a "
+                        "classifier) or <corpus>/<variant> (a language model).", **kw)
     flags.DEFINE_string("url", zoo.DEFAULT_URL, "publish: where the entry's files can be fetched "
                         "from (<url>/<name>/<file>).", **kw)
     flags.DEFINE_string("data_dir", None, "publish, verify: local copy of the datasets, whose "
                         "test split is evaluated again on the stored entry (publish without it "
                         "downloads the archive; verify without it checks the files only, and "
-                        "with it fails an entry that moved by more than 0.1 points).", **kw)
+                        "with it fails an entry whose accuracy moved by more than 0.1 points, "
+                        "or whose perplexity by more than 0.1%).", **kw)
     flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
                         "~/.cache/kasm_keras).", **kw)
     flags.DEFINE_list("names", None, "verify: only these entries (default: every one).", **kw)
@@ -51,12 +62,20 @@ def define_flags(flag_values=FLAGS):
     tool_support.not_a_file(flag_values, "cache_dir")
     flags.register_validator(
         "name", lambda name: name is None or bool(zoo.NAME.match(name)),
-        "zoo entry names look like <dataset>/<variant>_<n>gram", flag_values=flag_values)
+        "zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
+        "<corpus>/<variant> (a language model)", flag_values=flag_values)
 
 
 def _summary_line(name, info):
     """`list`'s line for an entry; ZooError when the registry's record of it lacks a field."""
     try:
+        if info.get("task") == zoo.LANGUAGE_MODEL:
+            from kasm_keras.zoo.language_models import state_label
+
+            paper = info.get("paper_perplexity")
+            return (f"  {name:<32} test perplexity {float(info['test_perplexity']):.2f}  "
+                    f"(paper {'none' if paper is None else f'{paper:.2f}'}; state "
+                    f"{state_label(info['state_sizes'])}; {float(info['epochs']):.1f} epochs)")
         return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
                 f"({int(info['training_documents']):,} training documents)")
     except (KeyError, TypeError, ValueError) as error:
@@ -70,8 +89,12 @@ def unpublished_lines(unpublished):
     """The names of Table 2 without an entry, one line per dataset and n-gram width."""
     from kasm_keras.layers.variants import VARIANTS
 
-    missing = {}
+    missing, language_models = {}, {}
     for name in unpublished:
+        if zoo.parse_language_model_name(name):
+            corpus, variant = zoo.parse_language_model_name(name)
+            language_models.setdefault(corpus, []).append(variant)
+            continue
         dataset, variant, ngram = zoo.parse_name(name)
         missing.setdefault(dataset, {}).setdefault(ngram, []).append(variant)
     lines = [f"Not published ({len(unpublished)}; zoo.load or zoo.info of one prints the "
@@ -87,7 +110,36 @@ def unpublished_lines(unpublished):
             shown = "every variant" if len(variants) == len(VARIANTS) else ", ".join(variants)
             lines.append(f"  {dataset if i == 0 else '':<8} {ngram}gram: {shown}"
                          f"{note if i == 0 else ''}")
+    table3 = dict(zip(zoo.language_model_names(), map(zoo.parse_language_model_name,
+                                                       zoo.language_model_names())))
+    for corpus, variants in language_models.items():
+        every = len(variants) == sum(1 for c, _ in table3.values() if c == corpus)
+        note = " (its data was not available here)" if corpus in zoo.LM_WITHOUT_DATA else ""
+        lines.append(f"  {corpus:<8} language model: "
+                     f"{'every variant of Table 3' if every else ', '.join(variants)}{note}")
     return lines
+
+
+def verify_language_model(name, splits):
+    """(`verify`'s line, whether it failed) for a language model: its test perplexity measured
+    again from the stored files, as publish measured it."""
+    from kasm_keras.zoo import language_models
+
+    info = zoo.info(name, FLAGS.zoo_dir)
+    lm = zoo.load(name, FLAGS.zoo_dir)
+    key = (info["dataset"], tuple(lm.preprocessor.tokenizer.get_vocabulary()))
+    if key not in splits:
+        with tool_support.download_hint(f"the {info['dataset']} corpus"):
+            splits[key] = language_models.split_ids(lm, info["dataset"], FLAGS.data_dir,
+                                                    FLAGS.cache_dir)
+    evaluation = info["evaluation"]
+    measured = language_models.measure(lm, splits[key], evaluation["batch_size"],
+                                       evaluation["bptt"])["perplexity"]
+    recorded = info["test_perplexity"]
+    change = language_models.relative_change(measured, recorded)
+    failed = abs(change) > MAX_PERPLEXITY_REEVALUATION_CHANGE
+    return (f"{'FAILED' if failed else 'ok':<8}{name}  test perplexity {measured:.2f} (recorded "
+            f"{recorded:.2f}, {100 * change:+.3f}%)"), failed
 
 
 def main(argv):
@@ -128,7 +180,11 @@ def main(argv):
         try:
             zoo.entry_dir(name, FLAGS.zoo_dir)
             line = f"ok      {name}"
-            if FLAGS.data_dir:  # the recorded accuracy, measured again from the stored files
+            if FLAGS.data_dir and zoo.info(name, FLAGS.zoo_dir).get("task") == \
+                    zoo.LANGUAGE_MODEL:
+                line, failed = verify_language_model(name, splits)
+                failures += failed
+            elif FLAGS.data_dir:  # the recorded accuracy, measured again from the stored files
                 info = zoo.info(name, FLAGS.zoo_dir)
                 dataset = info["dataset"]
                 if dataset not in splits:

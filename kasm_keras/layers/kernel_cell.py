@@ -196,12 +196,14 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             z = z + ops.cast(self.bias, z.dtype)
         return z
 
-    def recurrent_projection(self, h_prev, recurrent_mask=None):
-        """U h'_{t-1}, in the compute dtype."""
+    def recurrent_projection(self, h_prev, recurrent_mask=None, kernel=None):
+        """U h'_{t-1}, in the compute dtype. `kernel` stands in for U (`KernelRNN` passes it
+        with its weight dropout applied, drawn once for the whole sequence)."""
         if recurrent_mask is not None:
             h_prev = h_prev * ops.cast(recurrent_mask, h_prev.dtype)
         h_prev = ops.cast(h_prev, self.compute_dtype)
-        return ops.matmul(h_prev, ops.cast(self.recurrent_kernel, self.compute_dtype))
+        kernel = self.recurrent_kernel if kernel is None else kernel
+        return ops.matmul(h_prev, ops.cast(kernel, self.compute_dtype))
 
     def _sigma(self, which):
         logit = self.sigma_i_logit if which == "input" else self.sigma_f_logit

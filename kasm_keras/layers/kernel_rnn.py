@@ -1,11 +1,14 @@
 """The layer users reach for: a whole sequence through one kernel cell, as fast as the variant allows."""
 
+import zlib
+
 import keras
 from keras import ops
 from keras.src import backend, tree
 
 from kasm_keras.layers import tf_loop
 from kasm_keras.layers.kernel_cell import KernelCell, math_dtype
+from kasm_keras.regularizers.weight_drop import drop_connect
 
 IMPLEMENTATIONS = ("auto", "fused", "loop", "parallel")
 
@@ -36,6 +39,13 @@ class KernelRNN(keras.layers.RNN):
     `kasm_keras.layers.tf_loop`), "loop" (Keras' `backend.rnn` and automatic gradients, any backend),
     or "auto", the fastest that applies. All give the same results.
 
+    `weight_dropout`: DropConnect on the recurrent kernel U in training, as AWD-LSTM's weight
+    drop (Merity et al. 2017): one mask per call, the same at every time step, kept entries
+    scaled by 1/(1-rate); it regularises the recurrence while the loop stays one matmul per
+    step. In [0, 1); the variants without feedback (no U) accept it and ignore it. Its masks
+    come from a seed generator of their own, seeded from `seed`, so layers built with one seed
+    draw the same masks.
+
     States are `[h'_T, c_T]`. With `stateful=True` they carry over between calls, but the
     n-gram window does not: each call starts its window with zeros.
 
@@ -61,8 +71,11 @@ class KernelRNN(keras.layers.RNN):
         unroll=False,
         zero_output_for_mask=False,
         implementation="auto",
+        weight_dropout=0.0,
         **kwargs,
     ):
+        if not 0.0 <= weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got weight_dropout={weight_dropout!r}")
         if implementation not in IMPLEMENTATIONS:
             raise ValueError(
                 f"implementation must be one of {IMPLEMENTATIONS}, got implementation={implementation!r}"
@@ -99,6 +112,10 @@ class KernelRNN(keras.layers.RNN):
                 f"got variant {spec.name!r} on the {backend.backend()!r} backend"
             )
         self.implementation = implementation
+        self.weight_dropout = float(weight_dropout)
+        if self.weight_dropout > 0 and spec.recurrent:  # no new variable otherwise
+            self.weight_dropout_seed_generator = keras.random.SeedGenerator(
+                _weight_dropout_seed(cell_kwargs.get("seed")))
 
     def _chosen_implementation(self, training=True):
         """"fused" only pays in training (its forward keeps what its backward pass reads), and its
@@ -156,12 +173,19 @@ class KernelRNN(keras.layers.RNN):
             return cell.get_recurrent_dropout_mask(initial_state[0])
         return None
 
+    def _recurrent_kernel(self, training):
+        """U in the compute dtype, with the weight dropout in training: one mask per call, which
+        both implementations then use at every step (the fused loop's gradient is with respect
+        to this tensor, and reaches U through the mask)."""
+        kernel = self.cell.recurrent_kernel
+        if training and self.weight_dropout > 0:
+            kernel = drop_connect(kernel, self.weight_dropout, self.weight_dropout_seed_generator)
+        return ops.cast(kernel, self.cell.compute_dtype)
+
     def _fused(self, projected, initial_state, mask, training):
         """`projected` is time-major."""
         cell = self.cell
-        kernel = None
-        if cell.spec.recurrent:
-            kernel = ops.cast(cell.recurrent_kernel, cell.compute_dtype)
+        kernel = self._recurrent_kernel(training) if cell.spec.recurrent else None
         outputs, h, c = tf_loop.run(
             cell, ops.cast(projected, cell.compute_dtype), *initial_state, kernel,
             cell.update_weights(),
@@ -174,11 +198,12 @@ class KernelRNN(keras.layers.RNN):
         cell = self.cell
         recurrent_mask = self._recurrent_dropout_mask(initial_state, training)
         weights = cell.update_weights()  # cast (and sigmoid) once, not at every step
+        kernel = self._recurrent_kernel(training) if cell.spec.recurrent else None
 
         def step(z, states):
             h_prev, c_prev = states
             if cell.spec.recurrent:
-                z = z + cell.recurrent_projection(h_prev, recurrent_mask)
+                z = z + cell.recurrent_projection(h_prev, recurrent_mask, kernel=kernel)
             h, c = cell.update(z, c_prev, weights=weights)
             return h, [h, c]
 
@@ -233,9 +258,18 @@ class KernelRNN(keras.layers.RNN):
     def get_config(self):
         config = {**self.cell.get_config(), **super().get_config()}
         config["implementation"] = self.implementation
+        config["weight_dropout"] = self.weight_dropout
         del config["cell"]
         return config
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _weight_dropout_seed(seed):
+    """A fixed function of the layer's seed, but not the seed itself: the cell's dropout
+    generator starts from that, and two generators with one seed draw the same numbers."""
+    if seed is None:
+        return None
+    return zlib.crc32(f"weight_dropout {seed}".encode()) % (2 ** 31 - 1)

@@ -15,14 +15,14 @@ import tensorflow as tf
 
 from kasm_keras.data import datasets, word_vectors
 from kasm_keras.data.dataset_report import pipeline_speed
-from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS, get_variant
 from kasm_keras.models.kernel_classifier import backbone as classifier
 from kasm_keras.utils import files
 from kasm_keras.training import precision
 from kasm_keras.training.loop import LoopConfig, Trainer
-from kasm_keras.training.task import Task, TrainingError
+from kasm_keras.training.task import (
+    Task, TrainingError, check_vocabulary_file, write_vocabulary_file)
 
 # Settings that change what is trained: a model_dir holding a run with other values is refused.
 # (learning_rate, steps and the engine may change between runs: fine-tuning, longer training.)
@@ -206,25 +206,10 @@ class ClassificationTask(Task):
                               else self.embedding_matrix.shape[1])
 
     def check_model_dir(self, model_dir, resuming=False):
-        path = files.join(model_dir, "vocabulary.txt")
-        if not files.exists(path):
-            if resuming:
-                raise TrainingError(f"{path} is missing, so the checkpoints in {model_dir} "
-                                    "cannot be checked against this data; the run is "
-                                    "incomplete: use another --model_dir")
-            return
-        try:
-            with files.local_copy(path) as local:
-                saved = Vocabulary.load(local).tokens
-        except ValueError as error:  # another format: not this data's vocabulary either
-            saved = error
-        if saved != self.data.vocabulary.tokens:
-            raise TrainingError(f"{path} differs from the vocabulary of this data (another "
-                                "--data_dir or cache?); use another --model_dir")
+        check_vocabulary_file(model_dir, self.data.vocabulary, resuming)
 
     def write_files(self, model_dir):
-        with files.local_output(files.join(model_dir, "vocabulary.txt")) as local:
-            self.data.vocabulary.save(local)
+        write_vocabulary_file(model_dir, self.data.vocabulary)
 
     def steps_per_epoch(self):
         return max(1, self.sizes["train"] // self.config.batch_size)

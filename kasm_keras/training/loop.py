@@ -68,7 +68,8 @@ class LoopConfig:
     model_dir: str
     max_steps: int | None = None  # when None: ceil(epochs * task.steps_per_epoch())
     epochs: float = 10.0
-    eval_every: int = 500  # validate, keep the best model and checkpoint every N steps
+    # Validate, keep the best model and checkpoint every N steps (None: once per epoch).
+    eval_every: int | None = 500
     log_every: int = 20  # progress bar, NaN check and TensorBoard every N steps
     seed: int = 0
     strategy: str = "default"
@@ -82,7 +83,7 @@ class LoopConfig:
 
     def __post_init__(self):
         for name in ("eval_every", "log_every", "cpu_devices", "keep_checkpoints"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise TrainingError(f"--max_steps must be at least 1, got {self.max_steps}")
@@ -250,6 +251,8 @@ class Trainer:
         # paths go into state.json, to name what changed when a checkpoint does not fit.
         self.variables = {"model": list(self.model.variables),
                           "optimizer": list(self.optimizer.variables)}
+        if self.task.checkpoint_variables():
+            self.variables["task"] = list(self.task.checkpoint_variables())
         self.checkpoint = tf.train.Checkpoint(**self.variables, train_data=self.iterator)
 
     def _write_run_files(self):
@@ -385,6 +388,7 @@ class Trainer:
         self._check_settings()
         self._prepare(resuming=latest is not None)
         max_steps = c.max_steps or max(1, math.ceil(c.epochs * task.steps_per_epoch()))
+        eval_every = c.eval_every or task.steps_per_epoch()
         state, step = self._restore(manager, latest)
         if self.chief:
             self._write_run_files()
@@ -434,7 +438,7 @@ class Trainer:
         while step < max_steps:
             window.append(step_fn(next(self.iterator)))
             step += 1
-            evaluate = step % c.eval_every == 0 or step == max_steps
+            evaluate = step % eval_every == 0 or step == max_steps
             warmup_ends = not warmup_done and step - resumed_from == 3
             if evaluate or warmup_ends or step % c.log_every == 0:
                 flush()

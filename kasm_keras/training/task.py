@@ -12,6 +12,7 @@ The order the loop calls a task in:
     prepare(log)                       load the data (raise TrainingError if it cannot train)
     check_model_dir(model_dir, resuming)  refuse a model_dir whose files do not fit this run
     build()                            inside strategy.scope(), after keras' seed is set
+    checkpoint_variables()             variables of the task's own, checkpointed with the model's
     train_dataset(seed)                once; its iterator is checkpointed
     steps_per_epoch()                  to turn --epochs into steps
     write_files(model_dir)             files a trained run needs besides the model (chief only),
@@ -23,6 +24,11 @@ The order the loop calls a task in:
 """
 
 import abc
+
+from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.utils import files
+
+VOCABULARY_FILE = "vocabulary.txt"
 
 
 class TrainingError(RuntimeError):
@@ -66,6 +72,12 @@ class Task(abc.ABC):
         The loop wraps the optimizer in a LossScaleOptimizer under mixed_float16 and builds it.
         """
 
+    def checkpoint_variables(self):
+        """Variables the task creates in `build` besides the model's and the optimizer's (state
+        carried from batch to batch, say): checkpointed with them, so a resumed run goes on
+        exactly."""
+        return []
+
     @abc.abstractmethod
     def train_dataset(self, seed):
         """A `tf.data.Dataset` of global batches, repeated forever.
@@ -102,3 +114,31 @@ class Task(abc.ABC):
     def report(self, model):
         """Fields of `metrics.json` from the best model: the one test evaluation and whatever
         describes the run (model, data, parameter counts). The loop adds its own fields."""
+
+
+def check_vocabulary_file(model_dir, vocabulary, resuming=False):
+    """For `Task.check_model_dir`: refuses a model_dir whose `vocabulary.txt` is not
+    `vocabulary` (a `Vocabulary`), since its checkpoints index another vocabulary's words, or
+    that lacks one when `resuming`."""
+    path = files.join(model_dir, VOCABULARY_FILE)
+    if not files.exists(path):
+        if resuming:
+            raise TrainingError(f"{path} is missing, so the checkpoints in {model_dir} cannot "
+                                "be checked against this data; the run is incomplete: use "
+                                "another --model_dir")
+        return
+    try:
+        with files.local_copy(path) as local:
+            saved = Vocabulary.load(local, oov_token=vocabulary.oov_token,
+                                    padding_token=vocabulary.padding_token).tokens
+    except ValueError as error:  # another format: not this data's vocabulary either
+        saved = error
+    if saved != vocabulary.tokens:
+        raise TrainingError(f"{path} differs from the vocabulary of this data (another "
+                            "--data_dir or cache?); use another --model_dir")
+
+
+def write_vocabulary_file(model_dir, vocabulary):
+    """For `Task.write_files`: the vocabulary, one token per line, beside the checkpoints."""
+    with files.local_output(files.join(model_dir, VOCABULARY_FILE)) as local:
+        vocabulary.save(local)

@@ -1,8 +1,11 @@
-"""Pretrained classifiers in one line: `kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")`.
+"""Pretrained models in one line: `kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")` (a document
+classifier of the paper's Table 2) or `kasm_keras.zoo.load("ptb/rkm_lstm")` (a language model of its
+Table 3).
 
 Every entry is a keras-hub preset directory (`config.json`, `task.json`, `preprocessor.json`,
-`tokenizer.json`, `assets/tokenizer/vocabulary.txt`, `model.weights.h5`, `task.weights.h5`,
-`metadata.json`). The registry, `registry.json` beside this file, ships inside the package: each
+`tokenizer.json`, `assets/tokenizer/vocabulary.txt`, `model.weights.h5`, `metadata.json`, and for
+a classifier `task.weights.h5`: a language model's softmax is its embedding, so its task has no
+weights of its own). The registry, `registry.json` beside this file, ships inside the package: each
 entry's files with their sha256 digests and the address they can be fetched from. Files are read
 from a local zoo directory when there is one (the `zoo_dir` argument, `$KASM_KERAS_ZOO_DIR`, or
 the checkout's `zoo/`); otherwise they are downloaded into the Keras cache, each written
@@ -10,15 +13,18 @@ atomically and checked against its digest. Every file is verified before anythin
 deserialised, and deserialisation runs in Keras' safe mode: loading runs nothing from an entry.
 
 To keep entries small, weights are stored as float16, and the embedding's rarer rows as int8
-with one float16 scale each (`compact_weights`); loading restores float32 variables. Publishing re-measures
-the test accuracy of the stored entry and refuses it when it moved by more than
-`MAX_ACCURACY_CHANGE` from the trained model's.
+with one float16 scale each (`compact_weights`); loading restores float32 variables.
+Publishing re-measures the stored entry on the test split and refuses it when it moved by more
+than `MAX_ACCURACY_CHANGE` (a classifier's accuracy) or `MAX_PERPLEXITY_CHANGE` (a language
+model's perplexity, relative) from the trained model's.
 
 Names: Table 2's cells, `<dataset>/<variant>_<n>gram` for its four datasets, the seven variants
-of `kasm_keras.VARIANTS` and n in {1, 3} (`known_names`). `names` lists the published ones,
-`unpublished_names` the rest; asking for an unpublished one (`load`, `info`, `entry_dir`,
-`KernelTextClassifier.from_preset`) raises a `ZooError` with the two commands that make it from
-the dataset's official archive.
+of `kasm_keras.VARIANTS` and n in {1, 3} (`classification_names`), and Table 3's,
+`<corpus>/<variant>` for PTB and WikiText-2 and its four variants (`language_model_names`);
+`known_names` lists both. `names` lists the published ones, `unpublished_names` the rest; asking
+for an unpublished one (`load`, `info`, `entry_dir`, `from_preset`) raises a `ZooError` with the
+two commands that make it from the dataset's official archive. The language models' code is in
+`kasm_keras.zoo.language_models`.
 
 Accuracies: the files written when training and publishing (a run's metrics.json, an entry's
 metadata.json, the registry) hold fractions, as Keras reports them; `info` gives every accuracy
@@ -36,6 +42,11 @@ import numpy as np
 
 from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_text, file_digest
 from kasm_keras.utils.download import fetch
+
+# An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
+CLASSIFICATION = "classification"
+LANGUAGE_MODEL = "language_model"
+TASKS = (CLASSIFICATION, LANGUAGE_MODEL)
 
 REGISTRY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry.json")
 CHECKOUT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -60,6 +71,19 @@ WITHOUT_DATA = ("yahoo", "yelp")
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "task.weights.h5", "preprocessor.json", "tokenizer.json",
                 "assets/tokenizer/vocabulary.txt")
+# A language model's preset: its task (the tied softmax) has no weights beyond the backbone's.
+LM_PRESET_FILES = tuple(f for f in PRESET_FILES if f != "task.weights.h5")
+# Table 3's corpora whose training split was not available where the zoo's entries were trained.
+LM_WITHOUT_DATA = ("wikitext2",)
+# The tools/train.py recipe (`kasm_keras.training.language_model.RECIPES`) the zoo's language
+# models are trained with: a 2-layer model a 2-core CPU trains, not the paper's 24M parameters.
+LM_RECIPE = "cpu"
+# Publishing a language model: the most the stored entry's test perplexity may differ from the
+# trained model's, relative (0.5%).
+MAX_PERPLEXITY_CHANGE = 0.005
+# A language model's entry: the cpu recipe on PTB (10,000 words, 400 + 650 + 400 wide) is 8.4M
+# weights, 17 MB in float16 and 14.6 MB with the embedding's rarer rows as int8.
+MAX_LM_ENTRY_BYTES = 20_000_000
 
 
 class ZooError(ValueError):
@@ -92,16 +116,27 @@ def registry(zoo_dir=None):
     return entries
 
 
-def names(zoo_dir=None):
-    """The published entries' names."""
-    return sorted(registry(zoo_dir))
+def entry_task(entry):
+    """The task of a registry record: its metadata's "task", classification when it has none
+    (every entry published before the language models)."""
+    return entry.get("metadata", {}).get("task", CLASSIFICATION)
+
+
+def names(zoo_dir=None, task=None):
+    """The published entries' names; with `task` ("classification" or "language_model"), those
+    of that task only."""
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    entries = registry(zoo_dir)
+    return sorted(name for name, entry in entries.items()
+                  if task is None or entry_task(entry) == task)
 
 
 def entry_name(dataset, variant, ngram):
     return f"{dataset}/{variant}_{ngram}gram"
 
 
-def known_names():
+def classification_names():
     """Every name of Table 2's cells, published or not, in the table's order: dataset, n-gram
     width, variant."""
     from kasm_keras.layers.variants import VARIANTS
@@ -109,41 +144,79 @@ def known_names():
     return [entry_name(d, v, n) for d in DATASETS for n in NGRAMS for v in VARIANTS]
 
 
+def language_model_names():
+    """Every name of Table 3's cells, `<corpus>/<variant>`, published or not, in the table's
+    order (`kasm_keras.paper.TABLE3_PERPLEXITY`)."""
+    from kasm_keras import paper
+
+    return [f"{corpus}/{variant}" for corpus, cells in paper.TABLE3_PERPLEXITY.items()
+            for variant in cells]
+
+
+def known_names():
+    """Every name the zoo knows, published or not: Table 2's cells (`classification_names`),
+    then Table 3's (`language_model_names`)."""
+    return classification_names() + language_model_names()
+
+
 def unpublished_names(zoo_dir=None):
-    """The names of Table 2's cells that the zoo has no entry for (yet), in `known_names`'
-    order."""
+    """The names of Table 2's and Table 3's cells that the zoo has no entry for (yet), in
+    `known_names`' order."""
     published = set(names(zoo_dir))
     return [name for name in known_names() if name not in published]
 
 
 def parse_name(name):
-    """(dataset, variant, ngram) of a name that `known_names` lists, else None."""
-    if name not in known_names():
+    """(dataset, variant, ngram) of a name of Table 2's cells (`classification_names`), else
+    None."""
+    if name not in classification_names():
         return None
     dataset, rest = name.split("/")
     variant, ngram = rest.rsplit("_", 1)
     return dataset, variant, int(ngram[:-len("gram")])
 
 
+def parse_language_model_name(name):
+    """(corpus, variant) of a name of Table 3's cells (`language_model_names`), else None."""
+    if name not in language_model_names():
+        return None
+    corpus, variant = name.split("/")
+    return corpus, variant
+
+
+def name_task(name):
+    """The task of a name the zoo knows ("classification" or "language_model"), else None."""
+    if parse_name(name) is not None:
+        return CLASSIFICATION
+    if parse_language_model_name(name) is not None:
+        return LANGUAGE_MODEL
+    return None
+
+
 def make_commands(name):
     """The commands that train and publish entry `name` from its dataset's official archive
     (tools/train.py downloads it when given no --data_dir)."""
-    dataset, variant, ngram = parse_name(name)
     run = f"runs/{name}"
+    publish_command = f"python tools/zoo.py publish --model_dir={run} --name={name}"
+    if parse_language_model_name(name) is not None:
+        corpus, variant = parse_language_model_name(name)
+        return [f"python tools/train.py --model={variant} --dataset={corpus} "
+                f"--recipe={LM_RECIPE} --model_dir={run}", publish_command]
+    dataset, variant, ngram = parse_name(name)
     return [f"python tools/train.py --model={variant} --dataset={dataset} --ngram={ngram} "
-            f"--model_dir={run}",
-            f"python tools/zoo.py publish --model_dir={run} --name={name}"]
+            f"--model_dir={run}", publish_command]
 
 
 def _no_entry(name, entries):
-    """The error for a name that has no entry: how to make it when it is one of Table 2's
-    cells, the available names otherwise."""
-    if parse_name(name) is None:
+    """The error for a name that has no entry: how to make it when it is one of Table 2's or
+    Table 3's cells, the available names otherwise."""
+    if name_task(name) is None:
         return ZooError(f"No zoo entry {name!r}; available: "
                         f"{', '.join(sorted(entries)) or 'none'}")
-    dataset = parse_name(name)[0]
+    dataset = name.split("/")[0]
+    without_data = dataset in (WITHOUT_DATA if parse_name(name) else LM_WITHOUT_DATA)
     why = (f"the {dataset} data was not available where the zoo's entries were trained"
-           if dataset in WITHOUT_DATA else "it has not been trained and published yet")
+           if without_data else "it has not been trained and published yet")
     commands = "\n".join(f"  {command}" for command in make_commands(name))
     return ZooError(f"zoo entry {name!r} is not published: {why}. To make it from the official "
                     f"archive (tools/train.py downloads it):\n{commands}")
@@ -176,13 +249,21 @@ def info(name, zoo_dir=None):
     - `command`: how it was trained; `seed`; `versions`: the libraries it was trained with;
       `storage`: how its weights are stored.
 
-    A name of Table 2 without an entry raises a ZooError that says how to make it.
+    A language model's (`task` "language_model") are listed in
+    `kasm_keras.zoo.language_models.info_fields`: its measured perplexities beside Table 3's,
+    parameters, state sizes, epochs, training minutes and recipe.
+
+    A name of Table 2 or 3 without an entry raises a ZooError that says how to make it.
     """
     entries = registry(zoo_dir)
     if name not in entries:
         raise _no_entry(name, entries)
     metadata = dict(entries[name].get("metadata", {}))
     where = f"{registry_path(zoo_dir)}: entry {name!r}"
+    if entry_task(entries[name]) == LANGUAGE_MODEL:
+        from kasm_keras.zoo import language_models
+
+        return {"name": name, **language_models.info_fields(metadata, where)}
     if "test_accuracy" in metadata:
         metadata["test_accuracy"] = _percent(metadata["test_accuracy"], where)
     parameters = metadata.get("parameters")
@@ -226,15 +307,25 @@ def _verify(directory, files):
                            "file is corrupt or was changed")
 
 
+def preset_files(entry):
+    """The files a registry record of its task must list."""
+    task = entry_task(entry)
+    if task not in TASKS:
+        raise ZooError(f"a zoo entry's task is one of {TASKS}, not {task!r}; the registry is "
+                       "damaged or newer than this kasm_keras")
+    return LM_PRESET_FILES if task == LANGUAGE_MODEL else PRESET_FILES
+
+
 def entry_dir(name, zoo_dir=None, cache_dir=None):
     """The entry's verified local directory, downloading what is missing into the cache."""
     entries = registry(zoo_dir)
     if name not in entries:
         raise _no_entry(name, entries)
     entry = entries[name]
-    if sorted(entry["files"]) != sorted(PRESET_FILES):
+    expected = preset_files(entry)
+    if sorted(entry["files"]) != sorted(expected):
         raise ZooError(f"zoo entry {name!r} lists {sorted(entry['files'])}, expected "
-                       f"{sorted(PRESET_FILES)}")
+                       f"{sorted(expected)}")
     for local in _local_dirs(zoo_dir):
         directory = os.path.join(local, entry["path"])
         if os.path.isdir(directory):
@@ -292,18 +383,33 @@ def load_preset(directory):
     return classifier
 
 
+def _load_entry(name, directory, zoo_dir=None):
+    """The model of a verified entry directory, by the registry's task for `name`."""
+    if entry_task(registry(zoo_dir)[name]) == LANGUAGE_MODEL:
+        from kasm_keras.zoo import language_models
+
+        return language_models.load_preset(directory)
+    return load_preset(directory)
+
+
 def load(name, zoo_dir=None, cache_dir=None):
-    """The entry as a `KernelTextClassifier` (raw text in; `classify` gives class names)."""
-    classifier = load_preset(entry_dir(name, zoo_dir, cache_dir))
-    classifier.zoo_name = name
-    return classifier
+    """The entry as a keras-hub task: a `KernelTextClassifier` (raw text in; `classify` gives
+    class names) for Table 2's names, a `KernelCausalLM` with its preprocessor (`generate`,
+    `score`, `perplexity`) for Table 3's."""
+    model = _load_entry(name, entry_dir(name, zoo_dir, cache_dir), zoo_dir)
+    model.zoo_name = name
+    return model
 
 
-def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EMBEDDING_ROWS):
+def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EMBEDDING_ROWS,
+                    int8_keys=("1", "2")):
     """Rewrites a `.weights.h5` file: float32 arrays as float16; of the embedding table, the
     first `exact_rows` rows (the most frequent tokens: the vocabulary is in frequency order) as
-    float16 and the rest as int8 rows with a float16 scale each. Keras casts float16 back when
-    loading, and `TokenEmbedding` reassembles its table. (A new file: HDF5 never returns the
+    float16 and the rest as int8 rows (stored under `int8_keys[0]` beside the table's "0") with
+    a float16 scale each (under `int8_keys[1]`). Keras casts float16 back when loading, and the
+    embedding layer reassembles its table: the classifier's `TokenEmbedding` from "0", "1",
+    "2"; the language model's `TiedEmbedding`, whose "1" is its bias, from "0", "2", "3".
+    With `embedding_layer=None` every array is float16. (A new file: HDF5 never returns the
     space of deleted arrays.)"""
     compact = path + ".compact"
     with h5py.File(path, "r") as source, h5py.File(compact, "w") as target:
@@ -315,13 +421,15 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
             parent, index = key.rsplit("/", 1) if "/" in key else ("", key)
             if value.dtype != np.float32:
                 target[key] = value
-            elif f"/{embedding_layer}/vars" in f"/{parent}" and index == "0" and value.ndim == 2:
+            elif embedding_layer and f"/{embedding_layer}/vars" in f"/{parent}" and \
+                    index == "0" and value.ndim == 2:
                 rare = value[exact_rows:]
                 scale = np.maximum(np.abs(rare).max(axis=1), 1e-12) / 127.0
                 scale = scale.astype(np.float16).astype(np.float32)
                 target[key] = value[:exact_rows].astype(np.float16)
-                target[f"{parent}/1"] = np.clip(np.round(rare / scale[:, None]), -127, 127).astype(np.int8)
-                target[f"{parent}/2"] = scale.astype(np.float16)
+                target[f"{parent}/{int8_keys[0]}"] = np.clip(
+                    np.round(rare / scale[:, None]), -127, 127).astype(np.int8)
+                target[f"{parent}/{int8_keys[1]}"] = scale.astype(np.float16)
             else:
                 target[key] = value.astype(np.float16)
             target[key].attrs.update(item.attrs)
@@ -331,8 +439,8 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
     os.replace(compact, path)
 
 
-def _entry_bytes(directory):
-    return sum(os.path.getsize(os.path.join(directory, f)) for f in PRESET_FILES)
+def _entry_bytes(directory, files=PRESET_FILES):
+    return sum(os.path.getsize(os.path.join(directory, f)) for f in files)
 
 
 def save_entry(classifier, directory, metadata):
@@ -372,7 +480,7 @@ def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
     if classifier.preprocessor is None:
         raise ZooError("a zoo entry needs the classifier's preprocessor (its vocabulary)")
-    zoo_dir = zoo_dir or (_local_dirs(None) or [CHECKOUT_ZOO])[0]
+    zoo_dir = publishing_dir(zoo_dir)
     final = os.path.join(zoo_dir, name)
     with atomic_directory(final) as tmp:
         save_entry(classifier, tmp, metadata)
@@ -389,17 +497,29 @@ def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT
         if size > MAX_ENTRY_BYTES:
             raise ZooError(f"{name}: {size:,} bytes, over the zoo's {MAX_ENTRY_BYTES:,} per entry")
         files = {f: file_digest(os.path.join(tmp, f)) for f in PRESET_FILES}
+    record_entry(name, files, _summary(name, metadata), zoo_dir, url)
+    return final
+
+
+def publishing_dir(zoo_dir=None):
+    """The zoo folder a new entry is written into: `zoo_dir`, else $KASM_KERAS_ZOO_DIR, else
+    this checkout's zoo/."""
+    return zoo_dir or (_local_dirs(None) or [CHECKOUT_ZOO])[0]
+
+
+def record_entry(name, files, summary, zoo_dir, url=DEFAULT_URL):
+    """Adds (or replaces) entry `name`, whose files are in place, to the registry of `zoo_dir`:
+    its files' digests and `summary`, the metadata `info` reads."""
     entries = {}
     try:
         entries = registry(zoo_dir)
     except ZooError:
         if os.path.exists(registry_path(zoo_dir)) and registry_path(zoo_dir) != REGISTRY:
             raise
-    entries[name] = {"path": name, "files": files, "metadata": _summary(name, metadata)}
+    entries[name] = {"path": name, "files": files, "metadata": summary}
     if url:
         entries[name]["url"] = f"{url.rstrip('/')}/{name}"
     _write_registry(entries, zoo_dir)
-    return final
 
 
 def _summary(name, metadata):
@@ -432,8 +552,8 @@ def _read_json(path):
 
 
 def load_run(model_dir):
-    """The best model of a finished tools/train.py run, in safe mode; `.info` holds the run's
-    settings (`config.json`)."""
+    """The best model of a finished tools/train.py run (a classifier or a language model), in
+    safe mode; `.info` holds the run's settings (`config.json`)."""
     from kasm_keras.training.checkpoints import CheckpointError, verify_digest
 
     best = os.path.join(model_dir, "best.keras")
@@ -452,18 +572,23 @@ def load_run(model_dir):
     return classifier
 
 
-def load_classifier(model_dir=None, zoo_name=None, zoo_dir=None):
-    """A trained classifier from a tools/train.py run or a zoo entry (exactly one of them).
-    `.info` holds how it was trained: the run's settings, or the entry's metadata."""
+def load_model(model_dir=None, zoo_name=None, zoo_dir=None):
+    """A trained model (a classifier or a language model) from a tools/train.py run or a zoo
+    entry (exactly one of them). `.info` holds how it was trained: the run's settings, or the
+    entry's metadata (whose "training" holds the run's settings)."""
     if (model_dir is None) == (zoo_name is None):
         raise ZooError("give exactly one of --model_dir and --zoo")
     if model_dir is not None:
         return load_run(model_dir)
     directory = entry_dir(zoo_name, zoo_dir)
-    classifier = load_preset(directory)
-    classifier.zoo_name = zoo_name
-    classifier.info = _read_json(os.path.join(directory, "metadata.json")).get("kasm_keras", {})
-    return classifier
+    model = _load_entry(zoo_name, directory, zoo_dir)
+    model.zoo_name = zoo_name
+    model.info = _read_json(os.path.join(directory, "metadata.json")).get("kasm_keras", {})
+    return model
+
+
+# The name the tools used before the zoo held language models; it loads either.
+load_classifier = load_model
 
 
 def split_seed(training):
@@ -555,18 +680,25 @@ def best_run(model_dirs):
 
 def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, url=DEFAULT_URL):
     """Publishes the best model of a finished tools/train.py run as entry `name`: stored
-    compactly, its test accuracy measured again from the stored files (the test split read from
-    `data_dir`, or downloaded) and checked against the run's."""
+    compactly, its test accuracy (a language model: its test perplexity) measured again from the
+    stored files (the test split read from `data_dir`, or downloaded) and checked against the
+    run's."""
     if not NAME.match(name):
-        raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
+        raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
+                       f"<corpus>/<variant> (a language model), got {name!r}")
     metrics = _read_json(os.path.join(model_dir, "metrics.json"))
+    from kasm_keras.zoo import language_models
+
+    if language_models.is_language_model_run(metrics):
+        return language_models.publish_run(model_dir, name, metrics, data_dir=data_dir,
+                                           cache_dir=cache_dir, zoo_dir=zoo_dir, url=url)
     missing = [k for k in ("dataset", "model", "ngram", "splits", "parameters", "command",
                            "versions", "test_accuracy") if k not in metrics]
     if missing:
         raise ZooError(f"{os.path.join(model_dir, 'metrics.json')} lacks {', '.join(missing)}; "
                        "not the metrics of a finished tools/train.py run")
     trained = entry_name(metrics["dataset"], metrics["model"], metrics["ngram"])
-    if parse_name(name) and name != trained:
+    if name_task(name) is not None and name != trained:  # a name of Table 2 or 3: its own cell
         raise ZooError(f"{model_dir} trained {trained}, not {name}")
     classifier = load_run(model_dir)
     training = classifier.info

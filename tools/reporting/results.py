@@ -43,25 +43,38 @@ def _entry_metadata(name, zoo_dir=None):
     return metadata.get("kasm_keras", metadata)
 
 
-def collect(runs_dir=None, zoo_dir=None):
-    """Metrics of the zoo's entries (and of finished runs under `runs_dir`, a local or any
-    tf.io.gfile path such as gs://...), as a list of dicts."""
+def run_metrics(runs_dir):
+    """[metrics.json with its "source"] of every finished run under `runs_dir` (a local or any
+    tf.io.gfile path such as gs://...), classifiers and language models alike."""
     import tensorflow as tf
 
+    if not tf.io.gfile.isdir(runs_dir):
+        raise FileNotFoundError(f"--runs_dir={runs_dir}: no such folder")
+    paths = sorted(f"{folder.rstrip('/')}/metrics.json" if "://" in folder
+                   else os.path.join(folder, "metrics.json")
+                   for folder, _, files in tf.io.gfile.walk(runs_dir) if "metrics.json" in files)
+    return [{**_read_json(path), "source": _source(os.path.dirname(path))} for path in paths]
+
+
+def is_language_model(metrics):
+    """A language model's metrics.json (its table is `reporting.language_models`')."""
+    from kasm_keras.zoo import language_models
+
+    return language_models.is_language_model_run(metrics)
+
+
+def collect(runs_dir=None, zoo_dir=None):
+    """Metrics of the zoo's classifiers (and of finished classifier runs under `runs_dir`, a
+    local or any tf.io.gfile path such as gs://...), as a list of dicts. The language models,
+    entries and runs, are `reporting.language_models`' table."""
     found = []
-    for name in zoo.names(zoo_dir):
+    for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
         # The entry's test accuracy is the one measured from its stored files.
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
     if runs_dir:
-        if not tf.io.gfile.isdir(runs_dir):
-            raise FileNotFoundError(f"--runs_dir={runs_dir}: no such folder")
-        paths = sorted(f"{folder.rstrip('/')}/metrics.json" if "://" in folder
-                       else os.path.join(folder, "metrics.json")
-                       for folder, _, files in tf.io.gfile.walk(runs_dir) if "metrics.json" in files)
-        for path in paths:
-            found.append({**_read_json(path), "source": _source(os.path.dirname(path))})
+        found += [m for m in run_metrics(runs_dir) if not is_language_model(m)]
     return found
 
 
@@ -114,7 +127,7 @@ def seed_accuracies(zoo_dir=None, runs=None):
     published one's). A recorded run trained otherwise than the entry raises a ZooError."""
     runs = read_seed_runs(zoo_dir) if runs is None else runs
     found, warnings = {}, []
-    for name in zoo.names(zoo_dir):
+    for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
         training = metadata.get("training", {})
         seed = metadata.get("seed", training.get("seed"))

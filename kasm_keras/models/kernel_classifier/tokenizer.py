@@ -1,21 +1,17 @@
 """Raw text to token ids by the project's core-op rules, as a keras-hub tokenizer."""
 
-import os
-
 import keras
-import keras_hub
 import tensorflow as tf
 
 from kasm_keras.data.text_encoding import tokenize as split_tokens
-from kasm_keras.data.vocabulary import OOV, PADDING, Vocabulary
+from kasm_keras.data.vocabulary import OOV, PADDING
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone
 from kasm_keras.models.kernel_classifier.presets import ZooPresets
-
-VOCABULARY_FILE = "vocabulary.txt"
+from kasm_keras.models.vocabulary_tokenizer import VocabularyTokenizer
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class KernelTokenizer(ZooPresets, keras_hub.tokenizers.Tokenizer):
+class KernelTokenizer(ZooPresets, VocabularyTokenizer):
     """Word-level tokenizer: `kasm_keras.data.text_encoding`'s rules (TensorFlow core ops only,
     so an exported SavedModel needs no tensorflow-text), then a vocabulary lookup.
 
@@ -43,57 +39,10 @@ class KernelTokenizer(ZooPresets, keras_hub.tokenizers.Tokenizer):
         super().__init__(dtype=dtype, **kwargs)
         self.pad_token = pad_token
         self.oov_token = oov_token
-        self.vocabulary = None
-        self._table = None
-        self.file_assets = [VOCABULARY_FILE]
         self.set_vocabulary(vocabulary)
 
-    def set_vocabulary(self, vocabulary):
-        if vocabulary is None:
-            self.vocabulary, self._table = None, None
-            return
-        if isinstance(vocabulary, str):
-            vocabulary = Vocabulary.load(vocabulary, oov_token=self.oov_token,
-                                         padding_token=self.pad_token)
-        else:
-            vocabulary = Vocabulary(list(vocabulary), oov_token=self.oov_token,
-                                    padding_token=self.pad_token)
-        self.vocabulary = vocabulary.tokens
-        self._table = vocabulary.lookup_table()
-        self._tokens = tf.constant(self.vocabulary)
-
-    def save_assets(self, dir_path):
-        self._check_vocabulary()
-        Vocabulary(self.vocabulary, oov_token=self.oov_token,
-                   padding_token=self.pad_token).save(os.path.join(dir_path, VOCABULARY_FILE))
-
-    def load_assets(self, dir_path):
-        self.set_vocabulary(os.path.join(dir_path, VOCABULARY_FILE))
-
-    def _check_vocabulary(self):
-        if self.vocabulary is None:
-            raise ValueError("KernelTokenizer has no vocabulary yet: pass `vocabulary=` or load "
-                             "it with `from_preset`.")
-
-    def get_vocabulary(self):
-        self._check_vocabulary()
-        return list(self.vocabulary)
-
-    def vocabulary_size(self):
-        self._check_vocabulary()
-        return len(self.vocabulary)
-
-    def id_to_token(self, id):
-        self._check_vocabulary()
-        if not 0 <= id < len(self.vocabulary):
-            raise ValueError(f"id must be in [0, {len(self.vocabulary) - 1}], got {id}")
-        return self.vocabulary[id]
-
-    def token_to_id(self, token):
-        self._check_vocabulary()
-        if token not in self.vocabulary:
-            raise ValueError(f"token {token!r} is not in the vocabulary")
-        return self.vocabulary.index(token)
+    def vocabulary_specials(self):
+        return {"oov_token": self.oov_token, "padding_token": self.pad_token}
 
     @property
     def pad_token_id(self):
@@ -104,7 +53,7 @@ class KernelTokenizer(ZooPresets, keras_hub.tokenizers.Tokenizer):
         inputs = tf.convert_to_tensor(inputs, tf.string)
         scalar = inputs.shape.rank == 0
         tokens = split_tokens(inputs[None] if scalar else inputs)
-        ids = tf.cast(tf.ragged.map_flat_values(self._table.lookup, tokens), self.compute_dtype)
+        ids = self.lookup(tokens)
         return ids[0] if scalar else ids
 
     def detokenize(self, inputs):

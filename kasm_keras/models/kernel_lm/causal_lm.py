@@ -1,0 +1,185 @@
+"""The paper's language model (Table 3) as a keras-hub `CausalLM`."""
+
+import math
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kasm_keras.models.kernel_lm.backbone import KernelLMBackbone
+from kasm_keras.models.kernel_lm.preprocessor import KernelCausalLMPreprocessor
+from kasm_keras.zoo.presets import LanguageModelPresets
+
+
+def _any_equal(values, targets, mask):
+    """Whether each entry of `values` is one of `targets`, where `mask` holds."""
+    found = ops.zeros_like(values, dtype="bool")
+    for target in targets:
+        found = ops.logical_or(found, ops.equal(values, target))
+    return ops.logical_and(found, mask)
+
+
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
+    """Next-word prediction with a `KernelLMBackbone`; the softmax is the embedding's transpose.
+
+    `generate` uses keras-hub's samplers (`compile(sampler="greedy" | "top_k" | "top_p" | ...)`)
+    with the recurrent states as the cache: the prompt is read once and every new word costs one
+    step of each layer, not a re-run of the prefix.
+
+    Args:
+        backbone: a `KernelLMBackbone`.
+        preprocessor: a `KernelCausalLMPreprocessor`, or None to feed token ids.
+
+    Example:
+    ```python
+    lm = KernelCausalLM.from_preset("ptb/rkm_lstm")
+    lm.compile(sampler=keras_hub.samplers.TopPSampler(p=0.9))
+    lm.generate("the company said", max_length=30)
+    lm.perplexity(token_ids)            # over a whole stream, state carried
+    lm.score(["the company said it expects higher sales"])  # per-sentence log-likelihood
+    ```
+    """
+
+    backbone_cls = KernelLMBackbone
+    preprocessor_cls = KernelCausalLMPreprocessor
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+
+        # === Functional model ===
+        inputs = backbone.input
+        hidden = backbone(inputs)
+        outputs = backbone.token_embedding(hidden, reverse=True)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def get_compile_config(self):
+        """Nothing: keras-hub's `compile` is custom, so Keras could not restore it on loading
+        (and warns); a loaded model gets the defaults a new one gets, and the sampler is
+        chosen with `compile(sampler=...)`."""
+        return None
+
+    # ------------------------------------------------------------------ cached generation
+
+    def _states(self, cache):
+        return [[cache[2 * i], cache[2 * i + 1]] for i in range(self.backbone.num_layers)]
+
+    def empty_cache(self, batch_size):
+        """Zero states, flattened: (h_0, c_0, h_1, c_1, ...)."""
+        return tuple(s for pair in self.backbone.initial_states(batch_size) for s in pair)
+
+    def call_with_cache(self, token_ids, cache, padding_mask=None, compute_head=True):
+        """(logits, hidden_states, cache) after reading `token_ids` from the states in `cache`.
+
+        Padded positions leave the states as they are.
+        """
+        hidden, _, states = self.backbone.run(token_ids, self._states(cache),
+                                              padding_mask=padding_mask, training=False)
+        logits = self.backbone.token_embedding(hidden, reverse=True) if compute_head else None
+        return logits, hidden, tuple(s for pair in states for s in pair)
+
+    def _build_cache(self, token_ids, index):
+        """The states after the first `index - 1` tokens of every row: the sampler's first step
+        feeds token `index - 1`. Computed over the whole width with the rest masked, so the
+        shapes stay static (XLA)."""
+        positions = ops.arange(ops.shape(token_ids)[1], dtype="int32")[None, :]
+        mask = ops.broadcast_to(positions < index - 1, ops.shape(token_ids))
+        cache = self.empty_cache(ops.shape(token_ids)[0])
+        _, hidden, cache = self.call_with_cache(token_ids, cache, padding_mask=mask,
+                                                compute_head=False)
+        return hidden, cache
+
+    def generate_step(self, inputs, stop_token_ids=None):
+        token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
+        padding_mask = ops.cast(padding_mask, "bool")
+        index = ops.min(ops.sum(ops.cast(padding_mask, "int32"), axis=-1))
+        index = ops.maximum(index, 1)  # a prompt of no token at all starts from zero states
+        hidden_states, cache = self._build_cache(token_ids, index)
+
+        def next(prompt, cache, index):
+            batch_size = ops.shape(prompt)[0]
+            token = ops.slice(prompt, [0, index - 1], [batch_size, 1])
+            logits, hidden, cache = self.call_with_cache(token, cache)
+            return ops.squeeze(logits, axis=1), ops.squeeze(hidden, axis=1), cache
+
+        token_ids = self.sampler(next=next, prompt=token_ids, cache=cache, index=index,
+                                 mask=padding_mask, stop_token_ids=stop_token_ids,
+                                 hidden_states=hidden_states, model=self)
+        if stop_token_ids is not None:  # everything after the first generated stop is padding
+            ends = ops.cast(_any_equal(token_ids, stop_token_ids, ops.logical_not(padding_mask)),
+                            "int32")
+            after = ops.cumsum(ends, axis=-1) - ends
+            padding_mask = ops.logical_not(ops.cast(after, "bool"))
+        else:
+            padding_mask = ops.ones_like(token_ids, dtype="bool")
+        return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+    # ------------------------------------------------------------------ scores
+
+    def log_likelihoods(self, token_ids, padding_mask, targets):
+        """Per-position log p(target | inputs so far), 0 where `padding_mask` is off."""
+        logits = self(
+            {"token_ids": token_ids, "padding_mask": ops.cast(padding_mask, "int32")},
+            training=False)
+        log_p = ops.take_along_axis(ops.log_softmax(logits, axis=-1),
+                                    ops.cast(targets, "int32")[..., None], axis=-1)[..., 0]
+        return ops.where(ops.cast(padding_mask, "bool"), log_p, ops.zeros_like(log_p))
+
+    def score(self, texts, batch_size=64):
+        """Each sentence's log-likelihood (natural log, its words and the closing `<eos>`, each
+        predicted from the start of the sentence), word count and perplexity."""
+        if self.preprocessor is None:
+            raise ValueError("score() needs a preprocessor; use log_likelihoods() on token ids")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        totals, counts = [], []
+        for start in range(0, len(texts), batch_size):
+            batch = tf.constant(texts[start:start + batch_size])
+            words = self.preprocessor.tokenizer.tokenize(batch)
+            length = int(tf.reduce_max(words.row_lengths())) + 1
+            x, y, weights = self.preprocessor(batch, sequence_length=length)
+            log_p = self.log_likelihoods(x["token_ids"], weights, y)
+            totals.append(ops.convert_to_numpy(ops.sum(log_p, axis=-1)))
+            counts.append(ops.convert_to_numpy(ops.sum(ops.cast(weights, "int32"), axis=-1)))
+        totals = np.concatenate(totals) if totals else np.zeros([0], np.float32)
+        counts = np.concatenate(counts) if counts else np.zeros([0], np.int32)
+        return {"log_likelihood": totals.astype(np.float64), "tokens": counts,
+                "perplexity": np.exp(-totals / np.maximum(counts, 1))}
+
+    def perplexity(self, token_ids, batch_size=10, sequence_length=70):
+        """Perplexity of a whole stream of ids, AWD-LSTM's evaluation: the stream cut into
+        `batch_size` rows (the remainder of the division left out), read in windows of
+        `sequence_length` with the states carried from window to window, the last window
+        shorter. Returns {"perplexity", "cross_entropy", "tokens"}."""
+        ids = np.asarray(token_ids, np.int32)
+        rows = len(ids) // batch_size
+        if rows < 2:
+            raise ValueError(f"{len(ids)} tokens are too few for {batch_size} rows of at "
+                             "least 2")
+        stream = ids[: rows * batch_size].reshape(batch_size, rows)
+        step = self._window_function()
+        cache = self.empty_cache(batch_size)
+        total, count = 0.0, 0
+        for start in range(0, rows - 1, sequence_length):
+            stop = min(start + sequence_length, rows - 1)
+            inputs = tf.constant(stream[:, start:stop])
+            targets = tf.constant(stream[:, start + 1:stop + 1])
+            nll, cache = step(inputs, targets, cache)
+            total += float(nll)
+            count += inputs.shape[0] * inputs.shape[1]
+        cross_entropy = total / count
+        return {"perplexity": math.exp(cross_entropy), "cross_entropy": cross_entropy,
+                "tokens": count}
+
+    def _window_function(self):
+        if getattr(self, "_window", None) is None:
+            def window(inputs, targets, cache):
+                logits, _, cache = self.call_with_cache(inputs, cache)
+                nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
+                return tf.reduce_sum(tf.cast(nll, tf.float64)), cache
+
+            self._window = tf.function(window, reduce_retracing=True)
+        return self._window

@@ -1,0 +1,34 @@
+"""Sentences to the language model's inputs, targets and padding mask."""
+
+import keras
+import keras_hub
+
+from kasm_keras.models.kernel_lm.backbone import KernelLMBackbone
+from kasm_keras.models.kernel_lm.tokenizer import KernelLMTokenizer
+from kasm_keras.zoo.presets import LanguageModelPresets
+
+
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class KernelCausalLMPreprocessor(LanguageModelPresets, keras_hub.models.CausalLMPreprocessor):
+    """keras-hub's causal-LM packing with `<eos>` as start, end and padding token: a sentence
+    `w_1 ... w_n` becomes inputs `<eos> w_1 ... w_n` and targets `w_1 ... w_n <eos>`, the way
+    the corpus streams it. For generation the prompt gets the start token only.
+
+    Args:
+        tokenizer: a `KernelLMTokenizer`.
+        sequence_length: positions per sentence (longer ones are cut).
+
+    Example:
+    ```python
+    preprocessor = KernelCausalLMPreprocessor(tokenizer, sequence_length=64)
+    x, y, weights = preprocessor(["the company said"])
+    ```
+    """
+
+    backbone_cls = KernelLMBackbone
+    tokenizer_cls = KernelLMTokenizer
+
+    def __init__(self, tokenizer, sequence_length=128, add_start_token=True, add_end_token=True,
+                 **kwargs):
+        super().__init__(tokenizer=tokenizer, sequence_length=sequence_length,
+                         add_start_token=add_start_token, add_end_token=add_end_token, **kwargs)

@@ -1,0 +1,150 @@
+"""NT-ASGD, the optimiser of AWD-LSTM (Merity et al. 2017, "Regularizing and Optimizing LSTM
+Language Models", section 3): plain SGD until the validation loss stops improving, then the
+uniform average of the iterates, which generalises better than the last iterate.
+
+`AveragedSGD` is a Keras SGD that keeps that average once a non-monotonic trigger fires. Use:
+
+    optimizer = AveragedSGD(learning_rate=30.0, nonmono=5, weight_decay=1.2e-6,
+                            global_clipnorm=0.25)
+    ...  # train steps: optimizer.apply(grads, variables), inside a tf.function if wanted
+    with optimizer.averaged_weights(model.trainable_variables):
+        loss = validate(model)  # the average, once averaging (the weights themselves before)
+    optimizer.record_validation(loss)  # True when averaging starts with this call
+
+Everything it keeps (the recorded losses, the step averaging started at, the averages) is in
+`optimizer.variables`, so a checkpoint of them resumes the trigger and the average exactly.
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kasm_keras")
+class AveragedSGD(keras.optimizers.SGD):
+    """SGD that switches to averaged SGD by AWD-LSTM's non-monotonic trigger.
+
+    After each validation, `record_validation(loss)`. Averaging starts on the call where more
+    than `nonmono` losses were recorded before it and `loss` is above the least of them leaving
+    out the last `nonmono` (AWD: `len(logs) > nonmono and loss > min(logs[:-nonmono])`, checked
+    before `loss` is appended): the loss has not improved on what it was `nonmono` validations
+    ago. Once started it does not stop. From then on every step also updates, per trainable
+    variable, avg <- avg + (w - avg) / (k + 1), w the weights after the step and k the steps
+    averaged before it, so avg is the mean of the iterates since the switch. (AWD's
+    `torch.optim.ASGD(t0=0, lambd=0)` leaves out the first of them, a quirk of its step count
+    that is not kept here.)
+
+    Args:
+        learning_rate: AWD's 30 (its gradients are clipped to a global norm of 0.25).
+        nonmono: n of the trigger, at least 1 (AWD's default: 5).
+        weight_decay: Keras' decoupled decay, w <- w - lr * wd * w before the step; for SGD
+            without momentum that is AWD's L2 term (wd * w added to the gradient).
+        global_clipnorm: and the rest: as `keras.optimizers.SGD` (NT-ASGD keeps momentum at 0).
+
+    The trigger and `averaged_weights` run eagerly, between training steps; the steps may be
+    in a `tf.function` and under a `tf.distribute` strategy (the averages are updated in
+    `update_step`, beside the weights they follow, as the momentum slots are). Under a
+    `LossScaleOptimizer`, call these on its `inner_optimizer`.
+    """
+
+    def __init__(self, learning_rate=30.0, nonmono=5, weight_decay=None, global_clipnorm=None,
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
+                         global_clipnorm=global_clipnorm, **kwargs)
+        if not isinstance(nonmono, int) or isinstance(nonmono, bool) or nonmono < 1:
+            raise ValueError(f"nonmono must be a positive integer, got nonmono={nonmono!r}")
+        self.nonmono = nonmono
+        # The trigger's state, created before `build` so a validation may come first. The last
+        # `nonmono` losses in a ring (slot = count % nonmono), and the least of the older ones.
+        kept = {"aggregation": "only_first_replica"}
+        self._recent_losses = self.add_variable(
+            (nonmono,), dtype="float64", name="recent_validation_losses", **kept)
+        self._older_loss_min = self.add_variable(
+            (), initializer=keras.initializers.Constant(np.inf), dtype="float64",
+            name="older_validation_loss_min", **kept)
+        self._validations = self.add_variable((), dtype="int64", name="validations", **kept)
+        self._averaging_start = self.add_variable(
+            (), initializer=keras.initializers.Constant(-1), dtype="int64",
+            name="averaging_start", **kept)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._averages = self.add_optimizer_variables(variables, "iterate_average")
+
+    @property
+    def averaging(self):
+        """Whether the trigger has fired (eager)."""
+        return int(self._averaging_start.numpy()) >= 0
+
+    def record_validation(self, loss):
+        """Records a validation loss (eager); True if averaging starts with this call."""
+        loss = float(loss)
+        count = int(self._validations.numpy())
+        recent = np.array(self._recent_losses.numpy())
+        older_min = float(self._older_loss_min.numpy())
+        # older_min is min(logs[:-nonmono]) of the losses before this one (inf while count <=
+        # nonmono); the comparison is strict, as AWD's.
+        starts = not self.averaging and count > self.nonmono and loss > older_min
+        if starts:
+            self._averaging_start.assign(int(self.iterations.numpy()))
+        slot = count % self.nonmono
+        if count >= self.nonmono:  # logs[count - nonmono] leaves the last nonmono
+            older_min = min(older_min, float(recent[slot]))
+        recent[slot] = loss
+        self._recent_losses.assign(recent)
+        self._older_loss_min.assign(older_min)
+        self._validations.assign(count + 1)
+        return starts
+
+    def update_step(self, gradient, variable, learning_rate):
+        super().update_step(gradient, variable, learning_rate)
+        average = self._averages[self._get_variable_index(variable)]
+        if average is None:
+            return
+
+        def accumulate():
+            # k = steps averaged before this one (`iterations` counts this step only after it).
+            k = ops.cast(self.iterations - self._averaging_start, variable.dtype)
+            self.assign_add(average, ops.divide(ops.subtract(variable, average), k + 1))
+
+        # Before the switch the averages are left alone: no pass over the weights per step.
+        # (A variable without a gradient at some step misses that step's term, and its average
+        # is then weighted slightly off; every variable of a language model has a gradient.)
+        ops.cond(self._averaging_start >= 0, accumulate, lambda: None)
+
+    def _pairs(self, variables):
+        variables = self._trainable_variables if variables is None else list(variables)
+        pairs = [(v, self._averages[self._get_variable_index(v)]) for v in variables]
+        return [(v, a) for v, a in pairs if a is not None]
+
+    @contextlib.contextmanager
+    def averaged_weights(self, variables=None):
+        """Within it the variables (default: all it was built with) hold their averages, and
+        after it their own values again; before the switch it changes nothing. For validating
+        and saving the averaged model while training goes on with the raw iterates (eager)."""
+        if not self.averaging:
+            yield
+            return
+        pairs = self._pairs(variables)
+        raw = [ops.copy(v) for v, _ in pairs]
+        try:
+            for v, average in pairs:
+                v.assign(average)
+            yield
+        finally:
+            for (v, _), value in zip(pairs, raw):
+                v.assign(value)
+
+    def finalize_variable_values(self, var_list):
+        """What `fit` calls at its end: once averaging, the variables take their averages."""
+        super().finalize_variable_values(var_list)
+        if self.averaging:
+            for v, average in self._pairs(var_list):
+                v.assign(average)
+
+    def get_config(self):
+        return {**super().get_config(), "nonmono": self.nonmono}
