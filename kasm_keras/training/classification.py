@@ -251,16 +251,9 @@ class ClassificationTask(Task):
         return {"accuracy": accuracy, "loss": loss}
 
     def save_best(self, model, path):
-        """A `.keras` file; Keras writes those in place, so it is written beside and renamed."""
         if model.backbone.dtype_policy.name != "float32":  # stored alike whatever the precision
             model = model.rebuilt(dtype="float32")
-        with files.local_output(path) as local:
-            model.save(local + ".keras")
-            os.replace(local + ".keras", local)
-
-    def load_best(self, path):
-        with files.local_copy(path) as local:
-            return keras.models.load_model(local, safe_mode=True)
+        super().save_best(model, path)
 
     def report(self, model):
         c = self.config

@@ -293,15 +293,10 @@ class LanguageModelTask(Task):
                 "averaging": float(self.optimizer.averaging)}
 
     def save_best(self, model, path):
+        """The averaged weights once averaging, in float32 whatever the precision."""
         with self.optimizer.averaged_weights(model.trainable_variables):
             stored = rebuilt(model, dtype="float32")
-        with files.local_output(path) as local:
-            stored.save(local + ".keras")
-            os.replace(local + ".keras", local)
-
-    def load_best(self, path):
-        with files.local_copy(path) as local:
-            return keras.models.load_model(local, safe_mode=True)
+        super().save_best(stored, path)
 
     def report(self, model):
         c = self.config

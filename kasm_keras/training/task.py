@@ -24,6 +24,7 @@ The order the loop calls a task in:
 """
 
 import abc
+import os
 
 from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.utils import files
@@ -101,14 +102,20 @@ class Task(abc.ABC):
     def validate(self, model):
         """{name: float} on the validation data; must hold `monitor`."""
 
-    @abc.abstractmethod
     def save_best(self, model, path):
         """Writes the best model so far to `path`, a new file whose name ends like
-        `best_model_file` (the loop moves it into place and records its sha256)."""
+        `best_model_file` (the loop moves it into place and records its sha256). By default a
+        `.keras` file, which Keras writes in place, so it is written beside and renamed."""
+        with files.local_output(path) as local:
+            model.save(local + ".keras")
+            os.replace(local + ".keras", local)
 
-    @abc.abstractmethod
     def load_best(self, path):
-        """Loads what `save_best` wrote."""
+        """Loads what `save_best` wrote (Keras' safe mode: no code from the file runs)."""
+        import keras
+
+        with files.local_copy(path) as local:
+            return keras.models.load_model(local, safe_mode=True)
 
     @abc.abstractmethod
     def report(self, model):
