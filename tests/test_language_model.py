@@ -18,7 +18,7 @@ from kasm_keras.data.language_model_data import load_corpus
 from kasm_keras.models.kernel_lm import (
     KernelCausalLM, KernelCausalLMPreprocessor, KernelLMBackbone, KernelLMTokenizer)
 from kasm_keras.training.language_model import (
-    MIN_WINDOW, LanguageModelConfig, LanguageModelTask, train_language_model, window_schedule,
+    MIN_WINDOW, RECIPES, LanguageModelConfig, LanguageModelTask, train_language_model, window_schedule,
     windows_per_epoch)
 from kasm_keras.training.task import TrainingError
 
@@ -366,3 +366,12 @@ def test_a_training_step_clips_the_gradient_to_its_global_norm(tmp_path):
     change = np.sqrt(sum(np.sum((np.array(v) - b) ** 2)
                          for v, b in zip(model.trainable_variables, before)))
     assert change == pytest.approx(0.01, rel=1e-3)  # lr x clip_norm
+
+
+def test_the_readme_recipes_table_is_generated_from_recipes():
+    from reporting import language_models as lm_tables, readme
+
+    assert readme.read_block("language_model_recipes") == lm_tables.recipes_block()
+    for name, recipe in RECIPES.items():
+        config = LanguageModelConfig(model="lstm", dataset="ptb", model_dir="unused", **recipe)
+        assert config.num_layers == recipe["num_layers"]  # every recipe is a valid config

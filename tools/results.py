@@ -9,7 +9,7 @@ python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
 entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
 seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
 README's "results", "claims" and "language_models" blocks, which come from the registry and
-seed_runs.json alone.
+seed_runs.json alone, and the "language_model_recipes" block (from the code's RECIPES).
 """
 
 import glob
@@ -115,7 +115,8 @@ def main(argv):
     print(lm_text)
     if FLAGS.update_readme:
         readme.replace_blocks({"results": text, "claims": claims_text,
-                               "language_models": lm_text})
+                               "language_models": lm_text,
+                               "language_model_recipes": language_models.recipes_block()})
 
 
 if __name__ == "__main__":

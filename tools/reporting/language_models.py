@@ -174,3 +174,10 @@ def block(zoo_dir=None, runs=()):
 def readme_block(zoo_dir=None):
     """The README's generated "language_models" block, from the registry alone."""
     return block(zoo_dir)
+
+
+def recipes_block():
+    """The README's generated "language_model_recipes" block: the training recipes."""
+    from kasm_keras.training.language_model import recipes_markdown
+
+    return recipes_markdown()

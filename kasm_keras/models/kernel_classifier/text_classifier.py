@@ -82,6 +82,11 @@ class KernelTextClassifier(ZooPresets, keras_hub.models.TextClassifier):
         })
         return config
 
+    def get_compile_config(self):
+        """Nothing: keras-hub's `compile` is custom, so Keras could not restore it on loading
+        (and warns); a loaded model gets the defaults a new one gets."""
+        return None
+
     def rebuilt(self, activation="same", dtype="same"):
         """A new classifier with these weights, another output `activation` and/or dtype policy:
         a model trained under mixed precision is stored and served as `dtype="float32"`."""
