@@ -1,0 +1,538 @@
+"""Multichannel time series in the UEA/UCR `.ts` format: reading, where the files come from,
+the validation split, per-channel statistics, batches, and leave-one-group-out folds.
+
+The paper's third task (Table 4) classifies multichannel local field potentials, which are not
+public; the same models take any real-valued `[time, channels]` sequences. Two public UEA sets
+stand in for them here: JapaneseVowels (12 channels, 9 speakers, 270 training and 370 test cases
+of 7 to 29 steps) and BasicMotions (6 channels, 4 activities, 40 and 40 cases of 100 steps).
+
+Where the files come from: the `sktime` wheel on PyPI ships both under `sktime/datasets/data/`.
+Nothing of sktime is imported; its wheel is only an archive of the files:
+
+- without `data_dir` the pinned wheel (`SKTIME_WHEEL`: version, address, sha256) is downloaded
+  into the cache, checked, and only the `.ts` files are extracted from it (each checked against
+  its own recorded sha256), into a folder that appears whole or not at all;
+- `data_dir` may hold that wheel (`pip download sktime==1.2.0 --no-deps -d DIR` puts it there;
+  it is checked and extracted the same way), or the `.ts` files themselves:
+  `<Problem>_TRAIN.ts` and `<Problem>_TEST.ts` in `data_dir`, `data_dir/<Problem>/` or
+  `data_dir/sktime/datasets/data/<Problem>/` (an unzipped wheel).
+- `ts_files`: a user's own data set, the one `<Problem>_TRAIN.ts` / `<Problem>_TEST.ts` pair
+  of `data_dir`.
+
+What the reader accepts (`read_ts`): `#` comment lines, the `@` header lines, then one case per
+line after `@data`: the channels separated by `:`, each a comma-separated list of numbers, and
+the class label last. Every channel of a case has the same length; cases may differ in length.
+Trailing `?` or `NaN` values of a channel are padding (some unequal-length UEA files pad that
+way) and are cut; a missing value inside a series, time stamps and regression targets are not
+supported. Anything else stops with the file and line.
+"""
+
+import csv
+import dataclasses
+import glob
+import hashlib
+import math
+import os
+import zipfile
+
+import numpy as np
+
+from kasm_keras.data.classification_data import DataError
+from kasm_keras.utils.atomic_files import atomic_directory, file_digest
+from kasm_keras.utils.download import DEFAULT_CACHE_DIR, fetch
+
+SPLITS = ("train", "test")
+# A user's own .ts files: the one <Problem>_TRAIN.ts / _TEST.ts pair of --data_dir.
+OWN_FILES = "ts_files"
+# The sktime wheel whose sktime/datasets/data/ holds the .ts files (PyPI, pinned by its sha256).
+SKTIME_WHEEL = {
+    "version": "1.2.0",
+    "file": "sktime-1.2.0-py3-none-any.whl",
+    "url": "https://files.pythonhosted.org/packages/eb/67/"
+           "98c89e7a17691ca473b7cc7200f74e43e47ad61680db59bfe791f341b056/"
+           "sktime-1.2.0-py3-none-any.whl",
+    "checksum": "sha256:dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae",
+    "folder": "sktime/datasets/data",
+}
+GET_FILES = (f"pip download sktime=={SKTIME_WHEEL['version']} --no-deps -d DIR, then "
+             "--data_dir=DIR (the wheel is checked and only the .ts files are extracted)")
+# Steps whose standard deviation is at most this share of the channel's scale count as constant:
+# such a channel is centred but not scaled (dividing by ~0 would blow up rounding noise).
+CONSTANT_CHANNEL = 1e-7
+VALIDATION_KEY = "kasm-keras-time-series-validation"
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeSeriesDataset:
+    """A public UEA data set the tools know by name; counts are checked when its files are read."""
+
+    name: str
+    problem: str  # the UEA name: <problem>_TRAIN.ts
+    channels: int
+    classes: int
+    cases: dict  # split -> number of cases
+    sha256: dict  # split -> digest of the .ts file in the pinned sktime wheel
+
+
+DATASETS = {d.name: d for d in (
+    TimeSeriesDataset(
+        "japanese_vowels", "JapaneseVowels", 12, 9, {"train": 270, "test": 370},
+        {"train": "68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
+         "test": "b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462"}),
+    TimeSeriesDataset(
+        "basic_motions", "BasicMotions", 6, 4, {"train": 40, "test": 40},
+        {"train": "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6",
+         "test": "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc"}),
+)}
+NAMES = tuple(DATASETS) + (OWN_FILES,)
+
+
+# ------------------------------------------------------------------ reading a .ts file
+
+@dataclasses.dataclass
+class TimeSeriesFile:
+    """The cases of one `.ts` file: `series[i]` float32 `[length, channels]`, `labels[i]` the
+    index of its class in `classes` (the header's order), `lines[i]` its line in `path`."""
+
+    path: str
+    problem: str | None
+    classes: list
+    series: list
+    labels: np.ndarray
+    lines: np.ndarray
+
+    @property
+    def channels(self):
+        return self.series[0].shape[1]
+
+    def __len__(self):
+        return len(self.series)
+
+
+def _header(path, number, line, header):
+    key, _, value = line[1:].partition(" ")
+    key, value = key.strip().lower(), value.strip()
+    where = f"{path}:{number}"
+    flag = value.split()[0].lower() if value else ""
+    if key in ("timestamps", "missing", "univariate", "equallength", "classlabel",
+               "targetlabel") and flag not in ("true", "false"):
+        raise DataError(f"{where}: @{key} must be true or false, got {value!r}")
+    if key == "timestamps" and flag == "true":
+        raise DataError(f"{where}: time-stamped series (@timeStamps true) are not supported; "
+                        "write the values only")
+    if key == "targetlabel" and flag == "true":
+        raise DataError(f"{where}: regression targets (@targetLabel true) are not supported; "
+                        "this reader takes classification files (@classLabel true ...)")
+    if key == "classlabel":
+        if flag != "true":
+            raise DataError(f"{where}: @classLabel false: the file has no classes to learn")
+        labels = value.split()[1:]
+        if not labels:
+            raise DataError(f"{where}: @classLabel true names no classes")
+        if len(set(labels)) != len(labels):
+            raise DataError(f"{where}: @classLabel names a class twice ({' '.join(labels)})")
+        header["classes"] = labels
+    elif key == "dimensions":
+        try:
+            header["dimensions"] = int(value)
+        except ValueError:
+            raise DataError(f"{where}: @dimensions must be a whole number, got {value!r}") from None
+        if header["dimensions"] < 1:
+            raise DataError(f"{where}: @dimensions must be at least 1, got {value!r}")
+    elif key == "problemname":
+        header["problem"] = value
+    elif key == "data":
+        header["data"] = True
+
+
+def _is_missing(text):
+    return text.strip().lower() in ("?", "nan")
+
+
+def _channel(path, number, index, text):
+    """One channel's values; trailing missing values are padding and are cut."""
+    values = text.split(",")
+    while values and _is_missing(values[-1]):
+        values.pop()
+    if not values or values == [""]:
+        raise DataError(f"{path}:{number}: channel {index + 1} has no values")
+    try:
+        array = np.array(values, dtype=np.float64)
+    except ValueError:
+        bad = next(v for v in values if not _parses(v))
+        what = ("a missing value inside the series (only trailing ones, as padding, are "
+                "supported)" if _is_missing(bad) else f"{bad.strip()!r} is not a number")
+        raise DataError(f"{path}:{number}: channel {index + 1}: {what}") from None
+    if not np.isfinite(array).all():
+        raise DataError(f"{path}:{number}: channel {index + 1}: a value that is not finite "
+                        f"({values[int(np.flatnonzero(~np.isfinite(array))[0])].strip()})")
+    return array
+
+
+def _parses(value):
+    try:
+        return not math.isnan(float(value))
+    except ValueError:
+        return False
+
+
+def read_ts(path):
+    """The cases of a UEA/UCR `.ts` classification file (see the module docstring); DataError
+    naming the file and line for anything it cannot take."""
+    path = os.fspath(path)
+    header = {"classes": None, "dimensions": None, "problem": None, "data": False}
+    series, labels, lines = [], [], []
+    try:
+        with open(path, encoding="utf-8", newline=None) as f:
+            for number, raw in enumerate(f, 1):
+                line = raw.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if not header["data"]:
+                    if not line.startswith("@"):
+                        raise DataError(f"{path}:{number}: a case before @data (header lines "
+                                        "start with @)")
+                    _header(path, number, line, header)
+                    if header["data"] and header["classes"] is None:
+                        raise DataError(f"{path}:{number}: @data before @classLabel: the "
+                                        "classes must be named first")
+                    continue
+                if line.startswith("@"):
+                    raise DataError(f"{path}:{number}: a header line after @data")
+                *fields, label = line.split(":")
+                label = label.strip()
+                if not fields:
+                    raise DataError(f"{path}:{number}: no class label (a case is "
+                                    "channel:channel:...:label)")
+                if label not in header["classes"]:
+                    raise DataError(f"{path}:{number}: class {label!r} is not one of @classLabel's "
+                                    f"({' '.join(header['classes'])})")
+                expected = header["dimensions"] or (series[0].shape[1] if series else None)
+                if expected is not None and len(fields) != expected:
+                    raise DataError(f"{path}:{number}: {len(fields)} channels, expected "
+                                    f"{expected}" + (" (@dimensions)" if header["dimensions"]
+                                                     else " (as the first case)"))
+                channels = [_channel(path, number, i, text) for i, text in enumerate(fields)]
+                lengths = {len(c) for c in channels}
+                if len(lengths) > 1:
+                    raise DataError(f"{path}:{number}: the channels differ in length "
+                                    f"({', '.join(str(len(c)) for c in channels)} values)")
+                series.append(np.stack(channels, axis=1).astype(np.float32))
+                labels.append(header["classes"].index(label))
+                lines.append(number)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error})") from None
+    if not header["data"]:
+        raise DataError(f"{path}: no @data line: not a .ts file")
+    if not series:
+        raise DataError(f"{path}: no cases after @data")
+    return TimeSeriesFile(path, header["problem"], header["classes"], series,
+                          np.asarray(labels, np.int32), np.asarray(lines, np.int64))
+
+
+# ------------------------------------------------------------------ where the files are
+
+def _pair(folder, problem):
+    return {split: os.path.join(folder, f"{problem}_{split.upper()}.ts") for split in SPLITS}
+
+
+def _own_pair(data_dir, splits):
+    """The one <Problem>_TRAIN.ts (and _TEST.ts) pair of a user's folder."""
+    trains = sorted(glob.glob(os.path.join(glob.escape(data_dir), "*_TRAIN.ts")))
+    if len(trains) != 1:
+        found = ", ".join(os.path.basename(p) for p in trains) or "none"
+        raise DataError(f"--data_dir={data_dir}: --dataset={OWN_FILES} takes the folder of one "
+                        f"<Problem>_TRAIN.ts and <Problem>_TEST.ts pair; *_TRAIN.ts files found: "
+                        f"{found}")
+    paths = _pair(data_dir, os.path.basename(trains[0])[:-len("_TRAIN.ts")])
+    missing = [paths[s] for s in splits if not os.path.isfile(paths[s])]
+    if missing:
+        raise DataError(f"{missing[0]}: missing (the pair of {trains[0]})")
+    return {s: paths[s] for s in splits}
+
+
+def locate(name, data_dir=None, cache_dir=None, splits=SPLITS):
+    """{split: path} of the data set's `.ts` files (`splits`: which are needed): found in
+    `data_dir`, extracted from the sktime wheel there, or downloaded (without `data_dir`)."""
+    if name not in NAMES:
+        raise ValueError(f"unknown time-series data set {name!r}; expected one of {NAMES}")
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise DataError(f"--data_dir={data_dir}: no such folder")
+    if name == OWN_FILES:
+        if data_dir is None:
+            raise DataError(f"--dataset={OWN_FILES} reads your own .ts files: pass --data_dir, "
+                            "the folder holding <Problem>_TRAIN.ts and <Problem>_TEST.ts")
+        return _own_pair(data_dir, splits)
+    dataset = DATASETS[name]
+    if data_dir is None:
+        root = download_sktime_data(cache_dir)
+    else:
+        folders = [data_dir, os.path.join(data_dir, dataset.problem),
+                   os.path.join(data_dir, *SKTIME_WHEEL["folder"].split("/"), dataset.problem)]
+        for folder in folders:
+            paths = _pair(folder, dataset.problem)
+            if all(os.path.isfile(paths[s]) for s in splits):
+                return {s: paths[s] for s in splits}
+        wheel = os.path.join(data_dir, SKTIME_WHEEL["file"])
+        if not os.path.isfile(wheel):
+            tried = [_pair(folder, dataset.problem)[s] for folder in folders for s in splits]
+            raise DataError(f"--data_dir={data_dir}: no {dataset.problem} .ts files and no "
+                            f"{SKTIME_WHEEL['file']}; looked for {', '.join(tried + [wheel])}. "
+                            f"To get them: {GET_FILES}")
+        root = extract_sktime_data(wheel, cache_dir)
+    paths = _pair(os.path.join(root, dataset.problem), dataset.problem)
+    return {s: paths[s] for s in splits}
+
+
+def _extracted_folder(cache_dir):
+    return os.path.join(cache_dir or DEFAULT_CACHE_DIR, "time_series",
+                        f"sktime-{SKTIME_WHEEL['version']}")
+
+
+def download_sktime_data(cache_dir=None):
+    """The folder of the known data sets' `.ts` files, from the pinned sktime wheel, downloaded
+    into the cache and checked against its sha256 (once: later calls find the folder)."""
+    folder = _extracted_folder(cache_dir)
+    if _complete(folder):
+        return folder
+    wheel = fetch(SKTIME_WHEEL["url"], os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads",
+                                                    SKTIME_WHEEL["file"]),
+                  SKTIME_WHEEL["checksum"])
+    return extract_sktime_data(wheel, cache_dir)
+
+
+def _complete(folder):
+    return all(os.path.isfile(p) for d in DATASETS.values()
+               for p in _pair(os.path.join(folder, d.problem), d.problem).values())
+
+
+def extract_sktime_data(wheel, cache_dir=None):
+    """Extracts the known data sets' `.ts` files, and nothing else, from the sktime wheel
+    `wheel` (checked against the pinned sha256 first) into the cache; every file is checked
+    against its recorded sha256 and the folder appears whole or not at all."""
+    folder = _extracted_folder(cache_dir)
+    if _complete(folder):
+        return folder
+    expected = SKTIME_WHEEL["checksum"].split(":", 1)[1]
+    actual = file_digest(wheel)
+    if actual != expected:
+        raise DataError(f"{wheel}: sha256 {actual}, not the pinned sktime "
+                        f"{SKTIME_WHEEL['version']} wheel's {expected}; get it with: {GET_FILES}")
+    with atomic_directory(folder, replace=False) as tmp:
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                for dataset in DATASETS.values():
+                    os.makedirs(os.path.join(tmp, dataset.problem), exist_ok=True)
+                    for split, target in _pair(os.path.join(tmp, dataset.problem),
+                                               dataset.problem).items():
+                        member = f"{SKTIME_WHEEL['folder']}/{dataset.problem}/" \
+                                 f"{os.path.basename(target)}"
+                        data = archive.read(member)
+                        if hashlib.sha256(data).hexdigest() != dataset.sha256[split]:
+                            raise DataError(f"{wheel}: {member} differs from the recorded file "
+                                            "(sha256)")
+                        with open(target, "wb") as f:
+                            f.write(data)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError) as error:
+            raise DataError(f"{wheel}: damaged or not the sktime wheel ({error})") from None
+    return folder
+
+
+# ------------------------------------------------------------------ groups (for cross-validation)
+
+def read_groups(path, column, cases):
+    """The group of every case of a training file with `cases` cases, from the CSV file `path`:
+    a header row naming the columns, then one row per case in the file's order; `column` names
+    the column holding the group (any text: an animal, a subject, a session)."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error})") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: not a CSV file ({error})") from None
+    if not rows:
+        raise DataError(f"{path}: empty; expected a header row naming the columns, then one row "
+                        "per case")
+    names = [name.strip() for name in rows[0]]
+    if column not in names:
+        raise DataError(f"{path}:1: no column {column!r} (--group_column) in the header; its "
+                        f"columns: {', '.join(names)}")
+    index = names.index(column)
+    groups = []
+    for number, row in enumerate(rows[1:], 2):
+        if not row:
+            raise DataError(f"{path}:{number}: an empty row (one row per case, in order)")
+        if len(row) != len(names):
+            raise DataError(f"{path}:{number}: {len(row)} fields, the header has {len(names)}")
+        group = row[index].strip()
+        if not group:
+            raise DataError(f"{path}:{number}: no group in column {column!r}")
+        groups.append(group)
+    if len(groups) != cases:
+        raise DataError(f"{path}: {len(groups)} rows of groups for {cases} cases of the training "
+                        "file (one row per case, in the file's order)")
+    if len(set(groups)) < 2:
+        raise DataError(f"{path}: every case is in group {groups[0]!r}; leave-one-group-out "
+                        "needs at least two groups")
+    return groups
+
+
+def leave_one_group_out(groups):
+    """[(group, train indices, test indices)], one fold per group in sorted order: the fold
+    tests on that group's cases and trains on every other group's, so no group is ever on both
+    sides."""
+    groups = np.asarray(groups)
+    return [(str(g), np.flatnonzero(groups != g), np.flatnonzero(groups == g))
+            for g in sorted(set(groups.tolist()))]
+
+
+# ------------------------------------------------------------------ splits and statistics
+
+def validation_indices(labels, fraction, seed):
+    """Indices (sorted) of the cases held out for validation: in every class, the share
+    `fraction` of its cases (rounded; a class keeps at least one training case) with the lowest
+    keyed hash of (seed, index): the same cases on every machine and version."""
+    labels = np.asarray(labels)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = min(int(round(fraction * len(members))), len(members) - 1)
+        rank = sorted(members, key=lambda i: hashlib.sha256(
+            f"{VALIDATION_KEY}:{seed}:{i}".encode()).hexdigest())
+        chosen.extend(rank[:count])
+    return np.asarray(sorted(chosen), np.int64)
+
+
+def channel_statistics(series):
+    """Per-channel mean and standard deviation (float32 `[channels]`) over every step of
+    `series` (a list of `[length, channels]` arrays), the statistics the model standardises
+    with. A constant channel gets a standard deviation of 1: centred, not scaled."""
+    steps = np.concatenate([np.asarray(s, np.float64) for s in series], axis=0)
+    mean, std = steps.mean(axis=0), steps.std(axis=0)
+    scale = np.maximum(np.abs(mean), np.abs(steps).max(axis=0))
+    std = np.where(std > CONSTANT_CHANNEL * np.maximum(scale, 1e-30), std, 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def pad(series, length=None):
+    """(values float32 `[cases, length, channels]`, lengths int32 `[cases]`): every series
+    zero-padded at the end to `length` (default the longest)."""
+    lengths = np.asarray([len(s) for s in series], np.int32)
+    length = int(lengths.max()) if length is None else length
+    channels = series[0].shape[1]
+    values = np.zeros([len(series), length, channels], np.float32)
+    for i, s in enumerate(series):
+        values[i, :min(len(s), length)] = s[:length]
+    return values, lengths
+
+
+@dataclasses.dataclass
+class TimeSeriesData:
+    """A data set's splits, ready to train on: `cases[split]` = (series list, labels) for
+    "train", "validation" (carved from the training file) and "test"; `mean` and `std`
+    fitted on "train" alone; `paths` the files read."""
+
+    name: str
+    classes: list
+    cases: dict
+    mean: np.ndarray
+    std: np.ndarray
+    paths: dict
+
+    @property
+    def channels(self):
+        return len(self.mean)
+
+    @property
+    def num_classes(self):
+        return len(self.classes)
+
+    def split_sizes(self):
+        return {split: len(labels) for split, (_, labels) in self.cases.items()}
+
+    def lengths(self, split):
+        return np.asarray([len(s) for s in self.cases[split][0]], np.int64)
+
+    def batches(self, split, batch_size, shuffle=False, repeat=False, seed=0,
+                drop_remainder=False):
+        """({"series" float32 [batch, length, channels], "padding_mask" bool [batch, length]},
+        labels int32 [batch]) batches, each cut to its longest series. The order is the
+        shuffled (seeded) order of case indices, so a checkpointed iterator holds indices, not
+        the data."""
+        import tensorflow as tf
+
+        series, labels = self.cases[split]
+        values, lengths = pad(series)
+        values, lengths = tf.constant(values), tf.constant(lengths)
+        labels = tf.constant(np.asarray(labels, np.int32))
+        data = tf.data.Dataset.range(len(series))
+        if shuffle:
+            data = data.shuffle(len(series), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            data = data.repeat()
+
+        def gather(index):
+            longest = tf.maximum(tf.reduce_max(tf.gather(lengths, index)), 1)
+            batch_lengths = tf.gather(lengths, index)
+            return ({"series": tf.gather(values, index)[:, :longest],
+                     "padding_mask": tf.sequence_mask(batch_lengths, longest)},
+                    tf.gather(labels, index))
+
+        data = data.batch(batch_size, drop_remainder=drop_remainder).map(gather)
+        return data.prefetch(tf.data.AUTOTUNE)
+
+
+def make_data(name, train, test, classes, paths, validation_fraction=0.2, split_seed=0):
+    """A `TimeSeriesData` from training cases `train` and test cases `test` ((series, labels)
+    each): validation carved from `train` (`validation_indices`), statistics fitted on the
+    rest of `train` only."""
+    series, labels = train
+    held = validation_indices(labels, validation_fraction, split_seed)
+    kept = np.setdiff1d(np.arange(len(series)), held)
+    cases = {"train": ([series[i] for i in kept], np.asarray(labels)[kept]),
+             "validation": ([series[i] for i in held], np.asarray(labels)[held]),
+             "test": (list(test[0]), np.asarray(test[1]))}
+    mean, std = channel_statistics(cases["train"][0])
+    return TimeSeriesData(name, list(classes), cases, mean, std, dict(paths))
+
+
+def read_files(name, paths):
+    """{split: TimeSeriesFile} of `paths`, checked against each other (the same classes and
+    channels) and, for a known data set, against its recorded counts."""
+    read = {split: read_ts(path) for split, path in paths.items()}
+    first = read[next(iter(read))]
+    for split, ts in read.items():
+        if ts.classes != first.classes:
+            raise DataError(f"{ts.path} names the classes {' '.join(ts.classes)}, "
+                            f"{first.path} {' '.join(first.classes)}")
+        if ts.channels != first.channels:
+            raise DataError(f"{ts.path} has {ts.channels} channels, {first.path} "
+                            f"{first.channels}")
+        known = DATASETS.get(name)
+        if known is not None:
+            if ts.channels != known.channels or len(ts.classes) != known.classes or \
+                    len(ts) != known.cases[split]:
+                raise DataError(f"{ts.path}: {len(ts)} cases of {ts.channels} channels in "
+                                f"{len(ts.classes)} classes, but {known.problem}'s {split} split "
+                                f"has {known.cases[split]} of {known.channels} in {known.classes}; "
+                                "not that data set")
+    return read
+
+
+def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=0.2, split_seed=0):
+    """The splits of data set `name` (`NAMES`), read from `data_dir` or downloaded (see the
+    module docstring)."""
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    paths = locate(name, data_dir, cache_dir)
+    read = read_files(name, paths)
+    train, test = read["train"], read["test"]
+    return make_data(name, (train.series, train.labels), (test.series, test.labels),
+                     train.classes, paths, validation_fraction, split_seed)
+
+
+def file_digests(paths):
+    """{split: sha256} of the files a run read (its report records them)."""
+    return {split: file_digest(path) for split, path in paths.items()}

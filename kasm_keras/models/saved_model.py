@@ -1,0 +1,27 @@
+"""Writing a SavedModel for TensorFlow Serving, the same way for every model family."""
+
+import os
+
+import keras
+
+from kasm_keras.utils.atomic_files import atomic_directory
+
+
+def write_saved_model(model, module, input_signature, export_dir):
+    """Writes `module.serve` (a `tf.Module` that holds `model`) as the `serving_default` of a
+    SavedModel in `export_dir`, built beside it and renamed into place; an existing folder that
+    is not a SavedModel is never replaced. Returns `export_dir` (absolute).
+
+    Keras' ExportArchive, not tf.saved_model.save: only its variable tracking gives a SavedModel
+    that the TF1 loader of saved_model_cli (and TF Serving) can restore."""
+    export_dir = os.path.abspath(export_dir)
+    if os.path.isdir(export_dir) and os.listdir(export_dir) and \
+            not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+        raise FileExistsError(f"{export_dir} exists and is not a SavedModel; not replacing it")
+    with atomic_directory(export_dir) as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.track(module)
+        archive.add_endpoint("serving_default", module.serve, input_signature=input_signature)
+        archive.write_out(tmp, verbose=False)
+    return export_dir

@@ -1,0 +1,46 @@
+"""The time-series classifier for TensorFlow Serving: raw float series in, classes out."""
+
+import keras
+import tensorflow as tf
+
+from kasm_keras.models.saved_model import write_saved_model
+
+
+class TimeSeriesServingModule(tf.Module):
+    """What the SavedModel holds: the network (its standardisation inside) and the class names.
+
+    `serve(series, lengths)`: `series` float32 `[batch, time, channels]` of raw values, padded
+    at the end with anything; `lengths` int32 `[batch]`, the real steps of each series (clipped
+    to [0, time]; a series of length 0 gets the probabilities of an empty input). Returns
+    `probabilities` float32 `[batch, classes]`, `class_id` int64 and `class_name` string.
+    """
+
+    def __init__(self, classifier):
+        super().__init__(name="kasm_time_series_classifier")
+        self.model = classifier
+        self.softmax = classifier.activation is not keras.activations.softmax
+        names = classifier.class_names or [str(i) for i in range(classifier.num_classes)]
+        self.class_names = tf.constant(names, tf.string)
+
+    def serve(self, series, lengths):
+        time = tf.shape(series)[1]
+        tf.debugging.assert_equal(tf.shape(lengths)[0], tf.shape(series)[0],
+                                  message="lengths must give one length per series")
+        mask = tf.sequence_mask(tf.clip_by_value(lengths, 0, time), time)
+        outputs = tf.cast(self.model({"series": series, "padding_mask": mask}, training=False),
+                          tf.float32)
+        probabilities = tf.nn.softmax(outputs, axis=-1) if self.softmax else outputs
+        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {"probabilities": probabilities, "class_id": class_id,
+                "class_name": tf.gather(self.class_names, class_id)}
+
+
+def export_saved_model(classifier, export_dir):
+    """A SavedModel whose `serving_default` takes `series` (float32 [batch, time, channels],
+    the channel count fixed by the model) and `lengths` (int32 [batch]) and returns
+    `probabilities`, `class_id` and `class_name`; written beside `export_dir`, then renamed. It
+    loads with `tf.saved_model.load` alone, without kasm_keras or keras-hub."""
+    module = TimeSeriesServingModule(classifier)
+    return write_saved_model(classifier, module, [
+        tf.TensorSpec([None, None, classifier.channels], tf.float32, name="series"),
+        tf.TensorSpec([None], tf.int32, name="lengths")], export_dir)
