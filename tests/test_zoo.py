@@ -236,3 +236,13 @@ def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_p
     assert json.loads(result.stdout.strip().splitlines()[-1]) == ["Business", "Sports"]
     assert (home / ".keras/kasm_keras/zoo" / ENTRY / "model.weights.h5").exists()
     assert len(server.requests) == len(zoo.PRESET_FILES)
+
+
+def test_the_classification_entries_together_stay_within_80_mb():
+    """Issue 13's budget for Table 2's 28 entries (AG News and DBpedia): the repository stays
+    light. A full table at this mean entry size must fit too."""
+    names = zoo.names(task="classification")
+    sizes = [sum((pathlib.Path(zoo.entry_dir(n)) / f).stat().st_size for f in zoo.PRESET_FILES)
+             for n in names]
+    assert sum(sizes) <= 80_000_000
+    assert sum(sizes) / len(sizes) * 28 <= 80_000_000

@@ -57,7 +57,7 @@ URL_VARIABLE = "KASM_KERAS_ZOO_URL"  # a mirror: files are fetched from <it>/<en
 DEFAULT_URL = "https://github.com/kasm-keras/kasm-keras/releases/download/zoo-v1"
 NAME = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
 MAX_ACCURACY_CHANGE = 0.0005  # 0.05 points
-MAX_ENTRY_BYTES = 3_000_000
+MAX_ENTRY_BYTES = 3_500_000  # a classifier; 28 of them must stay within 80 MB together (a test)
 # Embedding rows stored in float16; int8 for the rarer rest. Measured on ag_news/rkm_lstm_1gram's
 # test split: int8 for every row changed 8 of 7,600 predictions (-0.05 points), int8 past the
 # first 4,096 rows changed 2 (+0.00).
