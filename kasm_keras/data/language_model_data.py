@@ -18,10 +18,12 @@ UNK = "<unk>"
 SPLITS = ("train", "valid", "test")
 
 # `folder` is the conventional directory name (for wikitext2 also the folder inside the zip);
-# each download is one file for `download.fetch(url, dest, checksum)`.
+# each download is one file for `download.fetch(url, dest, checksum)`; `lowercase`: the corpus
+# is written in lower case, so text given to a model trained on it is lower-cased first.
 CORPORA = {
     "ptb": {
         "folder": "ptb",
+        "lowercase": True,
         "files": {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"},
         "downloads": [
             {
@@ -43,6 +45,7 @@ CORPORA = {
     },
     "wikitext2": {
         "folder": "wikitext-2",
+        "lowercase": False,
         "files": {"train": "wiki.train.tokens", "valid": "wiki.valid.tokens", "test": "wiki.test.tokens"},
         "downloads": [
             {

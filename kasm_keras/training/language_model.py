@@ -36,8 +36,6 @@ from kasm_keras.training.task import (
 from kasm_keras.utils import files
 
 DATASETS = tuple(language_model_data.CORPORA)
-# Corpora written in lower case (the tokenizer lower-cases what it is given for them).
-LOWERCASE = ("ptb",)
 FIXED_SETTINGS = ("model", "dataset", "num_layers", "hidden_dim", "embedding_dim", "layer_norm",
                   "batch_size", "bptt", "seed", "policy", "dropout", "hidden_dropout",
                   "input_dropout", "embedding_dropout", "weight_dropout", "alpha", "beta",
@@ -213,7 +211,6 @@ def windows_per_epoch(row_length, bptt, seed):
 class LanguageModelTask(Task):
     monitor = "perplexity"
     higher_is_better = False
-    best_model_file = "best.keras"
     fixed_settings = FIXED_SETTINGS
 
     def __init__(self, config):
@@ -258,7 +255,7 @@ class LanguageModelTask(Task):
             dropout=c.dropout, hidden_dropout=c.hidden_dropout, input_dropout=c.input_dropout,
             embedding_dropout=c.embedding_dropout, weight_dropout=c.weight_dropout, seed=c.seed)
         tokenizer = KernelLMTokenizer(vocabulary=self.corpus.vocabulary.tokens,
-                                      lowercase=c.dataset in LOWERCASE)
+                                      lowercase=language_model_data.CORPORA[c.dataset]["lowercase"])
         model = KernelCausalLM(backbone, KernelCausalLMPreprocessor(tokenizer))
         self.optimizer = AveragedSGD(c.learning_rate, nonmono=c.nonmono,
                                      weight_decay=c.weight_decay or None,
