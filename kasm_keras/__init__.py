@@ -11,10 +11,15 @@ from kasm_keras.models.kernel_classifier import (
     KernelTokenizer, MaskedMean, build_classifier)
 from kasm_keras.models.kernel_lm import (
     KernelCausalLM, KernelCausalLMPreprocessor, KernelLMBackbone, KernelLMTokenizer)
+from kasm_keras.models.time_series_classifier import (
+    ChannelStandardization, TimeSeriesBackbone, TimeSeriesClassifier,
+    build_time_series_classifier)
 
 __version__ = "0.2.0"
 
 __all__ = ["KernelCell", "KernelRNN", "VARIANTS", "VARIANT_TABLE", "Variant", "get_variant",
            "KernelClassifierBackbone", "KernelTextClassifier", "KernelTextClassifierPreprocessor",
            "KernelTokenizer", "MaskedMean", "build_classifier", "KernelCausalLM",
-           "KernelCausalLMPreprocessor", "KernelLMBackbone", "KernelLMTokenizer"]
+           "KernelCausalLMPreprocessor", "KernelLMBackbone", "KernelLMTokenizer",
+           "ChannelStandardization", "TimeSeriesBackbone", "TimeSeriesClassifier",
+           "build_time_series_classifier"]

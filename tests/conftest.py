@@ -44,6 +44,23 @@ def real_data(name):
     return path
 
 
+# A folder holding the pinned sktime wheel (or the UEA .ts files), for the time-series tests on
+# real data: .ci/run downloads the wheel with pip and sets it; ../shared/data does not hold them.
+TIME_SERIES_DATA = "KASM_KERAS_TIME_SERIES_DATA"
+
+
+def real_time_series_data():
+    """The folder $KASM_KERAS_TIME_SERIES_DATA names; skips without it, but fails under CI=true."""
+    path = os.environ.get(TIME_SERIES_DATA)
+    if not path or not os.path.isdir(path):
+        message = (f"${TIME_SERIES_DATA} is {'not set' if not path else f'{path}, no folder'} "
+                   "(pip download sktime==1.2.0 --no-deps -d DIR, then set it to DIR)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: real-data tests must run)")
+        pytest.skip(message)
+    return path
+
+
 class FileServer:
     """Serves `files` (path -> bytes) and counts requests; /short promises more than it sends."""
 

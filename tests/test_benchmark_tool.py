@@ -22,7 +22,7 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--quick", "--batch_size=2",
-         "--time=6", "--units=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", "--repeats=2",
+         "--time=6", "--units=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", "--repeats=1",
          "--precisions=float32", f"--output={out}"],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -40,7 +40,7 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     # W x, dW and dU at rkm_lstm's 1- and 3-gram shapes (Keras' LSTM shares the first).
     assert set(report["sequence_matmul_flops_per_second"]) == {"1,4", "3,4"}
     assert all(rate > 1e6 for rate in report["sequence_matmul_flops_per_second"].values())
-    assert report["repeats"] == 2 and "(round 2 of 2)" in result.stderr
+    assert report["repeats"] == 1 and "(round 1 of 1)" in result.stderr
     assert "| `gated_cnn` | 3 | on |" in result.stdout
     assert "| `rkm_lstm` (loop) | 1 | off |" in result.stdout
     assert "The ceiling column" in result.stdout and "1.5x would take" in result.stdout
@@ -71,6 +71,40 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert re.search(rf"^error: --time_to_accuracy: {re.escape(str(metrics))}: not a "
                      r"tools/train.py metrics.json \(no 'command'\)$", bad.stderr, re.M), bad.stderr
+
+
+def test_each_figure_is_its_best_rounds(monkeypatch):
+    """Rounds are measured in turn (in-process here: the subprocess run above does one round)."""
+    calls = []
+    speeds = iter([10.0, 30.0, 20.0, 5.0])  # (rkm_lstm, keras_lstm) in round 1, then round 2
+
+    def fake_child(layer, ngram, shape, steps, warmup, xla_modes, implementation, policy):
+        calls.append((layer, ngram, implementation))
+        train = next(speeds)
+        return [{"layer": layer, "ngram": ngram, "xla": False, "implementation": implementation,
+                 "precision": policy, "train_tokens_per_second": train,
+                 "train_flops_per_second": 2 * train, "inference_tokens_per_second": 100 - train,
+                 "peak_memory_mib": 50 + train}]
+
+    def fake_rates(rates, shape, blocks, sequence_keys, dtype):
+        rates["matmul_flops_per_second"] = max(rates["matmul_flops_per_second"], 1e9)
+
+    monkeypatch.setattr(benchmark, "_child", fake_child)
+    monkeypatch.setattr(benchmark, "_measure_rates", fake_rates)
+    log = []
+    report = benchmark.run(benchmark.Shape(2, 3, 4, 4), ngrams=(1,), layers=["rkm_lstm"],
+                           xla_modes=(False,), repeats=2, compare_loop=False, log=log.append)
+    assert calls == [("rkm_lstm", 1, "auto"), ("keras_lstm", 1, "auto")] * 2
+    assert len(log) == 4 and log[-1].endswith("(round 2 of 2) ...")
+    rows = {row["layer"]: row for row in report["rows"]}
+    # Fastest training of the two rounds (with its FLOP/s), fastest inference, highest memory.
+    assert rows["rkm_lstm"]["train_tokens_per_second"] == 20.0
+    assert rows["rkm_lstm"]["train_flops_per_second"] == 40.0
+    assert rows["rkm_lstm"]["inference_tokens_per_second"] == 90.0
+    assert rows["rkm_lstm"]["peak_memory_mib"] == 70.0
+    assert rows["keras_lstm"]["train_tokens_per_second"] == 30.0
+    assert rows["keras_lstm"]["inference_tokens_per_second"] == 95.0
+    assert report["repeats"] == 2 and report["matmul_flops_per_second"] == 1e9
 
 
 def test_flops_follow_the_weight_counts():

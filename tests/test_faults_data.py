@@ -337,7 +337,7 @@ def slow_rows(*args, **kwargs):
         yield row
         if i == 0:
             print("preparing", flush=True)
-            time.sleep(120)
+            time.sleep(float(sys.argv[3]))
 
 classification_data.read_rows = slow_rows
 datasets.load_classification("ag_news", sys.argv[1], cache_dir=sys.argv[2], min_count=1)
@@ -346,7 +346,7 @@ datasets.load_classification("ag_news", sys.argv[1], cache_dir=sys.argv[2], min_
 
 def test_killed_preparation_is_removed_by_the_next_run(tmp_path):
     source, cache = _source(tmp_path), tmp_path / "cache"
-    child = subprocess.Popen([sys.executable, "-c", PREPARE, str(source), str(cache)],
+    child = subprocess.Popen([sys.executable, "-c", PREPARE, str(source), str(cache), "120"],
                              stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     try:
@@ -365,3 +365,26 @@ def test_killed_preparation_is_removed_by_the_next_run(tmp_path):
     assert not incomplete.exists()
     assert [p.name for p in incomplete.parent.iterdir() if p.is_dir()] == ["1.0.0"]
     assert _snapshot(source) == source_files
+
+
+def test_two_runs_preparing_one_cache_at_once_both_succeed(tmp_path):
+    # The second waits for the first's lock, then reuses what it prepared (TFDS's rename of a
+    # second preparation onto the first's folder used to fail).
+    source, cache = _source(tmp_path), tmp_path / "cache"
+    child = subprocess.Popen([sys.executable, "-c", PREPARE, str(source), str(cache), "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        for line in child.stdout:
+            if line.strip() == "preparing":
+                break
+        else:
+            pytest.fail("the preparing process ended early")
+        data = datasets.load_classification("ag_news", source, cache_dir=cache, min_count=1)
+        _, stderr = child.communicate(timeout=120)
+    finally:
+        _kill(child)
+    assert child.returncode == 0, stderr[-3000:]
+    assert data.split_sizes()["test"] == 2
+    [version] = cache.glob("ag_news/*/tfds/zhang_text_classification/ag_news/*")
+    assert version.name == "1.0.0"

@@ -410,7 +410,7 @@ def test_exported_savedmodel_agrees_with_score(published, tool, tmp_path):
     assert np.isfinite(bad).all()
     # The classifier's flags are refused, and an existing version is never replaced.
     error_line(tool("export", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
-                    f"--export_dir={base}", "--tflite"), "--tflite applies to a classifier")
+                    f"--export_dir={base}", "--tflite"), "--tflite applies to a document classifier")
     assert sorted(os.listdir(base)) == ["1"]
     if shutil.which("saved_model_cli") is None:
         return

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from kasm_keras.training import LoopConfig, Task, Trainer, TrainingError
+from kasm_keras.training import precision
 from kasm_keras.training.checkpoints import CheckpointManager
 
 
@@ -63,12 +64,13 @@ class Regression(Task):
     def load_best(self, path):
         return keras.models.load_model(path, safe_mode=True)
 
-    def report(self, model):
-        return {"test_loss": self._scores(model, "test")["loss"]}
+    def report(self, model, test=True):
+        return {"test_loss": self._scores(model, "test")["loss"]} if test else {}
 
 
-def _train(model_dir, steps, **task_options):
-    config = LoopConfig(model_dir=str(model_dir), max_steps=steps, eval_every=4, log_every=2)
+def _train(model_dir, steps, test=True, **task_options):
+    config = LoopConfig(model_dir=str(model_dir), max_steps=steps, eval_every=4, log_every=2,
+                        test=test)
     return Trainer(Regression(**task_options), config, command=["test"], log=lambda _: None).run()
 
 
@@ -92,6 +94,39 @@ def test_a_task_gets_the_best_model_report_and_logs(tmp_path):
     assert (tmp_path / "best.keras").exists()
     assert list((tmp_path / "logs" / "train").glob("events.*"))
     assert list((tmp_path / "logs" / "validation").glob("events.*"))
+
+
+def test_a_recipe_search_run_never_reads_the_test_split(tmp_path):
+    metrics = _train(tmp_path, 8, test=False)
+    assert metrics["test_evaluated"] is False and "test_loss" not in metrics
+    assert metrics["best_step"] in (4, 8) and "val_loss" in metrics
+    assert _train(tmp_path / "tested", 8)["test_evaluated"] is True
+
+
+class AutoPrecisionRegression(Regression):
+    """Records its precision as the tasks of tools/train.py do (the policy "auto" became)."""
+
+    fixed_settings = ("hidden", "policy")
+
+    def settings(self):
+        return {**super().settings(), "precision": "auto", "policy": precision.resolve("auto")}
+
+
+def test_a_resumed_auto_precision_run_keeps_the_policy_it_started_with(tmp_path, monkeypatch):
+    def run(steps):
+        config = LoopConfig(model_dir=str(tmp_path), max_steps=steps, eval_every=4, log_every=2,
+                            precision="auto")
+        return Trainer(AutoPrecisionRegression(), config, command=["test"],
+                       log=lambda _: None).run()
+
+    monkeypatch.setattr(precision, "auto_policy", lambda: "float32")
+    run(4)
+    # A busy machine's timed product now says otherwise: the run resumes as it started.
+    monkeypatch.setattr(precision, "auto_policy", lambda: "mixed_bfloat16")
+    metrics = run(8)
+    assert metrics["precision"] == "float32" and metrics["resumed_from_step"] == 4
+    assert json.loads((tmp_path / "config.json").read_text())["policy"] == "float32"
+    assert precision.resolve("auto") == "mixed_bfloat16"  # only within the run
 
 
 def test_stopping_and_resuming_ends_with_the_same_weights(tmp_path):

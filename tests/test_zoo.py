@@ -199,6 +199,13 @@ def test_publish_refuses_bad_names_and_stores_a_loadable_compact_entry(tmp_path)
         zoo.publish(classifier, "toy/rkm_cifg_1gram", {}, evaluate=lambda c: 0.5,
                     zoo_dir=str(tmp_path), reference_accuracy=0.6)
     assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 50.0  # untouched
+    # A recipe search's run (tools/train.py --notest) has no test result to publish.
+    run = tmp_path / "search_run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"dataset": "ag_news", "model": "cnn",
+                                                  "ngram": 1, "test_evaluated": False}))
+    with pytest.raises(zoo.ZooError, match="search_run was trained with --notest"):
+        zoo.publish_run(str(run), "ag_news/cnn_1gram", zoo_dir=str(tmp_path))
 
 
 def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_path, server):

@@ -47,8 +47,10 @@ def test_the_pytorch_reproductions_numbers_are_the_reports():
 def test_known_names_are_table_2s_cells_and_the_unpublished_are_the_rest():
     known = zoo.known_names()
     assert len(zoo.classification_names()) == 4 * len(VARIANTS) * 2
-    assert known == zoo.classification_names() + zoo.language_model_names()
-    assert len(known) == len(set(known)) == 4 * len(VARIANTS) * 2 + 2 * 4  # and Table 3's
+    assert known == (zoo.classification_names() + zoo.language_model_names()
+                     + zoo.time_series_names())
+    # and Table 3's, and the time series' (4 variants, n = 1 and 3)
+    assert len(known) == len(set(known)) == 4 * len(VARIANTS) * 2 + 2 * 4 + 4 * 2
     assert set(zoo.names()) <= set(known)
     assert set(zoo.unpublished_names()) == set(known) - set(zoo.names())
     for dataset in zoo.WITHOUT_DATA:
@@ -99,13 +101,14 @@ def test_zoo_list_shows_the_published_and_apart_the_unpublished(tool, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[:2] == ["Published (1):", f"  {ENTRY:<32} test accuracy "
                          f"{zoo.info(ENTRY)['test_accuracy']:.2f}%  (26,318 training documents)"]
-    assert lines[2].startswith("Not published (63;")
+    assert lines[2].startswith("Not published (71;")
     assert lines[3:] == [
         "  ag_news  1gram: lstm, rkm_lstm, linear_kernel_ot, linear_kernel, gated_cnn, cnn",
         "           3gram: every variant",
         "  dbpedia  every variant, 1gram and 3gram",
         "  yahoo    every variant, 1gram and 3gram (its data was not available here)",
         "  yelp     every variant, 1gram and 3gram (its data was not available here)",
+        "  japanese_vowels every variant, 1gram and 3gram",
         "  ptb      language model: every variant of Table 3",
         "  wikitext2 language model: every variant of Table 3 (its data was not available here)"]
 

@@ -1,6 +1,13 @@
 """Describes a dataset: split sizes, class balance, vocabulary, lengths, vector coverage, pipeline speed.
 
 python tools/data.py --dataset=ag_news --data_dir=../shared/data [--json]
+python tools/data.py --dataset=japanese_vowels [--data_dir=DIR] [--json]
+
+A time-series data set (japanese_vowels, basic_motions: downloaded as the pinned sktime wheel
+without --data_dir, its .ts files extracted; ts_files: your own, in --data_dir) is described by
+its files and their sha256, cases per split, channels, class balance, lengths and the
+per-channel statistics fitted on its training cases (validation: --validation_fraction of each
+class, default 0.2 here).
 """
 
 import contextlib
@@ -10,7 +17,8 @@ import sys
 import tool_support
 from absl import app, flags
 
-from kasm_keras.data import classification_data, dataset_report, datasets, word_vectors
+from kasm_keras.data import (classification_data, dataset_report, datasets, time_series_data,
+                             word_vectors)
 from kasm_keras.utils import download
 
 FLAGS = flags.FLAGS
@@ -20,8 +28,8 @@ ERRORS = (word_vectors.WordVectorsError, classification_data.DataError, download
 
 def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
-    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + datasets.LANGUAGE_MODELLING,
-                      "Dataset to describe.", **kw)
+    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + datasets.LANGUAGE_MODELLING
+                      + time_series_data.NAMES, "Dataset to describe.", **kw)
     flags.DEFINE_string("data_dir", None, "Local copy: the archive's folder, the extracted "
                         "folder or a folder of the canonical files. Without it the official "
                         "archive is downloaded.", **kw)
@@ -39,8 +47,9 @@ def define_flags(flag_values=FLAGS):
                          **kw)
     flags.DEFINE_integer("min_count", 2, "Training occurrences a token needs to enter the "
                          "vocabulary.", lower_bound=1, **kw)
-    flags.DEFINE_float("validation_fraction", 0.05, "Share of train held out for validation, "
-                       "in (0, 1).", **kw)
+    flags.DEFINE_float("validation_fraction", None, "Share of train held out for validation, "
+                       "in (0, 1) (default 0.05; for a time series "
+                       f"{time_series_data.VALIDATION_FRACTION} of each class).", **kw)
     flags.DEFINE_integer("seed", 0, "Seed of the validation split.", lower_bound=0,
                          upper_bound=2 ** 32 - 1, **kw)
     flags.DEFINE_bool("skip_bad_rows", False, "Leave out malformed rows (and list them) instead "
@@ -55,9 +64,25 @@ def define_flags(flag_values=FLAGS):
                           high_open=True)
 
 
+def describe_time_series():
+    for name in ("embeddings", "max_length", "max_vocabulary", "min_count", "skip_bad_rows",
+                 "batch_size"):
+        if FLAGS[name].present:
+            raise app.UsageError(f"--{name} applies to text data sets, not to "
+                                 f"--dataset={FLAGS.dataset}")
+    fraction = FLAGS.validation_fraction or time_series_data.VALIDATION_FRACTION
+    with tool_support.download_hint(f"the {FLAGS.dataset} data set"):
+        data = time_series_data.load_time_series(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir,
+                                                 fraction, FLAGS.seed)
+    report = time_series_data.describe(data)
+    print(json.dumps(report) if FLAGS.json else time_series_data.format_report(report))
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if FLAGS.dataset in time_series_data.NAMES:
+        return describe_time_series()
     try:  # before any data is read
         word_vectors.resolve_source(FLAGS.embeddings)
     except word_vectors.WordVectorsError as error:
@@ -68,7 +93,8 @@ def main(argv):
     options = {}
     if FLAGS.dataset in datasets.CLASSIFICATION:
         options = dict(max_vocabulary=FLAGS.max_vocabulary, min_count=FLAGS.min_count,
-                       max_length=FLAGS.max_length, validation_fraction=FLAGS.validation_fraction,
+                       max_length=FLAGS.max_length,
+                       validation_fraction=FLAGS.validation_fraction or 0.05,
                        seed=FLAGS.seed, skip_bad_rows=FLAGS.skip_bad_rows)
     # TFDS prints its progress; stdout is the report.
     with contextlib.redirect_stdout(sys.stderr), \

@@ -15,8 +15,15 @@ core TensorFlow ops, so the SavedModel loads without kasm_keras or tensorflow-te
 A language model (a ptb/... entry, or a language model's run): serving_default takes `text`
 (1-D tf.string, one sentence each) and returns per sentence `log_likelihood` (float32, natural
 log of its words and closing <eos>), `tokens` (int32) and `perplexity` (float32), as
-`KernelCausalLM.score` computes them (kasm_keras/models/kernel_lm/serving.py). --tflite and
---jit_compile are the classifier's only.
+`KernelCausalLM.score` computes them (kasm_keras/models/kernel_lm/serving.py).
+
+A time-series classifier (a japanese_vowels/... entry, or a time-series run): serving_default
+takes `series` (float32 [batch, time, channels] of raw values, every step real: the per-channel
+standardisation fitted on the training split is inside) and returns `probabilities` (float32
+[batch, classes]), `class_id` (int64) and `class_name` (string); the `with_lengths` signature
+takes series of different lengths padded at the end with any value, and `lengths` (int32 [batch],
+each series' real steps; clipped to [0, time]) (kasm_keras/models/time_series_classifier/serving.py). --tflite and --jit_compile are the
+document classifier's only.
 """
 
 import contextlib
@@ -165,15 +172,28 @@ def write_version(target, write):
                     os.rmdir(folder)
 
 
+def _text_classifier_only(kind):
+    for name in ("tflite", "jit_compile"):
+        if FLAGS[name].value:
+            raise app.UsageError(f"--{name} applies to a document classifier; "
+                                 f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a "
+                                 f"{kind}")
+
+
 def export_language_model(lm, target):
     from kasm_keras.models.kernel_lm import serving as kernel_lm_serving
 
-    for name in ("tflite", "jit_compile"):
-        if FLAGS[name].value:
-            raise app.UsageError(f"--{name} applies to a classifier; "
-                                 f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a "
-                                 "language model")
+    _text_classifier_only("language model")
     path = write_version(target, lambda folder: kernel_lm_serving.export_saved_model(lm, folder))
+    print(f"SavedModel written to {path}")
+
+
+def export_time_series(classifier, target):
+    from kasm_keras.models.time_series_classifier import serving as time_series_serving
+
+    _text_classifier_only("time-series classifier")
+    path = write_version(
+        target, lambda folder: time_series_serving.export_saved_model(classifier, folder))
     print(f"SavedModel written to {path}")
 
 
@@ -186,6 +206,8 @@ def main(argv):
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     if tool_support.is_language_model(model):
         return export_language_model(model, target)
+    if tool_support.is_time_series(model):
+        return export_time_series(model, target)
     classifier = model
 
     def write(folder):

@@ -1,6 +1,7 @@
 """Prints the measured accuracies beside the paper's Table 2 and the PyTorch reproduction's, and
 the paper's claims judged on them, from the zoo's registry (and finished runs); then the language
-models' perplexities beside Table 3's, and whether the paper's ordering of the cells holds.
+models' perplexities beside Table 3's, and whether the paper's ordering of the cells holds; then
+the time-series classifiers' accuracies beside their goals and Table 4's (another data set).
 
 python tools/results.py [--runs_dir=runs]
 python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
@@ -9,7 +10,8 @@ python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
 entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
 seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
 README's "results", "claims" and "language_models" blocks, which come from the registry and
-seed_runs.json alone, and the "language_model_recipes" block (from the code's RECIPES).
+seed_runs.json alone, the "language_model_recipes" block (from the code's RECIPES) and the
+"time_series" block (from the registry).
 """
 
 import glob
@@ -19,7 +21,7 @@ import sys
 import tool_support
 from absl import app, flags
 
-from reporting import language_models, readme, results
+from reporting import language_models, readme, results, time_series
 from kasm_keras import zoo
 
 FLAGS = flags.FLAGS
@@ -113,10 +115,14 @@ def main(argv):
     print(claims_text)
     print()
     print(lm_text)
+    time_series_text = time_series.readme_block(FLAGS.zoo_dir)
+    print()
+    print(time_series_text)
     if FLAGS.update_readme:
         readme.replace_blocks({"results": text, "claims": claims_text,
                                "language_models": lm_text,
-                               "language_model_recipes": language_models.recipes_block()})
+                               "language_model_recipes": language_models.recipes_block(),
+                               "time_series": time_series_text})
 
 
 if __name__ == "__main__":

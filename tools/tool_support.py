@@ -11,9 +11,10 @@
 - `existing_folder`, `not_a_file`, `in_range`, ...: flag validators, checked while the flags are
   parsed: before any data is read or any file written.
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
-- `load_model`: `kasm_keras.zoo.load_model` (a classifier or a language model; a run's best
-  model is checked against the sha256 that training recorded beside it), with a failed download
-  explained; `is_language_model` tells them apart.
+- `load_model`: `kasm_keras.zoo.load_model` (a classifier, a language model or a time-series
+  classifier; a run's best model is checked against the sha256 that training recorded beside
+  it), with a failed download explained; `is_language_model` and `is_time_series` tell them
+  apart.
 - `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
   `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
 
@@ -248,6 +249,13 @@ def is_language_model(model):
     from kasm_keras.models.kernel_lm import KernelCausalLM
 
     return isinstance(model, KernelCausalLM)
+
+
+def is_time_series(model):
+    """Whether a model `load_model` gave is a time-series classifier."""
+    from kasm_keras.models.time_series_classifier import TimeSeriesClassifier
+
+    return isinstance(model, TimeSeriesClassifier)
 
 
 def model_source(model_dir, zoo_name):

@@ -2,11 +2,13 @@
 
 python tools/train.py --model=rkm_lstm --dataset=ag_news [--ngram=3] [--data_dir=DIR] [--model_dir=DIR]
 python tools/train.py --model=rkm_lstm --dataset=ptb --data_dir=DIR [--recipe=cpu]
+python tools/train.py --model=rkm_lstm --dataset=japanese_vowels [--ngram=3] [--data_dir=DIR]
 
 ag_news, dbpedia, yahoo and yelp train the document classifier of the paper's Table 2; ptb and
 wikitext2 the language model of its Table 3 (AWD-LSTM with kernel cells; --recipe picks the
-paper's settings, awd_lstm, or the smaller cpu ones; any flag given explicitly wins). A flag of
-the other task is refused.
+paper's settings, awd_lstm, or the smaller cpu ones; any flag given explicitly wins);
+japanese_vowels, basic_motions and ts_files (your own UEA/UCR .ts files in --data_dir) the
+multichannel time-series classifier of its Table 4 task. A flag of another task is refused.
 
 Running the same command again resumes from the last checkpoint in --model_dir, exactly: a run
 killed at any moment and run again ends with the weights of an uninterrupted one.
@@ -28,7 +30,7 @@ import tool_support
 from absl import app, flags
 
 from kasm_keras import training
-from kasm_keras.training import language_model
+from kasm_keras.training import language_model, time_series
 from kasm_keras.data import classification_data, datasets, word_vectors
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS
@@ -43,22 +45,40 @@ def _defaults(config_class):
     return types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(config_class)})
 
 
+# Each task's settings (a dataclass whose fields are flags), by the datasets it takes.
+TASKS = {"document classification": training.TrainConfig,
+         "a language model": language_model.LanguageModelConfig,
+         "a time-series classifier": time_series.TimeSeriesConfig}
 # Flags whose default depends on the task: None here, the task's config default (or recipe's)
 # when not given.
-PER_TASK = ("epochs", "batch_size", "learning_rate", "dropout", "embedding_dim", "eval_every")
+PER_TASK = ("epochs", "batch_size", "learning_rate", "dropout", "embedding_dim", "eval_every",
+            "units", "validation_fraction", "precision")
+
+
+def task_of(dataset):
+    """The task (a key of TASKS) that trains on `dataset`."""
+    if dataset in language_model.DATASETS:
+        return "a language model"
+    if dataset in time_series.DATASETS:
+        return "a time-series classifier"
+    return "document classification"
 
 
 def define_flags(flag_values=FLAGS):
     """The flags, in `flag_values`; the task's config checks their values (for library users
     too)."""
     d, lm = _defaults(training.TrainConfig), _defaults(language_model.LanguageModelConfig)
+    ts = _defaults(time_series.TimeSeriesConfig)
     kw = {"flag_values": flag_values}
-    both = "(default {} for a classifier, {} for a language model)"
+    both = "(default {} for a classifier, {} for a language model, {} for a time series)"
     flags.DEFINE_enum("model", None, VARIANTS, "Kernel cell variant.", **kw)
-    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + language_model.DATASETS,
-                      "Classification dataset, or a language-model corpus.", **kw)
+    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + language_model.DATASETS
+                      + time_series.DATASETS, "Classification dataset, language-model corpus "
+                      "or time-series data set (ts_files: your own .ts files in --data_dir).",
+                      **kw)
     flags.DEFINE_string("data_dir", None, "Local copy of the dataset (see tools/data.py); "
-                        "without it the official archive is downloaded.", **kw)
+                        "without it the official archive is downloaded (a time series: the "
+                        "pinned sktime wheel, whose .ts files are extracted).", **kw)
     flags.DEFINE_string("model_dir", None, "Where checkpoints, logs, the best model and "
                         "metrics.json go (default runs/<dataset>/<model>_<n>gram, "
                         "runs/<corpus>/<model> for a language model).", **kw)
@@ -66,43 +86,59 @@ def define_flags(flag_values=FLAGS):
                         "~/.cache/kasm_keras).", **kw)
     flags.DEFINE_bool("layer_norm", d.layer_norm, "Layer-normalise c_t.", **kw)
     flags.DEFINE_float("epochs", None, "Passes over the training split (unless --max_steps) "
-                       + both.format(d.epochs, lm.epochs) + ".", **kw)
+                       + both.format(d.epochs, lm.epochs, ts.epochs) + ".", **kw)
     flags.DEFINE_integer("max_steps", None, "Training steps; overrides --epochs.", **kw)
     flags.DEFINE_integer("batch_size", None, "Global batch size "
-                         + both.format(d.batch_size, lm.batch_size) + ".", **kw)
-    flags.DEFINE_float("learning_rate", None, "Adam's (classifier) or SGD's (language model) "
-                       "learning rate " + both.format(d.learning_rate, lm.learning_rate) + ".",
-                       **kw)
-    flags.DEFINE_float("dropout", None, "Classifier: dropout before and after the hidden "
+                         + both.format(d.batch_size, lm.batch_size, ts.batch_size) + ".", **kw)
+    flags.DEFINE_float("learning_rate", None, "Adam's (classifiers) or SGD's (language model) "
+                       "learning rate " + both.format(d.learning_rate, lm.learning_rate,
+                                                      ts.learning_rate) + ".", **kw)
+    flags.DEFINE_float("dropout", None, "Classifiers: dropout before and after the hidden "
                        "layer. Language model: locked dropout on the last layer's outputs "
-                       + both.format(d.dropout, lm.dropout) + ".", **kw)
+                       + both.format(d.dropout, lm.dropout, ts.dropout) + ".", **kw)
     flags.DEFINE_integer("embedding_dim", None, "Embedding size (classifier: with "
-                         "--embeddings=none) " + both.format(d.embedding_dim, lm.embedding_dim)
-                         + ".", **kw)
+                         "--embeddings=none) (default {} for a classifier, {} for a language "
+                         "model).".format(d.embedding_dim, lm.embedding_dim), **kw)
     flags.DEFINE_integer("seed", d.seed, "Seed of the initialisation, dropout and shuffling.", **kw)
     flags.DEFINE_integer("eval_every", None, "Validate and checkpoint every N steps (default "
                          f"{d.eval_every} for a classifier, once per epoch for a language "
-                         "model).", **kw)
+                         "model and a time series).", **kw)
     flags.DEFINE_integer("log_every", d.log_every, "Progress bar, NaN check and TensorBoard "
                          "every N steps.", **kw)
     flags.DEFINE_enum("jit_compile", d.jit_compile, ["auto", "true", "false"],
                       "XLA for the training step; auto turns it on where it helps.", **kw)
-    flags.DEFINE_enum("precision", d.precision, list(training.PRECISIONS),
+    flags.DEFINE_enum("precision", None, list(training.PRECISIONS),
                       "auto: mixed_bfloat16 where this machine multiplies bfloat16 fast (a "
                       "measured check; GPUs of compute capability >= 8), float32 elsewhere. Gates, "
-                      "cell state and layer norm stay float32, and so do the saved weights.", **kw)
+                      "cell state and layer norm stay float32, and so do the saved weights "
+                      f"(default {d.precision}; {ts.precision} for a time series).", **kw)
     flags.DEFINE_enum("strategy", d.strategy, training.STRATEGIES, "tf.distribute strategy "
                       "(a language model: default only).", **kw)
+    flags.DEFINE_bool("test", d.test, "Evaluate the test split once, at the end; --notest for "
+                      "the runs of a recipe search, which must choose on the validation split "
+                      "alone (such a run cannot be published).", **kw)
     flags.DEFINE_bool("deterministic", d.deterministic, "tf.config.experimental."
                       "enable_op_determinism(): bit-for-bit repeatable GPU kernels, at some cost "
                       "in speed (CPU kernels already are in practice).", **kw)
 
-    # Document classification only.
+    # Document classification and time series.
     flags.DEFINE_integer("ngram", d.ngram, "Input window width n.", **kw)
     flags.DEFINE_enum("ngram_padding", d.ngram_padding, NGRAM_PADDINGS,
                       "causal, or same (centred).", **kw)
-    flags.DEFINE_integer("units", d.units, "Hidden size d.", **kw)
+    flags.DEFINE_integer("units", None, "Hidden size d, and the width of the classifier's "
+                         f"hidden layer (default {d.units} for a classifier, {ts.units} for a "
+                         "time series).", **kw)
     flags.DEFINE_bool("learn_sigmas", d.learn_sigmas, "Learn sigma_i and sigma_f.", **kw)
+    flags.DEFINE_float("validation_fraction", None, "Share of train held out, in (0, 1) "
+                       f"(default {d.validation_fraction} for a classifier; "
+                       f"{ts.validation_fraction} of each class for a time series).", **kw)
+    flags.DEFINE_integer("split_seed", d.split_seed, "Seed of the validation split (which "
+                         "training rows are held out); kept apart from --seed so that runs "
+                         "with several seeds train and validate on the same rows.", **kw)
+    flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
+                         "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
+
+    # Document classification only.
     flags.DEFINE_integer("max_length", None, "Tokens kept per document (default 128, 96 for "
                          "yahoo).", **kw)
     flags.DEFINE_string("embeddings", d.embeddings, "Word vectors: auto (glove-6b-50d when "
@@ -113,13 +149,6 @@ def define_flags(flag_values=FLAGS):
                          "included.", **kw)
     flags.DEFINE_integer("min_count", d.min_count, "Occurrences a token needs to be in the "
                          "vocabulary.", **kw)
-    flags.DEFINE_float("validation_fraction", d.validation_fraction, "Share of train held "
-                       "out, in (0, 1).", **kw)
-    flags.DEFINE_integer("split_seed", d.split_seed, "Seed of the validation split (which "
-                         "training rows are held out); kept apart from --seed so that runs "
-                         "with several seeds train and validate on the same rows.", **kw)
-    flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
-                         "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
 
     # Language modelling only (AWD-LSTM's settings; --recipe sets them together).
     flags.DEFINE_enum("recipe", "awd_lstm", list(language_model.RECIPES),
@@ -150,19 +179,21 @@ def _fields(config_class):
 
 
 def config_from_flags(flag_values=FLAGS):
-    """The config of the flags' task; TrainingError (naming the flag) for a flag of the other
-    task, a value out of range, a path that is not a folder or word vectors that do not exist:
-    nothing is read or written."""
+    """The config of the flags' task (which follows from --dataset); TrainingError (naming the
+    flag) for a flag of another task, a value out of range, a path that is not a folder or word
+    vectors that do not exist: nothing is read or written."""
     f = flag_values
-    language = f.dataset in language_model.DATASETS
-    config_class = language_model.LanguageModelConfig if language else training.TrainConfig
-    other_class = training.TrainConfig if language else language_model.LanguageModelConfig
+    task = task_of(f.dataset)
+    language = task == "a language model"
+    config_class = TASKS[task]
     own = _fields(config_class) | ({"recipe"} if language else set())
-    foreign = sorted((_fields(other_class) | {"recipe"}) - own)
-    given = [name for name in foreign if f[name].present]
+    given = [name for name in sorted(set().union(*map(_fields, TASKS.values())) | {"recipe"})
+             if name not in own and f[name].present]
     if given:
-        task = "document classification" if language else "a language model"
-        raise training.TrainingError(f"--{given[0]} applies to {task}, not to "
+        others = [t for t, c in TASKS.items()
+                  if given[0] in _fields(c) | ({"recipe"} if c is TASKS["a language model"]
+                                               else set())]
+        raise training.TrainingError(f"--{given[0]} applies to {' and '.join(others)}, not to "
                                      f"--dataset={f.dataset}")
     values = dict(language_model.RECIPES[f.recipe]) if language else {}
     for name in _fields(config_class):
@@ -182,6 +213,8 @@ def main(argv):
     with tool_support.download_hint(f"the {config.dataset} dataset"):
         if isinstance(config, language_model.LanguageModelConfig):
             language_model.train_language_model(config, command=command)
+        elif isinstance(config, time_series.TimeSeriesConfig):
+            time_series.train_time_series(config, command=command)
         else:
             training.train_classifier(config, command=command)
 

@@ -11,18 +11,23 @@ python tools/zoo.py publish --model_dir=runs/ptb/rkm_lstm --name=ptb/rkm_lstm \
 A language model (`<corpus>/<variant>`) is measured by its test perplexity over the whole test
 split, the state carried (`KernelCausalLM.perplexity` with its run's test batch size and bptt):
 publish records it from the stored files, and verify --data_dir fails an entry whose perplexity
-moved by more than 0.1% (relative).
+moved by more than 0.1% (relative). A time-series classifier (`japanese_vowels/<variant>_<n>gram`)
+by its test accuracy, as a document classifier; publish's --data_dir is where its .ts files (or
+the sktime wheel holding them) are, and without it publish downloads the pinned wheel. verify
+reads the sktime data sets from --time_series_data_dir (default $KASM_KERAS_TIME_SERIES_DATA),
+else from --data_dir, else the download; an entry of your own .ts files from --data_dir.
 """
 
 import contextlib
 import glob
+import os
 import sys
 
 import tool_support
 from absl import app, flags
 
 from kasm_keras import zoo
-from kasm_keras.data import classification_data
+from kasm_keras.data import classification_data, time_series_data
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
 
@@ -52,6 +57,10 @@ def define_flags(flag_values=FLAGS):
                         "or whose perplexity by more than 0.1%).", **kw)
     flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
                         "~/.cache/kasm_keras).", **kw)
+    flags.DEFINE_string("time_series_data_dir", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"),
+                        "verify: where the time-series entries' .ts files (or the sktime wheel "
+                        "holding them) are (default $KASM_KERAS_TIME_SERIES_DATA; unset: "
+                        "--data_dir, else the pinned wheel is downloaded).", **kw)
     flags.DEFINE_list("names", None, "verify: only these entries (default: every one).", **kw)
     flags.DEFINE_list("seed_runs", None, "best: finished runs of one cell with different seeds "
                       "(folders or globs, comma-separated); prints the one with the best "
@@ -59,6 +68,7 @@ def define_flags(flag_values=FLAGS):
     tool_support.define_zoo_dir(flag_values, "the entries", must_exist=False)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.existing_folder(flag_values, "data_dir")
+    tool_support.existing_folder(flag_values, "time_series_data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
     flags.register_validator(
         "name", lambda name: name is None or bool(zoo.NAME.match(name)),
@@ -76,6 +86,10 @@ def _summary_line(name, info):
             return (f"  {name:<32} test perplexity {float(info['test_perplexity']):.2f}  "
                     f"(paper {'none' if paper is None else f'{paper:.2f}'}; state "
                     f"{state_label(info['state_sizes'])}; {float(info['epochs']):.1f} epochs)")
+        if info.get("task") == zoo.TIME_SERIES:
+            return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
+                    f"({int(info['training_cases']):,} training cases, goal "
+                    f"{float(info['goal']):.0f}%)")
         return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
                 f"({int(info['training_documents']):,} training documents)")
     except (KeyError, TypeError, ValueError) as error:
@@ -86,8 +100,9 @@ def _summary_line(name, info):
 
 
 def unpublished_lines(unpublished):
-    """The names of Table 2 without an entry, one line per dataset and n-gram width."""
+    """The names the zoo knows without an entry, one line per dataset and n-gram width."""
     from kasm_keras.layers.variants import VARIANTS
+    from kasm_keras.zoo import time_series
 
     missing, language_models = {}, {}
     for name in unpublished:
@@ -95,19 +110,21 @@ def unpublished_lines(unpublished):
             corpus, variant = zoo.parse_language_model_name(name)
             language_models.setdefault(corpus, []).append(variant)
             continue
-        dataset, variant, ngram = zoo.parse_name(name)
+        dataset, variant, ngram = zoo.parse_name(name) or zoo.parse_time_series_name(name)
         missing.setdefault(dataset, {}).setdefault(ngram, []).append(variant)
     lines = [f"Not published ({len(unpublished)}; zoo.load or zoo.info of one prints the "
              "commands that make it):"]
     for dataset, by_ngram in missing.items():
         note = " (its data was not available here)" if dataset in zoo.WITHOUT_DATA else ""
-        if sorted(by_ngram) == list(zoo.NGRAMS) and all(len(v) == len(VARIANTS)
+        variants_known = len(VARIANTS) if dataset in zoo.DATASETS else len(
+            time_series.VARIANTS)
+        if sorted(by_ngram) == list(zoo.NGRAMS) and all(len(v) == variants_known
                                                        for v in by_ngram.values()):
             lines.append(f"  {dataset:<8} every variant, "
                          f"{' and '.join(f'{n}gram' for n in zoo.NGRAMS)}{note}")
             continue
         for i, (ngram, variants) in enumerate(sorted(by_ngram.items())):
-            shown = "every variant" if len(variants) == len(VARIANTS) else ", ".join(variants)
+            shown = "every variant" if len(variants) == variants_known else ", ".join(variants)
             lines.append(f"  {dataset if i == 0 else '':<8} {ngram}gram: {shown}"
                          f"{note if i == 0 else ''}")
     table3 = dict(zip(zoo.language_model_names(), map(zoo.parse_language_model_name,
@@ -140,6 +157,26 @@ def verify_language_model(name, splits):
     failed = abs(change) > MAX_PERPLEXITY_REEVALUATION_CHANGE
     return (f"{'FAILED' if failed else 'ok':<8}{name}  test perplexity {measured:.2f} (recorded "
             f"{recorded:.2f}, {100 * change:+.3f}%)"), failed
+
+
+def verify_time_series(name, splits):
+    """(`verify`'s line, whether it failed) for a time-series classifier: its test accuracy
+    measured again from the stored files."""
+    from kasm_keras.zoo import time_series
+
+    info = zoo.info(name, FLAGS.zoo_dir)
+    dataset = info["dataset"]
+    if dataset not in splits:
+        with tool_support.download_hint(f"the {dataset} data set"):
+            # The sktime data sets from their own folder; a user's own .ts files from --data_dir.
+            folder = FLAGS.data_dir if dataset == time_series_data.OWN_FILES else (
+                FLAGS.time_series_data_dir or FLAGS.data_dir)
+            splits[dataset] = time_series.split_cases(dataset, "test", folder, FLAGS.cache_dir)[1:]
+    measured = 100 * time_series.accuracy(zoo.load(name, FLAGS.zoo_dir), *splits[dataset])
+    change = measured - info["test_accuracy"]
+    failed = abs(change) > MAX_REEVALUATION_CHANGE
+    return (f"{'FAILED' if failed else 'ok':<8}{name}  test accuracy {measured:.2f}% (recorded "
+            f"{info['test_accuracy']:.2f}%, {change:+.2f})"), failed
 
 
 def main(argv):
@@ -180,9 +217,12 @@ def main(argv):
         try:
             zoo.entry_dir(name, FLAGS.zoo_dir)
             line = f"ok      {name}"
-            if FLAGS.data_dir and zoo.info(name, FLAGS.zoo_dir).get("task") == \
-                    zoo.LANGUAGE_MODEL:
+            task = zoo.info(name, FLAGS.zoo_dir).get("task")
+            if FLAGS.data_dir and task == zoo.LANGUAGE_MODEL:
                 line, failed = verify_language_model(name, splits)
+                failures += failed
+            elif FLAGS.data_dir and task == zoo.TIME_SERIES:
+                line, failed = verify_time_series(name, splits)
                 failures += failed
             elif FLAGS.data_dir:  # the recorded accuracy, measured again from the stored files
                 info = zoo.info(name, FLAGS.zoo_dir)
@@ -202,7 +242,8 @@ def main(argv):
                         f" {change:+.2f})")
                 failures += abs(change) > MAX_REEVALUATION_CHANGE
             print(line)
-        except (zoo.ZooError, OSError) as error:
+        except (zoo.ZooError, OSError, classification_data.DataError,
+                download.DownloadError) as error:  # the next entries are still checked
             failures += 1
             print(f"FAILED  {name}: {error}")
     sys.exit(1 if failures else 0)

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from kasm_keras.data import classification_data, language_model_data
-from kasm_keras.utils.atomic_files import atomic_directory, remove_dead_temporaries
+from kasm_keras.utils.atomic_files import atomic_directory, preparing, remove_dead_temporaries
 from kasm_keras.utils.download import DEFAULT_CACHE_DIR
 from kasm_keras.data.text_encoding import (RULES_FINGERPRINT, TextEncoder,
                                            pad_length_to_multiple, tokenize)
@@ -188,6 +188,13 @@ def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_0
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     cache_root = os.path.join(cache_dir or DEFAULT_CACHE_DIR, name,
                               _source_fingerprint(name, data_dir, skip_bad_rows))
+    with preparing(cache_root):  # one preparer at a time; the others reuse it
+        return _load_prepared(name, dataset, data_dir, cache_root, max_vocabulary, min_count,
+                              max_length, validation_fraction, seed, skip_bad_rows)
+
+
+def _load_prepared(name, dataset, data_dir, cache_root, max_vocabulary, min_count, max_length,
+                   validation_fraction, seed, skip_bad_rows):
     builder = ZhangTextClassification(config=name, data_dir=os.path.join(cache_root, "tfds"),
                                       skip_bad_rows=skip_bad_rows)
     builder.download_and_prepare(

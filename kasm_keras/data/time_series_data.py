@@ -60,6 +60,8 @@ GET_FILES = (f"pip download sktime=={SKTIME_WHEEL['version']} --no-deps -d DIR, 
 # such a channel is centred but not scaled (dividing by ~0 would blow up rounding noise).
 CONSTANT_CHANNEL = 1e-7
 VALIDATION_KEY = "kasm-keras-time-series-validation"
+# The share of each class's training cases held out for validation, unless a run says otherwise.
+VALIDATION_FRACTION = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,11 +458,11 @@ class TimeSeriesData:
         return np.asarray([len(s) for s in self.cases[split][0]], np.int64)
 
     def batches(self, split, batch_size, shuffle=False, repeat=False, seed=0,
-                drop_remainder=False):
+                drop_remainder=False, shuffle_buffer=None):
         """({"series" float32 [batch, length, channels], "padding_mask" bool [batch, length]},
         labels int32 [batch]) batches, each cut to its longest series. The order is the
-        shuffled (seeded) order of case indices, so a checkpointed iterator holds indices, not
-        the data."""
+        shuffled (seeded) order of case indices (`shuffle_buffer` of them at a time, default
+        all), so a checkpointed iterator holds indices, not the data."""
         import tensorflow as tf
 
         series, labels = self.cases[split]
@@ -469,7 +471,8 @@ class TimeSeriesData:
         labels = tf.constant(np.asarray(labels, np.int32))
         data = tf.data.Dataset.range(len(series))
         if shuffle:
-            data = data.shuffle(len(series), seed=seed, reshuffle_each_iteration=True)
+            data = data.shuffle(min(shuffle_buffer or len(series), len(series)), seed=seed,
+                                reshuffle_each_iteration=True)
         if repeat:
             data = data.repeat()
 
@@ -484,7 +487,8 @@ class TimeSeriesData:
         return data.prefetch(tf.data.AUTOTUNE)
 
 
-def make_data(name, train, test, classes, paths, validation_fraction=0.2, split_seed=0):
+def make_data(name, train, test, classes, paths, validation_fraction=VALIDATION_FRACTION,
+              split_seed=0):
     """A `TimeSeriesData` from training cases `train` and test cases `test` ((series, labels)
     each): validation carved from `train` (`validation_indices`), statistics fitted on the
     rest of `train` only."""
@@ -521,7 +525,8 @@ def read_files(name, paths):
     return read
 
 
-def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=0.2, split_seed=0):
+def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VALIDATION_FRACTION,
+                     split_seed=0):
     """The splits of data set `name` (`NAMES`), read from `data_dir` or downloaded (see the
     module docstring)."""
     if not 0 < validation_fraction < 1:
@@ -536,3 +541,44 @@ def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=0.
 def file_digests(paths):
     """{split: sha256} of the files a run read (its report records them)."""
     return {split: file_digest(path) for split, path in paths.items()}
+
+
+# ------------------------------------------------------------------ describing (tools/data.py)
+
+def describe(data):
+    """What `data` (a TimeSeriesData) holds, JSON-ready: files, sizes, channels, classes and
+    their balance, lengths and the standardisation's statistics."""
+    return {
+        "dataset": data.name, "kind": "time_series",
+        "files": {split: {"path": os.path.abspath(path), "sha256": file_digest(path)}
+                  for split, path in data.paths.items()},
+        "splits": data.split_sizes(), "channels": data.channels, "classes": list(data.classes),
+        "class_balance": {split: {name: int(np.sum(np.asarray(labels) == i))
+                                  for i, name in enumerate(data.classes)}
+                          for split, (_, labels) in data.cases.items()},
+        "length": {split: {"min": int(data.lengths(split).min()),
+                           "mean": float(data.lengths(split).mean()),
+                           "max": int(data.lengths(split).max())} for split in data.cases},
+        "mean": data.mean.tolist(), "std": data.std.tolist(),
+    }
+
+
+def format_report(report):
+    """`describe`'s report as a readable text table."""
+    lines = [f"{report['dataset']} (time series: {report['channels']} channels, "
+             f"{len(report['classes'])} classes)"]
+    lines += [f"  {split} file: {f['path']} (sha256 {f['sha256'][:16]}...)"
+              for split, f in report["files"].items()]
+    lines.append(f"  {'split':<12}{'cases':>8}{'min len':>9}{'mean len':>10}{'max len':>9}")
+    for split, n in report["splits"].items():
+        length = report["length"][split]
+        lines.append(f"  {split:<12}{n:>8,}{length['min']:>9}{length['mean']:>10.1f}"
+                     f"{length['max']:>9}")
+    lines.append("  class balance (train / validation / test):")
+    for name in report["classes"]:
+        counts = " / ".join(f"{report['class_balance'][s][name]:,}" for s in report["splits"])
+        lines.append(f"    {name:<24}{counts}")
+    lines.append("  standardisation fitted on train (mean / std per channel):")
+    lines += [f"    {i:>3} {m:>12.5f} {s:>12.5f}"
+              for i, (m, s) in enumerate(zip(report["mean"], report["std"]))]
+    return "\n".join(lines)

@@ -7,10 +7,11 @@ import keras
 from kasm_keras.utils.atomic_files import atomic_directory
 
 
-def write_saved_model(model, module, input_signature, export_dir):
+def write_saved_model(model, module, input_signature, export_dir, endpoints=None):
     """Writes `module.serve` (a `tf.Module` that holds `model`) as the `serving_default` of a
-    SavedModel in `export_dir`, built beside it and renamed into place; an existing folder that
-    is not a SavedModel is never replaced. Returns `export_dir` (absolute).
+    SavedModel in `export_dir`, and `endpoints` ({signature name: (function, input signature)})
+    beside it; built beside `export_dir` and renamed into place; an existing folder that is not
+    a SavedModel is never replaced. Returns `export_dir` (absolute).
 
     Keras' ExportArchive, not tf.saved_model.save: only its variable tracking gives a SavedModel
     that the TF1 loader of saved_model_cli (and TF Serving) can restore."""
@@ -23,5 +24,7 @@ def write_saved_model(model, module, input_signature, export_dir):
         archive.track(model)
         archive.track(module)
         archive.add_endpoint("serving_default", module.serve, input_signature=input_signature)
+        for name, (function, signature) in (endpoints or {}).items():
+            archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(tmp, verbose=False)
     return export_dir

@@ -7,7 +7,6 @@ to 1. Validation accuracy picks the best model (`best.keras`), which is evaluate
 
 import dataclasses
 import math
-import os
 
 import keras
 import numpy as np
@@ -15,12 +14,10 @@ import tensorflow as tf
 
 from kasm_keras.data import datasets, word_vectors
 from kasm_keras.data.dataset_report import pipeline_speed
-from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
-from kasm_keras.layers.variants import VARIANTS, get_variant
+from kasm_keras.layers.variants import get_variant
 from kasm_keras.models.kernel_classifier import backbone as classifier
-from kasm_keras.utils import files
-from kasm_keras.training import precision
-from kasm_keras.training.loop import LoopConfig, Trainer
+from kasm_keras.training.classifier_config import ClassifierConfig
+from kasm_keras.training.loop import Trainer
 from kasm_keras.training.task import (
     Task, TrainingError, check_vocabulary_file, write_vocabulary_file)
 
@@ -36,113 +33,34 @@ EVAL_BATCH = 256
 
 
 @dataclasses.dataclass
-class TrainConfig:
-    """Everything `tools/train.py` sets: the classification task's settings and the loop's."""
+class TrainConfig(ClassifierConfig):
+    """Everything `tools/train.py` sets: the classification task's settings and the loop's
+    (`ClassifierConfig`'s, shared with the time-series classifier, and the text's own)."""
 
-    model: str
-    dataset: str
-    model_dir: str
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    ngram: int = 1
-    ngram_padding: str = "causal"
-    units: int = 300
-    layer_norm: bool = True
-    learn_sigmas: bool = False
-    epochs: float = 10.0
-    max_steps: int | None = None
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    dropout: float = 0.5
+    DATASETS = datasets.CLASSIFICATION
+
     max_length: int | None = None
     embeddings: str = "auto"
     embedding_dim: int = 300
     train_embeddings: bool = True
     max_vocabulary: int = 50_000
     min_count: int = 2
-    validation_fraction: float = 0.05
-    seed: int = 0  # initialisation, dropout and shuffling
-    split_seed: int = 0  # which training rows are held out for validation (and the vocabulary)
-    eval_every: int = 500
-    log_every: int = 20
-    jit_compile: str = "auto"
-    precision: str = "auto"  # auto, float32, mixed_bfloat16 or mixed_float16 (precision.py)
-    strategy: str = "default"
-    cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
-    deterministic: bool = False
 
-    def __post_init__(self):
-        """Every setting is checked here, before any data is read or any file written."""
-        if self.split_seed < 0:
-            raise TrainingError(f"--split_seed must be at least 0, got {self.split_seed}")
-        for name in ("batch_size", "units", "ngram", "embedding_dim", "min_count"):
-            if getattr(self, name) < 1:
-                raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
+    def check_task(self):
+        self.check_at_least_one("embedding_dim", "min_count")
         if self.max_length is not None and self.max_length < 1:
             raise TrainingError(f"--max_length must be at least 1 (or unset, for the "
                                 f"dataset's default), got {self.max_length}")
         if self.max_vocabulary < 2:
             raise TrainingError(f"--max_vocabulary must be at least 2 (padding and the unknown "
                                 f"token are in it), got {self.max_vocabulary}")
-        if not 0 < self.validation_fraction < 1:
-            raise TrainingError(f"--validation_fraction must be in (0, 1), got "
-                                f"{self.validation_fraction}")
-        if not 0 <= self.dropout < 1:
-            raise TrainingError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise TrainingError(f"--learning_rate must be positive and finite, got "
-                                f"{self.learning_rate}")
-        if self.jit_compile not in ("auto", "true", "false"):
-            raise TrainingError(f"--jit_compile must be auto, true or false, got {self.jit_compile!r}")
-        if self.model not in VARIANTS:
-            raise TrainingError(f"--model must be one of {VARIANTS}, got {self.model!r}")
-        if self.ngram_padding not in NGRAM_PADDINGS:
-            raise TrainingError(f"--ngram_padding must be one of {NGRAM_PADDINGS}, got "
-                                f"{self.ngram_padding!r}")
-        if self.dataset not in datasets.CLASSIFICATION:
-            raise TrainingError(f"--dataset must be one of {datasets.CLASSIFICATION}, got "
-                                f"{self.dataset!r}")
-        self._check_paths()
         self.resolved_embeddings()
-        self.loop_config()  # the loop checks its own settings (and --model_dir)
-
-    def _check_paths(self):
-        """Local paths only: a gs://... path is checked when it is used."""
-        if self.data_dir is not None and files.is_local(self.data_dir):
-            if not os.path.exists(self.data_dir):
-                raise TrainingError(f"--data_dir={self.data_dir}: no such folder")
-            if not os.path.isdir(self.data_dir):
-                raise TrainingError(f"--data_dir={self.data_dir} is a file; it must be a folder")
-        if self.cache_dir is not None and files.is_local(self.cache_dir) and \
-                os.path.exists(self.cache_dir) and not os.path.isdir(self.cache_dir):
-            raise TrainingError(f"--cache_dir={self.cache_dir} is a file; it must be a folder")
 
     def resolved_embeddings(self):
         try:
             return word_vectors.resolve_source(self.embeddings)
         except word_vectors.WordVectorsError as error:
             raise TrainingError(f"--embeddings: {error}") from error
-
-    def use_jit(self):
-        """On: the loop-free variants, and every variant on GPU. Off: the sequential variants on
-        CPU, where tools/benchmark.py measures XLA within noise of TensorFlow's loop for the
-        LSTM-like cells (the linear kernels gain more) and compiling the loop costs time up front;
-        `--jit_compile=true` turns it on."""
-        if self.jit_compile in ("true", "false"):
-            return self.jit_compile == "true"
-        return (not get_variant(self.model).sequential) or bool(tf.config.list_physical_devices("GPU"))
-
-    def loop_config(self):
-        return LoopConfig(
-            model_dir=self.model_dir, max_steps=self.max_steps, epochs=self.epochs,
-            eval_every=self.eval_every, log_every=self.log_every, seed=self.seed,
-            strategy=self.strategy, cpu_devices=self.cpu_devices, jit_compile=self.use_jit(),
-            precision=self.precision, deterministic=self.deterministic)
-
-    def policy(self):
-        """The Keras dtype policy of --precision (auto: measured once, see precision.py; so
-        only once TensorFlow's devices are configured)."""
-        return precision.resolve(self.precision)
 
 
 def _evaluate(logits_of, batches):
@@ -255,14 +173,16 @@ class ClassificationTask(Task):
             model = model.rebuilt(dtype="float32")
         super().save_best(model, path)
 
-    def report(self, model):
+    def report(self, model, test=True):
         c = self.config
-        test_accuracy, _, _, _ = _evaluate(self._logits_function(model),
-                                           self._batches("test", EVAL_BATCH))
+        tested = {}
+        if test:
+            tested["test_accuracy"], _, _, _ = _evaluate(self._logits_function(model),
+                                                         self._batches("test", EVAL_BATCH))
         layer = classifier.kernel_layer(model)
         return {
             "model": c.model, "dataset": c.dataset, "ngram": c.ngram,
-            "test_accuracy": test_accuracy,
+            **tested,
             "parameters": {
                 "table2": layer.weight_entries,
                 "table2_at_paper_sizes": get_variant(c.model).weight_entries(300, 300, c.ngram),

@@ -99,6 +99,7 @@ class LanguageModelConfig:
     precision: str = "auto"
     strategy: str = "default"
     deterministic: bool = False
+    test: bool = True  # evaluate the test split at the end (not in a recipe search)
 
     def __post_init__(self):
         if self.model not in VARIANTS:
@@ -149,7 +150,7 @@ class LanguageModelConfig:
             model_dir=self.model_dir, max_steps=self.max_steps, epochs=self.epochs,
             eval_every=self.eval_every, log_every=self.log_every,
             seed=self.seed, strategy=self.strategy, jit_compile=self.use_jit(),
-            precision=self.precision, deterministic=self.deterministic)
+            precision=self.precision, deterministic=self.deterministic, test=self.test)
 
     def policy(self):
         return precision.resolve(self.precision)
@@ -312,14 +313,16 @@ class LanguageModelTask(Task):
             stored = rebuilt(model, dtype="float32")
         super().save_best(stored, path)
 
-    def report(self, model):
+    def report(self, model, test=True):
         c = self.config
-        test = model.perplexity(self.corpus.splits["test"], c.test_batch_size, c.bptt)
+        tested = {}
+        if test:
+            scores = model.perplexity(self.corpus.splits["test"], c.test_batch_size, c.bptt)
+            tested = {"test_perplexity": scores["perplexity"],
+                      "test_cross_entropy": scores["cross_entropy"], "test_tokens": scores["tokens"]}
         recurrent = sum(layer.count_params() for layer in model.backbone.rnn_layers)
         return {
-            "model": c.model, "dataset": c.dataset,
-            "test_perplexity": test["perplexity"], "test_cross_entropy": test["cross_entropy"],
-            "test_tokens": test["tokens"],
+            "model": c.model, "dataset": c.dataset, **tested,
             "parameters": {"recurrent": recurrent,
                            "embedding": model.backbone.token_embedding.count_params(),
                            "total": model.count_params()},

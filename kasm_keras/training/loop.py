@@ -37,6 +37,7 @@ Bit-for-bit equal resumes need deterministic kernels: on CPU TensorFlow's are in
 `tf.config.experimental.enable_op_determinism()` for GPUs, at some cost in speed.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -80,6 +81,8 @@ class LoopConfig:
     precision: str = "float32"
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
     keep_checkpoints: int = 2
+    # Evaluate the test split once at the end (off for a recipe search: it must not see it).
+    test: bool = True
 
     def __post_init__(self):
         for name in ("eval_every", "log_every", "cpu_devices", "keep_checkpoints"):
@@ -209,9 +212,24 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         self.strategy = make_strategy(c.strategy, c.cpu_devices)
         self.chief = is_chief(self.strategy)
-        self.policy = precision.resolve(c.precision)
+        started = self._started_policy() if c.precision == "auto" else None
+        self.policy = started or precision.resolve(c.precision)
         if self.chief:
-            self.log(f"precision: {self.policy}" + (" (auto)" if c.precision == "auto" else ""))
+            how = " (auto, as the run being resumed chose)" if started else " (auto)"
+            self.log(f"precision: {self.policy}" + (how if c.precision == "auto" else ""))
+
+    def _started_policy(self):
+        """The policy "auto" chose when the run in model_dir started, if one did (its
+        config.json); the settings check refuses a damaged or different run later."""
+        path = files.join(self.config.model_dir, "config.json")
+        try:
+            saved = files.read_json(path) if files.exists(path) else {}
+        except (OSError, ValueError, tf.errors.OpError):
+            return None
+        if isinstance(saved, dict) and saved.get("precision") == "auto" and \
+                saved.get("policy") in precision.POLICIES:
+            return saved["policy"]
+        return None
 
     def _latest(self, manager):
         """The checkpoint to resume from, its digests checked (None for a new run)."""
@@ -364,7 +382,9 @@ class Trainer:
         """Trains under the config's dtype policy; Keras' global policy is restored after."""
         c = self.config
         self._start()
-        with precision.policy_scope(self.policy):
+        fixed = precision.auto_resolves_to(self.policy) if c.precision == "auto" \
+            else contextlib.nullcontext()
+        with precision.policy_scope(self.policy), fixed:
             if not self.chief:  # the chief alone writes: it holds the model_dir's lock
                 return self._run()
             checkpoint_dir = files.join(c.model_dir, "checkpoints")
@@ -486,9 +506,10 @@ class Trainer:
 
     def _finish(self, state, step, resumed_from, best_path, steps_per_second):
         c, task = self.config, self.task
-        report = task.report(self._load_best(best_path))
+        report = task.report(self._load_best(best_path), test=c.test)
         metrics = {
             **report,
+            "test_evaluated": c.test,
             **{f"val_{k}": v for k, v in state["best_scores"].items()},
             "best_step": state["best_step"],
             "steps": step,

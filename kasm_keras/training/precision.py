@@ -12,6 +12,7 @@ updates float32 weights and a saved model's weights are float32 whatever it was 
 Only `mixed_float16` needs loss scaling.
 """
 
+import contextlib
 import functools
 import time
 
@@ -63,11 +64,29 @@ def auto_policy():
     return "mixed_bfloat16" if fast else "float32"
 
 
+_auto_fixed = []  # the policies `auto_resolves_to` blocks give "auto", innermost last
+
+
 def resolve(precision):
     """The Keras dtype policy name for a `--precision` value."""
     if precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    return auto_policy() if precision == "auto" else precision
+    if precision != "auto":
+        return precision
+    return _auto_fixed[-1] if _auto_fixed else auto_policy()
+
+
+@contextlib.contextmanager
+def auto_resolves_to(policy):
+    """Within the block, "auto" means `policy`: a resumed run keeps the policy its start chose,
+    whatever a timed product on a busy machine would say now."""
+    if policy not in POLICIES:
+        raise ValueError(f"not a dtype policy: {policy!r}")
+    _auto_fixed.append(policy)
+    try:
+        yield
+    finally:
+        _auto_fixed.pop()
 
 
 def needs_loss_scaling(policy):

@@ -20,7 +20,7 @@ The order the loop calls a task in:
     batch_loss(model, batch)           traced into the training step
     validate(model)                    every eval_every steps and at the end
     save_best(model, path)             when the monitored validation score improves (chief)
-    load_best(path), report(model)     once, at the end (chief)
+    load_best(path), report(model, test)  once, at the end (chief)
 """
 
 import abc
@@ -118,9 +118,10 @@ class Task(abc.ABC):
             return keras.models.load_model(local, safe_mode=True)
 
     @abc.abstractmethod
-    def report(self, model):
-        """Fields of `metrics.json` from the best model: the one test evaluation and whatever
-        describes the run (model, data, parameter counts). The loop adds its own fields."""
+    def report(self, model, test=True):
+        """Fields of `metrics.json` from the best model: the one test evaluation (none without
+        `test`: a recipe search's run) and whatever describes the run (model, data, parameter
+        counts). The loop adds its own fields."""
 
 
 def check_vocabulary_file(model_dir, vocabulary, resuming=False):

@@ -244,3 +244,38 @@ def file_digest(path, algorithm="sha256", chunk_size=1 << 20):
         for chunk in iter(lambda: f.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def preparing(folder):
+    """Holds an exclusive `flock` on `<folder>/.preparing` for the block, waiting for it.
+
+    Two processes preparing the same cache at once (two trainings started together) would both
+    write it, and TFDS's final rename fails for the second; with this, the second waits and then
+    finds the first one's files. The kernel drops the lock however its holder exits. Local
+    folders only: elsewhere the block runs unlocked.
+    """
+    import fcntl
+
+    from kasm_keras.utils import files
+
+    fd = None
+    if files.is_local(folder):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(os.path.join(folder, ".preparing"),
+                         os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except PermissionError:  # a read-only cache, prepared before: nothing will be written
+            fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s: another process is preparing this cache; waiting for it", folder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock

@@ -1,6 +1,7 @@
 """Pretrained models in one line: `kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")` (a document
-classifier of the paper's Table 2) or `kasm_keras.zoo.load("ptb/rkm_lstm")` (a language model of its
-Table 3).
+classifier of the paper's Table 2), `kasm_keras.zoo.load("ptb/rkm_lstm")` (a language model of its
+Table 3) or `kasm_keras.zoo.load("japanese_vowels/rkm_lstm_3gram")` (a multichannel time-series
+classifier, its Table 4 task on public data).
 
 Every entry is a keras-hub preset directory (`config.json`, `task.json`, `preprocessor.json`,
 `tokenizer.json`, `assets/tokenizer/vocabulary.txt`, `model.weights.h5`, `metadata.json`, and for
@@ -24,7 +25,8 @@ of `kasm_keras.VARIANTS` and n in {1, 3} (`classification_names`), and Table 3's
 `known_names` lists both. `names` lists the published ones, `unpublished_names` the rest; asking
 for an unpublished one (`load`, `info`, `entry_dir`, `from_preset`) raises a `ZooError` with the
 two commands that make it from the dataset's official archive. The language models' code is in
-`kasm_keras.zoo.language_models`.
+`kasm_keras.zoo.language_models`, the time-series classifiers' (`<dataset>/<variant>_<n>gram`
+of `time_series_names`, stored as trained, without a tokenizer) in `kasm_keras.zoo.time_series`.
 
 Accuracies: the files written when training and publishing (a run's metrics.json, an entry's
 metadata.json, the registry) hold fractions, as Keras reports them; `info` gives every accuracy
@@ -46,7 +48,8 @@ from kasm_keras.utils.download import fetch
 # An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
 CLASSIFICATION = "classification"
 LANGUAGE_MODEL = "language_model"
-TASKS = (CLASSIFICATION, LANGUAGE_MODEL)
+TIME_SERIES = "time_series"
+TASKS = (CLASSIFICATION, LANGUAGE_MODEL, TIME_SERIES)
 
 REGISTRY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry.json")
 CHECKOUT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -123,8 +126,7 @@ def entry_task(entry):
 
 
 def names(zoo_dir=None, task=None):
-    """The published entries' names; with `task` ("classification" or "language_model"), those
-    of that task only."""
+    """The published entries' names; with `task` (one of `TASKS`), those of that task only."""
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     entries = registry(zoo_dir)
@@ -153,15 +155,22 @@ def language_model_names():
             for variant in cells]
 
 
+def time_series_names():
+    """Every time-series name the zoo knows, `<dataset>/<variant>_<n>gram`, published or not
+    (`kasm_keras.zoo.time_series.names`)."""
+    from kasm_keras.zoo import time_series
+
+    return time_series.names()
+
+
 def known_names():
     """Every name the zoo knows, published or not: Table 2's cells (`classification_names`),
-    then Table 3's (`language_model_names`)."""
-    return classification_names() + language_model_names()
+    then Table 3's (`language_model_names`), then the time-series ones (`time_series_names`)."""
+    return classification_names() + language_model_names() + time_series_names()
 
 
 def unpublished_names(zoo_dir=None):
-    """The names of Table 2's and Table 3's cells that the zoo has no entry for (yet), in
-    `known_names`' order."""
+    """The names the zoo knows (`known_names`) that it has no entry for (yet), in that order."""
     published = set(names(zoo_dir))
     return [name for name in known_names() if name not in published]
 
@@ -184,12 +193,22 @@ def parse_language_model_name(name):
     return corpus, variant
 
 
+def parse_time_series_name(name):
+    """(dataset, variant, ngram) of a time-series name (`time_series_names`), else None."""
+    from kasm_keras.zoo import time_series
+
+    return time_series.parse_name(name)
+
+
 def name_task(name):
-    """The task of a name the zoo knows ("classification" or "language_model"), else None."""
+    """The task of a name the zoo knows ("classification", "language_model" or "time_series"),
+    else None."""
     if parse_name(name) is not None:
         return CLASSIFICATION
     if parse_language_model_name(name) is not None:
         return LANGUAGE_MODEL
+    if parse_time_series_name(name) is not None:
+        return TIME_SERIES
     return None
 
 
@@ -202,7 +221,7 @@ def make_commands(name):
         corpus, variant = parse_language_model_name(name)
         return [f"python tools/train.py --model={variant} --dataset={corpus} "
                 f"--recipe={LM_RECIPE} --model_dir={run}", publish_command]
-    dataset, variant, ngram = parse_name(name)
+    dataset, variant, ngram = parse_name(name) or parse_time_series_name(name)
     return [f"python tools/train.py --model={variant} --dataset={dataset} --ngram={ngram} "
             f"--model_dir={run}", publish_command]
 
@@ -251,7 +270,8 @@ def info(name, zoo_dir=None):
 
     A language model's (`task` "language_model") are listed in
     `kasm_keras.zoo.language_models.info_fields`: its measured perplexities beside Table 3's,
-    parameters, state sizes, epochs, training minutes and recipe.
+    parameters, state sizes, epochs, training minutes and recipe; a time-series classifier's
+    (`task` "time_series") in `kasm_keras.zoo.time_series.info_fields`.
 
     A name of Table 2 or 3 without an entry raises a ZooError that says how to make it.
     """
@@ -264,6 +284,10 @@ def info(name, zoo_dir=None):
         from kasm_keras.zoo import language_models
 
         return {"name": name, **language_models.info_fields(metadata, where)}
+    if entry_task(entries[name]) == TIME_SERIES:
+        from kasm_keras.zoo import time_series
+
+        return {"name": name, **time_series.info_fields(metadata, where)}
     if "test_accuracy" in metadata:
         metadata["test_accuracy"] = _percent(metadata["test_accuracy"], where)
     parameters = metadata.get("parameters")
@@ -313,6 +337,10 @@ def preset_files(entry):
     if task not in TASKS:
         raise ZooError(f"a zoo entry's task is one of {TASKS}, not {task!r}; the registry is "
                        "damaged or newer than this kasm_keras")
+    if task == TIME_SERIES:
+        from kasm_keras.zoo import time_series
+
+        return time_series.PRESET_FILES
     return LM_PRESET_FILES if task == LANGUAGE_MODEL else PRESET_FILES
 
 
@@ -365,37 +393,59 @@ def load_preset(directory):
     does not fit the others is named."""
     from kasm_keras.models.kernel_classifier import KernelTextClassifier
 
-    try:
-        classifier = KernelTextClassifier.from_preset(directory, load_weights=False)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ZooError(f"{directory}: the configs (task.json, config.json, preprocessor.json, "
-                       f"tokenizer.json) or the vocabulary do not make a kasm_keras classifier "
-                       f"({error})") from error
+    classifier = task_from_preset(
+        KernelTextClassifier, directory, "the configs (task.json, config.json, "
+        "preprocessor.json, tokenizer.json) or the vocabulary", "kasm_keras classifier")
     _check_consistent(classifier, directory)
-    for file_name, load_weights in (("task.weights.h5", classifier.load_task_weights),
-                                    ("model.weights.h5", classifier.backbone.load_weights)):
+    return load_task_weights(classifier, directory)
+
+
+def task_from_preset(cls, directory, sources, what):
+    """`cls.from_preset(directory)` without its weights (safe mode), its failures named: a
+    ZooError saying that `sources` (the files it read) do not make `what`."""
+    try:
+        task = cls.from_preset(directory, load_weights=False)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ZooError(f"{directory}: {sources} do not make a {what} ({error})") from error
+    if not isinstance(task, cls):
+        raise ZooError(f"{directory}/task.json: a {type(task).__name__}, not a {what}")
+    return task
+
+
+def load_task_weights(task, directory):
+    """Loads a preset's `task.weights.h5` and `model.weights.h5` into `task` (a classifier of
+    either family, made from the preset's configs); returns it. Weights that do not fit the
+    configs are named."""
+    for file_name, load_weights in (("task.weights.h5", task.load_task_weights),
+                                    ("model.weights.h5", task.backbone.load_weights)):
         path = os.path.join(directory, file_name)
         try:
             load_weights(path)
         except Exception as error:  # h5py and Keras raise many types for arrays that do not fit
             raise ZooError(f"{path} does not fit the model of task.json and config.json "
                            f"({type(error).__name__}: {error})") from error
-    return classifier
+    return task
 
 
 def _load_entry(name, directory, zoo_dir=None):
     """The model of a verified entry directory, by the registry's task for `name`."""
-    if entry_task(registry(zoo_dir)[name]) == LANGUAGE_MODEL:
+    task = entry_task(registry(zoo_dir)[name])
+    if task == LANGUAGE_MODEL:
         from kasm_keras.zoo import language_models
 
         return language_models.load_preset(directory)
+    if task == TIME_SERIES:
+        from kasm_keras.zoo import time_series
+
+        return time_series.load_preset(directory)
     return load_preset(directory)
 
 
 def load(name, zoo_dir=None, cache_dir=None):
     """The entry as a keras-hub task: a `KernelTextClassifier` (raw text in; `classify` gives
     class names) for Table 2's names, a `KernelCausalLM` with its preprocessor (`generate`,
-    `score`, `perplexity`) for Table 3's."""
+    `score`, `perplexity`) for Table 3's, a `TimeSeriesClassifier` (`classify` of a list of
+    `[length, channels]` arrays) for the time-series names."""
     model = _load_entry(name, entry_dir(name, zoo_dir, cache_dir), zoo_dir)
     model.zoo_name = name
     return model
@@ -446,6 +496,8 @@ def _entry_bytes(directory, files=PRESET_FILES):
 def save_entry(classifier, directory, metadata):
     """Writes `classifier` as a compact float32 preset with softmax outputs and `metadata` merged into
     keras-hub's metadata.json under "kasm_keras"."""
+    if classifier.preprocessor is None:
+        raise ZooError("a zoo entry needs the classifier's preprocessor (its vocabulary)")
     # float32 whatever the training precision: every entry is stored and loads the same way.
     stored = classifier.rebuilt(activation="softmax", dtype="float32")
     stored.save_to_preset(directory)
@@ -469,35 +521,38 @@ def _write_registry(entries, zoo_dir):
 
 
 def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
-            reference_accuracy=None):
+            reference_accuracy=None, storage=None):
     """Stores a trained `KernelTextClassifier` as entry `name` and records it in the registry.
 
     `evaluate(classifier) -> accuracy` measures the stored entry on the test split; its result
     is recorded as `test_accuracy`, and with `reference_accuracy` (the trained model's) the
     entry is refused when the compact storage moved it by more than MAX_ACCURACY_CHANGE.
+    `storage` stores another family's classifier, as `kasm_keras.zoo.time_series.publish`
+    does: {"save", "load", "files", "max_bytes", "max_change", "summary", "change"}.
     """
     if not NAME.match(name):
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram, got {name!r}")
-    if classifier.preprocessor is None:
-        raise ZooError("a zoo entry needs the classifier's preprocessor (its vocabulary)")
+    how = storage or {"save": save_entry, "load": load_preset, "files": PRESET_FILES,
+                      "max_bytes": MAX_ENTRY_BYTES, "max_change": MAX_ACCURACY_CHANGE,
+                      "summary": lambda m: _summary(name, m), "change": "compact storage moved it"}
     zoo_dir = publishing_dir(zoo_dir)
     final = os.path.join(zoo_dir, name)
     with atomic_directory(final) as tmp:
-        save_entry(classifier, tmp, metadata)
-        stored = load_preset(tmp)
+        how["save"](classifier, tmp, metadata)
+        stored = how["load"](tmp)
         if evaluate is not None:
             accuracy = float(evaluate(stored))
             if reference_accuracy is not None and \
-                    abs(accuracy - reference_accuracy) > MAX_ACCURACY_CHANGE:
+                    abs(accuracy - reference_accuracy) > how["max_change"]:
                 raise ZooError(f"{name}: the stored entry scores {accuracy:.4%} on test, the "
-                               f"trained model {reference_accuracy:.4%}; compact storage moved it")
+                               f"trained model {reference_accuracy:.4%}; {how['change']}")
             metadata = {**metadata, "test_accuracy": accuracy}
             _write_metadata(tmp, metadata)
-        size = _entry_bytes(tmp)
-        if size > MAX_ENTRY_BYTES:
-            raise ZooError(f"{name}: {size:,} bytes, over the zoo's {MAX_ENTRY_BYTES:,} per entry")
-        files = {f: file_digest(os.path.join(tmp, f)) for f in PRESET_FILES}
-    record_entry(name, files, _summary(name, metadata), zoo_dir, url)
+        size = _entry_bytes(tmp, how["files"])
+        if size > how["max_bytes"]:
+            raise ZooError(f"{name}: {size:,} bytes, over the zoo's {how['max_bytes']:,} per entry")
+        files = {f: file_digest(os.path.join(tmp, f)) for f in how["files"]}
+    record_entry(name, files, how["summary"](metadata), zoo_dir, url)
     return final
 
 
@@ -687,8 +742,17 @@ def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, ur
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
                        f"<corpus>/<variant> (a language model), got {name!r}")
     metrics = _read_json(os.path.join(model_dir, "metrics.json"))
+    if metrics.get("test_evaluated") is False:
+        raise ZooError(f"{model_dir} was trained with --notest (a recipe search's run): its test "
+                       "split was never evaluated, so it has no result to publish; train the "
+                       "chosen recipe again without --notest")
     from kasm_keras.zoo import language_models
 
+    from kasm_keras.zoo import time_series
+
+    if time_series.is_time_series_run(metrics):
+        return time_series.publish_run(model_dir, name, metrics, data_dir=data_dir,
+                                       cache_dir=cache_dir, zoo_dir=zoo_dir, url=url)
     if language_models.is_language_model_run(metrics):
         return language_models.publish_run(model_dir, name, metrics, data_dir=data_dir,
                                            cache_dir=cache_dir, zoo_dir=zoo_dir, url=url)

@@ -4,13 +4,15 @@ keras-hub resolves built-in preset names through Kaggle handles; the zoo's files
 (a local zoo directory or the registry's download address) and are verified against the
 registry's sha256 digests before anything is deserialised. So `from_preset` on a family's classes
 accepts a zoo name of the family's task (`"ag_news/rkm_cifg_1gram"` for the classifier,
-`"ptb/rkm_lstm"` for the language model), resolves it with `kasm_keras.zoo.entry_dir` (fetch,
+`"ptb/rkm_lstm"` for the language model, `"japanese_vowels/rkm_lstm_3gram"` for the time-series
+classifier), resolves it with `kasm_keras.zoo.entry_dir` (fetch,
 verify) and hands keras-hub the verified directory; any other preset (a directory, a `gs://` or
 `hf://` handle) goes to keras-hub unchanged. `presets` lists the published entries of the task.
 """
 
 
-DESCRIPTIONS = {"classification": "document classifier", "language_model": "language model"}
+DESCRIPTIONS = {"classification": "document classifier", "language_model": "language model",
+                "time_series": "time-series classifier"}
 
 
 class classproperty(property):  # noqa: N801 (keras-hub's `presets` is a class property too)

@@ -53,7 +53,8 @@ def run_metrics(runs_dir):
     paths = sorted(f"{folder.rstrip('/')}/metrics.json" if "://" in folder
                    else os.path.join(folder, "metrics.json")
                    for folder, _, files in tf.io.gfile.walk(runs_dir) if "metrics.json" in files)
-    return [{**_read_json(path), "source": _source(os.path.dirname(path))} for path in paths]
+    found = [{**_read_json(path), "source": _source(os.path.dirname(path))} for path in paths]
+    return [m for m in found if m.get("test_evaluated") is not False]  # a recipe search's run
 
 
 def is_language_model(metrics):
@@ -63,10 +64,18 @@ def is_language_model(metrics):
     return language_models.is_language_model_run(metrics)
 
 
+def is_time_series(metrics):
+    """A time-series classifier's metrics.json (its table is `reporting.time_series`')."""
+    from kasm_keras.zoo import time_series
+
+    return time_series.is_time_series_run(metrics)
+
+
 def collect(runs_dir=None, zoo_dir=None):
     """Metrics of the zoo's classifiers (and of finished classifier runs under `runs_dir`, a
     local or any tf.io.gfile path such as gs://...), as a list of dicts. The language models,
-    entries and runs, are `reporting.language_models`' table."""
+    entries and runs, are `reporting.language_models`' table, the time-series classifiers
+    `reporting.time_series`'."""
     found = []
     for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
@@ -74,7 +83,8 @@ def collect(runs_dir=None, zoo_dir=None):
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
     if runs_dir:
-        found += [m for m in run_metrics(runs_dir) if not is_language_model(m)]
+        found += [m for m in run_metrics(runs_dir)
+                  if not is_language_model(m) and not is_time_series(m)]
     return found
 
 

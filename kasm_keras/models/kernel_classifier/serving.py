@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from kasm_keras.data.text_encoding import TextEncoder, pad_length_to_multiple
 from kasm_keras.data.vocabulary import Vocabulary
-from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_bytes
+from kasm_keras.models.saved_model import write_saved_model
+from kasm_keras.utils.atomic_files import atomic_write_bytes
 
 
 # Documents run through the network at once inside a SavedModel request; larger requests are
@@ -85,21 +86,8 @@ def export_saved_model(classifier, export_dir, jit_compile=False):
     `probabilities`, `class_id` and `class_name`; written beside `export_dir`, then renamed.
     It loads without kasm_keras, keras-hub or tensorflow-text. `jit_compile`: the network runs
     under XLA (see `ServingModule`; TF Serving needs `--xla_cpu_compilation_enabled`)."""
-    export_dir = os.path.abspath(export_dir)
-    if os.path.isdir(export_dir) and os.listdir(export_dir) and \
-            not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
-        raise FileExistsError(f"{export_dir} exists and is not a SavedModel; not replacing it")
-    with atomic_directory(export_dir) as tmp:
-        # Keras' ExportArchive, not tf.saved_model.save: only its variable tracking gives a
-        # SavedModel that the TF1 loader of saved_model_cli (and TF Serving) can restore.
-        module = ServingModule(classifier, jit_compile=jit_compile)
-        archive = keras.export.ExportArchive()
-        archive.track(classifier)
-        archive.track(module)
-        archive.add_endpoint("serving_default", module.serve, input_signature=[
-            tf.TensorSpec([None], tf.string, name="text")])
-        archive.write_out(tmp, verbose=False)
-    return export_dir
+    return write_saved_model(classifier, ServingModule(classifier, jit_compile=jit_compile),
+                             [tf.TensorSpec([None], tf.string, name="text")], export_dir)
 
 
 def export_tflite(classifier, path):

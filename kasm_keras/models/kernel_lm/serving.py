@@ -17,13 +17,10 @@ same computation as one pass, since the cells are sequential), so the [batch, le
 logits are never held for a whole long sentence.
 """
 
-import os
-
-import keras
 import tensorflow as tf
 
 from kasm_keras.data.vocabulary import Vocabulary
-from kasm_keras.utils.atomic_files import atomic_directory
+from kasm_keras.models.saved_model import write_saved_model
 
 SLICE = 32  # sentences run at once
 WINDOW = 64  # positions per window; the states carry across windows
@@ -111,18 +108,5 @@ def export_saved_model(lm, export_dir):
     """A SavedModel whose `serving_default` takes `text` (1-D tf.string of sentences) and
     returns `log_likelihood`, `tokens` and `perplexity` per sentence; written beside
     `export_dir`, then renamed. It loads without kasm_keras, keras-hub or tensorflow-text."""
-    export_dir = os.path.abspath(export_dir)
-    if os.path.isdir(export_dir) and os.listdir(export_dir) and \
-            not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
-        raise FileExistsError(f"{export_dir} exists and is not a SavedModel; not replacing it")
-    with atomic_directory(export_dir) as tmp:
-        # Keras' ExportArchive, as for the classifier: its variable tracking gives a SavedModel
-        # that the TF1 loader of saved_model_cli (and TF Serving) can restore.
-        module = LanguageModelServingModule(lm)
-        archive = keras.export.ExportArchive()
-        archive.track(lm)
-        archive.track(module)
-        archive.add_endpoint("serving_default", module.serve, input_signature=[
-            tf.TensorSpec([None], tf.string, name="text")])
-        archive.write_out(tmp, verbose=False)
-    return export_dir
+    return write_saved_model(lm, LanguageModelServingModule(lm),
+                             [tf.TensorSpec([None], tf.string, name="text")], export_dir)

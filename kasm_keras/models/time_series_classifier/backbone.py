@@ -85,13 +85,14 @@ class TimeSeriesBackbone(TimeSeriesPresets, keras_hub.models.Backbone):
     def __init__(self, channels, variant, units=64, ngram=1, ngram_padding="causal",
                  layer_norm=True, learn_sigmas=False, sigma_i=0.5, sigma_f=0.5, dropout=0.0,
                  recurrent_dropout=0.0, implementation="auto", seed=None, dtype=None, **kwargs):
+        # The recurrent layer's settings, which are this backbone's config too.
+        cell = dict(units=units, variant=variant, ngram=ngram, ngram_padding=ngram_padding,
+                    layer_norm=layer_norm, learn_sigmas=learn_sigmas, sigma_i=sigma_i,
+                    sigma_f=sigma_f, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                    implementation=implementation, seed=seed)
         # === Layers ===
         self.standardization = ChannelStandardization(channels, name="standardization")
-        self.kernel_rnn = KernelRNN(
-            units, variant=variant, ngram=ngram, ngram_padding=ngram_padding,
-            layer_norm=layer_norm, learn_sigmas=learn_sigmas, sigma_i=sigma_i, sigma_f=sigma_f,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, implementation=implementation,
-            return_sequences=True, seed=seed, dtype=dtype, name="kernel_rnn")
+        self.kernel_rnn = KernelRNN(return_sequences=True, dtype=dtype, name="kernel_rnn", **cell)
         self.pooling = MaskedMean(dtype=dtype, name="pooling")
 
         # === Functional model ===
@@ -105,23 +106,9 @@ class TimeSeriesBackbone(TimeSeriesPresets, keras_hub.models.Backbone):
 
         # === Config ===
         self.channels = channels
-        self.variant = variant
-        self.units = units
-        self.ngram = ngram
-        self.ngram_padding = ngram_padding
-        self.layer_norm = layer_norm
-        self.learn_sigmas = learn_sigmas
-        self.sigma_i = sigma_i
-        self.sigma_f = sigma_f
-        self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
-        self.implementation = implementation
-        self.seed = seed
+        self.cell_config = cell
+        for name, value in cell.items():
+            setattr(self, name, value)
 
     def get_config(self):
-        config = super().get_config()
-        config.update({name: getattr(self, name) for name in (
-            "channels", "variant", "units", "ngram", "ngram_padding", "layer_norm",
-            "learn_sigmas", "sigma_i", "sigma_f", "dropout", "recurrent_dropout",
-            "implementation", "seed")})
-        return config
+        return {**super().get_config(), "channels": self.channels, **self.cell_config}

@@ -5,15 +5,16 @@ import keras_hub
 import numpy as np
 
 from kasm_keras.data.time_series_data import pad
-from kasm_keras.models.classification_report import classification_report
+from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.time_series_classifier.backbone import TimeSeriesBackbone
 from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class TimeSeriesClassifier(TimeSeriesPresets, keras_hub.models.Task):
+class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.Task):
     """Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
-    head of the paper's classifiers, on a `TimeSeriesBackbone`.
+    head of the paper's classifiers (`kasm_keras.models.classifier_head`), on a
+    `TimeSeriesBackbone`.
 
     It takes `{"series": float [batch, time, channels], "padding_mask": bool [batch, time]}`
     (raw values: the backbone standardises them); `probabilities`, `classify` and
@@ -42,46 +43,8 @@ class TimeSeriesClassifier(TimeSeriesPresets, keras_hub.models.Task):
 
     def __init__(self, backbone, num_classes, activation=None, hidden_dim=64, dropout=0.5,
                  class_names=None, seed=None, **kwargs):
-        if class_names is not None and len(class_names) != num_classes:
-            raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
-        # === Layers ===
-        self.backbone = backbone
-        self.preprocessor = None
-        self.pooled_dropout = keras.layers.Dropout(
-            dropout, seed=seed, dtype=backbone.dtype_policy, name="pooled_dropout")
-        self.hidden_dense = keras.layers.Dense(
-            hidden_dim, activation="relu", dtype=backbone.dtype_policy, name="hidden_dense")
-        self.hidden_dropout = keras.layers.Dropout(
-            dropout, seed=None if seed is None else seed + 1, dtype=backbone.dtype_policy,
-            name="hidden_dropout")
-        self.output_dense = keras.layers.Dense(
-            num_classes, activation=activation, dtype="float32", name="logits")
-
-        # === Functional model ===
-        inputs = backbone.input
-        x = self.pooled_dropout(backbone(inputs))
-        outputs = self.output_dense(self.hidden_dropout(self.hidden_dense(x)))
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-        # === Config ===
-        self.num_classes = num_classes
-        self.activation = keras.activations.get(activation)
-        self.hidden_dim = hidden_dim
-        self.dropout = dropout
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.seed = seed
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({
-            "num_classes": self.num_classes,
-            "activation": keras.activations.serialize(self.activation),
-            "hidden_dim": self.hidden_dim,
-            "dropout": self.dropout,
-            "class_names": self.class_names,
-            "seed": self.seed,
-        })
-        return config
+        super().__init__(backbone, num_classes, activation=activation, hidden_dim=hidden_dim,
+                         dropout=dropout, class_names=class_names, seed=seed, **kwargs)
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's classifier defaults: Adam (1e-3 here: a model trained from scratch),
@@ -97,25 +60,6 @@ class TimeSeriesClassifier(TimeSeriesPresets, keras_hub.models.Task):
         if metrics == "auto":
             metrics = [keras.metrics.SparseCategoricalAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    def get_compile_config(self):
-        """Nothing: the compile is custom, so Keras could not restore it on loading (and would
-        warn); a loaded model gets the defaults a new one gets."""
-        return None
-
-    def rebuilt(self, activation="same", dtype="same"):
-        """A new classifier with these weights, another output `activation` and/or dtype policy
-        (a model trained under mixed precision is stored as `dtype="float32"`)."""
-        config = self.backbone.get_config()
-        if dtype != "same":
-            config["dtype"] = dtype
-        copy = type(self)(
-            TimeSeriesBackbone.from_config(config), self.num_classes,
-            activation=self.activation if activation == "same" else activation,
-            hidden_dim=self.hidden_dim, dropout=self.dropout, class_names=self.class_names,
-            seed=self.seed)
-        copy.set_weights(self.get_weights())
-        return copy
 
     @property
     def channels(self):
@@ -138,23 +82,16 @@ class TimeSeriesClassifier(TimeSeriesPresets, keras_hub.models.Task):
             mask = np.arange(values.shape[1])[None, :] < lengths[:, None]
             outputs[chosen] = np.asarray(self.predict_on_batch(
                 {"series": values, "padding_mask": mask}), np.float32)
-        if self.activation is keras.activations.softmax:
-            return outputs
-        outputs = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-        return outputs / outputs.sum(axis=-1, keepdims=True)
+        return self.as_probabilities(outputs)
 
     def classify(self, series, batch_size=256):
         """Class names (class ids without `class_names`) of a list of series."""
-        ids = self.probabilities(series, batch_size).argmax(-1)
-        return [self.class_names[i] for i in ids] if self.class_names else ids.tolist()
+        return self.names_of(self.probabilities(series, batch_size))
 
     def classification_report(self, series, labels, batch_size=256):
         """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class)
         over `cases`."""
-        predictions = self.probabilities(series, batch_size).argmax(-1) if len(series) else []
-        return classification_report(predictions, labels, self.num_classes, self.class_names,
-                                     unit="cases")
-
+        return self.report_from(self.probabilities(series, batch_size), labels, unit="cases")
 
 def build_time_series_classifier(channels, num_classes, variant, mean=None, std=None, units=64,
                                  ngram=1, hidden_dim=64, dropout=0.5, seed=0, class_names=None,

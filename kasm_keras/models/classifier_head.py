@@ -1,0 +1,109 @@
+"""What both classifier families' keras-hub tasks share: the authors' head on a backbone's
+pooled vector, its config, how it is rebuilt for storage, and probabilities from its outputs.
+
+The head is dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the last layer
+in float32 under mixed precision. Its layers keep the names the zoo's stored weights use
+(`pooled_dropout`, `hidden_dense`, `hidden_dropout`, `logits`).
+"""
+
+import keras
+import numpy as np
+
+from kasm_keras.models.classification_report import classification_report
+
+HEAD_CONFIG = ("num_classes", "hidden_dim", "dropout", "class_names", "seed")
+
+
+class ClassifierHead:
+    """Mixin for a keras-hub `Task` whose model is backbone -> the authors' head; it comes
+    first among the task's bases, and its `__init__` builds the functional model."""
+
+    def __init__(self, backbone, num_classes, activation=None, hidden_dim=300, dropout=0.5,
+                 class_names=None, seed=None, preprocessor=None, **kwargs):
+        head = dict(activation=activation, hidden_dim=hidden_dim, dropout=dropout,
+                    class_names=class_names, seed=seed)
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        outputs = self.head_outputs(backbone, num_classes, **head)
+
+        # === Functional model ===
+        super().__init__(inputs=backbone.input, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.set_head_config(num_classes, **head)
+
+    def head_outputs(self, backbone, num_classes, activation=None, hidden_dim=300, dropout=0.5,
+                     class_names=None, seed=None):
+        """Makes the head's layers and returns its outputs on `backbone.input`."""
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
+        self.pooled_dropout = keras.layers.Dropout(
+            dropout, seed=seed, dtype=backbone.dtype_policy, name="pooled_dropout")
+        self.hidden_dense = keras.layers.Dense(
+            hidden_dim, activation="relu", dtype=backbone.dtype_policy, name="hidden_dense")
+        self.hidden_dropout = keras.layers.Dropout(
+            dropout, seed=None if seed is None else seed + 1, dtype=backbone.dtype_policy,
+            name="hidden_dropout")
+        # Logits in float32 under mixed precision.
+        self.output_dense = keras.layers.Dense(
+            num_classes, activation=activation, dtype="float32", name="logits")
+        x = self.pooled_dropout(backbone(backbone.input))
+        return self.output_dense(self.hidden_dropout(self.hidden_dense(x)))
+
+    def set_head_config(self, num_classes, activation=None, hidden_dim=300, dropout=0.5,
+                        class_names=None, seed=None):
+        self.num_classes = num_classes
+        self.activation = keras.activations.get(activation)
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.seed = seed
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_classes": self.num_classes,
+            "activation": keras.activations.serialize(self.activation),
+            **{name: getattr(self, name) for name in HEAD_CONFIG[1:]},
+        })
+        return config
+
+    def get_compile_config(self):
+        """Nothing: keras-hub's `compile` is custom, so Keras could not restore it on loading
+        (and warns); a loaded model gets the defaults a new one gets."""
+        return None
+
+    def rebuilt(self, activation="same", dtype="same"):
+        """A new task with these weights, another output `activation` and/or dtype policy: a
+        model trained under mixed precision is stored and served as `dtype="float32"`."""
+        config = self.backbone.get_config()
+        if dtype != "same":
+            config["dtype"] = dtype
+        preprocessor = {"preprocessor": self.preprocessor} if self.preprocessor_cls else {}
+        copy = type(self)(
+            type(self.backbone).from_config(config), self.num_classes,
+            activation=self.activation if activation == "same" else activation,
+            hidden_dim=self.hidden_dim, dropout=self.dropout, class_names=self.class_names,
+            seed=self.seed, **preprocessor)
+        copy.set_weights(self.get_weights())
+        return copy
+
+    def as_probabilities(self, outputs):
+        """Probabilities from the model's outputs, whatever its activation."""
+        outputs = np.asarray(outputs, np.float32)
+        if self.activation is keras.activations.softmax:
+            return outputs
+        outputs = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        return outputs / outputs.sum(axis=-1, keepdims=True)
+
+    def report_from(self, probabilities, labels, unit="documents"):
+        """`classification_report` of these probabilities against `labels`."""
+        predictions = np.asarray(probabilities).argmax(-1) if len(probabilities) else []
+        return classification_report(predictions, labels, self.num_classes, self.class_names,
+                                     unit=unit)
+
+    def names_of(self, probabilities):
+        """Class names (ids without `class_names`) of the most probable classes."""
+        ids = np.asarray(probabilities).argmax(-1)
+        return [self.class_names[i] for i in ids] if self.class_names else ids.tolist()

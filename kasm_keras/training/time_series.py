@@ -1,0 +1,255 @@
+"""Multichannel time-series classification as a training task: the paper's Table 4 experiment
+(local field potentials, not public) on public UEA data sets, and leave-one-group-out
+cross-validation for data like the paper's (one group per animal).
+
+The model: per-channel standardisation (mean and standard deviation fitted on the training
+split alone, stored in the model) -> KernelRNN over the real-valued steps (n-gram windows of
+them) -> mean over the unmasked steps -> dropout, Dense(units, ReLU), dropout ->
+Dense(classes); Adam with gradients clipped by value to 1, as the document classifier. A
+validation split (stratified, `validation_fraction` of each class) is carved from the training
+file; the validation cross-entropy picks the best model (`best.keras`), evaluated once on
+test.
+
+`TimeSeriesConfig`'s defaults are the recipe of the zoo's JapaneseVowels entries, chosen on
+that validation split alone (the README's time-series section says how).
+"""
+
+import dataclasses
+import json
+import os
+import re
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kasm_keras.data import time_series_data
+from kasm_keras.models.time_series_classifier import build_time_series_classifier
+from kasm_keras.training.classification import EVAL_BATCH, ClassificationTask, _evaluate
+from kasm_keras.training.classifier_config import ClassifierConfig
+from kasm_keras.training.loop import Trainer
+from kasm_keras.training.task import TrainingError
+from kasm_keras.utils import files
+
+TASK = "time_series"
+DATASETS = time_series_data.NAMES
+FIXED_SETTINGS = ("model", "dataset", "ngram", "ngram_padding", "units", "layer_norm",
+                  "learn_sigmas", "batch_size", "dropout", "seed", "split_seed",
+                  "validation_fraction", "policy", "fold")
+# A finished fold is read back only if it was trained by this recipe: every setting but where
+# things are and how often the loop reports.
+NOT_RECIPE = ("model_dir", "data_dir", "cache_dir", "log_every", "fold")
+# ... and on this fold: the same group of the same files (by content; they may have moved).
+FOLD_IDENTITY = ("group", "group_column", "train_sha256", "groups_sha256")
+CV_METHODS = ("leave_one_group_out",)
+CV_REPORT = "cv.json"
+
+
+@dataclasses.dataclass
+class TimeSeriesConfig(ClassifierConfig):
+    """Everything `tools/train.py` sets for a time-series classifier (`ClassifierConfig`'s
+    settings, shared with the document classifier); the defaults are the zoo's recipe. The
+    head's hidden layer is `units` wide, as the authors' classifier (300 and 300)."""
+
+    DATASETS = DATASETS
+    FOR_TASK = " for a time-series classifier"
+
+    units: int = 64
+    epochs: float = 100.0
+    batch_size: int = 16
+    dropout: float = 0.1
+    validation_fraction: float = time_series_data.VALIDATION_FRACTION
+    eval_every: int | None = None  # steps; None: once per epoch
+    # Small models (tens of thousands of weights) whose stored entries are the trained float32
+    # weights themselves; --precision=auto would pick mixed_bfloat16 on a CPU with fast bfloat16.
+    precision: str = "float32"
+
+    def check_task(self):
+        if self.dataset == time_series_data.OWN_FILES and self.data_dir is None:
+            raise TrainingError(f"--dataset={self.dataset} reads your own .ts files: pass "
+                                "--data_dir, the folder holding <Problem>_TRAIN.ts and "
+                                "<Problem>_TEST.ts")
+
+
+@dataclasses.dataclass
+class Fold:
+    """One fold of a cross-validation: the training file's cases `train` (indices) train and
+    validate, those of `test` are the fold's test split. `settings` says which fold it is
+    (recorded in config.json, so a resumed fold must be the same fold)."""
+
+    train: np.ndarray
+    test: np.ndarray
+    settings: dict
+
+
+class TimeSeriesTask(ClassificationTask):
+    """The document classifier's task (`ClassificationTask`: its loss, validation, storage of
+    the best model) on multichannel series: no vocabulary, the series' own batches and model,
+    and its own report."""
+
+    # The validation cross-entropy picks the best model: a small validation split (54 cases for
+    # JapaneseVowels) reaches 100% accuracy long before training is done, and the first
+    # checkpoint to reach it would be kept; the loss keeps ranking checkpoints after that.
+    monitor = "loss"
+    higher_is_better = False
+    fixed_settings = FIXED_SETTINGS
+
+    def __init__(self, config, fold=None):
+        super().__init__(config)
+        self.fold = fold
+
+    def settings(self):
+        return {**super().settings(), "task": TASK,
+                "fold": None if self.fold is None else self.fold.settings}
+
+    def _load(self):
+        c = self.config
+        if self.fold is None:
+            return time_series_data.load_time_series(
+                c.dataset, c.data_dir, c.cache_dir, c.validation_fraction, c.split_seed)
+        paths = time_series_data.locate(c.dataset, c.data_dir, c.cache_dir, splits=("train",))
+        train = time_series_data.read_files(c.dataset, paths)["train"]
+        series, labels = train.series, train.labels
+
+        def part(indices):
+            return [series[i] for i in indices], labels[indices]
+
+        return time_series_data.make_data(c.dataset, part(self.fold.train),
+                                          part(self.fold.test), train.classes, paths,
+                                          c.validation_fraction, c.split_seed)
+
+    def prepare(self, log):
+        c = self.config
+        try:
+            self.data = self._load()
+        except ValueError as error:  # an unknown name or fraction; DataError is a ValueError
+            raise TrainingError(str(error)) from error
+        self.sizes = self.data.split_sizes()
+        if self.sizes["train"] < c.batch_size or self.sizes["validation"] == 0:
+            raise TrainingError(f"{c.dataset}: {self.sizes['train']} training and "
+                                f"{self.sizes['validation']} validation cases are too few for "
+                                f"batch size {c.batch_size}")
+        log(f"{c.dataset}: {self.sizes} cases, {self.data.channels} channels, "
+            f"{self.data.num_classes} classes")
+
+    def check_model_dir(self, model_dir, resuming=False):
+        """Nothing beside the checkpoints to check: no vocabulary."""
+
+    def write_files(self, model_dir):
+        """Nothing beside the model: its standardisation statistics are in it."""
+
+    def build(self):
+        c = self.config
+        model = build_time_series_classifier(
+            self.data.channels, self.data.num_classes, c.model, self.data.mean, self.data.std,
+            units=c.units, ngram=c.ngram, hidden_dim=c.units, dropout=c.dropout, seed=c.seed,
+            class_names=self.data.classes, layer_norm=c.layer_norm, learn_sigmas=c.learn_sigmas,
+            ngram_padding=c.ngram_padding)
+        return model, keras.optimizers.Adam(c.learning_rate, clipvalue=1.0)
+
+    def _batches(self, split, batch_size, **options):
+        return self.data.batches(split, batch_size, **options)
+
+    def _logits_function(self, model):
+        """Logits in inference mode; traced once per model for every batch and length."""
+        if self._logits[0] is not model:
+            spec = {"series": tf.TensorSpec([None, None, self.data.channels], tf.float32),
+                    "padding_mask": tf.TensorSpec([None, None], tf.bool)}
+            self._logits = (model, tf.function(lambda inputs: model(inputs, training=False),
+                                               input_signature=[spec]))
+        return self._logits[1]
+
+    def report(self, model, test=True):
+        c = self.config
+        tested = {}
+        if test:
+            tested["test_accuracy"], tested["test_loss"], _, _ = _evaluate(
+                self._logits_function(model), self.data.batches("test", EVAL_BATCH))
+        layer = model.backbone.kernel_rnn
+        lengths = np.concatenate([self.data.lengths(s) for s in ("train", "validation")])
+        return {
+            "task": TASK, "model": c.model, "dataset": c.dataset, "ngram": c.ngram, **tested,
+            "classes": list(self.data.classes), "channels": self.data.channels,
+            "splits": self.sizes,
+            "lengths": {"min": int(lengths.min()), "mean": float(lengths.mean()),
+                        "max": int(lengths.max())},
+            "parameters": {"table2": layer.weight_entries, "kernel_rnn": layer.count_params(),
+                           "total": model.count_params()},
+            "files": {split: {"path": os.path.abspath(path),
+                              "sha256": files.digest(path)}
+                      for split, path in self.data.paths.items()},
+            "fold": None if self.fold is None else self.fold.settings,
+        }
+
+
+def train_time_series(config, command=None, log=print, fold=None):
+    """Trains `config` (a TimeSeriesConfig; `fold` for one fold of a cross-validation) and
+    returns its metrics (None on a non-chief worker)."""
+    return Trainer(TimeSeriesTask(config, fold), config.loop_config(), command=command,
+                   log=log).run()
+
+
+# ------------------------------------------------------------------ cross-validation
+
+def fold_folder(index, group):
+    """A fold's model_dir name: its position and its group, in characters safe in a path."""
+    return f"fold_{index:02d}_" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", group).strip("._") or "group")
+
+
+def cross_validate(config, groups_path, group_column, cv_dir, command=None, log=print):
+    """Leave-one-group-out cross-validation of `config`'s recipe on the training file of its
+    data set: one fold per group (`time_series_data.leave_one_group_out`), each trained from
+    scratch by `train_time_series` into `<cv_dir>/fold_<i>_<group>/` (resumable: a finished
+    fold is read back, an unfinished one resumes from its checkpoint), tested on its held-out
+    group. Returns the report (also written to `<cv_dir>/cv.json`): every fold's accuracy and
+    their mean (the paper's "mean leave-one-out accuracy across animals"), and the accuracy
+    over all held-out cases pooled."""
+    paths = time_series_data.locate(config.dataset, config.data_dir, config.cache_dir,
+                                    splits=("train",))
+    train = time_series_data.read_files(config.dataset, paths)["train"]
+    groups = time_series_data.read_groups(groups_path, group_column, len(train))
+    about = {"train_file": os.path.abspath(paths["train"]),
+             "train_sha256": files.digest(paths["train"]),
+             "groups_file": os.path.abspath(groups_path),
+             "groups_sha256": files.digest(groups_path), "group_column": group_column}
+    folds = []
+    for index, (group, train_indices, test_indices) in enumerate(
+            time_series_data.leave_one_group_out(groups)):
+        model_dir = files.join(cv_dir, fold_folder(index, group))
+        fold = Fold(train_indices, test_indices, {**about, "group": group})
+        # A fold is tested on its held-out group whatever the recipe's run did.
+        fold_config = dataclasses.replace(config, model_dir=model_dir, test=True)
+        metrics_path = files.join(model_dir, "metrics.json")
+        if files.exists(metrics_path):  # finished: read back if it is this fold of this recipe
+            saved = files.read_json(files.join(model_dir, "config.json"))
+            current = TimeSeriesTask(fold_config, fold).settings()
+            differ = [k for k in sorted(set(saved) | set(current))
+                      if k not in NOT_RECIPE and saved.get(k) != current.get(k)]
+            differ += [f"fold {k}" for k in FOLD_IDENTITY
+                       if (saved.get("fold") or {}).get(k) != fold.settings[k]]
+            if differ:
+                raise TrainingError(f"{model_dir} holds a fold trained otherwise ({', '.join(differ)} "
+                                    "differ); use another --cv_dir")
+            metrics = files.read_json(metrics_path)
+            log(f"fold {index} (group {group}): finished before, read back")
+        else:
+            log(f"fold {index} (group {group}): {len(test_indices)} test cases")
+            metrics = train_time_series(fold_config, command=command, log=log, fold=fold)
+            if metrics is None:  # a non-chief worker of a multi-worker run: no report here
+                raise TrainingError("--cv runs on one worker (or the chief): this worker has "
+                                    "no fold results to report")
+        folds.append({"group": group, "model_dir": model_dir, "test_cases": len(test_indices),
+                      "training_cases": len(train_indices),
+                      "test_accuracy": metrics["test_accuracy"],
+                      "val_accuracy": metrics["val_accuracy"]})
+    accuracies = np.asarray([f["test_accuracy"] for f in folds])
+    cases = np.asarray([f["test_cases"] for f in folds])
+    report = {"cv": "leave_one_group_out", "dataset": config.dataset, "model": config.model,
+              "ngram": config.ngram, **about, "folds": folds,
+              "mean_accuracy": float(accuracies.mean()),
+              "sd_accuracy": float(accuracies.std(ddof=1)) if len(folds) > 1 else None,
+              "pooled_accuracy": float((accuracies * cases).sum() / cases.sum()),
+              "recipe": {k: v for k, v in dataclasses.asdict(config).items()
+                         if k not in ("model_dir", "data_dir", "cache_dir")}}
+    files.write_text(files.join(cv_dir, CV_REPORT), json.dumps(report, indent=2))
+    return report

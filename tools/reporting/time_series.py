@@ -1,0 +1,72 @@
+"""The time-series classifiers' table: the zoo's JapaneseVowels entries (`kasm_keras.zoo.
+time_series`), each beside its goal and beside the paper's Table 4 number for its variant, which
+is on another data set (mouse local field potentials, not public) and stands there for context.
+"""
+
+from kasm_keras import paper, zoo
+from kasm_keras.zoo import time_series
+
+
+def entries(zoo_dir=None):
+    """{name: info} of the published time-series entries (from the registry alone)."""
+    return {name: zoo.info(name, zoo_dir) for name in zoo.names(zoo_dir, task=zoo.TIME_SERIES)}
+
+
+def _number(value, digits=2):
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown_table(infos):
+    """Every time-series name the zoo knows, measured where published."""
+    lines = ["| dataset | variant | n | test accuracy | goal | goal met | validation accuracy | "
+             "paper's Table 4 (LFP, another data set) | training / validation / test cases | "
+             "parameters (KernelRNN / total) | steps | minutes | source |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name in zoo.time_series_names():
+        dataset, variant, ngram = zoo.parse_time_series_name(name)
+        goal = 100 * time_series.GOALS[variant]
+        lfp = _number(paper.table4_accuracy(variant))
+        info = infos.get(name)
+        if info is None:
+            lines.append(f"| {dataset} | `{variant}` | {ngram} |  | {goal:.0f} |  |  | {lfp} |  |"
+                         "  |  |  | not published yet |")
+            continue
+        met = "met" if info["test_accuracy"] >= goal else "**not met**"
+        parameters = info.get("parameters") or {}
+        cases = " / ".join(f"{info.get(k, 0):,}" for k in (
+            "training_cases", "validation_cases", "test_cases"))
+        lines.append(
+            f"| {dataset} | `{variant}` | {ngram} | {_number(info['test_accuracy'])} | "
+            f"{goal:.0f} | {met} | {_number(info.get('val_accuracy'))} | {lfp} | {cases} | "
+            f"{parameters.get('kernel_rnn', 0):,} / {parameters.get('total', 0):,} | "
+            f"{info.get('steps', 0):,} | {_number(info.get('training_minutes'), 1)} | "
+            f"zoo: {name} |")
+    return "\n".join(lines)
+
+
+def goals_statement(infos):
+    published = [i for i in infos.values() if i.get("variant") in time_series.GOALS]
+    met = [i for i in published if i["test_accuracy"] >= 100 * time_series.GOALS[i["variant"]]]
+    by_goal = {}
+    for variant, goal in time_series.GOALS.items():
+        by_goal.setdefault(goal, []).append(f"`{variant}`")
+    goals = "; ".join(f"{100 * g:.0f}% for {', '.join(v)}" for g, v in sorted(by_goal.items()))
+    return (f"Goals (test accuracy on JapaneseVowels, `kasm_keras/zoo/time_series.py`: {goals}): "
+            f"met by {len(met)} of the {len(published)} published entries "
+            f"({len(zoo.time_series_names())} names).")
+
+
+def references():
+    """The paper's whole Table 4, and what it measured."""
+    cells = ", ".join(f"`{v}` {a:.2f}" for v, a in paper.TABLE4_ACCURACY.items())
+    return (f"The paper's Table 4 is on {paper.TABLE4_DATA}: {cells} (its LSTM row is "
+            "\"n-gram LSTM\"). Those recordings are not public, so the zoo's entries are trained "
+            "on JapaneseVowels (UEA; 12 channels, 9 speakers) instead: the column shows the "
+            "paper's number for the same variant for context only; the two data sets do not "
+            "compare.")
+
+
+def readme_block(zoo_dir=None):
+    """The README's generated "time_series" block, from the registry alone."""
+    infos = entries(zoo_dir)
+    return "\n".join([markdown_table(infos), "", goals_statement(infos), "", references()])
