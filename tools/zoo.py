@@ -1,6 +1,6 @@
 """Lists, verifies and publishes zoo entries.
 
-python tools/zoo.py list      # the published entries, then Table 2's and 3's names not published
+python tools/zoo.py list      # the published entries, then the names of Tables 2-4 not published
 python tools/zoo.py verify [--data_dir=../shared/data] [--names=A,B]   # digests; measured again
 python tools/zoo.py best --seed_runs='runs/zoo/ag_news/lstm_1gram_seed*'   # the seed to publish
 python tools/zoo.py publish --model_dir=runs/ag_news/rkm_cifg_1gram --name=ag_news/rkm_cifg_1gram \
@@ -114,25 +114,26 @@ def unpublished_lines(unpublished):
         missing.setdefault(dataset, {}).setdefault(ngram, []).append(variant)
     lines = [f"Not published ({len(unpublished)}; zoo.load or zoo.info of one prints the "
              "commands that make it):"]
+    width = max(map(len, [*missing, *language_models]))
     for dataset, by_ngram in missing.items():
         note = " (its data was not available here)" if dataset in zoo.WITHOUT_DATA else ""
         variants_known = len(VARIANTS) if dataset in zoo.DATASETS else len(
             time_series.VARIANTS)
         if sorted(by_ngram) == list(zoo.NGRAMS) and all(len(v) == variants_known
                                                        for v in by_ngram.values()):
-            lines.append(f"  {dataset:<8} every variant, "
+            lines.append(f"  {dataset:<{width}} every variant, "
                          f"{' and '.join(f'{n}gram' for n in zoo.NGRAMS)}{note}")
             continue
         for i, (ngram, variants) in enumerate(sorted(by_ngram.items())):
             shown = "every variant" if len(variants) == variants_known else ", ".join(variants)
-            lines.append(f"  {dataset if i == 0 else '':<8} {ngram}gram: {shown}"
+            lines.append(f"  {dataset if i == 0 else '':<{width}} {ngram}gram: {shown}"
                          f"{note if i == 0 else ''}")
     table3 = dict(zip(zoo.language_model_names(), map(zoo.parse_language_model_name,
                                                        zoo.language_model_names())))
     for corpus, variants in language_models.items():
         every = len(variants) == sum(1 for c, _ in table3.values() if c == corpus)
         note = " (its data was not available here)" if corpus in zoo.LM_WITHOUT_DATA else ""
-        lines.append(f"  {corpus:<8} language model: "
+        lines.append(f"  {corpus:<{width}} language model: "
                      f"{'every variant of Table 3' if every else ', '.join(variants)}{note}")
     return lines
 
