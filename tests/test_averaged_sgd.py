@@ -48,6 +48,18 @@ def test_trigger_is_awds_condition(losses, nonmono, want):
     assert _fires_at(losses, nonmono) == want
 
 
+def test_average_after_starts_averaging_at_that_validation_at_the_latest():
+    creeping = [5.0, 4.0, 3.5, 3.2, 3.1, 3.05, 3.0, 2.98]  # the trigger never fires on these
+    assert _fires_at(creeping, 2) is None
+    optimizer = AveragedSGD(nonmono=2, average_after=4)
+    assert [optimizer.record_validation(loss) for loss in creeping] == [
+        False, False, False, True, False, False, False, False]
+    # The trigger still fires first when it can.
+    early = AveragedSGD(nonmono=1, average_after=6)
+    assert [early.record_validation(loss) for loss in [1.0, 0.5, 1.5, 0.4]] == [
+        False, False, True, False]
+
+
 def test_trigger_matches_awd_on_random_sequences(rng):
     fired = 0
     for _ in range(60):
@@ -190,10 +202,11 @@ def test_trains_in_fit_under_xla_and_finalizes_to_the_average(rng):
 
 def test_config_round_trip_and_validation():
     optimizer = AveragedSGD(learning_rate=2.5, nonmono=7, weight_decay=1e-4, global_clipnorm=0.25,
-                            name="nt_asgd")
+                            average_after=12, name="nt_asgd")
     config = optimizer.get_config()
     assert (config["nonmono"], config["learning_rate"], config["weight_decay"],
-            config["global_clipnorm"], config["momentum"]) == (7, 2.5, 1e-4, 0.25, 0.0)
+            config["global_clipnorm"], config["momentum"], config["average_after"]) == (
+        7, 2.5, 1e-4, 0.25, 0.0, 12)
     assert AveragedSGD.from_config(config).get_config() == config
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert isinstance(restored, AveragedSGD) and restored.get_config() == config
@@ -201,6 +214,9 @@ def test_config_round_trip_and_validation():
     for nonmono in (0, -1, 2.0, True):
         with pytest.raises(ValueError, match="nonmono"):
             AveragedSGD(nonmono=nonmono)
+    for average_after in (0, 1.5, False):
+        with pytest.raises(ValueError, match="average_after"):
+            AveragedSGD(average_after=average_after)
 
 
 _MIRRORED = """

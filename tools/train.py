@@ -167,6 +167,9 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_float("clip_norm", lm.clip_norm, "Gradients clipped to this global norm.", **kw)
     flags.DEFINE_integer("nonmono", lm.nonmono, "Validations without improvement before SGD "
                          "turns into averaged SGD.", **kw)
+    flags.DEFINE_integer("average_after", None, "Averaging starts after this many validations "
+                         "(epochs) at the latest, whatever the trigger (default: none; 10 in "
+                         "the cpu recipe).", **kw)
     flags.DEFINE_integer("bptt", None, "Mean window of truncated backpropagation.", **kw)
     flags.DEFINE_integer("eval_batch_size", lm.eval_batch_size, "Rows of the validation "
                          "stream.", **kw)

@@ -39,6 +39,10 @@ class AveragedSGD(keras.optimizers.SGD):
     Args:
         learning_rate: AWD's 30 (its gradients are clipped to a global norm of 0.25).
         nonmono: n of the trigger, at least 1 (AWD's default: 5).
+        average_after: averaging starts with this validation at the latest (None: only by the
+            trigger). AWD's 500 epochs leave the trigger time to fire; a budget of tens of
+            epochs, over which the validation loss still creeps down, may end before it does,
+            and never average.
         weight_decay: Keras' decoupled decay, w <- w - lr * wd * w before the step; for SGD
             without momentum that is AWD's L2 term (wd * w added to the gradient).
         global_clipnorm: and the rest: as `keras.optimizers.SGD` (NT-ASGD keeps momentum at 0).
@@ -50,12 +54,17 @@ class AveragedSGD(keras.optimizers.SGD):
     """
 
     def __init__(self, learning_rate=30.0, nonmono=5, weight_decay=None, global_clipnorm=None,
-                 **kwargs):
+                 average_after=None, **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
                          global_clipnorm=global_clipnorm, **kwargs)
         if not isinstance(nonmono, int) or isinstance(nonmono, bool) or nonmono < 1:
             raise ValueError(f"nonmono must be a positive integer, got nonmono={nonmono!r}")
         self.nonmono = nonmono
+        if average_after is not None and (not isinstance(average_after, int) or
+                                          isinstance(average_after, bool) or average_after < 1):
+            raise ValueError(f"average_after must be a positive integer or None, got "
+                             f"average_after={average_after!r}")
+        self.average_after = average_after
         # The trigger's state, created before `build` so a validation may come first. The last
         # `nonmono` losses in a ring (slot = count % nonmono), and the least of the older ones.
         kept = {"aggregation": "only_first_replica"}
@@ -88,7 +97,9 @@ class AveragedSGD(keras.optimizers.SGD):
         older_min = float(self._older_loss_min.numpy())
         # older_min is min(logs[:-nonmono]) of the losses before this one (inf while count <=
         # nonmono); the comparison is strict, as AWD's.
-        starts = not self.averaging and count > self.nonmono and loss > older_min
+        triggered = count > self.nonmono and loss > older_min
+        due = self.average_after is not None and count + 1 >= self.average_after
+        starts = not self.averaging and (triggered or due)
         if starts:
             self._averaging_start.assign(int(self.iterations.numpy()))
         slot = count % self.nonmono
@@ -147,4 +158,5 @@ class AveragedSGD(keras.optimizers.SGD):
                 v.assign(average)
 
     def get_config(self):
-        return {**super().get_config(), "nonmono": self.nonmono}
+        return {**super().get_config(), "nonmono": self.nonmono,
+                "average_after": self.average_after}
