@@ -420,7 +420,7 @@ class Trainer:
             validation_writer = tf.summary.create_file_writer(files.join(logs, "validation"))
         else:
             train_writer = validation_writer = tf.summary.create_noop_writer()
-        progbar = keras.utils.Progbar(max_steps, unit_name="step")
+        progbar = None  # made at the first flush, which names the values it shows
         window = []  # the reduced outputs of the steps since the last flush, as tensors
         timed_steps, timed_seconds = 0, 0.0
         warmup_done = False
@@ -428,7 +428,7 @@ class Trainer:
 
         def flush():
             """Reads the window's losses: NaN guard, progress bar, TensorBoard, speed."""
-            nonlocal window, window_started, timed_steps, timed_seconds, warmup_done
+            nonlocal window, window_started, timed_steps, timed_seconds, warmup_done, progbar
             seconds = time.perf_counter() - window_started
             values = {k: tf.stack([w[k] for w in window]).numpy().astype(np.float64)
                       for k in window[0]}
@@ -446,6 +446,11 @@ class Trainer:
                 timed_steps += len(window)
                 timed_seconds += seconds
             warmup_done = True
+            if progbar is None:
+                # The window's means as they are: Progbar's own running mean would weight a
+                # resumed run's first window by every step before it.
+                progbar = keras.utils.Progbar(max_steps, unit_name="step",
+                                              stateful_metrics=list(means))
             progbar.update(step, list(means.items()))
             with train_writer.as_default(step=step):
                 for name, value in means.items():

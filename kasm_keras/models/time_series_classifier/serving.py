@@ -30,9 +30,11 @@ class TimeSeriesServingModule(tf.Module):
         return self.serve_with_lengths(series, tf.fill([shape[0]], shape[1]))
 
     def serve_with_lengths(self, series, lengths):
+        check = tf.debugging.assert_equal(tf.shape(lengths)[0], tf.shape(series)[0],
+                                          message="lengths must give one length per series")
+        with tf.control_dependencies([check]):  # before any op that would fail on the shapes
+            series, lengths = tf.identity(series), tf.identity(lengths)
         time = tf.shape(series)[1]
-        tf.debugging.assert_equal(tf.shape(lengths)[0], tf.shape(series)[0],
-                                  message="lengths must give one length per series")
         mask = tf.sequence_mask(tf.clip_by_value(lengths, 0, time), time)
         outputs = tf.cast(self.model({"series": series, "padding_mask": mask}, training=False),
                           tf.float32)
