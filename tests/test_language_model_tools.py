@@ -23,7 +23,6 @@ from kasm_keras.data.language_model_data import load_corpus
 from kasm_keras.models.kernel_lm import KernelCausalLM
 from kasm_keras.training.language_model import LanguageModelConfig, train_language_model
 from kasm_keras.zoo import language_models
-from kasm_keras.zoo.presets import LanguageModelPresets
 from reporting import language_models as lm_tables
 from reporting import readme
 from tests.test_faults_tools import error_line, run_tool, tree
@@ -271,8 +270,6 @@ def test_from_preset_takes_language_model_names_of_its_own_family(published, mon
                                            "document classifier"):
         KernelTextClassifier.from_preset(NAME)
     assert NAME not in KernelTextClassifier.presets
-    if not issubclass(KernelCausalLM, LanguageModelPresets):
-        pytest.skip("KernelCausalLM does not take zoo names yet (LanguageModelPresets)")
     assert list(KernelCausalLM.presets) == [NAME]
     lm = KernelCausalLM.from_preset(NAME)
     np.testing.assert_allclose(lm.score(SENTENCES[:1])["log_likelihood"],
