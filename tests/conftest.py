@@ -108,3 +108,9 @@ def server():
     s.httpd.shutdown()
     s.httpd.server_close()
     s.thread.join(5)
+
+
+def pytest_collection_modifyitems(items):
+    """tf.test.TestCase's `test_session` (a session helper that TFDS's builder test inherits) is
+    collected as a test and reported as a skip; it is not one."""
+    items[:] = [item for item in items if item.name != "test_session"]
