@@ -178,8 +178,11 @@ def unpublished_names(zoo_dir=None):
 def parse_name(name):
     """(dataset, variant, ngram) of a name of Table 2's cells (`classification_names`), else
     None."""
-    if name not in classification_names():
-        return None
+    return split_cell_name(name) if name in classification_names() else None
+
+
+def split_cell_name(name):
+    """(dataset, variant, ngram) of a `<dataset>/<variant>_<n>gram` name (not checked)."""
     dataset, rest = name.split("/")
     variant, ngram = rest.rsplit("_", 1)
     return dataset, variant, int(ngram[:-len("gram")])

@@ -53,11 +53,7 @@ def names():
 
 def parse_name(name):
     """(dataset, variant, ngram) of a time-series name (`names`), else None."""
-    if name not in names():
-        return None
-    dataset, rest = name.split("/")
-    variant, ngram = rest.rsplit("_", 1)
-    return dataset, variant, int(ngram[:-len("gram")])
+    return zoo.split_cell_name(name) if name in names() else None
 
 
 def is_time_series_run(metrics):
