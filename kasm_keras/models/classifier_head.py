@@ -33,8 +33,8 @@ class ClassifierHead:
         # === Config ===
         self.set_head_config(num_classes, **head)
 
-    def head_outputs(self, backbone, num_classes, activation=None, hidden_dim=300, dropout=0.5,
-                     class_names=None, seed=None):
+    def head_outputs(self, backbone, num_classes, *, activation, hidden_dim, dropout,
+                     class_names, seed):
         """Makes the head's layers and returns its outputs on `backbone.input`."""
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
@@ -51,8 +51,8 @@ class ClassifierHead:
         x = self.pooled_dropout(backbone(backbone.input))
         return self.output_dense(self.hidden_dropout(self.hidden_dense(x)))
 
-    def set_head_config(self, num_classes, activation=None, hidden_dim=300, dropout=0.5,
-                        class_names=None, seed=None):
+    def set_head_config(self, num_classes, *, activation, hidden_dim, dropout, class_names,
+                        seed):
         self.num_classes = num_classes
         self.activation = keras.activations.get(activation)
         self.hidden_dim = hidden_dim
