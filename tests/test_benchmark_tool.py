@@ -13,7 +13,7 @@ import pytest
 from absl import flags
 
 import tool_support
-from reporting import benchmark, readme, results
+from reporting import benchmark, language_model_benchmark, readme, results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -429,6 +429,7 @@ def _benchmark_tool():
     ("--data_dir={tmp}/nowhere", "flag --data_dir={tmp}/nowhere: no such folder"),
     ("--cache_dir={tmp}/a_file", "flag --cache_dir={tmp}/a_file: must be a folder, not a file"),
     ("--scaling=maybe", "--scaling"),
+    ("--language_models", "--language_models needs --data_dir"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(tmp_path, capsys, arg, message):
     (tmp_path / "a_file").write_text("x")
@@ -442,3 +443,28 @@ def test_bad_flags_are_refused_naming_the_flag(tmp_path, capsys, arg, message):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message.format(tmp=tmp_path) in err, err
     assert sorted(os.listdir(tmp_path)) == ["a_file"]
+
+
+def test_language_model_recipe_is_timed_per_cell_and_projected_to_its_epochs(tmp_path):
+    from tests.test_language_model_tools import _write_corpus
+
+    data_dir = _write_corpus(tmp_path / "data")
+    tiny = dict(num_layers=1, hidden_dim=8, embedding_dim=8, batch_size=4, bptt=10,
+                eval_batch_size=4, precision="float32", jit_compile="false", epochs=3.0)
+    section = language_model_benchmark.measure(
+        str(data_dir), str(tmp_path / "cache"), steps=4, variants=("lstm", "linear_kernel_ot"),
+        overrides=tiny, log=lambda _: None)
+    rows = section["rows"]
+    assert [r["variant"] for r in rows] == ["lstm", "linear_kernel_ot"]
+    for r in rows:
+        assert r["timed_steps"] == 4 and r["step_seconds"] > 0 and r["validation_seconds"] > 0
+        assert (r["batch_size"], r["bptt"], r["epochs"]) == (4, 10, 3.0)
+        assert r["precision"] == "float32" and r["state_sizes"] == [8]
+        assert r["projected_minutes"] == pytest.approx(
+            3.0 * (r["steps_per_epoch"] * r["step_seconds"] + r["validation_seconds"]) / 60)
+    assert rows[0]["parameters"] > rows[1]["parameters"]  # LSTM's four gates against two
+    assert section["recipe"] == "cpu" and section["goal_minutes"] == 120.0
+    text = "\n".join(language_model_benchmark.lines(section))
+    assert "(4 steps after its warm-up)" in text and "projected to 3 epochs" in text
+    assert re.search(r"^\| `linear_kernel_ot` \| 8 \| [\d,]+ \| [\d.]+ \| [\d.]+ \| \d+ \| 0 \| "
+                     r"met \|", text, re.M), text

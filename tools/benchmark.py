@@ -3,11 +3,13 @@ classifier end to end on real AG News batches, scaling curves, serving latency, 
 
 python tools/benchmark.py [--quick] [--output=FILE] [--json] [--precisions=float32,auto]
     [--data_dir=../shared/data] [--scaling] [--serving_zoo=NAME] [--update_readme]
+python tools/benchmark.py --report=benchmarks/latest.json --language_models \
+    --data_dir=../shared/data --output=benchmarks/latest.json --update_readme
 python tools/benchmark.py --report=benchmarks/latest.json --time_to_accuracy=RUN/metrics.json \
     --output=benchmarks/latest.json --update_readme
 
-With --report, no layer is measured; --data_dir, --scaling and --serving_zoo still measure theirs
-and add them to the report. A new --time_to_accuracy keeps the report's earlier figure beside it
+With --report, no layer is measured; --data_dir (with --language_models), --scaling and
+--serving_zoo still measure theirs and add them to the report. A new --time_to_accuracy keeps the report's earlier figure beside it
 (as "previous").
 """
 
@@ -19,7 +21,7 @@ import tempfile
 import tool_support
 from absl import app, flags
 
-from reporting import benchmark, readme
+from reporting import benchmark, language_model_benchmark, readme
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.training.precision import PRECISIONS
 
@@ -66,7 +68,7 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("data_dir", None, "A folder holding AG News (e.g. ../shared/data): "
                         "measure the classifier end to end on its batches (padded, float32 "
                         "against length-aware, auto precision), and serve its test document of "
-                        "median length.", **kw)
+                        "median length; with --language_models, a folder holding ptb/.", **kw)
     flags.DEFINE_string("cache_dir", None, "Prepared and tokenised data for --data_dir (default "
                         "the kasm_keras cache, as tools/train.py).", **kw)
     flags.DEFINE_bool("scaling", False, "Also measure training tokens/s and peak memory of "
@@ -74,6 +76,12 @@ def define_flags(flag_values=FLAGS):
                       f"sequence lengths {benchmark.SCALING_LENGTHS[0]} to "
                       f"{benchmark.SCALING_LENGTHS[-1]} and batch sizes "
                       f"{benchmark.SCALING_BATCHES[0]} to {benchmark.SCALING_BATCHES[-1]}.", **kw)
+    flags.DEFINE_bool("language_models", False, "With --data_dir holding ptb: time the "
+                      f"{language_model_benchmark.RECIPE!r} language-model recipe's training "
+                      "steps and validation for each cell of Table 3 and project its training "
+                      "minutes (instead of the AG News classifier end to end).", **kw)
+    flags.DEFINE_integer("language_model_steps", 40, "Timed training steps per cell for "
+                         "--language_models.", lower_bound=1, **kw)
     tool_support.choices_list(flag_values, "layers", VARIANTS)
     tool_support.int_list(flag_values, "ngrams", low=1)
     tool_support.choices_list(flag_values, "xla", ("off", "on"))
@@ -81,6 +89,9 @@ def define_flags(flag_values=FLAGS):
     tool_support.new_file(flag_values, "output")
     tool_support.existing_folder(flag_values, "data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
+    flags.register_multi_flags_validator(
+        ["language_models", "data_dir"], lambda f: not f["language_models"] or f["data_dir"],
+        "--language_models needs --data_dir (a folder holding ptb/)", flag_values=flag_values)
     for name in ("ngrams", "xla", "precisions"):
         flags.register_validator(name, bool, "give at least one", flag_values=flag_values)
 
@@ -118,7 +129,7 @@ def main(argv):
             classifier = zoo.load(FLAGS.serving_zoo, FLAGS.zoo_dir)
         except zoo.ZooError as error:
             tool_support.fail(error)
-    if FLAGS.data_dir:  # prepared once here (and checked) before the children read it
+    if FLAGS.data_dir and not FLAGS.language_models:  # prepared and checked before the children
         try:
             typical = benchmark.typical_document(FLAGS.data_dir, FLAGS.cache_dir)
         except (OSError, ValueError) as error:
@@ -136,7 +147,13 @@ def main(argv):
                 report.get("time_to_accuracy"))
         except (OSError, ValueError) as error:
             tool_support.fail(f"--time_to_accuracy: {error}")
-    if FLAGS.data_dir:
+    if FLAGS.language_models:
+        try:
+            report["language_models"] = language_model_benchmark.measure(
+                FLAGS.data_dir, FLAGS.cache_dir, steps=FLAGS.language_model_steps, log=log)
+        except RuntimeError as error:
+            tool_support.fail(f"--language_models: {error}")
+    elif FLAGS.data_dir:
         quick = {"train_batches": 4, "warmup": 1, "inference_batches": 4} if FLAGS.quick else {}
         report["end_to_end"] = benchmark.end_to_end(FLAGS.data_dir, FLAGS.cache_dir,
                                                     FLAGS.repeats, log=log, **quick)

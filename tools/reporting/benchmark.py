@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from kasm_keras.layers.variants import VARIANT_TABLE
+from reporting import language_model_benchmark
 
 BASELINE = "keras_lstm"
 FLOAT32 = "float32"
@@ -279,7 +280,7 @@ def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True), imp
     return rows
 
 
-def _in_child(call, what):
+def in_child(call, what):
     """The JSON value of `call`, an expression over this module (as `b`), evaluated in a fresh
     Python process, so that the peak memory it measures is its own."""
     code = (f"import json, sys; sys.path.insert(0, {TOOLS!r}); "
@@ -295,7 +296,7 @@ def _in_child(call, what):
 
 def _child(layer, ngram, shape, steps, warmup, xla_modes, implementation="auto",
            precision=FLOAT32, inference=True):
-    return _in_child(
+    return in_child(
         f"b.measure_one({layer!r}, {ngram}, b.Shape(**{dataclasses.asdict(shape)!r}), {steps}, "
         f"{warmup}, {tuple(xla_modes)!r}, {implementation!r}, {precision!r}, {inference!r})",
         f"{layer} n={ngram} ({precision})")
@@ -486,7 +487,7 @@ def end_to_end(data_dir, cache_dir=None, repeats=1, train_batches=40, warmup=5,
         for mode in END_TO_END_MODES:
             log(f"measuring {result['dataset']} end to end, {mode} (round {round_ + 1} of "
                 f"{repeats}) ...")
-            row = _in_child(f"b.end_to_end_one({mode!r}, {data_dir!r}, {cache_dir!r}, "
+            row = in_child(f"b.end_to_end_one({mode!r}, {data_dir!r}, {cache_dir!r}, "
                             f"{train_batches}, {warmup}, {inference_batches!r}, "
                             f"{chosen[mode]!r})",
                             f"{result['dataset']} end to end ({mode})")
@@ -999,6 +1000,8 @@ def markdown(report):
         lines += _end_to_end_lines(report["end_to_end"])
     if "scaling" in report:
         lines += _scaling_lines(report["scaling"])
+    if "language_models" in report:
+        lines += language_model_benchmark.lines(report["language_models"])
     if _is_current(report):
         lines += _goal_lines(report)
     return "\n".join(lines)
