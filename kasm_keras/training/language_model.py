@@ -52,7 +52,7 @@ RECIPES = {
                      hidden_dropout=0.25, input_dropout=0.4, embedding_dropout=0.1,
                      weight_dropout=0.5, batch_size=20, bptt=70, learning_rate=30.0,
                      epochs=500.0),
-    # What a 2-core CPU trains in under two hours (about 3.5 minutes an epoch): a third of the
+    # Sized for a 2-core CPU (`tools/benchmark.py --language_models` times it): a third of the
     # parameters, lighter regularisation for 30 epochs instead of 500, and a learning rate of
     # 20, since RKM-LSTM at 650 units diverged within 100 steps at 30 (measured). Averaging
     # starts after epoch 10 at the latest: LSTM's validation perplexity crept down 224, 199, 195
