@@ -215,6 +215,15 @@ def test_real_ptb():
         split = download["file"].split(".")[1]
         with gzip.open(corpus.paths[split], "rb") as f:
             assert "md5:" + hashlib.md5(f.read()).hexdigest() == download["checksum"]
+    # Raw text through a language model's tokenizer gives the corpus' own ids (N stays N).
+    from kasm_keras.models.kernel_lm import KernelLMTokenizer
+
+    tokenizer = KernelLMTokenizer(vocabulary=corpus.vocabulary.tokens, lowercase=True)
+    with gzip.open(corpus.paths["test"], "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    eos = tokenizer.end_token_id
+    ids = [i for words in tokenizer.tokenize(lines).to_list() for i in words + [eos]]
+    np.testing.assert_array_equal(ids, corpus.splits["test"])
     batch_size, length = 20, 35
     steps = tbptt_steps(corpus.num_tokens["train"], batch_size, length)
     assert steps == 1327

@@ -7,8 +7,8 @@
 `log_likelihood` (float32, natural log: its words and the closing <eos>, each predicted from the
 start of the sentence, as `KernelCausalLM.score` computes it), `tokens` (int32: the words plus
 the <eos>) and `perplexity` (float32, exp(-log_likelihood / tokens)). Tokenisation is the
-model's `KernelLMTokenizer` rebuilt from core ops (UTF-8 repair, optional lower case, a split on
-white space, a static hash table), so the SavedModel loads with `tf.saved_model.load` without
+model's `KernelLMTokenizer` rebuilt from core ops (UTF-8 repair, its `word_ids` over a static
+hash table), so the SavedModel loads with `tf.saved_model.load` without
 kasm_keras, keras-hub or tensorflow-text and runs under `saved_model_cli run`.
 
 Memory stays bounded whatever the request: sentences run SLICE at a time, and each slice in
@@ -20,6 +20,7 @@ logits are never held for a whole long sentence.
 import tensorflow as tf
 
 from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.models.kernel_lm.tokenizer import word_ids
 from kasm_keras.models.saved_model import write_saved_model
 
 SLICE = 32  # sentences run at once
@@ -40,6 +41,7 @@ class LanguageModelServingModule(tf.Module):
         self.table = vocabulary.lookup_table()
         self.lowercase = bool(tokenizer.lowercase)
         self.eos_id = int(tokenizer.end_token_id)
+        self.unk_id = int(tokenizer.unk_token_id)
         self.model = lm
 
     def _word_ids(self, text):
@@ -47,10 +49,7 @@ class LanguageModelServingModule(tf.Module):
         become U+FFFD first, where the tokenizer would fail)."""
         text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace",
                                             replacement_char=0xFFFD)
-        if self.lowercase:
-            text = tf.strings.lower(text, encoding="utf-8")
-        words = tf.strings.split(text)
-        return tf.cast(tf.ragged.map_flat_values(self.table.lookup, words), tf.int32)
+        return tf.cast(word_ids(text, self.table.lookup, self.unk_id, self.lowercase), tf.int32)
 
     def _score(self, text):
         """(log-likelihood float32 [batch], tokens int32 [batch]) of a slice of sentences."""

@@ -10,6 +10,21 @@ from kasm_keras.models.vocabulary_tokenizer import VocabularyTokenizer
 from kasm_keras.zoo.presets import LanguageModelPresets
 
 
+def word_ids(texts, lookup, unk_id, lowercase):
+    """Ragged ids of the white-space-separated words of `texts` (1-D tf.string), `lookup`
+    mapping words to ids. With `lowercase`, a word the vocabulary lacks as written is looked up
+    in lower case: the Penn Treebank is lower case except its number token `N`."""
+
+    def ids(words):
+        found = lookup(words)
+        if not lowercase:
+            return found
+        lowered = lookup(tf.strings.lower(words, encoding="utf-8"))
+        return tf.where(tf.equal(found, tf.cast(unk_id, found.dtype)), lowered, found)
+
+    return tf.ragged.map_flat_values(ids, tf.strings.split(texts))
+
+
 @keras.saving.register_keras_serializable(package="kasm_keras")
 class KernelLMTokenizer(LanguageModelPresets, VocabularyTokenizer):
     """Word-level tokenizer of a language model's vocabulary (TensorFlow core ops only, so a
@@ -22,7 +37,8 @@ class KernelLMTokenizer(LanguageModelPresets, VocabularyTokenizer):
     Args:
         vocabulary: tokens in id order, holding `unk_token` and `eos_token`, or the path of a
             file with one token per line. Saved as the asset `vocabulary.txt`.
-        lowercase: lower-case the text first (the Penn Treebank is lower case; WikiText is not).
+        lowercase: look words up in lower case unless the vocabulary holds them as written
+            (the Penn Treebank is lower case but for its number token `N`; WikiText is not).
         unk_token: the token unknown words map to.
         eos_token: the end-of-sentence token.
 
@@ -63,16 +79,16 @@ class KernelLMTokenizer(LanguageModelPresets, VocabularyTokenizer):
         inputs = tf.convert_to_tensor(inputs, tf.string)
         scalar = inputs.shape.rank == 0
         texts = inputs[None] if scalar else inputs
-        if self.lowercase:
-            texts = tf.strings.lower(texts, encoding="utf-8")
-        words = tf.strings.split(texts)
-        ids = self.lookup(words)
+        ids = tf.cast(word_ids(texts, self._table.lookup, self.unk_token_id, self.lowercase),
+                      self.compute_dtype)
         return ids[0] if scalar else ids
 
     def detokenize(self, inputs):
         """Ids back to text, words joined by spaces: Python strings when run eagerly (as
         keras-hub's tokenizers give them), string tensors inside a graph."""
         self._check_vocabulary()
+        if isinstance(inputs, (list, tuple)):  # rows of different lengths, as generate gives
+            inputs = tf.ragged.constant(inputs, dtype=tf.int32)
         ids = inputs if isinstance(inputs, tf.RaggedTensor) else tf.convert_to_tensor(inputs)
         scalar = ids.shape.rank == 1
         if scalar:
