@@ -111,6 +111,26 @@ def test_generation_with_the_state_cache_equals_rerunning_the_prefix(variant, rn
         assert text == " ".join(words)
 
 
+def test_generation_stops_at_the_first_generated_end_of_sentence(rng):
+    """keras-hub's default stop ids are the end token, which is also the padding after the
+    prompt: generation still writes words, each prompt up to its own first new <eos>."""
+    prompts, stopped = ["the cat sat", "the dog"], 0
+    for seed in range(8):
+        model = _lm(seed=seed)
+        _randomize(model, np.random.default_rng(seed), scale=1.0)
+        model.compile(sampler="greedy")
+        texts = model.generate(prompts, max_length=10)  # stop_token_ids="auto"
+        assert isinstance(texts, list) and len(texts) == 2
+        for prompt, text in zip(prompts, texts):
+            prompt_ids = [1] + [VOCABULARY.index(w) for w in prompt.split()]
+            new = _regenerate_greedily(model, prompt_ids, 10 - len(prompt_ids))[len(prompt_ids):]
+            if 1 in new:
+                stopped += 1
+                new = new[:new.index(1)]
+            assert text == " ".join([prompt] + [VOCABULARY[i] for i in new])
+    assert stopped >= 2  # some rows did stop early, at different places
+
+
 def test_samplers_generate_from_the_prompt(rng):
     model = _lm()
     _randomize(model, rng)
@@ -154,6 +174,21 @@ def test_tokenizer_vocabulary_and_special_tokens(tmp_path):
         == VOCABULARY
     with pytest.raises(ValueError, match="<eos>"):
         KernelLMTokenizer(vocabulary=["<unk>", "the"])
+
+
+def test_lowercase_keeps_the_words_the_vocabulary_holds_as_written():
+    """Penn Treebank is lower case but for its number token N; served text is read alike."""
+    from kasm_keras.models.kernel_lm.serving import LanguageModelServingModule
+
+    vocabulary = VOCABULARY + ["N"]
+    tokenizer = KernelLMTokenizer(vocabulary=vocabulary, lowercase=True)
+    n = vocabulary.index("N")
+    assert tokenizer.tokenize(["The N cat n", "DOG"]).to_list() == [[2, n, 3, 0], [7]]
+    backbone = KernelLMBackbone(len(vocabulary), "rkm_cifg", num_layers=1, hidden_dim=4,
+                                embedding_dim=4)
+    lm = KernelCausalLM(backbone, KernelCausalLMPreprocessor(tokenizer))
+    served = LanguageModelServingModule(lm)._word_ids(tf.constant(["The N cat n", "DOG"]))
+    assert served.to_list() == [[2, n, 3, 0], [7]]
 
 
 def test_saved_and_loaded_model_gives_the_same_logits(tmp_path, rng):

@@ -99,6 +99,12 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
         index = ops.min(ops.sum(ops.cast(padding_mask, "int32"), axis=-1))
         index = ops.maximum(index, 1)  # a prompt of no token at all starts from zero states
         hidden_states, cache = self._build_cache(token_ids, index)
+        if stop_token_ids is not None:
+            # The sampler stops once every row holds a stop id past its prompt; the padding
+            # there is `<eos>`, a stop id, so it would stop at once. The sampler writes every
+            # position past the prompt before reading it, so any other id may fill them.
+            filler = min(set(range(len(stop_token_ids) + 1)) - set(stop_token_ids))
+            token_ids = ops.where(padding_mask, token_ids, ops.full_like(token_ids, filler))
 
         def next(prompt, cache, index):
             batch_size = ops.shape(prompt)[0]
