@@ -118,9 +118,9 @@ def test_table3_and_the_reference_numbers_are_the_papers():
 WIKITEXT2_ERROR = (
     "zoo entry 'wikitext2/rkm_cifg' is not published: the wikitext2 data was not available "
     "where the zoo's entries were trained. To make it from the official archive (tools/train.py "
-    "downloads it):\n"
+    "downloads it; --data_dir=DIR reads a local copy):\n"
     "  python tools/train.py --model=rkm_cifg --dataset=wikitext2 --recipe=cpu "
-    "--model_dir=runs/wikitext2/rkm_cifg\n"
+    "--model_dir=runs/wikitext2/rkm_cifg &&\n"
     "  python tools/zoo.py publish --model_dir=runs/wikitext2/rkm_cifg --name=wikitext2/rkm_cifg")
 
 
@@ -377,6 +377,7 @@ def test_generate_prints_text_and_is_reproducible_with_a_seed(published, tool):
     (["--prompt=the", "--p=1.5"], "--p=1.5"),
     (["--zoo=wikitext2/lstm", "--prompt=the"], "not published"),
     (["--prompt=the", "--k=3"], "--k applies to --sampler=top_k, not to --sampler=greedy"),
+    (["--prompt=the", "--sampler=top_k", "--k=100000"], "--k=100000: more than the"),
 ])
 def test_generate_refuses_with_one_error_line(published, tool, args, named):
     if not any(a.startswith("--zoo=") for a in args):

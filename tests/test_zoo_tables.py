@@ -63,7 +63,7 @@ def test_known_names_are_table_2s_cells_and_the_unpublished_are_the_rest():
 YELP = "yelp/rkm_cifg_3gram"
 YELP_COMMANDS = (
     "  python tools/train.py --model=rkm_cifg --dataset=yelp --ngram=3 "
-    "--model_dir=runs/yelp/rkm_cifg_3gram\n"
+    "--model_dir=runs/yelp/rkm_cifg_3gram &&\n"
     "  python tools/zoo.py publish --model_dir=runs/yelp/rkm_cifg_3gram --name=yelp/rkm_cifg_3gram")
 
 
@@ -75,7 +75,7 @@ def test_an_unpublished_name_says_why_and_how_to_make_it(call):
     assert str(error.value) == (
         "zoo entry 'yelp/rkm_cifg_3gram' is not published: the yelp data was not available "
         "where the zoo's entries were trained. To make it from the official archive "
-        f"(tools/train.py downloads it):\n{YELP_COMMANDS}")
+        f"(tools/train.py downloads it; --data_dir=DIR reads a local copy):\n{YELP_COMMANDS}")
 
 
 def test_a_name_not_yet_published_gives_the_commands_and_a_bad_name_the_list(tmp_path):
@@ -84,9 +84,10 @@ def test_a_name_not_yet_published_gives_the_commands_and_a_bad_name_the_list(tmp
         zoo.info("ag_news/lstm_1gram", zoo_dir)
     assert str(error.value) == (
         "zoo entry 'ag_news/lstm_1gram' is not published: it has not been trained and published "
-        "yet. To make it from the official archive (tools/train.py downloads it):\n"
+        "yet. To make it from the official archive (tools/train.py downloads it; "
+        "--data_dir=DIR reads a local copy):\n"
         "  python tools/train.py --model=lstm --dataset=ag_news --ngram=1 "
-        "--model_dir=runs/ag_news/lstm_1gram\n"
+        "--model_dir=runs/ag_news/lstm_1gram &&\n"
         "  python tools/zoo.py publish --model_dir=runs/ag_news/lstm_1gram "
         "--name=ag_news/lstm_1gram")
     for name in ("ag_news/lstm_2gram", "imdb/lstm_1gram", "ag_news/bilstm_1gram"):

@@ -130,6 +130,10 @@ def main(argv):
         tool_support.fail(f"{source} is a {type(model).__name__} (a document classifier), not a "
                           f"language model; the zoo's language models: "
                           f"{', '.join(zoo.language_model_names())}")
+    words = model.preprocessor.tokenizer.vocabulary_size()
+    if FLAGS.sampler == "top_k" and FLAGS.k > words:
+        tool_support.fail(f"--k={FLAGS.k}: more than the {words:,} words of {source}'s "
+                          "vocabulary")
     sampler = make_sampler(FLAGS.sampler, k=FLAGS.k, p=FLAGS.p, temperature=FLAGS.temperature,
                            num_beams=FLAGS.num_beams, seed=FLAGS.seed)
     results = generate(model, FLAGS.prompt, FLAGS.length, sampler,

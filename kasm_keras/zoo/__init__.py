@@ -239,9 +239,10 @@ def _no_entry(name, entries):
     without_data = dataset in (WITHOUT_DATA if parse_name(name) else LM_WITHOUT_DATA)
     why = (f"the {dataset} data was not available where the zoo's entries were trained"
            if without_data else "it has not been trained and published yet")
-    commands = "\n".join(f"  {command}" for command in make_commands(name))
+    commands = " &&\n  ".join(make_commands(name))  # one shell line where errors are one line
     return ZooError(f"zoo entry {name!r} is not published: {why}. To make it from the official "
-                    f"archive (tools/train.py downloads it):\n{commands}")
+                    f"archive (tools/train.py downloads it; --data_dir=DIR reads a local copy):"
+                    f"\n  {commands}")
 
 
 def _percent(value, what):

@@ -32,8 +32,8 @@ from kasm_keras import zoo
 # The settings of a run's config.json that make a language model's recipe (`info`'s "recipe").
 RECIPE_KEYS = ("num_layers", "hidden_dim", "embedding_dim", "layer_norm", "dropout",
                "hidden_dropout", "input_dropout", "embedding_dropout", "weight_dropout", "alpha",
-               "beta", "weight_decay", "learning_rate", "clip_norm", "nonmono", "batch_size",
-               "bptt", "epochs", "max_steps", "eval_every", "eval_batch_size",
+               "beta", "weight_decay", "learning_rate", "clip_norm", "nonmono", "average_after",
+               "batch_size", "bptt", "epochs", "max_steps", "eval_every", "eval_batch_size",
                "test_batch_size", "policy")
 # What a language model's metrics.json must hold to be published.
 METRICS_KEYS = ("dataset", "model", "test_perplexity", "val_perplexity", "parameters",
