@@ -9,8 +9,8 @@ python tools/benchmark.py --report=benchmarks/latest.json --time_to_accuracy=RUN
     --output=benchmarks/latest.json --update_readme
 
 With --report, no layer is measured; --data_dir (with --language_models), --scaling and
---serving_zoo still measure theirs and add them to the report. A new --time_to_accuracy keeps the report's earlier figure beside it
-(as "previous").
+--serving_zoo still measure theirs and add them to the report. A new --time_to_accuracy keeps
+the report's earlier figure beside it (as "previous").
 """
 
 import json

@@ -20,7 +20,7 @@ def measure_one(variant, data_dir, cache_dir=None, steps=40, recipe=RECIPE, over
     """One cell: `steps` timed training steps of `recipe` (after the loop's warm-up window) and
     one warm validation pass over the corpus' validation split, in this process."""
     from kasm_keras.training import language_model as lm
-    from kasm_keras.training import precision
+    from kasm_keras.training.loop import Trainer
 
     settings = {**lm.RECIPES[recipe], **(overrides or {})}
     log_every = settings.pop("log_every", min(20, steps))
@@ -29,21 +29,16 @@ def measure_one(variant, data_dir, cache_dir=None, steps=40, recipe=RECIPE, over
             model=variant, dataset=CORPUS, model_dir=os.path.join(tmp, "run"), data_dir=data_dir,
             cache_dir=cache_dir, max_steps=WARMUP_STEPS + steps, eval_every=WARMUP_STEPS + steps,
             log_every=log_every, test=False, **settings)
-        metrics = lm.train_language_model(config, log=lambda _: None)
-    task = lm.LanguageModelTask(config)
-    task.prepare(log=lambda _: None)
-    with precision.policy_scope(config.policy()):
-        model, _ = task.build()
-    valid = task.corpus.splits["valid"]
-    seconds = []
-    for _ in range(2):  # the first pass traces
-        start = time.perf_counter()
-        model.perplexity(valid, config.eval_batch_size, config.bptt)
-        seconds.append(time.perf_counter() - start)
+        task = lm.LanguageModelTask(config)
+        trainer = Trainer(task, config.loop_config(), log=lambda _: None)
+        metrics = trainer.run()  # its one validation traced the pass timed here
+    start = time.perf_counter()
+    trainer.model.perplexity(task.corpus.splits["valid"], config.eval_batch_size, config.bptt)
+    validation_seconds = time.perf_counter() - start
     step_seconds = 1.0 / metrics["train_steps_per_second"]
-    epoch_minutes = (metrics["steps_per_epoch"] * step_seconds + seconds[-1]) / 60
+    epoch_minutes = (metrics["steps_per_epoch"] * step_seconds + validation_seconds) / 60
     return {"variant": variant, "step_seconds": step_seconds, "timed_steps": steps,
-            "validation_seconds": seconds[-1], "steps_per_epoch": metrics["steps_per_epoch"],
+            "validation_seconds": validation_seconds, "steps_per_epoch": metrics["steps_per_epoch"],
             "epochs": config.epochs, "batch_size": config.batch_size, "bptt": config.bptt,
             "precision": metrics["precision"], "jit_compile": config.use_jit(),
             "state_sizes": metrics["state_sizes"], "parameters": metrics["parameters"]["total"],
