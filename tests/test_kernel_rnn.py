@@ -828,3 +828,39 @@ def test_config_round_trip_holds_every_constructor_argument(rng, cls):
         c_prev = rng.normal(size=(2, 5, 3))
         _assert_all_close(clone.update(clone.project_sequence(x), c_prev),
                           layer.update(layer.project_sequence(x), c_prev), 0)
+
+
+@pytest.mark.parametrize("variant", ["rkm_lstm", "cnn"])  # with and without a recurrent kernel
+def test_cell_reads_int8_matrices_back_and_names_itself_on_a_bad_store(rng, tmp_path, variant):
+    """The zoo stores a cell's matrices as int8 with a scale per column
+    (`kasm_keras.layers.int8_storage`); the cell reassembles them within half a step."""
+    import h5py
+
+    from kasm_keras import zoo
+
+    def model():
+        inputs = keras.Input((T, M))
+        return keras.Model(inputs, KernelRNN(D, variant=variant, layer_norm=True,
+                                             name="rnn")(inputs))
+
+    trained = model()
+    randomize_weights(trained, rng)
+    path = str(tmp_path / "model.weights.h5")
+    trained.save_weights(path)
+    zoo.compact_weights(path, embedding_layer=None, int8_matrices_under="cell")
+    loaded = model()
+    loaded.load_weights(path)
+    for before, after in zip(trained.weights, loaded.weights):
+        before, after = before.numpy(), after.numpy()
+        if before.ndim == 2:
+            step = np.abs(before).max(axis=0, keepdims=True) / 127
+            assert (np.abs(after - before) <= 0.5 * step * 1.01 + 1e-6).all()
+        else:
+            np.testing.assert_array_equal(after, before.astype(np.float16))
+    x = _inputs(rng)
+    np.testing.assert_allclose(loaded(x), trained(x), atol=0.05)
+    with h5py.File(path, "r+") as weights:
+        del weights["layers/kernel_rnn/cell/vars/0_scale"]
+        weights["layers/kernel_rnn/cell/vars/9_scale"] = np.ones((1, 1), np.float16)
+    with pytest.raises(ValueError, match=r"kernel_cell.*the stored weights are"):
+        model().load_weights(path)

@@ -183,9 +183,10 @@ def test_load_gives_a_causal_lm_whose_perplexity_is_the_recorded_one(published):
                                lm.score(SENTENCES)["log_likelihood"], rtol=1e-6)
 
 
-def test_int8_embedding_rows_load_back_within_their_quantisation(published, tmp_path):
-    """The tied embedding's rows past `exact_rows` are stored as int8 with a scale each, and
-    `TiedEmbedding` reassembles them (PTB's 10,000 words keep 4,096 in float16; here 4)."""
+def test_int8_storage_loads_back_within_its_quantisation(published, tmp_path):
+    """The tied embedding's rows past `exact_rows` are stored as int8 with a scale each and the
+    cells' matrices as int8 with a scale per column; `TiedEmbedding` and `KernelCell` reassemble
+    them (the zoo keeps no rows in float16; here 4)."""
     lm = zoo.load(NAME, str(published["zoo_dir"]))
     ids = _test_ids(published)
     reference = language_models.measure(lm, ids, 1, BPTT)["perplexity"]
@@ -196,20 +197,33 @@ def test_int8_embedding_rows_load_back_within_their_quantisation(published, tmp_
                             evaluate=lambda stored: language_models.measure(stored, ids, 1, BPTT),
                             zoo_dir=str(zoo_dir), url=None, reference_perplexity=reference,
                             exact_rows=4)
+    cell = lm.backbone.rnn_layers[0].cell
     with h5py.File(zoo_dir / NAME / "model.weights.h5", "r") as weights:
         table = weights["layers/tied_embedding/vars"]
         vocabulary = lm.backbone.vocabulary_size
         assert {k: (table[k].shape[0], str(table[k].dtype)) for k in table} == {
             "0": (4, "float16"), "1": (vocabulary, "float16"), "2": (vocabulary - 4, "int8"),
             "3": (vocabulary - 4, "float16")}
+        stored_cell = weights["layers/kernel_rnn/cell/vars"]
+        width = cell.kernel.shape[1]
+        assert {k: (stored_cell[k].shape, str(stored_cell[k].dtype)) for k in stored_cell} == {
+            "0": (tuple(cell.kernel.shape), "int8"), "0_scale": ((1, width), "float16"),
+            "1": (tuple(cell.recurrent_kernel.shape), "int8"), "1_scale": ((1, width), "float16"),
+            "2": ((width,), "float16"), "3": ((cell.units,), "float16"),
+            "4": ((cell.units,), "float16")}  # the bias and the layer norm's gain and bias
     stored = zoo.load(NAME, str(zoo_dir))
     before = lm.backbone.token_embedding.embeddings.numpy()
     after = stored.backbone.token_embedding.embeddings.numpy()
     step = np.abs(before[4:]).max(axis=1, keepdims=True) / 127  # one int8 step per row
     assert (np.abs(after[4:] - before[4:]) <= 0.5 * step * 1.01 + 1e-6).all()
-    np.testing.assert_array_equal(after[:4], before[:4])  # float16 already
+    np.testing.assert_array_equal(after[:4], before[:4].astype(np.float16))
+    stored_kernel = stored.backbone.rnn_layers[0].cell.recurrent_kernel.numpy()
+    kernel = cell.recurrent_kernel.numpy()
+    step = np.abs(kernel).max(axis=0, keepdims=True) / 127  # one int8 step per column
+    assert (np.abs(stored_kernel - kernel) <= 0.5 * step * 1.01 + 1e-6).all()
+    assert not np.array_equal(stored_kernel, kernel.astype(np.float16).astype(np.float32))
     info = zoo.info(NAME, str(zoo_dir))
-    assert info["storage"].startswith("float16 weights; tied embedding rows past the 4 most")
+    assert info["storage"].startswith("int8 tied embedding rows past the 4 most frequent words")
     assert abs(info["test_perplexity"] / reference - 1) <= zoo.MAX_PERPLEXITY_CHANGE
 
 

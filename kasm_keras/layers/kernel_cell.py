@@ -6,6 +6,7 @@ import keras
 from keras import activations, constraints, initializers, ops, regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from kasm_keras.layers import int8_storage
 from kasm_keras.layers.variants import get_variant
 
 NGRAM_PADDINGS = ("causal", "same")
@@ -290,6 +291,15 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             z = ops.cast(z, self.compute_dtype) + self.recurrent_projection(h_prev, recurrent_mask)
         h, c = self.update(z, c_prev)
         return ops.cast(h, self.compute_dtype), [ops.cast(h, h_prev.dtype), ops.cast(c, c_prev.dtype)]
+
+    def load_own_variables(self, store):
+        """Also reads kernels the zoo stored as int8 (`int8_storage`)."""
+        variables = self._trainable_variables + self._non_trainable_variables
+        arrays = int8_storage.read(store, len(variables), where=self.name)
+        if arrays is None:
+            return super().load_own_variables(store)
+        for variable, value in zip(variables, arrays):
+            variable.assign(value)
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in self.state_size]

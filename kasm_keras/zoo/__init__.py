@@ -14,7 +14,8 @@ atomically and checked against its digest. Every file is verified before anythin
 deserialised, and deserialisation runs in Keras' safe mode: loading runs nothing from an entry.
 
 To keep entries small, weights are stored as float16, and the embedding's rarer rows as int8
-with one float16 scale each (`compact_weights`); loading restores float32 variables.
+with one float16 scale each (`compact_weights`; a language model keeps every embedding row and
+its cells' matrices as int8); loading restores float32 variables.
 Publishing re-measures the stored entry on the test split and refuses it when it moved by more
 than `MAX_ACCURACY_CHANGE` (a classifier's accuracy) or `MAX_PERPLEXITY_CHANGE` (a language
 model's perplexity, relative) from the trained model's.
@@ -42,6 +43,7 @@ import h5py
 import keras
 import numpy as np
 
+from kasm_keras.layers import int8_storage
 from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_text, file_digest
 from kasm_keras.utils.download import fetch
 
@@ -85,8 +87,8 @@ LM_RECIPE = "cpu"
 # trained model's, relative (0.5%).
 MAX_PERPLEXITY_CHANGE = 0.005
 # A language model's entry: the cpu recipe on PTB (10,000 words, 400 + 650 + 400 wide) is 8.4M
-# weights, 17 MB in float16 and 14.6 MB with the embedding's rarer rows as int8.
-MAX_LM_ENTRY_BYTES = 20_000_000
+# weights, 17 MB in float16 and 8.5 MB with its embedding and recurrent kernels as int8.
+MAX_LM_ENTRY_BYTES = 10_000_000
 
 
 class ZooError(ValueError):
@@ -456,15 +458,17 @@ def load(name, zoo_dir=None, cache_dir=None):
 
 
 def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EMBEDDING_ROWS,
-                    int8_keys=("1", "2")):
+                    int8_keys=("1", "2"), int8_matrices_under=None):
     """Rewrites a `.weights.h5` file: float32 arrays as float16; of the embedding table, the
     first `exact_rows` rows (the most frequent tokens: the vocabulary is in frequency order) as
     float16 and the rest as int8 rows (stored under `int8_keys[0]` beside the table's "0") with
     a float16 scale each (under `int8_keys[1]`). Keras casts float16 back when loading, and the
     embedding layer reassembles its table: the classifier's `TokenEmbedding` from "0", "1",
     "2"; the language model's `TiedEmbedding`, whose "1" is its bias, from "0", "2", "3".
-    With `embedding_layer=None` every array is float16. (A new file: HDF5 never returns the
-    space of deleted arrays.)"""
+    With `embedding_layer=None` every array is float16. `int8_matrices_under`: a path component
+    ("cell") whose layers' matrices are stored as int8 with a scale per column
+    (`kasm_keras.layers.int8_storage`, which `KernelCell` reads). (A new file: HDF5 never returns
+    the space of deleted arrays.)"""
     compact = path + ".compact"
     with h5py.File(path, "r") as source, h5py.File(compact, "w") as target:
         def copy(key, item):
@@ -484,6 +488,10 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
                 target[f"{parent}/{int8_keys[0]}"] = np.clip(
                     np.round(rare / scale[:, None]), -127, 127).astype(np.int8)
                 target[f"{parent}/{int8_keys[1]}"] = scale.astype(np.float16)
+            elif int8_matrices_under and f"/{int8_matrices_under}/" in f"/{parent}/" and \
+                    value.ndim == 2:
+                target[key], target[key + int8_storage.SCALE_SUFFIX] = \
+                    int8_storage.quantize(value)
             else:
                 target[key] = value.astype(np.float16)
             target[key].attrs.update(item.attrs)

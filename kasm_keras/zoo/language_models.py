@@ -3,10 +3,11 @@
 An entry is a keras-hub preset of a `KernelCausalLM` with its preprocessor (`config.json`,
 `task.json`, `preprocessor.json`, `tokenizer.json`, `assets/tokenizer/vocabulary.txt`,
 `model.weights.h5`, `metadata.json`; the softmax is the embedding's transpose, so the task has no
-weights of its own), stored compactly: float16 weights, and the tied embedding's rows past the
-`EXACT_EMBEDDING_ROWS` most frequent words as int8 with a float16 scale each (`TiedEmbedding`
-reassembles them when loading, so keras-hub loads the entry too). Its registry record has
-`"task": "language_model"`.
+weights of its own), stored compactly: the tied embedding as int8 rows with a float16 scale each
+(`TiedEmbedding` reassembles them; `EXACT_EMBEDDING_ROWS` most frequent rows may be kept in
+float16), the cells' matrices as int8 with a float16 scale per column (`KernelCell` reads them,
+`kasm_keras.layers.int8_storage`), biases and norms in float16. keras-hub loads the entry too. Its
+registry record has `"task": "language_model"`.
 
 Publishing (`publish_run`, what `tools/zoo.py publish` runs for a language model's run) stores
 the run's best model, loads the stored files back (verified) and measures their perplexity over
@@ -15,13 +16,10 @@ with the run's `test_batch_size` and `bptt`): that measurement is the entry's `t
 and the entry is refused when it differs from the run's own by more than
 `zoo.MAX_PERPLEXITY_CHANGE` (relative).
 
-The int8 rows, measured on a small model (1 x 64 RKM-LSTM, 32-dimensional tied embedding,
-trained 4 epochs on a synthetic Zipfian corpus of 185k tokens and 7,740 words; test perplexity
-148.17 at batch 10, bptt 20): float16 weights moved the test perplexity by -0.0005%, float16 with
-int8 rows past the 4,096 most frequent by -0.0006%, int8 for every row by -0.044%, all far inside
-the 0.5% a published entry may move (`zoo.MAX_PERPLEXITY_CHANGE`, checked on every entry when it
-is published). On a PTB entry of the cpu recipe (10,000 words, 17 MB in float16) they save
-2.4 MB.
+Measured on `ptb/lstm` (cpu recipe; test split at batch 1, bptt 70): 88.9092 as trained, 88.9072
+from these files (-0.002%; int8 recurrent kernels alone moved it by -0.001%), far inside the 0.5%
+a published entry may move (`zoo.MAX_PERPLEXITY_CHANGE`, checked on every entry when it is
+published). The entry is 8.5 MB, against 17 MB in float16.
 """
 
 import math
@@ -47,15 +45,18 @@ SUMMARY_KEYS = ("task", "dataset", "variant", "test_perplexity", "test_cross_ent
                 "steps", "steps_per_epoch", "epochs", "training_minutes", "corpus_tokens",
                 "evaluation", "recipe", "command", "seed", "versions", "storage")
 # Tied-embedding rows kept in float16 (the most frequent words); the rest are int8 rows.
-EXACT_EMBEDDING_ROWS = 4096
+EXACT_EMBEDDING_ROWS = 0
+# The path component whose layers' matrices are stored as int8 (the recurrent cells').
+INT8_MATRICES_UNDER = "cell"
 # Where `TiedEmbedding.load_own_variables` reads the int8 rows and their scales ("1" is its bias).
 INT8_KEYS = ("2", "3")
 
 
 def storage_label(exact_rows=EXACT_EMBEDDING_ROWS):
     """How an entry's weights are stored (its metadata's "storage")."""
-    return (f"float16 weights; tied embedding rows past the {exact_rows:,} most frequent words "
-            "as int8 with a float16 scale each")
+    rows = (f"rows past the {exact_rows:,} most frequent words" if exact_rows else "rows")
+    return (f"int8 tied embedding {rows} with a float16 scale each; int8 cell matrices with a "
+            "float16 scale per column; the rest float16")
 
 
 def is_language_model_run(metrics):
@@ -228,9 +229,9 @@ def relative_change(measured, reference):
 # ------------------------------------------------------------------ publishing
 
 def save_entry(lm, directory, metadata, exact_rows=EXACT_EMBEDDING_ROWS):
-    """Writes `lm` as a float32 preset stored compactly (float16, the embedding's rows past
-    `exact_rows` as int8), with `metadata` merged into keras-hub's metadata.json under
-    "kasm_keras"."""
+    """Writes `lm` as a float32 preset stored compactly (int8 matrices; the embedding's first
+    `exact_rows` rows and the rest in float16), with `metadata` merged into keras-hub's
+    metadata.json under "kasm_keras"."""
     from kasm_keras.training.language_model import rebuilt
 
     if lm.preprocessor is None:
@@ -240,7 +241,7 @@ def save_entry(lm, directory, metadata, exact_rows=EXACT_EMBEDDING_ROWS):
     stored.save_to_preset(directory)
     zoo.compact_weights(os.path.join(directory, "model.weights.h5"),
                         embedding_layer="tied_embedding", exact_rows=exact_rows,
-                        int8_keys=INT8_KEYS)
+                        int8_keys=INT8_KEYS, int8_matrices_under=INT8_MATRICES_UNDER)
     zoo._write_metadata(directory, metadata)
 
 
@@ -302,7 +303,7 @@ def _store(lm, name, final, metadata, evaluate, reference_perplexity, exact_rows
 def publish_run(model_dir, name, metrics, data_dir=None, cache_dir=None, zoo_dir=None,
                 url=zoo.DEFAULT_URL):
     """Publishes a finished language-model run (`metrics`, its metrics.json) as entry `name`:
-    float16 storage, the test perplexity measured from the stored files over the whole test
+    compact storage, the test perplexity measured from the stored files over the whole test
     split (read from `data_dir`, or downloaded) with the run's `test_batch_size` and `bptt`."""
     from kasm_keras.models.kernel_lm import KernelCausalLM
 
