@@ -1,6 +1,7 @@
 """One step of a recurrent kernel machine (Liang et al. 2019, Table 1) as a Keras RNN cell."""
 
 import math
+import os
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
@@ -295,7 +296,10 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
     def load_own_variables(self, store):
         """Also reads kernels the zoo stored as int8 (`int8_storage`)."""
         variables = self._trainable_variables + self._non_trainable_variables
-        arrays = int8_storage.read(store, len(variables), where=self.name)
+        source = getattr(store, "path_or_io", None)  # the weights file, where Keras says
+        where = self.path + (f" in {os.fspath(source)}"
+                             if isinstance(source, (str, os.PathLike)) else "")
+        arrays = int8_storage.read(store, len(variables), where=where)
         if arrays is None:
             return super().load_own_variables(store)
         for variable, value in zip(variables, arrays):

@@ -87,8 +87,9 @@ LM_RECIPE = "cpu"
 # trained model's, relative (0.5%).
 MAX_PERPLEXITY_CHANGE = 0.005
 # A language model's entry: the cpu recipe on PTB (10,000 words, 400 + 650 + 400 wide) is 8.4M
-# weights, 17 MB in float16 and 8.5 MB with its embedding and recurrent kernels as int8.
-MAX_LM_ENTRY_BYTES = 10_000_000
+# weights, 17 MB in float16 and 8.5 MB with its embedding and recurrent kernels as int8; on
+# WikiText-2 (33,278 words) it would be 17.8 MB.
+MAX_LM_ENTRY_BYTES = 20_000_000
 
 
 class ZooError(ValueError):
@@ -465,8 +466,8 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
     a float16 scale each (under `int8_keys[1]`). Keras casts float16 back when loading, and the
     embedding layer reassembles its table: the classifier's `TokenEmbedding` from "0", "1",
     "2"; the language model's `TiedEmbedding`, whose "1" is its bias, from "0", "2", "3".
-    With `embedding_layer=None` every array is float16. `int8_matrices_under`: a path component
-    ("cell") whose layers' matrices are stored as int8 with a scale per column
+    With `embedding_layer=None` every array is float16. `int8_matrices_under`: the layers
+    ("cell": every layer's `cell`) whose own matrices are stored as int8 with a scale per column
     (`kasm_keras.layers.int8_storage`, which `KernelCell` reads). (A new file: HDF5 never returns
     the space of deleted arrays.)"""
     compact = path + ".compact"
@@ -488,8 +489,8 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
                 target[f"{parent}/{int8_keys[0]}"] = np.clip(
                     np.round(rare / scale[:, None]), -127, 127).astype(np.int8)
                 target[f"{parent}/{int8_keys[1]}"] = scale.astype(np.float16)
-            elif int8_matrices_under and f"/{int8_matrices_under}/" in f"/{parent}/" and \
-                    value.ndim == 2:
+            elif int8_matrices_under and f"/{parent}".endswith(f"/{int8_matrices_under}/vars") \
+                    and value.ndim == 2:
                 target[key], target[key + int8_storage.SCALE_SUFFIX] = \
                     int8_storage.quantize(value)
             else:
