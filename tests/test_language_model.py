@@ -301,10 +301,18 @@ def _config(tmp_path, data_dir, **kwargs):
 def test_training_a_tiny_model_drives_perplexity_down(tmp_path):
     data = _write_corpus(str(tmp_path / "data"))
     config = _config(tmp_path, data, epochs=4.0)
-    metrics = train_language_model(config, log=lambda *a: None)
-    vocabulary = len(load_corpus("ptb", data).vocabulary)
+    lines = []
+    metrics = train_language_model(config, log=lambda *a: lines.append(" ".join(map(str, a))))
+    corpus = load_corpus("ptb", data)
+    vocabulary = len(corpus.vocabulary)
     first = metrics["history"][0]["val_perplexity"]
     assert metrics["test_perplexity"] < 0.5 * vocabulary
+    # It learned from context: better than word frequencies, so no divergence warning.
+    counts = np.bincount(corpus.splits["train"], minlength=vocabulary) + 1.0
+    unigram = np.exp(-np.log(counts / counts.sum())[corpus.splits["valid"]].mean())
+    assert metrics["unigram_val_perplexity"] == pytest.approx(unigram, rel=1e-9)
+    assert metrics["val_perplexity"] < unigram
+    assert not [line for line in lines if "above a unigram model's" in line]
     assert metrics["val_perplexity"] < first
     # The grammar's entropy: a uniform choice among 3 subjects, 3 verbs and 3 objects per line.
     assert metrics["test_perplexity"] > 1.0
@@ -315,6 +323,18 @@ def test_training_a_tiny_model_drives_perplexity_down(tmp_path):
     model = keras.models.load_model(str(tmp_path / "run" / "best.keras"), safe_mode=True)
     assert model.perplexity(load_corpus("ptb", data).splits["test"], 1, 10)["perplexity"] == \
         pytest.approx(metrics["test_perplexity"], rel=1e-6)
+
+
+def test_a_run_no_better_than_word_frequencies_after_an_epoch_is_reported(tmp_path):
+    """A model that has barely moved (learning rate 1e-9: near-uniform outputs) is above a unigram
+    model's perplexity after its first epoch: the log says so and names --seed."""
+    data = _write_corpus(str(tmp_path / "data"))
+    lines = []
+    metrics = train_language_model(_config(tmp_path, data, epochs=1.0, learning_rate=1e-9),
+                                   log=lambda *a: lines.append(" ".join(map(str, a))))
+    assert metrics["val_perplexity"] > metrics["unigram_val_perplexity"]
+    warnings = [line for line in lines if "above a unigram model's" in line]
+    assert len(warnings) == 1 and "--seed" in warnings[0]
 
 
 def test_a_run_resumed_after_a_stop_ends_like_one_never_stopped(tmp_path):

@@ -244,6 +244,10 @@ class LanguageModelTask(Task):
                                     f"{batch} rows")
         self.rows = train[: self.row_length * c.batch_size].reshape(c.batch_size, -1)
         self._steps_per_epoch = windows_per_epoch(self.row_length, c.bptt, c.seed)
+        self.unigram_perplexity = unigram_perplexity(train, self.corpus.splits["valid"],
+                                                     len(self.corpus.vocabulary))
+        self.log = log
+        log(f"a unigram model's validation perplexity: {self.unigram_perplexity:.1f}")
 
     def check_model_dir(self, model_dir, resuming=False):
         check_vocabulary_file(model_dir, self.corpus.vocabulary, resuming)
@@ -311,6 +315,12 @@ class LanguageModelTask(Task):
         with self.optimizer.averaged_weights(model.trainable_variables):
             scores = model.perplexity(self.corpus.splits["valid"], c.eval_batch_size, c.bptt)
         self.optimizer.record_validation(scores["cross_entropy"])
+        if scores["perplexity"] > self.unigram_perplexity and \
+                int(self.optimizer.iterations) >= self._steps_per_epoch:
+            self.log(f"warning: validation perplexity {scores['perplexity']:.1f} after an epoch "
+                     f"or more is above a unigram model's {self.unigram_perplexity:.1f}: the "
+                     "model predicts no better than word frequencies (a diverged start; train "
+                     "again with another --seed)")
         return {"perplexity": scores["perplexity"], "cross_entropy": scores["cross_entropy"],
                 "averaging": float(self.optimizer.averaging)}
 
@@ -335,9 +345,18 @@ class LanguageModelTask(Task):
                            "total": model.count_params()},
             "state_sizes": model.backbone.state_sizes,
             "steps_per_epoch": self._steps_per_epoch,
+            "unigram_val_perplexity": self.unigram_perplexity,
             "corpus_tokens": self.corpus.num_tokens,
             "mapped_to_unk": self.corpus.mapped_to_unk,
         }
+
+
+def unigram_perplexity(train, valid, vocabulary_size):
+    """The validation perplexity of word frequencies (add-one counts of the training split): what
+    a language model must beat to have learned anything from context."""
+    counts = np.bincount(np.asarray(train), minlength=vocabulary_size) + 1.0
+    log_p = np.log(counts / counts.sum())
+    return float(np.exp(-log_p[np.asarray(valid)].mean()))
 
 
 def rebuilt(model, dtype="same"):
