@@ -294,7 +294,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return ops.cast(h, self.compute_dtype), [ops.cast(h, h_prev.dtype), ops.cast(c, c_prev.dtype)]
 
     def load_own_variables(self, store):
-        """Also reads kernels the zoo stored as int8 (`int8_storage`)."""
+        """Also reads kernels the zoo stored as int8 (`int8_storage`); every array once."""
         variables = self._trainable_variables + self._non_trainable_variables
         source = getattr(store, "path_or_io", None)  # the weights file, where Keras says
         where = self.path + (f" in {os.fspath(source)}"

@@ -482,13 +482,11 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
                 target[key] = value
             elif embedding_layer and f"/{embedding_layer}/vars" in f"/{parent}" and \
                     index == "0" and value.ndim == 2:
-                rare = value[exact_rows:]
-                scale = np.maximum(np.abs(rare).max(axis=1), 1e-12) / 127.0
-                scale = scale.astype(np.float16).astype(np.float32)
+                rare, scale = int8_storage.quantize(value[exact_rows:], axis=1,
+                                                    scale_dtype=np.float16)
                 target[key] = value[:exact_rows].astype(np.float16)
-                target[f"{parent}/{int8_keys[0]}"] = np.clip(
-                    np.round(rare / scale[:, None]), -127, 127).astype(np.int8)
-                target[f"{parent}/{int8_keys[1]}"] = scale.astype(np.float16)
+                target[f"{parent}/{int8_keys[0]}"] = rare
+                target[f"{parent}/{int8_keys[1]}"] = scale[:, 0]
             elif int8_matrices_under and f"/{parent}".endswith(f"/{int8_matrices_under}/vars") \
                     and value.ndim == 2:
                 target[key], target[key + int8_storage.SCALE_SUFFIX] = \
