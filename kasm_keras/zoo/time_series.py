@@ -155,13 +155,15 @@ def load_preset(directory):
 def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None):
     """(classes, series, labels) of a split of `dataset` as a run with settings `training`
     (its config.json) split it: "validation" is carved from the training file with the run's
-    `validation_fraction` and `split_seed`; "test" is the test file whole."""
+    `validation_fraction` and `split_seed`; "test" is the test file whole (series up to the
+    run's `max_series_length` steps)."""
     from kasm_keras.data import time_series_data
 
     training = training or {}
     data = time_series_data.load_time_series(
         dataset, data_dir, cache_dir, training.get("validation_fraction", 0.2),
-        training.get("split_seed", 0))
+        training.get("split_seed", 0),
+        training.get("max_series_length", time_series_data.MAX_LENGTH))
     series, labels = data.cases[split]
     return data.classes, series, labels
 
