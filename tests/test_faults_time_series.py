@@ -235,3 +235,116 @@ def test_data_describes_valid_json_and_the_length_limit_is_a_flag(tool, toy_dir)
                "the limit of 2")
     error_line(tool("data", "--dataset=ptb", "--max_series_length=2"),
                "--max_series_length applies to time series")
+
+
+# ------------------------------------------------------------------ the classifier
+
+@pytest.fixture(scope="module")
+def classifier():
+    return build_time_series_classifier(2, 3, "rkm_lstm", mean=[1.0, -1.0], std=[0.5, 2.0],
+                                        units=4, ngram=3, hidden_dim=5, class_names=list("abc"))
+
+
+@pytest.fixture(scope="module")
+def exported(classifier, tmp_path_factory):
+    return tf.saved_model.load(serving.export_saved_model(
+        classifier, str(tmp_path_factory.mktemp("export") / "saved")))
+
+
+def _series():
+    return np.random.default_rng(0).normal(size=(4, 6, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.nan, "nan is not finite"), (np.inf, "inf is not finite"),
+    (-np.inf, "-inf is not finite"),
+    (3e38, "3e+38 is not finite once standardised (mean 1, standard deviation 0.5)"),
+])
+def test_a_non_finite_series_is_named_by_python_and_refused_by_the_savedmodel(
+        classifier, exported, value, message):
+    values = _series()
+    values[2, 4, 0] = value
+    expected = f"series 2: step 4, channel 0: {message}"
+    for call in (lambda: classifier.probabilities(list(values)),
+                 lambda: classifier.classify(list(values)),
+                 lambda: classifier.predict(values, verbose=0),
+                 lambda: classifier.predict(list(values), verbose=0),
+                 lambda: classifier.predict({"series": values,
+                                             "padding_mask": np.ones([4, 6], bool)}, verbose=0)):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            call()
+    for name, inputs in (("serving_default", {}),
+                         (serving.WITH_LENGTHS, {"lengths": tf.constant([6, 6, 6, 6])})):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"not finite once standardised.*series \(index\):\] \[2\]"):
+            exported.signatures[name](series=tf.constant(values), **inputs)
+    # A padded step is never read: anything there is answered.
+    lengths = np.array([6, 6, 4, 6])
+    got = exported.signatures[serving.WITH_LENGTHS](series=tf.constant(values),
+                                                    lengths=tf.constant(lengths, tf.int32))
+    series = [v[:n] for v, n in zip(values, lengths)]
+    np.testing.assert_allclose(got["probabilities"].numpy(), classifier.probabilities(series),
+                               atol=1e-6)
+    np.testing.assert_allclose(classifier.as_probabilities(
+        classifier.predict(values, lengths=lengths, verbose=0)),
+        classifier.probabilities(series), atol=1e-6)
+
+
+def test_no_steps_or_lengths_out_of_range_get_a_clear_error(classifier, exported):
+    values = _series()
+    serve, with_lengths = exported.signatures["serving_default"], \
+        exported.signatures[serving.WITH_LENGTHS]
+    for shape in ([2, 0, 2], [0, 3, 2]):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=rf"series of shape\] \[{' '.join(map(str, shape))}\].*a request "
+                                 "needs at least one series of at least one step"):
+            serve(series=tf.zeros(shape))
+    for lengths in ([6, 0, 6, 6], [6, 6, 7, 6]):
+        bad = next(i for i, n in enumerate(lengths) if not 1 <= n <= 6)
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=rf"lengths must be in \[1, time\].*out of range:\] \[{bad}\] "
+                                 rf"\[their lengths:\] \[{lengths[bad]}\]"):
+            with_lengths(series=tf.constant(values), lengths=tf.constant(lengths))
+    with pytest.raises(ValueError, match="the series have no steps"):
+        classifier.predict(np.zeros([2, 0, 2], np.float32))
+    with pytest.raises(ValueError, match=r"series 1: length 0, not in \[1, 6\]"):
+        classifier.predict(values, lengths=[6, 0, 6, 6])
+    with pytest.raises(ValueError, match="series 1 has no steps"):
+        classifier.probabilities([values[0], values[1, :0]])
+    with pytest.raises(ValueError, match=r"series 0 has shape \(6, 3\); expected \[length, 2\]"):
+        classifier.predict([np.zeros([6, 3])])
+
+
+def test_predict_takes_raw_series_as_classify_does(classifier):
+    values = _series()
+    series = [values[0], values[1, :3], values[2, :1]]
+    expected = classifier.probabilities(series)
+    # The model's outputs are logits here (activation None), as keras.Model.predict gives.
+    np.testing.assert_allclose(classifier.as_probabilities(
+        classifier.predict(series, batch_size=2, verbose=0)), expected, atol=1e-6)
+    np.testing.assert_allclose(
+        classifier.as_probabilities(classifier.predict(values, verbose=0)),
+        classifier.probabilities(list(values)), atol=1e-6)
+    np.testing.assert_allclose(classifier.predict(
+        {"series": values, "padding_mask": np.ones([4, 6], bool)}, verbose=0),
+        classifier.predict(values, verbose=0), atol=1e-6)
+
+
+def test_a_nan_in_a_real_japanese_vowels_case_is_refused_not_answered(tmp_path):
+    from kasm_keras.zoo import time_series as zoo_time_series
+
+    name = zoo.names(task=zoo.TIME_SERIES)[0]
+    classifier = zoo.load(name)
+    _, series, _ = zoo_time_series.split_cases("japanese_vowels", "test",
+                                               real_time_series_data(), str(tmp_path))
+    series = [s.copy() for s in series[:8]]
+    answered = classifier.predict(series, verbose=0)
+    assert np.isfinite(answered).all()
+    series[5][3, 7] = np.nan
+    with pytest.raises(ValueError, match="^series 5: step 3, channel 7: nan is not finite"):
+        classifier.probabilities(series)
+    exported = tf.saved_model.load(serving.export_saved_model(classifier, str(tmp_path / "x")))
+    values, lengths = tsd.pad(series)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"series \(index\):\] \[5\]"):
+        exported.signatures[serving.WITH_LENGTHS](series=tf.constant(values),
+                                                  lengths=tf.constant(lengths))
