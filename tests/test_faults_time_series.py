@@ -71,6 +71,15 @@ def test_every_number_the_format_writes_is_read_exactly(tmp_path):
     assert np.isfinite(read.series[0]).all()
 
 
+@pytest.mark.parametrize("value", ["٣", "1_0", "+2", "2.0"])
+def test_dimensions_must_be_ascii_digits(tmp_path, value):
+    path = tmp_path / "bad.ts"
+    path.write_text(HEADER.replace("@dimensions 2", f"@dimensions {value}") + "1:2:a\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:6: @dimensions must be a "
+                                        "whole number"):
+        tsd.read_ts(path)
+
+
 @pytest.mark.parametrize("body", ["?,?:1,2:a\n", "1,2:?:a\n", ":1,2:a\n"])
 def test_a_case_with_no_steps_is_named(tmp_path, body):
     path = tmp_path / "empty.ts"

@@ -144,10 +144,9 @@ def _header(path, number, line, header):
             raise DataError(f"{where}: @classLabel names a class twice ({' '.join(labels)})")
         header["classes"] = labels
     elif key == "dimensions":
-        try:
-            header["dimensions"] = int(value)
-        except ValueError:
-            raise DataError(f"{where}: @dimensions must be a whole number, got {value!r}") from None
+        if not re.fullmatch("[0-9]+", value, re.ASCII):  # int() would take "٣" and "1_0"
+            raise DataError(f"{where}: @dimensions must be a whole number, got {value!r}")
+        header["dimensions"] = int(value)
         if header["dimensions"] < 1:
             raise DataError(f"{where}: @dimensions must be at least 1, got {value!r}")
     elif key == "problemname":
