@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from kasm_keras import zoo
-from kasm_keras.data import classification_data, language_model_data
+from kasm_keras.data import classification_data, language_model_data, word_vectors
 from kasm_keras.data import time_series_data as tsd
 from kasm_keras.data.classification_data import DataError
 from kasm_keras.models.time_series_classifier import build_time_series_classifier, serving
@@ -159,6 +159,14 @@ def test_a_byte_order_mark_is_skipped_by_every_text_reader(tmp_path, rng):
     ag_news = classification_data.get_dataset("ag_news")
     assert list(classification_data.read_rows(str(tmp_path / "bom.csv"), ag_news)) == list(
         classification_data.read_rows(str(tmp_path / "plain.csv"), ag_news))
+    (tmp_path / "classes.txt").write_bytes(BOM + "\n".join(ag_news.classes).encode())
+    assert classification_data.read_classes(tmp_path / "classes.txt", ag_news) == list(
+        ag_news.classes)
+
+    (tmp_path / "vectors.txt").write_bytes(BOM + b"the 0.5 1.5\ncat 2 3\n")
+    vectors = word_vectors.read_glove_text(tmp_path / "vectors.txt")
+    assert sorted(vectors) == ["cat", "the"]
+    np.testing.assert_array_equal(vectors["the"], [0.5, 1.5])
 
 
 # ------------------------------------------------------------------ groups
