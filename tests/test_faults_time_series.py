@@ -347,6 +347,24 @@ def test_predict_takes_raw_series_as_classify_does(classifier):
         classifier.predict(values, verbose=0), atol=1e-6)
 
 
+def test_evaluate_names_the_line_of_a_value_the_models_statistics_overflow(tool, tmp_path, rng):
+    """The data's own statistics keep 3e38 finite (its values are ~1e37); a zoo entry's
+    (standard deviations below 1) do not: refused at its line, not answered."""
+    name = zoo.names(task=zoo.TIME_SERIES)[0]
+    header = ("@problemName Big\n@timeStamps false\n@missing false\n@univariate false\n"
+              "@dimensions 12\n@equalLength false\n@classLabel true 1 2 3 4 5 6 7 8 9\n@data\n")
+    cases = [(rng.normal(0, 1e37, size=(5, 12)), str(1 + i % 9)) for i in range(18)]
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "Big_TRAIN.ts").write_text(ts_text(cases, header).replace(".000000", ""))
+    test = ts_text(cases[:3], header).replace(".000000", "") + ",".join(["3e38"] * 5) + (
+        ":" + ",".join(["1"] * 5)) * 11 + ":2\n"
+    (folder / "Big_TEST.ts").write_text(test)
+    error_line(tool("evaluate", f"--zoo={name}", "--dataset=ts_files", f"--data_dir={folder}"),
+               f"{folder / 'Big_TEST.ts'}:12: channel 1: 3e+38 is not finite once standardised "
+               "with the model's statistics")
+
+
 def test_a_nan_in_a_real_japanese_vowels_case_is_refused_not_answered(tmp_path):
     from kasm_keras.zoo import time_series as zoo_time_series
 

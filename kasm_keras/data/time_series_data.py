@@ -482,7 +482,8 @@ def pad(series, length=None):
 class TimeSeriesData:
     """A data set's splits, ready to train on: `cases[split]` = (series list, labels) for
     "train", "validation" (carved from the training file) and "test"; `mean` and `std`
-    fitted on "train" alone; `paths` the files read."""
+    fitted on "train" alone; `paths` the files read; `sources[split]` each case's
+    "file:line", where known."""
 
     name: str
     classes: list
@@ -490,6 +491,7 @@ class TimeSeriesData:
     mean: np.ndarray
     std: np.ndarray
     paths: dict
+    sources: dict | None = None
 
     @property
     def channels(self):
@@ -571,22 +573,33 @@ def make_data(name, train, test, classes, paths, validation_fraction=VALIDATION_
              "test": (list(test[0]), np.asarray(test[1]))}
     mean, std = channel_statistics(cases["train"][0])
     if sources is not None:
-        check_standardised(list(series) + list(test[0]), list(sources[0]) + list(sources[1]),
-                           mean, std)
-    return TimeSeriesData(name, list(classes), cases, mean, std, dict(paths))
+        sources = {"train": [sources[0][i] for i in kept],
+                   "validation": [sources[0][i] for i in held], "test": list(sources[1])}
+        for split, (split_series, _) in cases.items():
+            check_standardised(split_series, sources[split], mean, std,
+                               "the training cases' statistics")
+    return TimeSeriesData(name, list(classes), cases, mean, std, dict(paths), sources)
 
 
-def check_standardised(series, sources, mean, std):
-    """DataError naming `sources[i]` ("file:line") for the first series whose values are not
-    finite once standardised as the model does it (float32 `(x - mean) / std`)."""
+def not_finite(values, mean, std):
+    """(step, channel) of the first value of `values` `[length, channels]` that is not finite
+    once standardised as the model does it (float32 `(x - mean) / std`: NaN, inf, or 3e38 on a
+    channel whose standard deviation is below 1), or None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = np.argwhere(~np.isfinite((np.asarray(values, np.float32) - mean) / std))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+def check_standardised(series, sources, mean, std, statistics):
+    """DataError naming `sources[i]` ("file:line") for the first series with a value that is
+    `not_finite` with `mean` and `std` (`statistics` says whose)."""
     for values, source in zip(series, sources):
-        with np.errstate(over="ignore", invalid="ignore"):
-            bad = np.argwhere(~np.isfinite((np.asarray(values, np.float32) - mean) / std))
-        if len(bad):
-            step, channel = bad[0]
+        bad = not_finite(values, mean, std)
+        if bad is not None:
+            step, channel = bad
             raise DataError(f"{source}: channel {channel + 1}: {values[step, channel]:g} is not "
-                            "finite once standardised with the training cases' statistics "
-                            f"(mean {mean[channel]:g}, standard deviation {std[channel]:g}) "
+                            f"finite once standardised with {statistics} (mean "
+                            f"{mean[channel]:g}, standard deviation {std[channel]:g}) "
                             f"(step {step + 1})")
 
 

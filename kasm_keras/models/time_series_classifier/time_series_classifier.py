@@ -4,7 +4,8 @@ import keras
 import keras_hub
 import numpy as np
 
-from kasm_keras.data.time_series_data import pad, padded_batch, ragged_series
+from kasm_keras.data.classification_data import DataError
+from kasm_keras.data.time_series_data import not_finite, pad, padded_batch, ragged_series
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.time_series_classifier.backbone import TimeSeriesBackbone
 from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
@@ -123,30 +124,28 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
                                **kwargs)
 
     def check_series(self, series):
-        """`series` (`[length, channels]` arrays) as float32 arrays, or ValueError naming the
-        first series that has the wrong shape, no steps, or a value the model cannot answer:
-        NaN or inf, or one that is not finite once standardised with the training
-        statistics (3e38 on a channel whose standard deviation is below 1): the network would
-        turn it into the same answer for any series."""
+        """`series` (`[length, channels]` arrays) as float32 arrays, or DataError (a
+        ValueError) naming the first series that has the wrong shape, no steps, or a value
+        the model cannot answer: NaN or inf, or one that is not finite once standardised with
+        the training statistics (3e38 on a channel whose standard deviation is below 1); the
+        network would give any such series the same answer."""
         series = [np.asarray(s, np.float32) for s in series]
-        mean, std = (np.asarray(w, np.float32) for w in self.backbone.standardization.
-                     get_weights())
+        mean, std = self.backbone.standardization.get_weights()
         for i, s in enumerate(series):
             if s.ndim != 2 or s.shape[1] != self.channels:
-                raise ValueError(f"series {i} has shape {s.shape}; expected [length, "
-                                 f"{self.channels}]")
+                raise DataError(f"series {i} has shape {s.shape}; expected [length, "
+                                f"{self.channels}]")
             if not len(s):
-                raise ValueError(f"series {i} has no steps; a series needs at least one")
-            with np.errstate(over="ignore", invalid="ignore"):
-                bad = np.argwhere(~np.isfinite((s - mean) / std))
-            if len(bad):
-                step, channel = bad[0]
+                raise DataError(f"series {i} has no steps; a series needs at least one")
+            bad = not_finite(s, mean, std)
+            if bad is not None:
+                step, channel = bad
                 value = s[step, channel]
                 what = ("is not finite" if not np.isfinite(value) else
                         f"is not finite once standardised (mean {mean[channel]:g}, standard "
                         f"deviation {std[channel]:g})")
-                raise ValueError(f"series {i}: step {step}, channel {channel}: {value:g} {what}; "
-                                 "the model answers finite input only")
+                raise DataError(f"series {i}: step {step}, channel {channel}: {value:g} {what}; "
+                                "the model answers finite input only")
         return series
 
     def probabilities(self, series, batch_size=256):
