@@ -385,6 +385,9 @@ def test_a_tiny_run_trains_evaluates_cross_validates_and_exports(tool, toy_dir, 
     np.testing.assert_allclose(got["probabilities"].numpy(), expected, atol=1e-5)
     assert got["class_name"].numpy().tolist() == [
         "abc"[i].encode() for i in expected.argmax(-1)]
+    values[2, 3, 1] = np.nan  # a real step: an error status naming the series, not an answer
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"series \(index\):\] \[2\]"):
+        serve(series=tf.constant(values), lengths=tf.constant(lengths))
 
 
 def test_the_savedmodel_of_a_float_input_matches_keras_for_ngram_windows(tmp_path, rng):
