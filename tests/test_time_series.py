@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import zipfile
 
 import keras
@@ -343,6 +344,17 @@ def test_a_tiny_run_trains_evaluates_cross_validates_and_exports(tool, toy_dir, 
     zoo_dir = tmp_path / "zoo"
     zoo_dir.mkdir()
     (zoo_dir / "registry.json").write_text("{}")  # its own registry, not the package's
+    # A test file with a value that does not fit float32 is refused at its line; nothing written.
+    spoiled = tmp_path / "spoiled"
+    shutil.copytree(toy_dir, spoiled)
+    with open(spoiled / "Toy_TEST.ts", "a") as f:
+        f.write("1e39,1:1,2:a\n")
+    line = len((spoiled / "Toy_TEST.ts").read_text().splitlines())
+    before = tree(zoo_dir)
+    error_line(tool("zoo", "publish", f"--model_dir={run}", "--name=toy/rkm_cifg_3gram",
+                    f"--data_dir={spoiled}", f"--zoo_dir={zoo_dir}", "--url="),
+               f"{spoiled / 'Toy_TEST.ts'}:{line}: channel 1: 1e39 does not fit float32")
+    assert tree(zoo_dir) == before
     result = tool("zoo", "publish", f"--model_dir={run}", "--name=toy/rkm_cifg_3gram",
                   f"--data_dir={toy_dir}", f"--zoo_dir={zoo_dir}", "--url=")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -373,6 +385,9 @@ def test_a_tiny_run_trains_evaluates_cross_validates_and_exports(tool, toy_dir, 
     np.testing.assert_allclose(got["probabilities"].numpy(), expected, atol=1e-5)
     assert got["class_name"].numpy().tolist() == [
         "abc"[i].encode() for i in expected.argmax(-1)]
+    values[2, 3, 1] = np.nan  # a real step: an error status naming the series, not an answer
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"series \(index\):\] \[2\]"):
+        serve(series=tf.constant(values), lengths=tf.constant(lengths))
 
 
 def test_the_savedmodel_of_a_float_input_matches_keras_for_ngram_windows(tmp_path, rng):

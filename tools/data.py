@@ -56,6 +56,9 @@ def define_flags(flag_values=FLAGS):
                       "of stopping.", **kw)
     flags.DEFINE_integer("batch_size", 64, "Batch size for the pipeline speed measurement.",
                          lower_bound=1, **kw)
+    flags.DEFINE_integer("max_series_length", time_series_data.MAX_LENGTH, "Time series: "
+                         "steps a series may have (longer ones are refused at their line).",
+                         lower_bound=1, **kw)
     flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.", **kw)
     flags.mark_flag_as_required("dataset", **kw)
     tool_support.existing_folder(flag_values, "data_dir")
@@ -73,7 +76,7 @@ def describe_time_series():
     fraction = FLAGS.validation_fraction or time_series_data.VALIDATION_FRACTION
     with tool_support.download_hint(f"the {FLAGS.dataset} data set"):
         data = time_series_data.load_time_series(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir,
-                                                 fraction, FLAGS.seed)
+                                                 fraction, FLAGS.seed, FLAGS.max_series_length)
     report = time_series_data.describe(data)
     print(json.dumps(report) if FLAGS.json else time_series_data.format_report(report))
 
@@ -83,6 +86,9 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if FLAGS.dataset in time_series_data.NAMES:
         return describe_time_series()
+    if FLAGS["max_series_length"].present:
+        raise app.UsageError(f"--max_series_length applies to time series, not to "
+                             f"--dataset={FLAGS.dataset}")
     try:  # before any data is read
         word_vectors.resolve_source(FLAGS.embeddings)
     except word_vectors.WordVectorsError as error:

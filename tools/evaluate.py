@@ -197,7 +197,7 @@ def evaluate_time_series(classifier):
     split = "validation" if FLAGS.split == "valid" else FLAGS.split
     with tool_support.download_hint(f"the {dataset} data set"):
         classes, series, labels = zoo_time_series.split_cases(
-            dataset, split, run_data_dir(run), FLAGS.cache_dir, run)
+            dataset, split, run_data_dir(run), FLAGS.cache_dir, run, classifier)
     if list(classes) != list(classifier.class_names or classes):
         tool_support.fail(f"the model predicts {classifier.class_names}, but {dataset} has "
                           f"classes {list(classes)}")

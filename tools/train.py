@@ -138,6 +138,11 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
                          "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
 
+    # Time series only.
+    flags.DEFINE_integer("max_series_length", ts.max_series_length, "Steps a series may have "
+                         "(longer ones are refused at their line: training keeps every step of "
+                         "a batch in memory).", **kw)
+
     # Document classification only.
     flags.DEFINE_integer("max_length", None, "Tokens kept per document (default 128, 96 for "
                          "yahoo).", **kw)

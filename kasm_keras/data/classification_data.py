@@ -140,8 +140,9 @@ def find_archive(name, data_dir):
 
 
 def read_classes(path, dataset):
-    """classes.txt must list the dataset's canonical classes, one per line, in order."""
-    with open(path, encoding="utf-8") as f:
+    """classes.txt must list the dataset's canonical classes, one per line, in order (a leading
+    byte-order mark is skipped)."""
+    with open(path, encoding="utf-8-sig") as f:
         names = [line.strip() for line in f if line.strip()]
     if tuple(names) != dataset.classes:
         raise DataError(
@@ -172,8 +173,8 @@ def _decoded_lines(raw, bad_lines, max_bytes):
             bad_lines[number] = f"line longer than {max_bytes} bytes"
             yield "\n"
             continue
-        try:
-            yield line.decode("utf-8")
+        try:  # a byte-order mark opening the file is not part of its first field
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
             bad_lines[number] = f"invalid UTF-8 at byte {error.start} of the line"
             yield line.decode("utf-8", errors="replace")

@@ -110,11 +110,12 @@ def _universal_newlines(text):
 
 def read_tokens(path):
     """Every line's whitespace-separated words followed by one <eos>, as AWD-LSTM's data.py reads
-    (blank lines give a lone <eos>)."""
+    (blank lines give a lone <eos>). A leading byte-order mark is not text and is skipped (it
+    would otherwise glue itself to the first word, making it <unk>)."""
     path = os.fspath(path)
     data = _read_bytes(path)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = _universal_newlines(data[: e.start].decode("utf-8")).count("\n") + 1
         raise DataError(

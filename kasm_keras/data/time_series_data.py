@@ -24,15 +24,19 @@ line after `@data`: the channels separated by `:`, each a comma-separated list o
 the class label last. Every channel of a case has the same length; cases may differ in length.
 Trailing `?` or `NaN` values of a channel are padding (some unequal-length UEA files pad that
 way) and are cut; a missing value inside a series, time stamps and regression targets are not
-supported. Anything else stops with the file and line.
+supported. A value is a decimal number in ASCII (`-1.5`, `2e-3`, `.5`, `+7.`), as the format
+writes them, not whatever Python's float() takes (`1_000`, `٣`, `inf`), and it must fit float32,
+the dtype the model reads (`1e39` does not). A leading byte-order mark is skipped. Anything else
+stops with the file and line.
 """
 
 import csv
 import dataclasses
 import glob
 import hashlib
-import math
 import os
+import re
+import unicodedata
 import zipfile
 
 import numpy as np
@@ -62,6 +66,11 @@ CONSTANT_CHANNEL = 1e-7
 VALIDATION_KEY = "kasm-keras-time-series-validation"
 # The share of each class's training cases held out for validation, unless a run says otherwise.
 VALIDATION_FRACTION = 0.2
+# The most steps a series may have unless a run says otherwise (`--max_series_length`): training
+# keeps every step of a batch's recurrence for the gradient (a 10^6-step series took over 5 GB
+# with 4 units), so a longer series is refused at its line rather than running out of memory.
+# The UEA archive's longest series (EigenWorms) has 17,984 steps.
+MAX_LENGTH = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +144,9 @@ def _header(path, number, line, header):
             raise DataError(f"{where}: @classLabel names a class twice ({' '.join(labels)})")
         header["classes"] = labels
     elif key == "dimensions":
-        try:
-            header["dimensions"] = int(value)
-        except ValueError:
-            raise DataError(f"{where}: @dimensions must be a whole number, got {value!r}") from None
+        if not re.fullmatch("[0-9]+", value, re.ASCII):  # int() would take "٣" and "1_0"
+            raise DataError(f"{where}: @dimensions must be a whole number, got {value!r}")
+        header["dimensions"] = int(value)
         if header["dimensions"] < 1:
             raise DataError(f"{where}: @dimensions must be at least 1, got {value!r}")
     elif key == "problemname":
@@ -151,41 +159,57 @@ def _is_missing(text):
     return text.strip().lower() in ("?", "nan")
 
 
-def _channel(path, number, index, text):
-    """One channel's values; trailing missing values are padding and are cut."""
-    values = text.split(",")
+# A value as the .ts format writes it: ASCII digits, an optional sign, point and exponent.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+NOT_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _channel(path, number, index, text, max_length):
+    """One channel's values (float32); trailing missing values are padding and are cut."""
+    values = [v.strip() for v in text.split(",")]
     while values and _is_missing(values[-1]):
         values.pop()
     if not values or values == [""]:
-        raise DataError(f"{path}:{number}: channel {index + 1} has no values")
-    try:
-        array = np.array(values, dtype=np.float64)
-    except ValueError:
-        bad = next(v for v in values if not _parses(v))
-        what = ("a missing value inside the series (only trailing ones, as padding, are "
-                "supported)" if _is_missing(bad) else f"{bad.strip()!r} is not a number")
-        raise DataError(f"{path}:{number}: channel {index + 1}: {what}") from None
-    if not np.isfinite(array).all():
-        raise DataError(f"{path}:{number}: channel {index + 1}: a value that is not finite "
-                        f"({values[int(np.flatnonzero(~np.isfinite(array))[0])].strip()})")
+        raise DataError(f"{path}:{number}: channel {index + 1} has no values (a series needs "
+                        "at least one step)")
+    if len(values) > max_length:
+        raise DataError(f"{path}:{number}: channel {index + 1} has {len(values):,} steps, more "
+                        f"than the limit of {max_length:,} (--max_series_length raises it; "
+                        "training keeps every step of a batch in memory)")
+    for step, value in enumerate(values, 1):
+        if NUMBER.fullmatch(value):
+            continue
+        if _is_missing(value):
+            what = ("a missing value inside the series (only trailing ones, as padding, are "
+                    "supported)")
+        elif NOT_FINITE.fullmatch(value):
+            what = f"a value that is not finite ({value})"
+        elif not value:
+            what = "an empty value"
+        else:
+            what = f"{value!r} is not a number (ASCII decimal digits, e.g. -1.5 or 2e-3)"
+        raise DataError(f"{path}:{number}: channel {index + 1}: {what} (step {step})")
+    with np.errstate(over="ignore"):
+        array = np.array(values, dtype=np.float64).astype(np.float32)
+    too_large = np.flatnonzero(~np.isfinite(array))
+    if len(too_large):
+        step = int(too_large[0])
+        raise DataError(f"{path}:{number}: channel {index + 1}: {values[step]} does not fit "
+                        f"float32, the dtype the model reads: its largest is {FLOAT32_MAX:.8g} "
+                        f"(step {step + 1})")
     return array
 
 
-def _parses(value):
-    try:
-        return not math.isnan(float(value))
-    except ValueError:
-        return False
-
-
-def read_ts(path):
+def read_ts(path, max_length=MAX_LENGTH):
     """The cases of a UEA/UCR `.ts` classification file (see the module docstring); DataError
-    naming the file and line for anything it cannot take."""
+    naming the file and line for anything it cannot take, a series of more than `max_length`
+    steps included."""
     path = os.fspath(path)
     header = {"classes": None, "dimensions": None, "problem": None, "data": False}
     series, labels, lines = [], [], []
     try:
-        with open(path, encoding="utf-8", newline=None) as f:
+        with open(path, encoding="utf-8-sig", newline=None) as f:
             for number, raw in enumerate(f, 1):
                 line = raw.strip()
                 if not line or line.startswith("#"):
@@ -214,12 +238,13 @@ def read_ts(path):
                     raise DataError(f"{path}:{number}: {len(fields)} channels, expected "
                                     f"{expected}" + (" (@dimensions)" if header["dimensions"]
                                                      else " (as the first case)"))
-                channels = [_channel(path, number, i, text) for i, text in enumerate(fields)]
+                channels = [_channel(path, number, i, text, max_length)
+                            for i, text in enumerate(fields)]
                 lengths = {len(c) for c in channels}
                 if len(lengths) > 1:
                     raise DataError(f"{path}:{number}: the channels differ in length "
                                     f"({', '.join(str(len(c)) for c in channels)} values)")
-                series.append(np.stack(channels, axis=1).astype(np.float32))
+                series.append(np.stack(channels, axis=1))
                 labels.append(header["classes"].index(label))
                 lines.append(number)
     except UnicodeDecodeError as error:
@@ -342,14 +367,27 @@ def extract_sktime_data(wheel, cache_dir=None):
 
 # ------------------------------------------------------------------ groups (for cross-validation)
 
+# Unicode categories a group's name may not hold: control characters (newline, tab, NUL, ...)
+# and line or paragraph separators, which would break the one-line-per-fold report.
+CONTROL = ("Cc", "Zl", "Zp")
+
+
+def _line_breaks(field):
+    return field.count("\n") + field.count("\r") - field.count("\r\n")
+
+
 def read_groups(path, column, cases):
     """The group of every case of a training file with `cases` cases, from the CSV file `path`:
     a header row naming the columns, then one row per case in the file's order; `column` names
     the column holding the group (any text: an animal, a subject, a session)."""
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f))
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader, rows, starts = csv.reader(f), [], []
+            for row in reader:
+                rows.append(row)
+                # The line the row starts on: a quoted field may hold line breaks.
+                starts.append(reader.line_num - sum(map(_line_breaks, row)))
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error})") from None
     except csv.Error as error:
@@ -361,9 +399,14 @@ def read_groups(path, column, cases):
     if column not in names:
         raise DataError(f"{path}:1: no column {column!r} (--group_column) in the header; its "
                         f"columns: {', '.join(names)}")
+    columns = [i + 1 for i, name in enumerate(names) if name == column]
+    if len(columns) > 1:
+        raise DataError(f"{path}:1: the header names column {column!r} (--group_column) "
+                        f"{len(columns)} times (columns {', '.join(map(str, columns))}); which "
+                        "one holds the groups is unclear")
     index = names.index(column)
     groups = []
-    for number, row in enumerate(rows[1:], 2):
+    for number, row in zip(starts[1:], rows[1:]):
         if not row:
             raise DataError(f"{path}:{number}: an empty row (one row per case, in order)")
         if len(row) != len(names):
@@ -371,6 +414,11 @@ def read_groups(path, column, cases):
         group = row[index].strip()
         if not group:
             raise DataError(f"{path}:{number}: no group in column {column!r}")
+        control = next((c for c in group if unicodedata.category(c) in CONTROL), None)
+        if control is not None:
+            raise DataError(f"{path}:{number}: the group {group!r} in column {column!r} holds "
+                            f"the control character {control!r}; a group's name is one line of "
+                            "printable text")
         groups.append(group)
     if len(groups) != cases:
         raise DataError(f"{path}: {len(groups)} rows of groups for {cases} cases of the training "
@@ -434,7 +482,8 @@ def pad(series, length=None):
 class TimeSeriesData:
     """A data set's splits, ready to train on: `cases[split]` = (series list, labels) for
     "train", "validation" (carved from the training file) and "test"; `mean` and `std`
-    fitted on "train" alone; `paths` the files read."""
+    fitted on "train" alone; `paths` the files read; `sources[split]` each case's
+    "file:line", where known."""
 
     name: str
     classes: list
@@ -442,6 +491,7 @@ class TimeSeriesData:
     mean: np.ndarray
     std: np.ndarray
     paths: dict
+    sources: dict | None = None
 
     @property
     def channels(self):
@@ -460,14 +510,15 @@ class TimeSeriesData:
     def batches(self, split, batch_size, shuffle=False, repeat=False, seed=0,
                 drop_remainder=False, shuffle_buffer=None):
         """({"series" float32 [batch, length, channels], "padding_mask" bool [batch, length]},
-        labels int32 [batch]) batches, each cut to its longest series. The order is the
-        shuffled (seeded) order of case indices (`shuffle_buffer` of them at a time, default
-        all), so a checkpointed iterator holds indices, not the data."""
+        labels int32 [batch]) batches, each padded to its own longest series: the split is held
+        unpadded (`ragged_series`), so one long series costs its own steps, not the longest
+        length times every case. The order is the shuffled (seeded) order of case indices
+        (`shuffle_buffer` of them at a time, default all), so a checkpointed iterator holds
+        indices, not the data."""
         import tensorflow as tf
 
         series, labels = self.cases[split]
-        values, lengths = pad(series)
-        values, lengths = tf.constant(values), tf.constant(lengths)
+        values = ragged_series(series, self.channels)
         labels = tf.constant(np.asarray(labels, np.int32))
         data = tf.data.Dataset.range(len(series))
         if shuffle:
@@ -476,22 +527,44 @@ class TimeSeriesData:
         if repeat:
             data = data.repeat()
 
-        def gather(index):
-            longest = tf.maximum(tf.reduce_max(tf.gather(lengths, index)), 1)
-            batch_lengths = tf.gather(lengths, index)
-            return ({"series": tf.gather(values, index)[:, :longest],
-                     "padding_mask": tf.sequence_mask(batch_lengths, longest)},
+        def gather(index):  # the batch's size is static with drop_remainder
+            return (padded_batch(tf.gather(values, index), index.shape[0], self.channels),
                     tf.gather(labels, index))
 
         data = data.batch(batch_size, drop_remainder=drop_remainder).map(gather)
         return data.prefetch(tf.data.AUTOTUNE)
 
 
+def ragged_series(series, channels):
+    """float32 `tf.RaggedTensor` `[cases, (length), channels]` of a list of `[length, channels]`
+    arrays: every step once, no padding."""
+    import tensorflow as tf
+
+    lengths = np.asarray([len(s) for s in series], np.int64)
+    steps = (np.concatenate([np.asarray(s, np.float32) for s in series], axis=0) if len(series)
+             else np.zeros([0, channels], np.float32))
+    return tf.RaggedTensor.from_row_lengths(steps, lengths)
+
+
+def padded_batch(batch, size=None, channels=None):
+    """The model's input of a ragged batch `[batch, (length), channels]`: "series" zero-padded
+    at the end to the batch's longest series and "padding_mask" True at the real steps
+    (`size` and `channels`: the static shape, where known)."""
+    import tensorflow as tf
+
+    values = batch.to_tensor(shape=[size, None, channels])
+    mask = tf.sequence_mask(batch.row_lengths(), tf.shape(values)[1])
+    mask.set_shape(values.shape[:2])
+    return {"series": values, "padding_mask": mask}
+
+
 def make_data(name, train, test, classes, paths, validation_fraction=VALIDATION_FRACTION,
-              split_seed=0):
+              split_seed=0, sources=None):
     """A `TimeSeriesData` from training cases `train` and test cases `test` ((series, labels)
     each): validation carved from `train` (`validation_indices`), statistics fitted on the
-    rest of `train` only."""
+    rest of `train` only. `sources` (a "file:line" per case of `train` and of `test`) names
+    the case of a value the model could not read: one that is not finite once standardised
+    with those statistics (3e38 in a test file whose training values are small)."""
     series, labels = train
     held = validation_indices(labels, validation_fraction, split_seed)
     kept = np.setdiff1d(np.arange(len(series)), held)
@@ -499,13 +572,47 @@ def make_data(name, train, test, classes, paths, validation_fraction=VALIDATION_
              "validation": ([series[i] for i in held], np.asarray(labels)[held]),
              "test": (list(test[0]), np.asarray(test[1]))}
     mean, std = channel_statistics(cases["train"][0])
-    return TimeSeriesData(name, list(classes), cases, mean, std, dict(paths))
+    if sources is not None:
+        sources = {"train": [sources[0][i] for i in kept],
+                   "validation": [sources[0][i] for i in held], "test": list(sources[1])}
+        for split, (split_series, _) in cases.items():
+            check_standardised(split_series, sources[split], mean, std,
+                               "the training cases' statistics")
+    return TimeSeriesData(name, list(classes), cases, mean, std, dict(paths), sources)
 
 
-def read_files(name, paths):
-    """{split: TimeSeriesFile} of `paths`, checked against each other (the same classes and
-    channels) and, for a known data set, against its recorded counts."""
-    read = {split: read_ts(path) for split, path in paths.items()}
+def not_finite(values, mean, std):
+    """(step, channel) of the first value of `values` `[length, channels]` that is not finite
+    once standardised as the model does it (float32 `(x - mean) / std`: NaN, inf, or 3e38 on a
+    channel whose standard deviation is below 1), or None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = np.argwhere(~np.isfinite((np.asarray(values, np.float32) - mean) / std))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+def check_standardised(series, sources, mean, std, statistics):
+    """DataError naming `sources[i]` ("file:line") for the first series with a value that is
+    `not_finite` with `mean` and `std` (`statistics` says whose)."""
+    for values, source in zip(series, sources):
+        bad = not_finite(values, mean, std)
+        if bad is not None:
+            step, channel = bad
+            raise DataError(f"{source}: channel {channel + 1}: {values[step, channel]:g} is not "
+                            f"finite once standardised with {statistics} (mean "
+                            f"{mean[channel]:g}, standard deviation {std[channel]:g}) "
+                            f"(step {step + 1})")
+
+
+def sources(ts, indices=None):
+    """"file:line" of every case of the TimeSeriesFile `ts` (of `indices` only, if given)."""
+    lines = ts.lines if indices is None else ts.lines[indices]
+    return [f"{ts.path}:{line}" for line in lines]
+
+
+def read_files(name, paths, max_length=MAX_LENGTH):
+    """{split: TimeSeriesFile} of `paths` (`read_ts`), checked against each other (the same
+    classes and channels) and, for a known data set, against its recorded counts."""
+    read = {split: read_ts(path, max_length) for split, path in paths.items()}
     first = read[next(iter(read))]
     for split, ts in read.items():
         if ts.classes != first.classes:
@@ -526,16 +633,17 @@ def read_files(name, paths):
 
 
 def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VALIDATION_FRACTION,
-                     split_seed=0):
+                     split_seed=0, max_length=MAX_LENGTH):
     """The splits of data set `name` (`NAMES`), read from `data_dir` or downloaded (see the
-    module docstring)."""
+    module docstring); a series of more than `max_length` steps is refused."""
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     paths = locate(name, data_dir, cache_dir)
-    read = read_files(name, paths)
+    read = read_files(name, paths, max_length)
     train, test = read["train"], read["test"]
     return make_data(name, (train.series, train.labels), (test.series, test.labels),
-                     train.classes, paths, validation_fraction, split_seed)
+                     train.classes, paths, validation_fraction, split_seed,
+                     (sources(train), sources(test)))
 
 
 def file_digests(paths):

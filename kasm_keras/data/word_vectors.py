@@ -103,7 +103,8 @@ def read_glove_text(path, wanted=None):
     with _open_binary(path) as f:
         for number, raw in enumerate(f, start=1):
             try:
-                line = raw.decode("utf-8").rstrip(" \r\n")
+                # A byte-order mark opening the file is not part of the first word.
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip(" \r\n")
             except UnicodeDecodeError as error:
                 raise WordVectorsError(
                     f"{path}:{number}: invalid UTF-8 at byte {error.start} ({error.reason})"

@@ -38,7 +38,7 @@ FIXED_SETTINGS = ("model", "dataset", "ngram", "ngram_padding", "units", "layer_
                   "validation_fraction", "policy", "fold")
 # A finished fold is read back only if it was trained by this recipe: every setting but where
 # things are and how often the loop reports.
-NOT_RECIPE = ("model_dir", "data_dir", "cache_dir", "log_every", "fold")
+NOT_RECIPE = ("model_dir", "data_dir", "cache_dir", "log_every", "fold", "max_series_length")
 # ... and on this fold: the same group of the same files (by content; they may have moved).
 FOLD_IDENTITY = ("group", "group_column", "train_sha256", "groups_sha256")
 CV_METHODS = ("leave_one_group_out",)
@@ -59,12 +59,14 @@ class TimeSeriesConfig(ClassifierConfig):
     batch_size: int = 16
     dropout: float = 0.1
     validation_fraction: float = time_series_data.VALIDATION_FRACTION
+    max_series_length: int = time_series_data.MAX_LENGTH  # longer series are refused
     eval_every: int | None = None  # steps; None: once per epoch
     # Small models (tens of thousands of weights) whose stored entries are the trained float32
     # weights themselves; --precision=auto would pick mixed_bfloat16 on a CPU with fast bfloat16.
     precision: str = "float32"
 
     def check_task(self):
+        self.check_at_least_one("max_series_length")
         if self.dataset == time_series_data.OWN_FILES and self.data_dir is None:
             raise TrainingError(f"--dataset={self.dataset} reads your own .ts files: pass "
                                 "--data_dir, the folder holding <Problem>_TRAIN.ts and "
@@ -106,9 +108,10 @@ class TimeSeriesTask(ClassificationTask):
         c = self.config
         if self.fold is None:
             return time_series_data.load_time_series(
-                c.dataset, c.data_dir, c.cache_dir, c.validation_fraction, c.split_seed)
+                c.dataset, c.data_dir, c.cache_dir, c.validation_fraction, c.split_seed,
+                c.max_series_length)
         paths = time_series_data.locate(c.dataset, c.data_dir, c.cache_dir, splits=("train",))
-        train = time_series_data.read_files(c.dataset, paths)["train"]
+        train = time_series_data.read_files(c.dataset, paths, c.max_series_length)["train"]
         series, labels = train.series, train.labels
 
         def part(indices):
@@ -116,7 +119,9 @@ class TimeSeriesTask(ClassificationTask):
 
         return time_series_data.make_data(c.dataset, part(self.fold.train),
                                           part(self.fold.test), train.classes, paths,
-                                          c.validation_fraction, c.split_seed)
+                                          c.validation_fraction, c.split_seed,
+                                          (time_series_data.sources(train, self.fold.train),
+                                           time_series_data.sources(train, self.fold.test)))
 
     def prepare(self, log):
         c = self.config
@@ -206,7 +211,7 @@ def cross_validate(config, groups_path, group_column, cv_dir, command=None, log=
     over all held-out cases pooled."""
     paths = time_series_data.locate(config.dataset, config.data_dir, config.cache_dir,
                                     splits=("train",))
-    train = time_series_data.read_files(config.dataset, paths)["train"]
+    train = time_series_data.read_files(config.dataset, paths, config.max_series_length)["train"]
     groups = time_series_data.read_groups(groups_path, group_column, len(train))
     about = {"train_file": os.path.abspath(paths["train"]),
              "train_sha256": files.digest(paths["train"]),

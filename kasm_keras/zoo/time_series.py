@@ -152,17 +152,26 @@ def load_preset(directory):
 
 # ------------------------------------------------------------------ measuring
 
-def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None):
+def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
+                model=None):
     """(classes, series, labels) of a split of `dataset` as a run with settings `training`
     (its config.json) split it: "validation" is carved from the training file with the run's
-    `validation_fraction` and `split_seed`; "test" is the test file whole."""
+    `validation_fraction` and `split_seed`; "test" is the test file whole (series up to the
+    run's `max_series_length` steps). With `model` (a TimeSeriesClassifier), a value that is
+    not finite once standardised with the model's statistics is a DataError at its file and
+    line."""
     from kasm_keras.data import time_series_data
 
     training = training or {}
     data = time_series_data.load_time_series(
         dataset, data_dir, cache_dir, training.get("validation_fraction", 0.2),
-        training.get("split_seed", 0))
+        training.get("split_seed", 0),
+        training.get("max_series_length", time_series_data.MAX_LENGTH))
     series, labels = data.cases[split]
+    if model is not None and data.channels == model.channels:  # the caller names a mismatch
+        time_series_data.check_standardised(
+            series, data.sources[split], *model.backbone.standardization.get_weights(),
+            "the model's statistics")
     return data.classes, series, labels
 
 
@@ -219,7 +228,7 @@ def publish_run(model_dir, name, metrics, data_dir=None, cache_dir=None, zoo_dir
                            "is a time-series run's")
     training = classifier.info
     classes, series, labels = split_cases(metrics["dataset"], "test", data_dir, cache_dir,
-                                          training)
+                                          training, classifier)
     if list(classes) != list(classifier.class_names):
         raise zoo.ZooError(f"{model_dir} predicts {classifier.class_names}, the data has "
                            f"{classes}")

@@ -13,9 +13,13 @@ class TimeSeriesServingModule(tf.Module):
 
     `serve(series)`: `series` float32 `[batch, time, channels]` of raw values, every step real
     (series of one length). `serve_with_lengths(series, lengths)`: series of unequal lengths,
-    padded at the end with anything; `lengths` int32 `[batch]`, the real steps of each series
-    (clipped to [0, time]; a series of length 0 gets the probabilities of an empty input). Both
-    return `probabilities` float32 `[batch, classes]`, `class_id` int64 and `class_name` string.
+    padded at the end with anything; `lengths` int32 `[batch]`, the real steps of each series,
+    each in [1, time]. Both return `probabilities` float32 `[batch, classes]`, `class_id` int64
+    and `class_name` string. Input the model cannot answer is an error status
+    (InvalidArgumentError) naming the series, checked before the network runs: no series, a
+    series with no steps, a length out of range, or a real step that is NaN, inf or not finite once
+    standardised with the training statistics (the network would give it the same answer as
+    any other such series).
     """
 
     def __init__(self, classifier):
@@ -30,12 +34,34 @@ class TimeSeriesServingModule(tf.Module):
         return self.serve_with_lengths(series, tf.fill([shape[0]], shape[1]))
 
     def serve_with_lengths(self, series, lengths):
-        check = tf.debugging.assert_equal(tf.shape(lengths)[0], tf.shape(series)[0],
+        # Each check runs before the ops that would fail on (or answer) what it refuses, and
+        # after the one before it: the lengths' count, the steps, the lengths' range, then
+        # finiteness before the network.
+        batch, time = tf.shape(series)[0], tf.shape(series)[1]
+        check = tf.debugging.assert_equal(tf.shape(lengths)[0], batch,
                                           message="lengths must give one length per series")
-        with tf.control_dependencies([check]):  # before any op that would fail on the shapes
-            series, lengths = tf.identity(series), tf.identity(lengths)
-        time = tf.shape(series)[1]
-        mask = tf.sequence_mask(tf.clip_by_value(lengths, 0, time), time)
+        with tf.control_dependencies([check]):
+            lengths = tf.identity(lengths)
+        check = tf.debugging.Assert((batch > 0) & (time > 0), [
+            "series of shape", tf.shape(series), ": no series, or series with no steps; a "
+            "request needs at least one series of at least one step"])
+        with tf.control_dependencies([check]):
+            lengths = tf.identity(lengths)
+        out_of_range = tf.reshape(tf.where((lengths < 1) | (lengths > time)), [-1])
+        check = tf.debugging.Assert(tf.equal(tf.size(out_of_range), 0), [
+            "lengths must be in [1, time], time", time, "; series (index) out of range:",
+            out_of_range, "their lengths:", tf.gather(lengths, out_of_range)])
+        with tf.control_dependencies([check]):
+            mask = tf.sequence_mask(tf.identity(lengths), time)
+        standardized = self.model.backbone.standardization(series, mask=mask)
+        finite = tf.reduce_all(tf.math.is_finite(standardized), axis=[1, 2])
+        not_finite = tf.reshape(tf.where(~finite), [-1])
+        check = tf.debugging.Assert(tf.reduce_all(finite), [
+            "a real step is NaN or inf, or not finite once standardised with the model's "
+            "training statistics: the model answers finite input only; series (index):",
+            not_finite])
+        with tf.control_dependencies([check]):
+            series, mask = tf.identity(series), tf.identity(mask)
         outputs = tf.cast(self.model({"series": series, "padding_mask": mask}, training=False),
                           tf.float32)
         probabilities = tf.nn.softmax(outputs, axis=-1) if self.softmax else outputs
@@ -47,8 +73,9 @@ class TimeSeriesServingModule(tf.Module):
 def export_saved_model(classifier, export_dir):
     """A SavedModel whose `serving_default` takes `series` (float32 [batch, time, channels],
     the channel count fixed by the model, every step real) and whose `with_lengths` takes
-    `series` padded at the end and `lengths` (int32 [batch]); both return `probabilities`,
-    `class_id` and `class_name`. Written beside `export_dir`, then renamed. It loads with
+    `series` padded at the end and `lengths` (int32 [batch], each in [1, time]); both return
+    `probabilities`, `class_id` and `class_name`, or an error status for input the model cannot
+    answer (`TimeSeriesServingModule`). Written beside `export_dir`, then renamed. It loads with
     `tf.saved_model.load` alone, without kasm_keras or keras-hub."""
     module = TimeSeriesServingModule(classifier)
     series = tf.TensorSpec([None, None, classifier.channels], tf.float32, name="series")

@@ -4,7 +4,8 @@ import keras
 import keras_hub
 import numpy as np
 
-from kasm_keras.data.time_series_data import pad
+from kasm_keras.data.classification_data import DataError
+from kasm_keras.data.time_series_data import not_finite, pad, padded_batch, ragged_series
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.time_series_classifier.backbone import TimeSeriesBackbone
 from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
@@ -17,9 +18,12 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
     `TimeSeriesBackbone`.
 
     It takes `{"series": float [batch, time, channels], "padding_mask": bool [batch, time]}`
-    (raw values: the backbone standardises them); `probabilities`, `classify` and
-    `classification_report` take a list of `[length, channels]` arrays of any lengths and pad
-    them. No preprocessor: there is nothing to tokenise.
+    (raw values: the backbone standardises them); `predict` takes that, a raw
+    `[batch, time, channels]` array (with `lengths=` for padded series) or a list of
+    `[length, channels]` arrays; `probabilities`, `classify` and `classification_report` take
+    a list of arrays of any lengths and pad them. A series with a NaN or inf (or a value that
+    overflows on standardisation) raises ValueError naming it. No preprocessor: there is
+    nothing to tokenise.
 
     Args:
         backbone: a `TimeSeriesBackbone`.
@@ -65,15 +69,90 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
     def channels(self):
         return self.backbone.channels
 
+    def predict(self, x=None, batch_size=None, lengths=None, **kwargs):
+        """The model's outputs (probabilities or logits, as its activation) of raw series:
+
+        - a float array `[batch, time, channels]`, every step real unless `lengths` (int
+          `[batch]`, each in [1, time]) gives each series' real steps (padded at the end);
+        - a list of `[length, channels]` arrays of any lengths (padded per batch);
+        - the model's own input, `{"series": ..., "padding_mask": ...}`;
+        - a `tf.data.Dataset` of that input (passed on unchecked).
+
+        Every real step must be finite once standardised (`check_series`): a NaN or inf, or
+        a value that overflows float32 on standardisation, raises ValueError naming the
+        series. Other keyword arguments are `keras.Model.predict`'s."""
+        import tensorflow as tf
+
+        if isinstance(x, tf.data.Dataset):
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        if isinstance(x, (list, tuple)):
+            if lengths is not None:
+                raise ValueError("lengths= applies to an array [batch, time, channels]; a list "
+                                 "of series gives each its own length")
+            series = self.check_series(x)
+            data = tf.data.Dataset.from_tensor_slices(ragged_series(series, self.channels))
+            data = data.batch(batch_size or 32).map(padded_batch)
+            return super().predict(data, **kwargs)
+        if isinstance(x, dict):
+            values, mask = np.asarray(x["series"], np.float32), np.asarray(x["padding_mask"], bool)
+            if values.ndim != 3 or mask.shape != values.shape[:2]:
+                raise ValueError(f"series {values.shape} and padding_mask {mask.shape}: expected "
+                                 f"[batch, time, {self.channels}] and [batch, time]")
+            lengths = mask.sum(axis=1)
+        else:
+            values = np.asarray(x, np.float32)
+            if values.ndim != 3:
+                raise ValueError(f"series of shape {values.shape}; expected [batch, time, "
+                                 f"{self.channels}] (or a list of [length, {self.channels}] "
+                                 "arrays)")
+            if values.shape[1] == 0:
+                raise ValueError(f"series of shape {values.shape}: the series have no steps; a "
+                                 "series needs at least one")
+            if lengths is None:
+                lengths = np.full([len(values)], values.shape[1])
+            lengths = np.asarray(lengths)
+            if lengths.shape != (len(values),) or not np.issubdtype(lengths.dtype, np.integer):
+                raise ValueError(f"lengths of shape {lengths.shape} and dtype {lengths.dtype}; "
+                                 f"expected one whole number per series ({len(values)})")
+            bad = np.flatnonzero((lengths < 1) | (lengths > values.shape[1]))
+            if len(bad):
+                raise ValueError(f"series {bad[0]}: length {lengths[bad[0]]}, not in [1, "
+                                 f"{values.shape[1]}] (its steps)")
+            mask = np.arange(values.shape[1])[None, :] < lengths[:, None]
+        self.check_series([v[m] for v, m in zip(values, mask)])
+        return super().predict({"series": values, "padding_mask": mask}, batch_size=batch_size,
+                               **kwargs)
+
+    def check_series(self, series):
+        """`series` (`[length, channels]` arrays) as float32 arrays, or DataError (a
+        ValueError) naming the first series that has the wrong shape, no steps, or a value
+        the model cannot answer: NaN or inf, or one that is not finite once standardised with
+        the training statistics (3e38 on a channel whose standard deviation is below 1); the
+        network would give any such series the same answer."""
+        series = [np.asarray(s, np.float32) for s in series]
+        mean, std = self.backbone.standardization.get_weights()
+        for i, s in enumerate(series):
+            if s.ndim != 2 or s.shape[1] != self.channels:
+                raise DataError(f"series {i} has shape {s.shape}; expected [length, "
+                                f"{self.channels}]")
+            if not len(s):
+                raise DataError(f"series {i} has no steps; a series needs at least one")
+            bad = not_finite(s, mean, std)
+            if bad is not None:
+                step, channel = bad
+                value = s[step, channel]
+                what = ("is not finite" if not np.isfinite(value) else
+                        f"is not finite once standardised (mean {mean[channel]:g}, standard "
+                        f"deviation {std[channel]:g})")
+                raise DataError(f"series {i}: step {step}, channel {channel}: {value:g} {what}; "
+                                "the model answers finite input only")
+        return series
+
     def probabilities(self, series, batch_size=256):
         """Class probabilities [cases, num_classes] of a list of `[length, channels]` arrays,
-        whatever the activation. They run in order of length, each batch padded to its
-        longest; the rows come back in the order given."""
-        series = [np.asarray(s, np.float32) for s in series]
-        for i, s in enumerate(series):
-            if s.ndim != 2 or s.shape[1] != self.channels or not len(s):
-                raise ValueError(f"series {i} has shape {s.shape}; expected [length >= 1, "
-                                 f"{self.channels}]")
+        whatever the activation (checked by `check_series`). They run in order of length, each
+        batch padded to its longest; the rows come back in the order given."""
+        series = self.check_series(series)
         order = np.argsort([len(s) for s in series], kind="stable")
         outputs = np.empty([len(series), self.num_classes], np.float32)
         for start in range(0, len(series), batch_size):
