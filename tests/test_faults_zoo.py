@@ -57,6 +57,95 @@ def _zoo_with(tmp_path, change=None, files=False):
     return zoo_dir
 
 
+# ------------------------------------------------------------------ a registry's paths
+
+ESCAPING_PATHS = ["{tmp}/outside/dir", "../../../../outside", "ag_news/../../outside",
+                  "ag_news/..", "..", "..\\outside", "ag_news\\..\\..\\outside", "",
+                  "ag_news/x\0y", "./ag_news/x", "ag_news//x", "C:/outside"]
+
+
+@pytest.mark.parametrize("path", ESCAPING_PATHS)
+def test_an_entry_path_that_leaves_the_zoo_is_refused_before_anything_is_written(
+        tool, mirror, home, tmp_path, path):
+    path = path.format(tmp=tmp_path)
+    zoo_dir = _zoo_with(tmp_path, lambda record: record.update(path=path))
+    (tmp_path / "outside").mkdir()
+    before = tree(tmp_path)
+    result = tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x")
+    error_line(result, zoo_dir / "registry.json", repr(ENTRY), 'field "path"')
+    assert tree(tmp_path) == before and mirror.requests == []
+
+
+@pytest.mark.parametrize("file_name", ["../config.json", "/tmp/config.json",
+                                       "assets/tokenizer/../../../../x", "config.json/..",
+                                       "assets\\tokenizer\\x", "", "config\0.json"])
+def test_a_file_name_that_leaves_the_entry_is_refused(tool, mirror, home, tmp_path, file_name):
+    def change(record):
+        record["files"][file_name] = record["files"].pop("config.json")
+
+    zoo_dir = _zoo_with(tmp_path, change)
+    before = tree(tmp_path)
+    result = tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x")
+    error_line(result, zoo_dir / "registry.json", repr(ENTRY), 'field "files"')
+    assert tree(tmp_path) == before and mirror.requests == []
+
+
+@pytest.mark.parametrize("link", ["entry folder in the zoo", "dataset folder in the cache",
+                                  "file in the zoo", "folder inside a cached entry"])
+def test_a_symbolic_link_out_of_the_zoo_is_refused(tool, mirror, home, tmp_path, link):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    zoo_dir = _zoo_with(tmp_path, files=link == "file in the zoo")
+    cache = home / "kasm_keras" / "zoo"
+    field = "path"
+    if link == "entry folder in the zoo":
+        (zoo_dir / "ag_news").mkdir()
+        (zoo_dir / ENTRY).symlink_to(outside)
+    elif link == "dataset folder in the cache":
+        cache.mkdir(parents=True)
+        (cache / "ag_news").symlink_to(outside)
+    elif link == "file in the zoo":  # the same bytes, so only the link is wrong
+        config = zoo_dir / ENTRY / "config.json"
+        shutil.move(config, outside / "config.json")
+        config.symlink_to(outside / "config.json")
+        field = "files"
+    else:
+        (cache / ENTRY / "assets").mkdir(parents=True)
+        (cache / ENTRY / "assets" / "tokenizer").symlink_to(outside)
+        field = "files"
+    before = tree(tmp_path)
+    result = tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x")
+    error_line(result, zoo_dir / "registry.json", f'field "{field}"', "symbolic link")
+    assert tree(tmp_path) == before and os.listdir(outside) == (
+        ["config.json"] if link == "file in the zoo" else [])
+    assert mirror.requests == []
+
+
+@pytest.mark.parametrize("path", ["../victim", "{tmp}/victim", "ag_news/../../victim",
+                                  "ag_news\\..\\..\\victim", "link"])
+def test_remove_never_deletes_outside_the_zoo(tmp_path, path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    zoo_dir = _zoo_with(tmp_path, lambda record: record.update(
+        path="ag_news/link" if path == "link" else path.format(tmp=tmp_path)))
+    if path == "link":
+        (zoo_dir / "ag_news").mkdir()
+        (zoo_dir / "ag_news" / "link").symlink_to(victim)
+    before = tree(tmp_path)
+    with pytest.raises(zoo.ZooError, match='registry.json: entry .*: field "path"') as error:
+        zoo.remove(ENTRY, zoo_dir=str(zoo_dir))
+    assert "\n" not in str(error.value)
+    assert tree(tmp_path) == before
+
+
+def test_remove_deletes_the_entry_inside_the_zoo(tmp_path):
+    zoo_dir = _zoo_with(tmp_path, files=True)
+    zoo.remove(ENTRY, zoo_dir=str(zoo_dir))
+    assert not (zoo_dir / ENTRY).exists()
+    assert json.loads((zoo_dir / "registry.json").read_text()) == {}
+
+
 # ------------------------------------------------------------------ downloads
 
 def _trickle(headers_too=False):
@@ -116,3 +205,29 @@ def test_the_deadline_follows_the_size_and_the_environment(monkeypatch):
     monkeypatch.setenv(download.DEADLINE_VARIABLE, "soon")
     with pytest.raises(download.DownloadError, match=download.DEADLINE_VARIABLE):
         download.deadline_seconds(1)
+
+
+def test_a_slow_mirror_ends_a_zoo_load_with_one_line(tool, server, home, tmp_path, monkeypatch):
+    server.answers[f"{MIRROR}/{ENTRY}/assets/tokenizer/vocabulary.txt"] = _trickle()
+    monkeypatch.setenv(zoo.URL_VARIABLE, server.url(MIRROR))
+    monkeypatch.setenv(download.DEADLINE_VARIABLE, "1")
+    zoo_dir = _zoo_with(tmp_path)
+    before = tree(tmp_path)
+    error_line(tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x"),
+               "vocabulary.txt", "deadline of 1 s", "zoo_dir=", f"${zoo.ZOO_DIR_VARIABLE}")
+    assert tree(tmp_path) == before  # no file, no empty folder in the cache
+
+
+def test_without_network_a_load_says_where_the_files_are_expected(offline, home, monkeypatch):
+    """As from a wheel: no checkout zoo/, the package's registry, no network."""
+    monkeypatch.setattr(zoo, "CHECKOUT_ZOO", str(home / "no_checkout"))
+    monkeypatch.delenv(zoo.ZOO_DIR_VARIABLE, raising=False)
+    monkeypatch.delenv(zoo.URL_VARIABLE, raising=False)
+    with pytest.raises(zoo.ZooError) as error:
+        zoo.load(ENTRY)
+    message = str(error.value)
+    assert "\n" not in message
+    for named in (zoo.registry()[ENTRY]["url"], str(home / "kasm_keras" / "zoo" / ENTRY),
+                  "zoo_dir=", f"${zoo.ZOO_DIR_VARIABLE}", f"${zoo.URL_VARIABLE}"):
+        assert named in message, (named, message)
+    assert not home.exists() or tree(home) == {}

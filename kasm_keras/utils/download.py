@@ -340,3 +340,39 @@ def check_member_name(archive, name):
         raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path")
     if ".." in parts:
         raise UnsafeArchiveError(f"{archive}: member {name!r} has a '..' component")
+
+
+def relative_path_problem(name):
+    """Why `name`, a relative path read from a file (a registry, a manifest), could lead out of
+    the folder it is joined to or is no plain name: absolute, a '..' component, a backslash, a
+    NUL, empty or '.' components; None when it is a plain relative path."""
+    if not isinstance(name, str):
+        return "is not a string"
+    if not name:
+        return "is empty"
+    if "\0" in name:
+        return "contains a NUL character"
+    if "\\" in name:
+        return "contains a backslash"
+    if posixpath.isabs(name) or ntpath.isabs(name) or ntpath.splitdrive(name)[0]:
+        return "is an absolute path"
+    parts = name.split("/")
+    if ".." in parts:
+        return "has a '..' component"
+    if any(part in ("", ".") for part in parts):
+        return "has an empty or '.' component"
+    return None
+
+
+def join_inside(folder, name):
+    """`folder`/`name`, where `name` is a relative path read from a file: ValueError saying why
+    when `name` is no plain relative path (`relative_path_problem`) or the path, symbolic links
+    resolved, is not strictly inside `folder`."""
+    problem = relative_path_problem(name)
+    if problem:
+        raise ValueError(f"{name!r} {problem}")
+    path = os.path.join(os.fspath(folder), name)
+    root, real = os.path.realpath(folder), os.path.realpath(path)
+    if real == root or os.path.commonpath([root, real]) != root:
+        raise ValueError(f"{name!r} leads out of {folder} through a symbolic link (to {real})")
+    return path

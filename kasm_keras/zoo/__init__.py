@@ -10,8 +10,11 @@ weights of its own). The registry, `registry.json` beside this file, ships insid
 entry's files with their sha256 digests and the address they can be fetched from. Files are read
 from a local zoo directory when there is one (the `zoo_dir` argument, `$KASM_KERAS_ZOO_DIR`, or
 the checkout's `zoo/`); otherwise they are downloaded into the Keras cache, each written
-atomically and checked against its digest. Every file is verified before anything is
-deserialised, and deserialisation runs in Keras' safe mode: loading runs nothing from an entry.
+atomically and checked against its digest (each download within a deadline and capped at the
+entry's largest size). Every path a registry gives (an entry's path, its file names) is joined
+through `inside`: it stays inside its folder, symbolic links resolved, or the load is refused.
+Every file is verified before anything is deserialised, and deserialisation runs in Keras' safe
+mode: loading runs nothing from an entry.
 
 To keep entries small, weights are stored as float16, and the embedding's rarer rows as int8
 with one float16 scale each (`compact_weights`; a language model keeps every embedding row and
@@ -34,10 +37,12 @@ metadata.json, the registry) hold fractions, as Keras reports them; `info` gives
 in percent, as the paper does (`test_accuracy`, `paper_accuracy`, `pytorch_accuracy`).
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
+from urllib.parse import urlsplit
 
 import h5py
 import keras
@@ -45,7 +50,7 @@ import numpy as np
 
 from kasm_keras.layers import int8_storage
 from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_text, file_digest
-from kasm_keras.utils.download import fetch
+from kasm_keras.utils.download import DownloadError, fetch, join_inside, relative_path_problem
 
 # An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
 CLASSIFICATION = "classification"
@@ -119,7 +124,49 @@ def registry(zoo_dir=None):
     if not isinstance(entries, dict) or not all(isinstance(e, dict) and "files" in e
                                                 for e in entries.values()):
         raise ZooError(f"{path}: not a zoo registry (expected an object of entries with files)")
+    for name, entry in entries.items():
+        _check_record(entry, f"{path}: entry {name!r}")
     return entries
+
+
+def _check_record(entry, where):
+    """A registry record's paths are plain relative paths (`relative_path_problem`) and its url
+    an http(s) address; ZooError naming the registry, the entry and the field otherwise."""
+    problem = relative_path_problem(entry.get("path"))
+    if problem:
+        raise ZooError(f"{where}: field \"path\" {entry.get('path')!r} {problem}; refused: an "
+                       "entry's files stay inside its zoo folder")
+    if not isinstance(entry["files"], dict):
+        raise ZooError(f"{where}: field \"files\" is not an object of file names and digests")
+    for file_name in entry["files"]:
+        problem = relative_path_problem(file_name)
+        if problem:
+            raise ZooError(f"{where}: field \"files\" names {file_name!r}, which {problem}; "
+                           "refused: an entry's files stay inside its folder")
+    if "url" in entry and not is_http(entry["url"]):
+        raise ZooError(f"{where}: field \"url\" {entry['url']!r} is not an http:// or https:// "
+                       "address")
+
+
+def is_http(url):
+    """Whether `url` is an http:// or https:// address (where an entry's files are served)."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:
+        return False
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def inside(folder, relative, where, field):
+    """`folder`/`relative` for a path read from a registry (an entry's path, a file name): a
+    ZooError naming `where` (the registry and entry) and `field` unless it is strictly inside
+    `folder`, symbolic links resolved (`kasm_keras.utils.download.join_inside`). Every join of
+    such a path goes through here."""
+    try:
+        return join_inside(folder, relative)
+    except ValueError as error:
+        raise ZooError(f"{where}: field \"{field}\" {error}; refused: an entry's files stay "
+                       "inside its zoo folder") from None
 
 
 def entry_task(entry):
@@ -327,9 +374,9 @@ def cache_root(cache_dir=None):
                         "kasm_keras", "zoo")
 
 
-def _verify(directory, files):
+def _verify(directory, files, where):
     for file_name, digest in files.items():
-        path = os.path.join(directory, file_name)
+        path = inside(directory, file_name, where, "files")
         if not os.path.isfile(path):
             raise ZooError(f"{path}: missing; the zoo entry is incomplete")
         actual = file_digest(path)
@@ -361,23 +408,65 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     if sorted(entry["files"]) != sorted(expected):
         raise ZooError(f"zoo entry {name!r} lists {sorted(entry['files'])}, expected "
                        f"{sorted(expected)}")
+    where = f"{registry_path(zoo_dir)}: entry {name!r}"
     for local in _local_dirs(zoo_dir):
-        directory = os.path.join(local, entry["path"])
+        directory = inside(local, entry["path"], where, "path")
         if os.path.isdir(directory):
-            _verify(directory, entry["files"])
+            _verify(directory, entry["files"], where)
             return directory
-    directory = os.path.join(cache_root(cache_dir), entry["path"])
+    directory = inside(cache_root(cache_dir), entry["path"], where, "path")
     base = entry.get("url")
     if os.environ.get(URL_VARIABLE):
         base = f"{os.environ[URL_VARIABLE].rstrip('/')}/{entry['path']}"
+    local_copy = (f"to use a local copy, pass zoo_dir= (a tool's --zoo_dir) or set "
+                  f"${ZOO_DIR_VARIABLE} to a folder holding {entry['path']}/; to fetch from a "
+                  f"mirror, set ${URL_VARIABLE}")
     if not base:
-        raise ZooError(f"zoo entry {name!r} is in no local zoo ({', '.join(_local_dirs(zoo_dir)) or 'none'}) "
-                       "and has no url to fetch it from")
-    for file_name, digest in entry["files"].items():
-        fetch(f"{base.rstrip('/')}/{file_name}", os.path.join(directory, file_name),
-              f"sha256:{digest}")
-    _verify(directory, entry["files"])
+        raise ZooError(f"zoo entry {name!r} is in no local zoo "
+                       f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) and has no url to fetch it "
+                       f"from; {local_copy}")
+    paths = {f: inside(directory, f, where, "files") for f in entry["files"]}
+    made = {d for path in paths.values() for d in _missing_folders(os.path.dirname(path))}
+    try:
+        for file_name, digest in entry["files"].items():
+            fetch(f"{base.rstrip('/')}/{file_name}", paths[file_name], f"sha256:{digest}",
+                  max_bytes=max_entry_bytes(entry))
+    except DownloadError as error:
+        _remove_empty(made)
+        raise ZooError(f"zoo entry {name!r}: its files are in no local zoo "
+                       f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) nor in the cache "
+                       f"{directory}, and downloading them failed ({error}); {local_copy}"
+                       ) from None
+    _verify(directory, entry["files"], where)
     return directory
+
+
+def max_entry_bytes(entry):
+    """The most bytes an entry of this registry record's task may have (a cap on each of its
+    downloads)."""
+    task = entry_task(entry)
+    if task == TIME_SERIES:
+        from kasm_keras.zoo import time_series
+
+        return time_series.MAX_ENTRY_BYTES
+    return MAX_LM_ENTRY_BYTES if task == LANGUAGE_MODEL else MAX_ENTRY_BYTES
+
+
+def _missing_folders(folder):
+    """`folder` and those of its parents that do not exist (yet)."""
+    missing = []
+    folder = os.path.abspath(folder)
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def _remove_empty(folders):
+    """Removes those of `folders` (made by a failed write) that are empty, deepest first."""
+    for folder in sorted(folders, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _check_consistent(classifier, directory):
@@ -602,9 +691,11 @@ def remove(name, zoo_dir=None):
     entry = entries.pop(name, None)
     if entry is None:
         raise ZooError(f"No zoo entry {name!r}")
-    for local in _local_dirs(zoo_dir):
-        shutil.rmtree(os.path.join(local, entry["path"]), ignore_errors=True)
+    where = f"{registry_path(zoo_dir)}: entry {name!r}"
+    folders = [inside(local, entry["path"], where, "path") for local in _local_dirs(zoo_dir)]
     _write_registry(entries, zoo_dir)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read_json(path):
