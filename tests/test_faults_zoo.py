@@ -146,6 +146,133 @@ def test_remove_deletes_the_entry_inside_the_zoo(tmp_path):
     assert json.loads((zoo_dir / "registry.json").read_text()) == {}
 
 
+# ------------------------------------------------------------------ publishing
+
+@pytest.fixture
+def publish(tool, data, finished, monkeypatch):
+    """`tools/zoo.py publish` of the tiny finished run into a zoo folder (its test split read
+    from the tiny CSVs); the storage tolerance is widened: a 5-step model is no zoo entry."""
+    monkeypatch.setattr(zoo, "MAX_ACCURACY_CHANGE", 1.0)
+
+    def run(zoo_dir, *args):
+        return tool("zoo", "publish", f"--model_dir={finished}", f"--name={PUBLISHED}",
+                    f"--zoo_dir={zoo_dir}", f"--data_dir={data.data_dir}",
+                    f"--cache_dir={data.cache}", *args)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def published_zoo(data, finished, tmp_path_factory):
+    """A private zoo holding the tiny run published as PUBLISHED (made once; tests copy it)."""
+    zoo_dir = tmp_path_factory.mktemp("published") / "zoo"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(zoo, "MAX_ACCURACY_CHANGE", 1.0)
+        zoo.publish_run(str(finished), PUBLISHED, data_dir=str(data.data_dir),
+                        cache_dir=str(data.cache), zoo_dir=str(zoo_dir))
+    return zoo_dir
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs (root mounts it; elsewhere the test is skipped, never under CI=true)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+            capture_output=True).returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true: the full-disk tests must run (as root, to mount a tmpfs)")
+        pytest.skip("mounting a small tmpfs needs root")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def _fill(disk, leave=0):
+    """Fills the file system of `disk` with a file outside the zoo, leaving about `leave`
+    bytes free."""
+    with contextlib.suppress(OSError), open(disk / "filler", "ab", buffering=0) as f:
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        f.write(b"\0" * max(free - leave, 0))
+        while not leave:
+            f.write(b"\0" * 4096)
+
+
+def _published(zoo_dir):
+    """The published entry's files and registry, and that the entry loads."""
+    assert zoo.load(PUBLISHED, zoo_dir=str(zoo_dir)).classify(["a b c"])
+    return tree(zoo_dir)
+
+
+@pytest.mark.parametrize("when", ["writing the new entry", "writing the new registry"])
+def test_a_full_disk_while_republishing_leaves_the_published_entry(
+        publish, published_zoo, small_disk, monkeypatch, when):
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, small_disk / "zoo"))
+    before = _published(zoo_dir)
+    entry_bytes = sum(os.path.getsize(zoo_dir / PUBLISHED / f) for f in zoo.PRESET_FILES)
+    if when == "writing the new entry":
+        _fill(small_disk, leave=entry_bytes // 2)
+        named = [zoo_dir / PUBLISHED, "could not write the new entry's file"]
+    else:  # the entry fits; the disk fills as the registry is written
+        real = zoo.atomic_path
+
+        @contextlib.contextmanager
+        def full_disk_then(path):
+            _fill(small_disk)
+            with real(path) as tmp:
+                yield tmp
+
+        monkeypatch.setattr(zoo, "atomic_path", full_disk_then)
+        named = [zoo_dir / "registry.json", "could not write the new registry"]
+    error_line(publish(zoo_dir), *named, "No space left on device")
+    assert _published(zoo_dir) == before
+    assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]  # nothing staged is left
+
+
+def test_a_failed_switch_of_the_registry_puts_the_old_entry_back(publish, published_zoo,
+                                                                  tmp_path, monkeypatch):
+    """The registry's rename fails after the entry's folder was switched: the old folder goes
+    back (a fault-injecting rename; no root needed)."""
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, tmp_path / "zoo"))
+    before = _published(zoo_dir)
+    real = zoo.atomic_path
+
+    @contextlib.contextmanager
+    def failing_switch(path):
+        with real(path) as tmp:
+            yield tmp
+            assert (zoo_dir / PUBLISHED).exists()  # the new folder is in place by now
+            raise OSError(errno.EIO, "Input/output error", path)
+
+    monkeypatch.setattr(zoo, "atomic_path", failing_switch)
+    error_line(publish(zoo_dir), zoo_dir / "registry.json", "Input/output error")
+    assert _published(zoo_dir) == before
+    assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]
+
+
+def test_a_private_zoo_holds_only_its_own_entries(publish, tool, tmp_path, offline):
+    zoo_dir = tmp_path / "private"
+    assert publish(zoo_dir).returncode == 0
+    assert list(json.loads((zoo_dir / "registry.json").read_text())) == [PUBLISHED]
+    listed = tool("zoo", "list", f"--zoo_dir={zoo_dir}")
+    assert listed.returncode == 0 and "Published (1):" in listed.stdout
+    assert PUBLISHED in listed.stdout and ENTRY not in listed.stdout.split("Not published")[0]
+    verified = tool("zoo", "verify", f"--zoo_dir={zoo_dir}")  # offline: nothing to download
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.split() == ["ok", PUBLISHED]
+    shown = tool("results", f"--zoo_dir={zoo_dir}")  # offline: the entry is local
+    assert shown.returncode == 0, shown.stderr
+    assert "cnn" in shown.stdout and "rkm_cifg" not in shown.stdout.split("\n\n")[0]
+
+
+@pytest.mark.parametrize("url", ["file:///etc", "ftp://example.com/zoo", "/etc", "http://"])
+def test_publish_refuses_an_address_that_is_not_http(publish, tmp_path, url):
+    zoo_dir = tmp_path / "zoo"
+    before = tree(tmp_path)
+    error_line(publish(zoo_dir, f"--url={url}"), f"--url={url}", "http:// or https://")
+    assert tree(tmp_path) == before
+
+
 # ------------------------------------------------------------------ downloads
 
 def _trickle(headers_too=False):
