@@ -121,6 +121,29 @@ def test_a_symbolic_link_out_of_the_zoo_is_refused(tool, mirror, home, tmp_path,
     assert mirror.requests == []
 
 
+@pytest.mark.parametrize("file_name, field, value", [
+    ("tokenizer.json", "vocabulary", "/etc/hostname"),
+    ("tokenizer.json", "config_file", "../../../outside.json"),
+    ("preprocessor.json", "config_file", "/tmp/outside.json"),
+])
+def test_a_preset_config_naming_a_file_outside_is_refused(tool, home, tmp_path, file_name, field,
+                                                           value):
+    """Files that match the registry's digests, whose configs name a file outside the preset
+    (keras-hub reads a string vocabulary and saves to a config's config_file)."""
+    zoo_dir = _zoo_with(tmp_path, files=True)
+    path = zoo_dir / ENTRY / file_name
+    config = json.loads(path.read_text())
+    config["config"][field] = value
+    path.write_text(json.dumps(config))
+    registry = json.loads((zoo_dir / "registry.json").read_text())
+    registry[ENTRY]["files"][file_name] = zoo.file_digest(str(path))
+    (zoo_dir / "registry.json").write_text(json.dumps(registry))
+    before = tree(tmp_path)
+    error_line(tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x"), path,
+               f'field "{field}"')
+    assert tree(tmp_path) == before
+
+
 @pytest.mark.parametrize("path", ["../victim", "{tmp}/victim", "ag_news/../../victim",
                                   "ag_news\\..\\..\\victim", "link"])
 def test_remove_never_deletes_outside_the_zoo(tmp_path, path):

@@ -417,6 +417,7 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
         directory = inside(local, entry["path"], where, "path")
         if os.path.isdir(directory):
             _verify(directory, entry["files"], where)
+            _check_preset_paths(directory, entry["files"])
             return directory
     directory = inside(cache_root(cache_dir), entry["path"], where, "path")
     base = entry.get("url")
@@ -442,7 +443,37 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
                        f"{directory}, and downloading them failed ({error}); {local_copy}"
                        ) from None
     _verify(directory, entry["files"], where)
+    _check_preset_paths(directory, entry["files"])
     return directory
+
+
+def _check_preset_paths(directory, files):
+    """A verified preset's configs name no file outside it: keras-hub joins a config's
+    `config_file` to the folder a model is saved to, and a tokenizer's `vocabulary` given as a
+    string is a file it reads (ours is the asset assets/tokenizer/vocabulary.txt, the config's
+    null). ZooError naming the config file and the field otherwise."""
+    for file_name in files:
+        if not file_name.endswith(".json") or file_name == "metadata.json":
+            continue
+        path = os.path.join(directory, file_name)
+        for key, value in _json_items(_read_json(path)):
+            if key == "config_file" and (relative_path_problem(value) or "/" in value):
+                raise ZooError(f"{path}: field \"config_file\" {value!r} is not a plain file "
+                               "name; refused: a preset's files stay inside its folder")
+            if key == "vocabulary" and value is not None:
+                raise ZooError(f"{path}: field \"vocabulary\" is {value!r}; refused: a "
+                               "preset's vocabulary is its asset assets/tokenizer/vocabulary.txt")
+
+
+def _json_items(value):
+    """Every (key, value) pair of a JSON value, nested ones included."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _json_items(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_items(item)
 
 
 def max_entry_bytes(entry):
