@@ -368,16 +368,26 @@ def test_a_slow_mirror_ends_a_zoo_load_with_one_line(tool, server, home, tmp_pat
     assert tree(tmp_path) == before  # no file, no empty folder in the cache
 
 
-def test_without_network_a_load_says_where_the_files_are_expected(offline, home, monkeypatch):
-    """As from a wheel: no checkout zoo/, the package's registry, no network."""
+@pytest.fixture
+def as_from_a_wheel(offline, home, monkeypatch):
+    """No checkout zoo/, the package's registry, no network; (the words the error must hold)."""
     monkeypatch.setattr(zoo, "CHECKOUT_ZOO", str(home / "no_checkout"))
     monkeypatch.delenv(zoo.ZOO_DIR_VARIABLE, raising=False)
     monkeypatch.delenv(zoo.URL_VARIABLE, raising=False)
+    return (zoo.registry()[ENTRY]["url"], str(home / "kasm_keras" / "zoo" / ENTRY), "zoo_dir=",
+            f"${zoo.ZOO_DIR_VARIABLE}", f"${zoo.URL_VARIABLE}")
+
+
+def test_without_network_a_load_says_where_the_files_are_expected(as_from_a_wheel, home):
     with pytest.raises(zoo.ZooError) as error:
         zoo.load(ENTRY)
     message = str(error.value)
     assert "\n" not in message
-    for named in (zoo.registry()[ENTRY]["url"], str(home / "kasm_keras" / "zoo" / ENTRY),
-                  "zoo_dir=", f"${zoo.ZOO_DIR_VARIABLE}", f"${zoo.URL_VARIABLE}"):
+    for named in as_from_a_wheel:
         assert named in message, (named, message)
+    assert not home.exists() or tree(home) == {}
+
+
+def test_without_network_a_tool_says_it_in_one_line(tool, as_from_a_wheel, home):
+    error_line(tool("evaluate", f"--zoo={ENTRY}", "--text=x"), *as_from_a_wheel)
     assert not home.exists() or tree(home) == {}
