@@ -62,16 +62,23 @@ def real_time_series_data():
 
 
 class FileServer:
-    """Serves `files` (path -> bytes) and counts requests; /short promises more than it sends."""
+    """Serves `files` (path -> bytes) and counts requests; /short promises more than it sends;
+    `answers` (path -> function of the request handler) answer their paths as they like (a
+    mirror that trickles, one that streams without end)."""
 
     def __init__(self):
         self.files = {}
+        self.answers = {}
         self.requests = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 server.requests.append(self.path)
+                if self.path in server.answers:
+                    server.answers[self.path](self)
+                    self.close_connection = True
+                    return
                 if self.path == "/short":
                     self.send_response(200)
                     self.send_header("Content-Length", "1000")

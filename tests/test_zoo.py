@@ -3,6 +3,7 @@
 import json
 import pathlib
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -208,6 +209,19 @@ def test_publish_refuses_bad_names_and_stores_a_loadable_compact_entry(tmp_path)
         zoo.publish_run(str(run), "ag_news/cnn_1gram", zoo_dir=str(tmp_path))
 
 
+def see_this_interpreters_packages(python):
+    """Run inside a virtualenv, `python -m venv --system-site-packages` makes a venv over the
+    base interpreter's site-packages, not this venv's (where Keras may be): a .pth file in the
+    new venv adds this interpreter's site-packages after its own (their .pth files included)."""
+    if sys.prefix == sys.base_prefix:
+        return
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                          "['purelib'])"], capture_output=True, text=True, check=True)
+    lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
+    (pathlib.Path(own.stdout.strip()) / "outer_site_packages.pth").write_text(
+        "\n".join(lines) + "\n")
+
+
 def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_path, server):
     """The registry ships in the wheel; the entry's files come from a server on 127.0.0.1."""
     source = tmp_path / "source"
@@ -222,6 +236,7 @@ def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_p
     # package itself only from the wheel.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
+    see_this_interpreters_packages(python)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
                     str(wheel)], check=True)
     entry = pathlib.Path(zoo.entry_dir(ENTRY))

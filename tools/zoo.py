@@ -71,6 +71,9 @@ def define_flags(flag_values=FLAGS):
     tool_support.existing_folder(flag_values, "time_series_data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
     flags.register_validator(
+        "url", lambda url: not url or zoo.is_http(url), "must be an http:// or https:// address "
+        "(where the entry's files will be served)", flag_values=flag_values)
+    flags.register_validator(
         "name", lambda name: name is None or bool(zoo.NAME.match(name)),
         "zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
         "<corpus>/<variant> (a language model)", flag_values=flag_values)

@@ -194,6 +194,22 @@ def atomic_path(path):
         raise
 
 
+def seal_directory(folder, fsync_files=False):
+    """Readies a temporary folder to be renamed into place: its folders get the usual umask
+    (mkdtemp makes them private) and it is fsynced (with `fsync_files`, every file in it too)."""
+    for root, folders, names in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o777 & ~_umask())
+        if fsync_files:
+            for name in names:
+                with open(os.path.join(root, name), "rb+") as f:
+                    os.fsync(f.fileno())
+            if root != folder:
+                _fsync_dir(root)
+    os.chmod(folder, 0o777 & ~_umask())
+    _fsync_dir(folder)
+
+
 @contextlib.contextmanager
 def atomic_directory(path, replace=True):
     """Yields a temporary folder beside `path`, renamed to `path` when the block succeeds.
@@ -209,11 +225,7 @@ def atomic_directory(path, replace=True):
     tmp = tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".tmp", dir=parent)
     try:
         yield tmp
-        for root, folders, _ in os.walk(tmp):
-            for folder in folders:
-                os.chmod(os.path.join(root, folder), 0o777 & ~_umask())
-        os.chmod(tmp, 0o777 & ~_umask())
-        _fsync_dir(tmp)
+        seal_directory(tmp)
         if os.path.exists(path):
             if not replace:
                 return

@@ -1,5 +1,13 @@
-"""Downloads and archive extraction that never leave a half-written file or directory behind."""
+"""Downloads and archive extraction that never leave a half-written file or directory behind.
 
+A download has an overall deadline besides its per-read timeout (a server that trickles a byte
+now and then never trips the timeout) and a size cap (a server that streams without end is cut
+off as soon as it passes the cap). The deadline is `DEADLINE_SECONDS` plus the time the expected
+size takes at `MIN_RATE` (the size from Content-Length, else the cap); a caller, or
+`$KASM_KERAS_DOWNLOAD_DEADLINE` (seconds), may set it instead.
+"""
+
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -8,9 +16,12 @@ import ntpath
 import os
 import posixpath
 import shutil
+import socket
 import stat
 import tarfile
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -26,6 +37,10 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MARKER = ".extracted"
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "kasm_keras")
 CHUNK_SIZE = 1 << 16
+DEADLINE_VARIABLE = "KASM_KERAS_DOWNLOAD_DEADLINE"
+DEADLINE_SECONDS = 60  # connecting and the response's headers, whatever the size
+MIN_RATE = 100_000  # bytes a second: the slowest a download may average after that
+MAX_BYTES = 1 << 30  # the cap when the caller knows no better (the largest archive is 0.3 GB)
 
 
 class DownloadError(OSError):
@@ -61,12 +76,14 @@ def parse_checksum(checksum):
     return algorithm, expected
 
 
-def fetch(url, dest, checksum, timeout=60, progress=None):
+def fetch(url, dest, checksum, timeout=60, progress=None, max_bytes=MAX_BYTES, deadline=None):
     """Returns `dest` holding the file at `url` whose digest is `checksum`.
 
     `dest` is only ever replaced by a complete, verified download. When the download fails, a
     file already at `dest` that did not verify is left as it was: it is not ours to delete, and
-    fetch never returns it.
+    fetch never returns it. `max_bytes`: the most the file may have (a longer body is refused as
+    soon as it passes it); `deadline`: seconds the whole download may take (see the module's
+    docstring for the default).
     """
     algorithm, expected = parse_checksum(checksum)
     dest = os.fspath(dest)
@@ -78,7 +95,7 @@ def fetch(url, dest, checksum, timeout=60, progress=None):
             "%s has %s:%s, expected %s:%s; downloading %s again",
             dest, algorithm, actual, algorithm, expected, url)
     with atomic_path(dest) as tmp:
-        download(url, tmp, timeout, progress)
+        download(url, tmp, timeout, progress, max_bytes, deadline)
         actual = file_digest(tmp, algorithm)
         if actual != expected:
             raise DownloadError(
@@ -86,27 +103,142 @@ def fetch(url, dest, checksum, timeout=60, progress=None):
     return dest
 
 
-def download(url, path, timeout, progress):
+def deadline_seconds(size, deadline=None):
+    """The seconds a download of `size` bytes may take: `deadline`, else
+    $KASM_KERAS_DOWNLOAD_DEADLINE, else `DEADLINE_SECONDS` plus `size` at `MIN_RATE`."""
+    if deadline is None and os.environ.get(DEADLINE_VARIABLE):
+        try:
+            deadline = float(os.environ[DEADLINE_VARIABLE])
+        except ValueError:
+            deadline = -1.0
+        if not 0 < deadline < float("inf"):
+            raise DownloadError(f"${DEADLINE_VARIABLE}={os.environ[DEADLINE_VARIABLE]!r}: "
+                                "expected a positive number of seconds")
+    return deadline if deadline is not None else DEADLINE_SECONDS + size / MIN_RATE
+
+
+class _Watchdog:
+    """Shuts down the sockets of a download once its deadline passes, which wakes a read that
+    blocks on them (a per-read timeout only bounds each read)."""
+
+    def __init__(self):
+        self.sockets, self.expired, self.lock, self.timer = [], False, threading.Lock(), None
+
+    def track(self, sock):
+        with self.lock:
+            self.sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def expire(self):
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                _shut(sock)
+
+    def start(self, seconds):
+        """(Re)starts the countdown: the deadline is `seconds` from now."""
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = threading.Timer(max(seconds, 0.0), self.expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def stop(self):
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _shut(sock):
+    with contextlib.suppress(OSError):
+        # socket.socket's own shutdown, also on an SSL socket: its state stays the reader's.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _opener(watchdog):
+    """urllib's opener whose HTTP and HTTPS connections report their sockets to `watchdog`."""
+
+    def watched(connection_class):
+        class Watched(connection_class):
+            def connect(self):
+                super().connect()
+                watchdog.track(self.sock)
+
+        return Watched
+
+    http_connection = watched(http.client.HTTPConnection)
+    https_connection = watched(http.client.HTTPSConnection)
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(http_connection, req)
+
+    class HTTPSHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(https_connection, req, context=self._context)
+
+    return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
+
+
+def download(url, path, timeout, progress, max_bytes=MAX_BYTES, deadline=None):
+    """Writes the body at `url` to `path`; DownloadError naming `url` when it fails, takes more
+    than its deadline (`deadline_seconds`) or passes `max_bytes`."""
+    seconds = deadline_seconds(max_bytes, deadline)
+    fixed = deadline is not None or bool(os.environ.get(DEADLINE_VARIABLE))
+    size = max_bytes
+    watchdog = _Watchdog()
+    started = time.monotonic()
+    watchdog.start(seconds)
+    done, total = 0, None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as f:
+        with _opener(watchdog).open(url, timeout=min(timeout, seconds)) as response, \
+                open(path, "wb") as f:
             length = response.headers.get("Content-Length")
-            total = int(length) if length is not None else None
-            done = 0
+            total = int(length) if length is not None and length.isdigit() else None
+            if total is not None and total > max_bytes:
+                raise DownloadError(f"{url}: {total:,} bytes (its Content-Length), over the "
+                                    f"{max_bytes:,} bytes this file may have; refused")
+            if total is not None and not fixed:  # the deadline of the size announced
+                size, seconds = total, deadline_seconds(total)
+                watchdog.start(seconds - (time.monotonic() - started))
             if progress:
                 progress(done, total)
-            while chunk := response.read(CHUNK_SIZE):
+            while chunk := response.read(min(CHUNK_SIZE, max_bytes + 1 - done)):
                 f.write(chunk)
                 done += len(chunk)
+                if done > max_bytes:
+                    raise DownloadError(f"{url}: the body passed {max_bytes:,} bytes, the most "
+                                        "this file may have; refused")
                 if progress:
                     progress(done, total)
     except urllib.error.HTTPError as e:
         e.close()
+        if watchdog.expired:
+            raise _late(url, seconds, None if fixed else size, done) from e
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
+    except DownloadError:
+        raise
     except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        if watchdog.expired:
+            raise _late(url, seconds, None if fixed else size, done) from e
         raise DownloadError(f"{url}: {e}") from e
+    finally:
+        watchdog.stop()
+    if watchdog.expired and done != total:  # a socket shut down at the deadline reads as an end
+        raise _late(url, seconds, None if fixed else size, done)
     # http.client returns a short body without complaint when the server closes early.
     if total is not None and done < total:
         raise DownloadError(f"{url}: truncated body, got {done} of {total} bytes")
+
+
+def _late(url, seconds, size, done):
+    """The error of a download past its deadline; `size`: what the deadline was computed for
+    (None: it was given)."""
+    why = "" if size is None else (f"{DEADLINE_SECONDS} s plus {size:,} bytes at "
+                                   f"{MIN_RATE:,} bytes/s; ")
+    return DownloadError(
+        f"{url}: not complete within the download's deadline of {seconds:g} s ({why}"
+        f"{done:,} bytes came; ${DEADLINE_VARIABLE} sets another deadline)")
 
 
 def extract_archive(archive, dest_dir):
@@ -208,3 +340,39 @@ def check_member_name(archive, name):
         raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path")
     if ".." in parts:
         raise UnsafeArchiveError(f"{archive}: member {name!r} has a '..' component")
+
+
+def relative_path_problem(name):
+    """Why `name`, a relative path read from a file (a registry, a manifest), could lead out of
+    the folder it is joined to or is no plain name: absolute, a '..' component, a backslash, a
+    NUL, empty or '.' components; None when it is a plain relative path."""
+    if not isinstance(name, str):
+        return "is not a string"
+    if not name:
+        return "is empty"
+    if "\0" in name:
+        return "contains a NUL character"
+    if "\\" in name:
+        return "contains a backslash"
+    if posixpath.isabs(name) or ntpath.isabs(name) or ntpath.splitdrive(name)[0]:
+        return "is an absolute path"
+    parts = name.split("/")
+    if ".." in parts:
+        return "has a '..' component"
+    if any(part in ("", ".") for part in parts):
+        return "has an empty or '.' component"
+    return None
+
+
+def join_inside(folder, name):
+    """`folder`/`name`, where `name` is a relative path read from a file: ValueError saying why
+    when `name` is no plain relative path (`relative_path_problem`) or the path, symbolic links
+    resolved, is not strictly inside `folder`."""
+    problem = relative_path_problem(name)
+    if problem:
+        raise ValueError(f"{name!r} {problem}")
+    path = os.path.join(os.fspath(folder), name)
+    root, real = os.path.realpath(folder), os.path.realpath(path)
+    if real == root or os.path.commonpath([root, real]) != root:
+        raise ValueError(f"{name!r} leads out of {folder} through a symbolic link (to {real})")
+    return path

@@ -10,8 +10,12 @@ weights of its own). The registry, `registry.json` beside this file, ships insid
 entry's files with their sha256 digests and the address they can be fetched from. Files are read
 from a local zoo directory when there is one (the `zoo_dir` argument, `$KASM_KERAS_ZOO_DIR`, or
 the checkout's `zoo/`); otherwise they are downloaded into the Keras cache, each written
-atomically and checked against its digest. Every file is verified before anything is
-deserialised, and deserialisation runs in Keras' safe mode: loading runs nothing from an entry.
+atomically and checked against its digest (each download within a deadline and capped at the
+entry's largest size). Every path a registry gives (an entry's path, its file names) is joined
+through `inside`: it stays inside its folder, symbolic links resolved, or the load is refused.
+Every file is verified before anything is deserialised, and deserialisation runs in Keras' safe
+mode: loading runs nothing from an entry. Publishing (`install_entry`) writes the new entry and
+registry beside the old ones and switches both in only once both are whole.
 
 To keep entries small, weights are stored as float16, and the embedding's rarer rows as int8
 with one float16 scale each (`compact_weights`; a language model keeps every embedding row and
@@ -34,18 +38,23 @@ metadata.json, the registry) hold fractions, as Keras reports them; `info` gives
 in percent, as the paper does (`test_accuracy`, `paper_accuracy`, `pytorch_accuracy`).
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import tempfile
+from urllib.parse import urlsplit
 
 import h5py
 import keras
 import numpy as np
 
 from kasm_keras.layers import int8_storage
-from kasm_keras.utils.atomic_files import atomic_directory, atomic_write_text, file_digest
-from kasm_keras.utils.download import fetch
+from kasm_keras.utils.atomic_files import (
+    atomic_path, atomic_write_text, file_digest, remove_dead_temporaries, seal_directory,
+    temporary_prefix)
+from kasm_keras.utils.download import DownloadError, fetch, join_inside, relative_path_problem
 
 # An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
 CLASSIFICATION = "classification"
@@ -119,7 +128,49 @@ def registry(zoo_dir=None):
     if not isinstance(entries, dict) or not all(isinstance(e, dict) and "files" in e
                                                 for e in entries.values()):
         raise ZooError(f"{path}: not a zoo registry (expected an object of entries with files)")
+    for name, entry in entries.items():
+        _check_record(entry, f"{path}: entry {name!r}")
     return entries
+
+
+def _check_record(entry, where):
+    """A registry record's paths are plain relative paths (`relative_path_problem`) and its url
+    an http(s) address; ZooError naming the registry, the entry and the field otherwise."""
+    problem = relative_path_problem(entry.get("path"))
+    if problem:
+        raise ZooError(f"{where}: field \"path\" {entry.get('path')!r} {problem}; refused: an "
+                       "entry's files stay inside its zoo folder")
+    if not isinstance(entry["files"], dict):
+        raise ZooError(f"{where}: field \"files\" is not an object of file names and digests")
+    for file_name in entry["files"]:
+        problem = relative_path_problem(file_name)
+        if problem:
+            raise ZooError(f"{where}: field \"files\" names {file_name!r}, which {problem}; "
+                           "refused: an entry's files stay inside its folder")
+    if "url" in entry and not is_http(entry["url"]):
+        raise ZooError(f"{where}: field \"url\" {entry['url']!r} is not an http:// or https:// "
+                       "address")
+
+
+def is_http(url):
+    """Whether `url` is an http:// or https:// address (where an entry's files are served)."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:
+        return False
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def inside(folder, relative, where, field):
+    """`folder`/`relative` for a path read from a registry (an entry's path, a file name): a
+    ZooError naming `where` (the registry and entry) and `field` unless it is strictly inside
+    `folder`, symbolic links resolved (`kasm_keras.utils.download.join_inside`). Every join of
+    such a path goes through here."""
+    try:
+        return join_inside(folder, relative)
+    except ValueError as error:
+        raise ZooError(f"{where}: field \"{field}\" {error}; refused: an entry's files stay "
+                       "inside its zoo folder") from None
 
 
 def entry_task(entry):
@@ -327,9 +378,9 @@ def cache_root(cache_dir=None):
                         "kasm_keras", "zoo")
 
 
-def _verify(directory, files):
+def _verify(directory, files, where):
     for file_name, digest in files.items():
-        path = os.path.join(directory, file_name)
+        path = inside(directory, file_name, where, "files")
         if not os.path.isfile(path):
             raise ZooError(f"{path}: missing; the zoo entry is incomplete")
         actual = file_digest(path)
@@ -361,23 +412,96 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     if sorted(entry["files"]) != sorted(expected):
         raise ZooError(f"zoo entry {name!r} lists {sorted(entry['files'])}, expected "
                        f"{sorted(expected)}")
+    where = f"{registry_path(zoo_dir)}: entry {name!r}"
     for local in _local_dirs(zoo_dir):
-        directory = os.path.join(local, entry["path"])
+        directory = inside(local, entry["path"], where, "path")
         if os.path.isdir(directory):
-            _verify(directory, entry["files"])
+            _verify(directory, entry["files"], where)
+            _check_preset_paths(directory, entry["files"])
             return directory
-    directory = os.path.join(cache_root(cache_dir), entry["path"])
+    directory = inside(cache_root(cache_dir), entry["path"], where, "path")
     base = entry.get("url")
     if os.environ.get(URL_VARIABLE):
         base = f"{os.environ[URL_VARIABLE].rstrip('/')}/{entry['path']}"
+    local_copy = (f"to use a local copy, pass zoo_dir= (a tool's --zoo_dir) or set "
+                  f"${ZOO_DIR_VARIABLE} to a folder holding {entry['path']}/; to fetch from a "
+                  f"mirror, set ${URL_VARIABLE}")
     if not base:
-        raise ZooError(f"zoo entry {name!r} is in no local zoo ({', '.join(_local_dirs(zoo_dir)) or 'none'}) "
-                       "and has no url to fetch it from")
-    for file_name, digest in entry["files"].items():
-        fetch(f"{base.rstrip('/')}/{file_name}", os.path.join(directory, file_name),
-              f"sha256:{digest}")
-    _verify(directory, entry["files"])
+        raise ZooError(f"zoo entry {name!r} is in no local zoo "
+                       f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) and has no url to fetch it "
+                       f"from; {local_copy}")
+    paths = {f: inside(directory, f, where, "files") for f in entry["files"]}
+    made = {d for path in paths.values() for d in _missing_folders(os.path.dirname(path))}
+    try:
+        for file_name, digest in entry["files"].items():
+            fetch(f"{base.rstrip('/')}/{file_name}", paths[file_name], f"sha256:{digest}",
+                  max_bytes=max_entry_bytes(entry))
+    except DownloadError as error:
+        _remove_empty(made)
+        raise ZooError(f"zoo entry {name!r}: its files are in no local zoo "
+                       f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) nor in the cache "
+                       f"{directory}, and downloading them failed ({error}); {local_copy}"
+                       ) from None
+    _verify(directory, entry["files"], where)
+    _check_preset_paths(directory, entry["files"])
     return directory
+
+
+def _check_preset_paths(directory, files):
+    """A verified preset's configs name no file outside it: keras-hub joins a config's
+    `config_file` to the folder a model is saved to, and a tokenizer's `vocabulary` given as a
+    string is a file it reads (ours is the asset assets/tokenizer/vocabulary.txt, the config's
+    null). ZooError naming the config file and the field otherwise."""
+    for file_name in files:
+        if not file_name.endswith(".json") or file_name == "metadata.json":
+            continue
+        path = os.path.join(directory, file_name)
+        for key, value in _json_items(_read_json(path)):
+            if key == "config_file" and (relative_path_problem(value) or "/" in value):
+                raise ZooError(f"{path}: field \"config_file\" {value!r} is not a plain file "
+                               "name; refused: a preset's files stay inside its folder")
+            if key == "vocabulary" and value is not None:
+                raise ZooError(f"{path}: field \"vocabulary\" is {value!r}; refused: a "
+                               "preset's vocabulary is its asset assets/tokenizer/vocabulary.txt")
+
+
+def _json_items(value):
+    """Every (key, value) pair of a JSON value, nested ones included."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _json_items(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_items(item)
+
+
+def max_entry_bytes(entry):
+    """The most bytes an entry of this registry record's task may have (a cap on each of its
+    downloads)."""
+    task = entry_task(entry)
+    if task == TIME_SERIES:
+        from kasm_keras.zoo import time_series
+
+        return time_series.MAX_ENTRY_BYTES
+    return MAX_LM_ENTRY_BYTES if task == LANGUAGE_MODEL else MAX_ENTRY_BYTES
+
+
+def _missing_folders(folder):
+    """`folder` and those of its parents that do not exist (yet)."""
+    missing = []
+    folder = os.path.abspath(folder)
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def _remove_empty(folders):
+    """Removes those of `folders` (made by a failed write) that are empty, deepest first."""
+    for folder in sorted(folders, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _check_consistent(classifier, directory):
@@ -524,11 +648,39 @@ def _write_metadata(directory, metadata):
                       + "\n")
 
 
+def _registry_file(zoo_dir):
+    """The registry that publishing into `zoo_dir` writes: the package's for the checkout's zoo
+    (whose registry ships in the package), else the folder's own registry.json (made for a new
+    private zoo)."""
+    own = os.path.join(zoo_dir, "registry.json") if zoo_dir else REGISTRY
+    if not zoo_dir or (not os.path.exists(own) and
+                       os.path.abspath(zoo_dir) == os.path.abspath(CHECKOUT_ZOO)):
+        return REGISTRY
+    return own
+
+
+def _entries_to_extend(zoo_dir):
+    """The records a new entry of `zoo_dir` joins: those of the registry it writes
+    (`_registry_file`). A folder without a registry of its own starts from none of the
+    package's records but those whose files it holds (a local copy of package entries): a
+    private zoo lists what it can load, not the package's entries without their files."""
+    path = _registry_file(zoo_dir)
+    if path == REGISTRY or os.path.exists(path):
+        return registry(zoo_dir) if path != REGISTRY else registry()
+    held = {}
+    for name, entry in registry().items():
+        try:
+            folder = inside(zoo_dir, entry["path"], REGISTRY, "path")
+        except ZooError:
+            continue
+        if all(os.path.isfile(os.path.join(folder, f)) for f in entry["files"]):
+            held[name] = entry
+    return held
+
+
 def _write_registry(entries, zoo_dir):
-    path = registry_path(zoo_dir) if zoo_dir else REGISTRY
-    if zoo_dir and path == REGISTRY and os.path.abspath(zoo_dir) != os.path.abspath(CHECKOUT_ZOO):
-        path = os.path.join(zoo_dir, "registry.json")  # a new private zoo gets its own
-    atomic_write_text(path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(_registry_file(zoo_dir), json.dumps(entries, indent=2, sort_keys=True)
+                      + "\n")
 
 
 def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
@@ -546,25 +698,26 @@ def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT
     how = storage or {"save": save_entry, "load": load_preset, "files": PRESET_FILES,
                       "max_bytes": MAX_ENTRY_BYTES, "max_change": MAX_ACCURACY_CHANGE,
                       "summary": lambda m: _summary(name, m), "change": "compact storage moved it"}
-    zoo_dir = publishing_dir(zoo_dir)
-    final = os.path.join(zoo_dir, name)
-    with atomic_directory(final) as tmp:
+
+    def stage(tmp):
         how["save"](classifier, tmp, metadata)
         stored = how["load"](tmp)
+        measured = metadata
         if evaluate is not None:
             accuracy = float(evaluate(stored))
             if reference_accuracy is not None and \
                     abs(accuracy - reference_accuracy) > how["max_change"]:
                 raise ZooError(f"{name}: the stored entry scores {accuracy:.4%} on test, the "
                                f"trained model {reference_accuracy:.4%}; {how['change']}")
-            metadata = {**metadata, "test_accuracy": accuracy}
-            _write_metadata(tmp, metadata)
+            measured = {**metadata, "test_accuracy": accuracy}
+            _write_metadata(tmp, measured)
         size = _entry_bytes(tmp, how["files"])
         if size > how["max_bytes"]:
             raise ZooError(f"{name}: {size:,} bytes, over the zoo's {how['max_bytes']:,} per entry")
         files = {f: file_digest(os.path.join(tmp, f)) for f in how["files"]}
-    record_entry(name, files, how["summary"](metadata), zoo_dir, url)
-    return final
+        return files, how["summary"](measured)
+
+    return install_entry(name, zoo_dir, stage, url)
 
 
 def publishing_dir(zoo_dir=None):
@@ -573,19 +726,133 @@ def publishing_dir(zoo_dir=None):
     return zoo_dir or (_local_dirs(None) or [CHECKOUT_ZOO])[0]
 
 
-def record_entry(name, files, summary, zoo_dir, url=DEFAULT_URL):
-    """Adds (or replaces) entry `name`, whose files are in place, to the registry of `zoo_dir`:
-    its files' digests and `summary`, the metadata `info` reads."""
-    entries = {}
+def install_entry(name, zoo_dir, stage, url=DEFAULT_URL):
+    """Writes entry `name` into the zoo folder `zoo_dir` (`publishing_dir`) and its record into
+    the zoo's registry, so that an entry published before stays loadable, byte for byte, until
+    the new one is whole; returns the entry's folder.
+
+    `stage(folder)` writes the entry's files into `folder`, a scratch folder in the system's
+    temporary folder (`$TMPDIR`), and returns (their digests, the registry's summary: what
+    `info` reads): HDF5 writing onto a full disk can crash the process, so the zoo's disk is
+    only written here, by plain copies into a folder beside the entry's place. The new registry
+    is then written beside the registry and read back; only then are both switched in by
+    renames, the folder first, and when the registry's rename fails the old folder is put back.
+    A failure leaves nothing behind; a file that cannot be written (a full disk) is a ZooError
+    naming it."""
+    url = _checked_url(url)
+    zoo_dir = publishing_dir(zoo_dir)
+    final = inside(zoo_dir, name, f"publishing into {zoo_dir}", "name")
+    parent = os.path.dirname(final)
+    registry_file = _registry_file(zoo_dir)
+    entries = _entries_to_extend(zoo_dir)  # a damaged registry is refused before any work
+    made = _missing_folders(parent)
+    staging = old = text = None
+    switched = done = False
     try:
-        entries = registry(zoo_dir)
-    except ZooError:
-        if os.path.exists(registry_path(zoo_dir)) and registry_path(zoo_dir) != REGISTRY:
-            raise
-    entries[name] = {"path": name, "files": files, "metadata": summary}
-    if url:
-        entries[name]["url"] = f"{url.rstrip('/')}/{name}"
-    _write_registry(entries, zoo_dir)
+        scratch = tempfile.mkdtemp(prefix="kasm_keras-entry-")
+        try:
+            try:
+                files, summary = stage(scratch)
+            except OSError as error:
+                raise ZooError(f"{scratch}: could not write the new entry there ({error}); the "
+                               "zoo is unchanged") from error
+            try:
+                os.makedirs(parent, exist_ok=True)
+                remove_dead_temporaries(final)
+                staging = tempfile.mkdtemp(prefix=temporary_prefix(final), suffix=".tmp",
+                                           dir=parent)
+            except OSError as error:
+                raise ZooError(f"{final}: could not make the new entry's folder ({error}); the "
+                               "zoo is unchanged") from error
+            _copy_files(scratch, staging, final)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        entries[name] = {"path": name, "files": files, "metadata": summary}
+        if url:
+            entries[name]["url"] = f"{url.rstrip('/')}/{name}"
+        text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+        try:
+            with atomic_path(registry_file) as aside:
+                _write_aside(aside, text, registry_file)
+                if os.path.lexists(final):
+                    old = tempfile.mkdtemp(prefix=temporary_prefix(final), suffix=".tmp",
+                                           dir=parent)
+                    os.rename(final, old)
+                os.rename(staging, final)
+                switched = True
+        except OSError as error:
+            if not (switched and _holds(registry_file, text)):  # else only a late fsync failed
+                raise ZooError(f"{registry_file}: could not switch in the new registry and "
+                               f"entry {final} ({error}); the zoo is unchanged") from error
+        done = True
+    finally:
+        if switched and not done and not _holds(registry_file, text):
+            os.rename(final, staging)  # the registry still lists the old entry: put it back
+            if old is not None:
+                os.rename(old, final)
+                old = None
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and done:
+            shutil.rmtree(old, ignore_errors=True)
+        if not done:
+            _remove_empty(made)
+    return final
+
+
+def _copy_files(source, target, final):
+    """Copies the files of folder `source` into folder `target` and fsyncs them; a file that
+    cannot be written is a ZooError naming it as `final`/<file> (where it is going)."""
+    for root, _, names in os.walk(source):
+        relative = os.path.relpath(root, source)
+        for file_name in names:
+            name = os.path.normpath(os.path.join(relative, file_name))
+            destination = os.path.join(target, name)
+            try:
+                os.makedirs(os.path.dirname(destination), exist_ok=True)
+                with open(os.path.join(root, file_name), "rb") as src, \
+                        open(destination, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except OSError as error:
+                raise ZooError(f"{os.path.join(final, name)}: could not write the new entry's "
+                               f"file ({error.strerror or error}); the zoo is unchanged"
+                               ) from error
+    try:
+        seal_directory(target, fsync_files=True)
+    except OSError as error:
+        raise ZooError(f"{final}: could not write the new entry ({error.strerror or error}); "
+                       "the zoo is unchanged") from error
+
+
+def _write_aside(path, text, registry_file):
+    """Writes the new registry `text` to `path` (beside `registry_file`) and reads it back."""
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as error:
+        raise ZooError(f"{registry_file}: could not write the new registry "
+                       f"({error.strerror or error}); the zoo is unchanged") from error
+    with open(path, encoding="utf-8") as f:
+        if f.read() != text:
+            raise ZooError(f"{registry_file}: the new registry did not read back as written; "
+                           "the zoo is unchanged")
+
+
+def _holds(path, text):
+    """Whether the file at `path` holds `text`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read() == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _checked_url(url):
+    """`url` (where an entry's files are served), refused unless an http(s) address."""
+    if url and not is_http(url):
+        raise ZooError(f"url {url!r}: an entry's files are served from an http:// or https:// "
+                       "address")
+    return url
 
 
 def _summary(name, metadata):
@@ -602,9 +869,11 @@ def remove(name, zoo_dir=None):
     entry = entries.pop(name, None)
     if entry is None:
         raise ZooError(f"No zoo entry {name!r}")
-    for local in _local_dirs(zoo_dir):
-        shutil.rmtree(os.path.join(local, entry["path"]), ignore_errors=True)
+    where = f"{registry_path(zoo_dir)}: entry {name!r}"
+    folders = [inside(local, entry["path"], where, "path") for local in _local_dirs(zoo_dir)]
     _write_registry(entries, zoo_dir)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read_json(path):

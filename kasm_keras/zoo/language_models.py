@@ -258,47 +258,35 @@ def publish(lm, name, metadata, evaluate=None, zoo_dir=None, url=zoo.DEFAULT_URL
     """
     if not zoo.NAME.match(name):
         raise zoo.ZooError(f"zoo entry names look like <corpus>/<variant>, got {name!r}")
-    zoo_dir = zoo.publishing_dir(zoo_dir)
-    final = os.path.join(zoo_dir, name)
     metadata = {**metadata, "task": zoo.LANGUAGE_MODEL, "storage": storage_label(exact_rows)}
-    parent = os.path.dirname(final)
-    new_parent = not os.path.exists(parent)
-    try:
-        files, metadata = _store(lm, name, final, metadata, evaluate, reference_perplexity,
-                                 exact_rows)
-    except BaseException:
-        if new_parent and os.path.isdir(parent) and not os.listdir(parent):
-            os.rmdir(parent)  # a refused entry leaves no folder behind
-        raise
-    zoo.record_entry(name, files, summary(metadata), zoo_dir, url)
-    return final
+    return zoo.install_entry(name, zoo_dir, lambda tmp: _store(
+        lm, name, tmp, metadata, evaluate, reference_perplexity, exact_rows), url)
 
 
-def _store(lm, name, final, metadata, evaluate, reference_perplexity, exact_rows):
-    """Writes the entry's folder `final` (atomically); (its files' digests, its metadata)."""
-    with zoo.atomic_directory(final) as tmp:
-        save_entry(lm, tmp, metadata, exact_rows)
-        stored = load_preset(tmp)
-        if evaluate is not None:
-            scores = evaluate(stored)
-            perplexity = float(scores["perplexity"])
-            if reference_perplexity is not None and abs(relative_change(
-                    perplexity, reference_perplexity)) > zoo.MAX_PERPLEXITY_CHANGE:
-                raise zoo.ZooError(
-                    f"{name}: the stored entry's test perplexity is {perplexity:.4f}, the "
-                    f"trained model's {reference_perplexity:.4f} "
-                    f"({100 * relative_change(perplexity, reference_perplexity):+.3f}%); storage "
-                    f"moved it by more than {100 * zoo.MAX_PERPLEXITY_CHANGE:.1f}%")
-            metadata = {**metadata, "test_perplexity": perplexity,
-                        "test_cross_entropy": float(scores["cross_entropy"]),
-                        "test_tokens": int(scores["tokens"])}
-            zoo._write_metadata(tmp, metadata)
-        size = zoo._entry_bytes(tmp, zoo.LM_PRESET_FILES)
-        if size > zoo.MAX_LM_ENTRY_BYTES:
-            raise zoo.ZooError(f"{name}: {size:,} bytes, over the zoo's "
-                               f"{zoo.MAX_LM_ENTRY_BYTES:,} per language model entry")
-        files = {f: zoo.file_digest(os.path.join(tmp, f)) for f in zoo.LM_PRESET_FILES}
-    return files, metadata
+def _store(lm, name, tmp, metadata, evaluate, reference_perplexity, exact_rows):
+    """Writes the entry into the folder `tmp`; (its files' digests, the registry's summary)."""
+    save_entry(lm, tmp, metadata, exact_rows)
+    stored = load_preset(tmp)
+    if evaluate is not None:
+        scores = evaluate(stored)
+        perplexity = float(scores["perplexity"])
+        if reference_perplexity is not None and abs(relative_change(
+                perplexity, reference_perplexity)) > zoo.MAX_PERPLEXITY_CHANGE:
+            raise zoo.ZooError(
+                f"{name}: the stored entry's test perplexity is {perplexity:.4f}, the "
+                f"trained model's {reference_perplexity:.4f} "
+                f"({100 * relative_change(perplexity, reference_perplexity):+.3f}%); storage "
+                f"moved it by more than {100 * zoo.MAX_PERPLEXITY_CHANGE:.1f}%")
+        metadata = {**metadata, "test_perplexity": perplexity,
+                    "test_cross_entropy": float(scores["cross_entropy"]),
+                    "test_tokens": int(scores["tokens"])}
+        zoo._write_metadata(tmp, metadata)
+    size = zoo._entry_bytes(tmp, zoo.LM_PRESET_FILES)
+    if size > zoo.MAX_LM_ENTRY_BYTES:
+        raise zoo.ZooError(f"{name}: {size:,} bytes, over the zoo's "
+                           f"{zoo.MAX_LM_ENTRY_BYTES:,} per language model entry")
+    files = {f: zoo.file_digest(os.path.join(tmp, f)) for f in zoo.LM_PRESET_FILES}
+    return files, summary(metadata)
 
 
 def publish_run(model_dir, name, metrics, data_dir=None, cache_dir=None, zoo_dir=None,
