@@ -28,9 +28,6 @@ from tests.test_faults_tools import (  # noqa: F401 (fixtures)
     ENV, TINY, TOOLS, data, error_line, finished, run_tool, tree)
 from tests.test_training_resume import _assert_same_run, _metrics
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
 @pytest.fixture
 def tool(monkeypatch, capsys):
     return lambda name, *args: run_tool(name, *args, monkeypatch=monkeypatch, capsys=capsys)
@@ -156,6 +153,18 @@ def test_a_full_disk_before_the_first_checkpoint_leaves_nothing(tool, data, smal
     error_line(result, f"cannot write {run / 'checkpoints' / 'ckpt-5'}: the disk is full",
                f"no checkpoint was kept in {run}")
     assert sorted(os.listdir(disk)) == ["filler"]
+
+
+def test_a_full_disk_while_preparing_the_data_names_the_cache(tool, data, small_disk, tmp_path):
+    disk = small_disk("2m")
+    fill(disk)
+    args = [a for a in data.flags if not a.startswith("--cache_dir=")]
+    result = tool("train", *args, "--model=cnn", f"--cache_dir={disk / 'cache'}",
+                  f"--model_dir={tmp_path / 'run'}")
+    error_line(result, f"cannot write {disk / 'cache' / 'ag_news'}", "the disk is full")
+    assert not (tmp_path / "run").exists()
+    assert [p for p in (disk / "cache").rglob("*") if "incomplete" in p.name] == []
+    assert temporaries(disk) == []
 
 
 # ------------------------------------------------------------------ stopping signals

@@ -124,10 +124,16 @@ def is_disk_full(error):
 
 @contextlib.contextmanager
 def writing(path):
-    """The block writes `path`: a full disk inside it becomes DiskFullError naming `path` (the
-    outermost `writing` names the file, since inner ones name its temporaries)."""
+    """The block writes `path`: a full disk inside it becomes DiskFullError naming `path`. A
+    DiskFullError from a writer inside keeps its name, unless that lies in a temporary (the
+    block's own staging folder): the user never sees a temporary's name."""
     try:
         yield
+    except DiskFullError as error:
+        parts = os.path.normpath(os.fspath(error.filename)).split(os.sep)
+        if not any(is_temporary(part) for part in parts):
+            raise
+        raise DiskFullError(path, error.strerror) from None
     except Exception as error:
         if not is_disk_full(error):
             raise
@@ -354,7 +360,8 @@ def preparing(folder):
     Two processes preparing the same cache at once (two trainings started together) would both
     write it, and TFDS's final rename fails for the second; with this, the second waits and then
     finds the first one's files. The kernel drops the lock however its holder exits. Local
-    folders only: elsewhere the block runs unlocked.
+    folders only: elsewhere the block runs unlocked. A full disk in the block (TFDS's own
+    writes too) is a DiskFullError naming the cache folder, unless a writer inside named its file.
     """
     import fcntl
 
@@ -369,7 +376,8 @@ def preparing(folder):
         except PermissionError:  # a read-only cache, prepared before: nothing will be written
             fd = None
     if fd is None:
-        yield
+        with writing(folder):
+            yield
         return
     try:
         try:
@@ -377,6 +385,7 @@ def preparing(folder):
         except BlockingIOError:
             log.warning("%s: another process is preparing this cache; waiting for it", folder)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        with writing(folder):
+            yield
     finally:
         os.close(fd)  # drops the lock
