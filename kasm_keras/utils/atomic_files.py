@@ -24,8 +24,8 @@ written first thing (`writer_record`, `remove_dead_writer_folders`).
 
 The name may go on after `.tmp` with the target's extension (`.best.keras.<pid>@<machine>.<random>
 .tmp.keras`), for writers that accept only names ending like their format (Keras' `.keras`).
-`remove_dead_temporaries_in(folder)` removes the dead writers' temporaries of every target in a
-folder, for a folder whose writers may have written to targets named differently each time.
+`is_temporary(name)` tells any target's temporary by its name (a training run, which holds its
+model_dir's lock, removes every one it finds there).
 
 A full disk
 -----------
@@ -172,18 +172,6 @@ def remove_dead_temporaries(path):
     parent, base = os.path.split(path)
     named = re.compile(rf"\.{re.escape(base)}\.{_WRITER}\.{_RANDOM}\.tmp{_EXTENSION}")
     legacy = re.compile(rf"\.{re.escape(base)}\.{_RANDOM}\.tmp")
-    return _remove_dead(parent, named, legacy)
-
-
-def remove_dead_temporaries_in(folder):
-    """Removes the temporaries in `folder`, of any target, left by dead writers; returns the
-    paths removed."""
-    return _remove_dead(os.path.abspath(os.fspath(folder)), _ANY_TEMPORARY, None)
-
-
-def _remove_dead(parent, named, legacy):
-    """Removes the entries of `parent` that `named` matches (its groups `pid` and `machine` name
-    the writer) and whose writer is dead, and those `legacy` matches that are old."""
     try:
         entries = os.listdir(parent)
     except (FileNotFoundError, NotADirectoryError):
@@ -194,7 +182,7 @@ def _remove_dead(parent, named, legacy):
         match = named.fullmatch(entry)
         if match:
             dead = writer_is_dead(int(match["pid"]), match["machine"])
-        elif legacy is not None and legacy.fullmatch(entry):
+        elif legacy.fullmatch(entry):
             try:
                 dead = time.time() - os.lstat(candidate).st_mtime > LEGACY_STALE_SECONDS
             except FileNotFoundError:
