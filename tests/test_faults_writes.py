@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -27,6 +28,7 @@ from kasm_keras.utils.atomic_files import machine_id
 from tests.test_faults_tools import (  # noqa: F401 (fixtures)
     ENV, TINY, TOOLS, data, error_line, finished, run_tool, tree)
 from tests.test_training_resume import _assert_same_run, _metrics
+
 
 @pytest.fixture
 def tool(monkeypatch, capsys):
@@ -113,11 +115,15 @@ WRITES = {
 
 
 @pytest.mark.parametrize("write", list(WRITES))
-def test_a_full_disk_while_training_names_the_file_and_the_run_resumes_exactly(
+def test_a_full_disk_while_training_names_the_file_and_keeps_the_checkpoint(
         tool, data, finished, reference, small_disk, monkeypatch, write):
+    """A 5-step run resumed to 10 on a disk that fills before `write`: one line naming the file
+    and the checkpoint to resume from; the checkpoint (and the best model, when it was the one
+    being written) unchanged; and, where the model's files were at stake, once there is space the
+    same command ends like an uninterrupted run."""
     owner, name, after, named = WRITES[write]
     disk = small_disk("2m")
-    run = pathlib.Path(shutil.copytree(finished, disk / "run"))  # a 5-step run, resumed to 10
+    run = pathlib.Path(shutil.copytree(finished, disk / "run"))
     before = tree(run)
     command = ["train", *data.flags, "--model=cnn", "--max_steps=10", f"--model_dir={run}"]
     monkeypatch.setattr(sys, "argv", [str(TOOLS / "train.py"), *command[1:]])  # as a program
@@ -176,9 +182,10 @@ def _train(model_dir, data, *args):
             f"--model_dir={model_dir}", *args]
 
 
-@pytest.mark.parametrize("signum, when", [(signal.SIGINT, "step 10:"), (signal.SIGTERM, "step 10:"),
-                                           (signal.SIGHUP, "training a new model in")],
-                         ids=["SIGINT", "SIGTERM", "SIGHUP before the first checkpoint"])
+@pytest.mark.parametrize("signum, when", [
+    (signal.SIGINT, "step 10:"), (signal.SIGTERM, "step 10:"),
+    (signal.SIGHUP, "training a new model in"),
+], ids=["SIGINT", "SIGTERM", "SIGHUP before the first checkpoint"])
 def test_a_stopping_signal_says_where_the_run_resumes(data, reference, tmp_path, signum, when):
     """A real signal to a real tools/train.py (after a checkpoint, or before the first): one
     line naming the checkpoint and the command that resumes, exit status 128 + signal, no
@@ -200,7 +207,7 @@ def test_a_stopping_signal_says_where_the_run_resumes(data, reference, tmp_path,
     assert "Traceback" not in err and "error:" not in err, err[-3000:]
     name = signal.Signals(signum).name
     lines = [line for line in err.splitlines() if line.startswith("stopped")]
-    assert len(lines) == 1 and lines[0].endswith(f"--max_steps=1000"), err[-3000:]
+    assert len(lines) == 1 and lines[0].endswith("--max_steps=1000"), err[-3000:]
     if signum == signal.SIGHUP:
         assert lines[0].startswith(f"stopped by {name}: no checkpoint was kept in {model_dir}; "
                                    "this command starts the run again: ")
@@ -281,7 +288,8 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tool, fin
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     staging = []
     while not staging and exporter.poll() is None:
-        staging = [p for p in base.glob(".export.*.tmp")] if base.exists() else []
+        staging = list(base.glob(".export.*.tmp")) if base.exists() else []
+        time.sleep(0.01)
     exporter.kill()  # SIGKILL: no cleanup
     exporter.wait()
     assert len(staging) == 1 and staging[0].exists(), "no staging folder seen before the kill"
