@@ -251,6 +251,20 @@ def test_another_tool_stopped_by_a_signal_ends_with_one_line(capsys):
     assert capsys.readouterr().err == "stopped by SIGTERM\n"
 
 
+def test_a_full_disk_no_writer_named_is_still_one_line(capsys):
+    import tensorflow as tf
+
+    def main(argv):
+        raise tf.errors.ResourceExhaustedError(None, None, "/x/events.out; No space left on "
+                                               "device\n\tFailed to flush 11 events")
+
+    with pytest.raises(SystemExit) as exit_:
+        tool_support.execute(main, ["x.py"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == ("error: the disk is full: /x/events.out; No space left on "
+                                       "device Failed to flush 11 events\n")
+
+
 def _dead_pid():
     child = subprocess.Popen([sys.executable, "-c", ""])
     child.wait(30)

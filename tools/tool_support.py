@@ -3,7 +3,8 @@
 - `run(main, errors)`: `absl.app.run(main)`, with logging at WARNING unless the user passed
   `--verbosity` (or `-v`). A bad flag (out of range, failing a validator, unknown, missing), a
   usage error, and each of the library errors in `errors` (plus `OSError`: the user's paths)
-  end the program with one `error: ...` line on stderr and exit status 1, never a traceback.
+  end the program with one `error: ...` line on stderr and exit status 1, never a traceback;
+  so does any error that says the disk is full.
 - `execute(main, argv, errors, flag_values)`: the same for tests, in process, on their own
   `flags.FlagValues`.
 - A stopping signal (SIGINT, SIGTERM, SIGHUP) raises `Stopped` (a KeyboardInterrupt) in the
@@ -82,6 +83,10 @@ def guarded(main, errors=(), flag_values=flags.FLAGS):
             fail(error)
         except KeyboardInterrupt as stop:
             stopped(stop)
+        except Exception as error:  # a full disk that no writer named; anything else is a bug
+            if not says_disk_full(error):
+                raise
+            fail(f"the disk is full: {error}")
 
     return wrapped
 
@@ -97,6 +102,14 @@ def execute(main, argv, errors=(), flag_values=flags.FLAGS):
     SystemExit as the program would exit (tests use this)."""
     args = parse_flags(argv, flag_values)
     sys.exit(guarded(main, errors, flag_values)(args))
+
+
+def says_disk_full(error):
+    """Whether `error` says that the disk is full (a TensorFlow or HDF5 error says it in its
+    text, which names the file being written)."""
+    from kasm_keras.utils.atomic_files import is_disk_full
+
+    return is_disk_full(error)
 
 
 # ------------------------------------------------------------------ stopping signals
