@@ -5,8 +5,10 @@ python tools/export.py --model_dir=DIR|--zoo=NAME --export_dir=BASE [--version=N
 
 --export_dir is the model base path that TensorFlow Serving watches (--model_base_path): the
 SavedModel goes to BASE/<version>/, version --version or else one more than the highest numbered
-folder in BASE (1 in a new one); an existing version is never replaced. BASE may be local or any
-tf.io.gfile path (gs://bucket/models/ag_news).
+folder in BASE (1 in a new one); an existing version is never replaced, and a BASE that is a
+SavedModel or lies inside one (BASE/1, BASE/1/variables) is refused. BASE may be local or any
+tf.io.gfile path (gs://bucket/models/ag_news). The SavedModel is built in a staging folder beside
+the versions, named after its writer, which the next export removes if its writer was killed.
 
 serving_default takes `text` (1-D tf.string) and returns `probabilities` (float32 [batch,
 classes]), `class_id` (int64) and `class_name` (string). Tokenisation is inside the graph, in
@@ -28,7 +30,6 @@ document classifier's only.
 
 import contextlib
 import os
-import shutil
 import tempfile
 
 import tool_support
@@ -37,9 +38,17 @@ from absl import app, flags
 from kasm_keras import zoo
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import files
+from kasm_keras.utils.atomic_files import temporary_folder, writing
 
 FLAGS = flags.FLAGS
-ERRORS = (zoo.ZooError, CheckpointError)
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+class ExportError(ValueError):
+    """--export_dir cannot take a new version (it lies inside a SavedModel)."""
+
+
+ERRORS = (zoo.ZooError, CheckpointError, ExportError)
 
 
 def define_flags(flag_values=FLAGS):
@@ -82,9 +91,38 @@ def versions(base):
     return sorted(int(name) for name in names if name.isascii() and name.isdigit())
 
 
+def _folders_up(path):
+    """`path` and every folder above it (for a local path, its real path and the folders above
+    that first, then those of the path as given)."""
+    if not files.is_local(path):
+        scheme, rest = path.split("://", 1)
+        parts = rest.rstrip("/").split("/")
+        return [f"{scheme}://{'/'.join(parts[:n])}" for n in range(len(parts), 0, -1)]
+    found = []
+    for start in dict.fromkeys([os.path.realpath(path), os.path.abspath(path)]):
+        folder = start
+        while True:
+            found.append(folder)
+            if os.path.dirname(folder) == folder:
+                break
+            folder = os.path.dirname(folder)
+    return list(dict.fromkeys(found))
+
+
+def saved_model_around(path):
+    """The SavedModel folder that `path` is, or lies inside (None when there is none)."""
+    import tensorflow as tf
+
+    for folder in _folders_up(path):
+        if any(tf.io.gfile.exists(_join(folder, name)) for name in SAVED_MODEL_FILES):
+            return folder
+    return None
+
+
 def version_dir(base, version=None):
     """<base>/<version> for a version not written yet: `version`, or one more than the highest
-    in `base` (1 when it has none). FileExistsError if that version exists."""
+    in `base` (1 when it has none). FileExistsError if that version exists; ExportError if
+    `base` is a SavedModel or lies inside one (a version, not the base path)."""
     import tensorflow as tf
 
     base = os.fspath(base)
@@ -93,6 +131,12 @@ def version_dir(base, version=None):
     if tf.io.gfile.exists(base) and not tf.io.gfile.isdir(base):
         raise NotADirectoryError(f"--export_dir={base} is a file; it must be a folder (the model "
                                  "base path, holding one numbered folder per version)")
+    inside = saved_model_around(base)
+    if inside is not None:
+        parent = os.path.dirname(inside) if files.is_local(inside) else inside.rsplit("/", 1)[0]
+        raise ExportError(f"--export_dir={base} lies inside the SavedModel {inside}: it must be "
+                          "the model base path, which holds one numbered folder per version "
+                          f"(such as --export_dir={parent})")
     existing = versions(base)
     if version is None:
         version = max(existing, default=0) + 1
@@ -127,7 +171,8 @@ def write_version(target, write):
     """Has `write(folder)` write a SavedModel into `folder`, a new local folder, and puts it at
     `target`, a version folder that must not exist; returns `target`. The SavedModel is built
     beside the versions (on a local disk) or in a local temporary folder (elsewhere) and then
-    renamed or copied into place, so a failed export leaves no version behind."""
+    renamed or copied into place, so a failed export leaves no version behind (a full disk: a
+    DiskFullError naming `target`), and a killed one a staging folder that the next removes."""
     import tensorflow as tf
 
     local = files.is_local(target)
@@ -141,31 +186,34 @@ def write_version(target, write):
         tf.io.gfile.makedirs(base)
     except tf.errors.OpError as error:
         raise OSError(f"--export_dir={base}: cannot create it ({error.message})") from None
-    # A name TensorFlow Serving ignores: not a number.
-    staging = tempfile.mkdtemp(prefix=".export-", dir=base if local else None)
+    # Named as a temporary (a name TensorFlow Serving ignores: not a number) of its writer, so
+    # that the next export removes one a killed export left.
+    staging_parent = base if local else tempfile.gettempdir()
     done = False
     try:
-        path = os.path.join(staging, "model")
-        write(path)
-        if local:
+        with temporary_folder(os.path.join(staging_parent, "export")) as staging, \
+                writing(target):
+            path = os.path.join(staging, "model")
+            write(path)
+            if local:
+                try:
+                    tf.io.gfile.rename(path, target, overwrite=False)
+                except tf.errors.AlreadyExistsError:
+                    raise FileExistsError(f"{target} appeared during the export; not replacing "
+                                          "it") from None
+                done = True
+                return target
+            if tf.io.gfile.exists(target):
+                raise FileExistsError(f"{target} appeared during the export; not replacing it")
             try:
-                tf.io.gfile.rename(path, target, overwrite=False)
-            except tf.errors.AlreadyExistsError:
-                raise FileExistsError(f"{target} appeared during the export; not replacing it") from None
+                _copy_tree(path, target)
+            except BaseException:
+                if tf.io.gfile.exists(target):
+                    tf.io.gfile.rmtree(target)
+                raise
             done = True
             return target
-        if tf.io.gfile.exists(target):
-            raise FileExistsError(f"{target} appeared during the export; not replacing it")
-        try:
-            _copy_tree(path, target)
-        except BaseException:
-            if tf.io.gfile.exists(target):
-                tf.io.gfile.rmtree(target)
-            raise
-        done = True
-        return target
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         if not done:  # a failed export into a new base path leaves no folder behind
             with contextlib.suppress(OSError):
                 for folder in made:

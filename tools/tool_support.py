@@ -3,9 +3,14 @@
 - `run(main, errors)`: `absl.app.run(main)`, with logging at WARNING unless the user passed
   `--verbosity` (or `-v`). A bad flag (out of range, failing a validator, unknown, missing), a
   usage error, and each of the library errors in `errors` (plus `OSError`: the user's paths)
-  end the program with one `error: ...` line on stderr and exit status 1, never a traceback.
+  end the program with one `error: ...` line on stderr and exit status 1, never a traceback;
+  so does any error that says the disk is full.
 - `execute(main, argv, errors, flag_values)`: the same for tests, in process, on their own
   `flags.FlagValues`.
+- A stopping signal (SIGINT, SIGTERM, SIGHUP) raises `Stopped` (a KeyboardInterrupt) in the
+  program, so its writers clean up, and it ends with one `stopped by SIGxxx` line, exit status
+  128 + the signal's number, never a traceback; `stopped(stop, message)` adds where the work
+  can be taken up again.
 - Each tool defines its flags in `define_flags(flag_values)`, called when it runs as a program,
   so that tests can parse a tool's flags without importing every tool's into one `FLAGS`.
 - `existing_folder`, `not_a_file`, `in_range`, ...: flag validators, checked while the flags are
@@ -25,6 +30,7 @@ module as `tool_support`.
 import contextlib
 import math
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -75,12 +81,19 @@ def guarded(main, errors=(), flag_values=flags.FLAGS):
             fail(f"{error} (see --helpshort)")
         except known as error:
             fail(error)
+        except KeyboardInterrupt as stop:
+            stopped(stop)
+        except Exception as error:  # a full disk that no writer named; anything else is a bug
+            if not says_disk_full(error):
+                raise
+            fail(f"the disk is full: {error}")
 
     return wrapped
 
 
 def run(main, errors=()):
     """`app.run(main)`: see the module's docstring."""
+    raise_on_stopping_signals()
     app.run(guarded(main, errors), flags_parser=parse_flags)
 
 
@@ -89,6 +102,54 @@ def execute(main, argv, errors=(), flag_values=flags.FLAGS):
     SystemExit as the program would exit (tests use this)."""
     args = parse_flags(argv, flag_values)
     sys.exit(guarded(main, errors, flag_values)(args))
+
+
+def says_disk_full(error):
+    """Whether `error` says that the disk is full (a TensorFlow or HDF5 error says it in its
+    text, which names the file being written)."""
+    from kasm_keras.utils.atomic_files import is_disk_full
+
+    return is_disk_full(error)
+
+
+# ------------------------------------------------------------------ stopping signals
+
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stopping signal (`signum`) arrived. Raised in the main thread like Ctrl-C's
+    KeyboardInterrupt, so that `finally` blocks run and every writer removes its temporary."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+def raise_on_stopping_signals():
+    """SIGINT, SIGTERM and SIGHUP raise `Stopped` from now on (a signal the process was started
+    with ignored, as under nohup, stays ignored)."""
+    for signum in STOPPING_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _raise_stopped)
+
+
+def stopped(stop, message=""):
+    """Exits with status 128 + the signal's number after one line on stderr, `stopped by
+    SIGxxx`, and `message` (say where the work can be taken up again). `stop` is a `Stopped`
+    or a KeyboardInterrupt (SIGINT)."""
+    for signum in STOPPING_SIGNALS:  # a second signal must not cut the line short
+        if signal.getsignal(signum) is _raise_stopped:
+            signal.signal(signum, signal.SIG_IGN)
+    signum = getattr(stop, "signum", signal.SIGINT)
+    line = f"stopped by {signal.Signals(signum).name}" + (f": {message}" if message else "")
+    with contextlib.suppress(OSError):  # a hung-up terminal
+        print(one_line(line), file=sys.stderr, flush=True)
+    sys.exit(128 + signum)
 
 
 @contextlib.contextmanager

@@ -19,10 +19,17 @@ naming the first one's pid (a lock on <model_dir>/.lock, which a killed run does
 behind; local paths only: on gs:// make sure yourself that one trainer uses a model_dir).
 Every flag is checked before any data is read or any file written, and a run that fails before
 its first checkpoint leaves nothing in a --model_dir it found new.
+
+A run says where it writes when it starts, and where its best model and metrics are when it
+ends. Stopped by a signal (Ctrl-C's SIGINT, SIGTERM, SIGHUP), it ends with one line naming the
+checkpoint it resumes from and the command that resumes it, exit status 128 + the signal's
+number; a full disk ends it with one `error:` line naming the file being written, the
+checkpoints already there intact.
 """
 
 import dataclasses
 import os
+import shlex
 import sys
 import types
 
@@ -30,11 +37,12 @@ import tool_support
 from absl import app, flags
 
 from kasm_keras import training
-from kasm_keras.training import language_model, time_series
+from kasm_keras.training import checkpoints, language_model, time_series
 from kasm_keras.data import classification_data, datasets, word_vectors
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS
-from kasm_keras.utils import download
+from kasm_keras.utils import download, files
+from kasm_keras.utils.atomic_files import DiskFullError
 
 FLAGS = flags.FLAGS
 ERRORS = (training.TrainingError, classification_data.DataError, word_vectors.WordVectorsError,
@@ -213,18 +221,54 @@ def config_from_flags(flag_values=FLAGS):
     return config_class(model_dir=model_dir, **values)
 
 
+def where_to_resume(model_dir, command):
+    """Where a stopped run can be taken up again, as a sentence: the checkpoint in `model_dir`
+    it resumes from and the command that resumes it."""
+    import tensorflow as tf
+
+    again = shlex.join(command)
+    manager = checkpoints.CheckpointManager(files.join(model_dir, "checkpoints"))
+    try:
+        latest = manager.latest()
+        step = manager.read_state(latest)["step"] if latest else None
+    except (checkpoints.CheckpointError, KeyError, ValueError, tf.errors.OpError):
+        latest = step = None
+    if latest is None:
+        return f"no checkpoint was kept in {model_dir}; this command starts the run again: {again}"
+    return f"{model_dir} resumes from its checkpoint of step {step} ({latest}) with: {again}"
+
+
+def where_it_went(config):
+    """The line that ends a finished run: its best model, its metrics and how to use them."""
+    tools = os.path.dirname(sys.argv[0])
+    model = f"--model_dir={shlex.quote(config.model_dir)}"
+    data = f" --data_dir={shlex.quote(config.data_dir)}" if config.data_dir else ""
+    return (f"best model: {files.join(config.model_dir, 'best.keras')}, metrics: "
+            f"{files.join(config.model_dir, 'metrics.json')}; evaluate it with: python "
+            f"{os.path.join(tools, 'evaluate.py')} {model}{data}; export it with: python "
+            f"{os.path.join(tools, 'export.py')} {model} --export_dir=DIR")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = config_from_flags(FLAGS)
     command = [os.path.basename(sys.executable)] + sys.argv
-    with tool_support.download_hint(f"the {config.dataset} dataset"):
-        if isinstance(config, language_model.LanguageModelConfig):
-            language_model.train_language_model(config, command=command)
-        elif isinstance(config, time_series.TimeSeriesConfig):
-            time_series.train_time_series(config, command=command)
-        else:
-            training.train_classifier(config, command=command)
+    try:
+        with tool_support.download_hint(f"the {config.dataset} dataset"):
+            if isinstance(config, language_model.LanguageModelConfig):
+                metrics = language_model.train_language_model(config, command=command)
+            elif isinstance(config, time_series.TimeSeriesConfig):
+                metrics = time_series.train_time_series(config, command=command)
+            else:
+                metrics = training.train_classifier(config, command=command)
+    except KeyboardInterrupt as stop:  # SIGINT, SIGTERM, SIGHUP: see tool_support
+        tool_support.stopped(stop, where_to_resume(config.model_dir, command))
+    except DiskFullError as error:
+        tool_support.fail(f"{error}; once there is space, "
+                          f"{where_to_resume(config.model_dir, command)}")
+    if metrics is not None:  # the chief, which wrote them
+        print(where_it_went(config))
 
 
 if __name__ == "__main__":

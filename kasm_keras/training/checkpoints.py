@@ -13,6 +13,8 @@ its files one by one); only then is `latest` replaced to name it, so `latest` al
 complete checkpoint. Restoring checks
 every digest first, then that every saved value found its object and every object its value.
 The oldest checkpoints are pruned after each save, and so are leftovers of a save that was killed.
+A save that fails (a full disk: `DiskFullError` naming `ckpt-<step>`) removes its temporary folder
+and leaves `latest` and the checkpoints it names as they were.
 
 (`tf.train.CheckpointManager` is not used: it writes in place and checks no digests.)
 
@@ -28,6 +30,7 @@ import re
 import tensorflow as tf
 
 from kasm_keras.utils import files
+from kasm_keras.utils.atomic_files import writing
 
 LATEST = "latest"
 PREFIX = "variables"
@@ -115,11 +118,13 @@ class CheckpointManager:
         final = files.join(self.directory, name)
         tmp = files.temporary_name(final)
         try:
-            checkpoint.write(files.join(tmp, PREFIX))
-            files.write_text(files.join(tmp, STATE), json.dumps({**state, "step": step}))
-            manifest = {n: files.digest(files.join(tmp, n)) for n in sorted(files.listdir(tmp))}
-            files.write_text(files.join(tmp, MANIFEST), json.dumps(manifest, indent=1))
-            files.fsync_tree(tmp)
+            with writing(final):  # a full disk names the checkpoint, not its temporary
+                checkpoint.write(files.join(tmp, PREFIX))
+                files.write_text(files.join(tmp, STATE), json.dumps({**state, "step": step}))
+                manifest = {n: files.digest(files.join(tmp, n))
+                            for n in sorted(files.listdir(tmp))}
+                files.write_text(files.join(tmp, MANIFEST), json.dumps(manifest, indent=1))
+                files.fsync_tree(tmp)
             if files.exists(final):  # a run killed after this rename but before `latest` moved
                 files.rmtree(final)
             _move_folder(tmp, final)

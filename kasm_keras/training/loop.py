@@ -26,6 +26,11 @@ report; `Trainer` does the rest the same way for every task:
 - The best model on the task's validation score is kept (`Task.save_best`, with its sha256 in
   `<file>.sha256`, checked before it is loaded), and at the end the task evaluates it once and
   `metrics.json` is written atomically.
+- A full disk while writing a checkpoint, the best model or its sidecar, metrics.json or the
+  TensorBoard logs stops the run with a `DiskFullError` (`kasm_keras.utils.atomic_files`) naming
+  the file being written; every file is written aside and renamed, so what was there before (the
+  last checkpoint above all) stays intact, and the temporaries are removed (a killed run's by
+  the next run in the model_dir).
 - One run per model_dir: the chief holds an exclusive lock on `<model_dir>/.lock` for the whole
   run, so a second trainer is refused at once (see `kasm_keras.training.lock`; local paths only).
   Everything that can refuse a run (settings, data, a checkpoint that is corrupt or does not fit)
@@ -45,7 +50,6 @@ import os
 import platform
 import sys
 import time
-import uuid
 
 import keras
 import numpy as np
@@ -53,15 +57,36 @@ import tensorflow as tf
 
 import kasm_keras
 from kasm_keras.utils import files
+from kasm_keras.utils.atomic_files import is_temporary, writing
 from kasm_keras.training import checkpoints, precision
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
 from kasm_keras.training.lock import claim_model_dir
 from kasm_keras.training.task import Task, TrainingError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
-STAGING_PREFIX = ".partial-"  # the best model being written, in the model_dir
+LEGACY_STAGING_PREFIX = ".partial-"  # the best model being written, by older versions
 
 __all__ = ["STRATEGIES", "LoopConfig", "Trainer", "TrainingError", "make_strategy", "is_chief"]
+
+
+class _Summaries:
+    """TensorBoard scalars in `folder` (written by the chief alone); a full disk is a
+    DiskFullError naming the folder."""
+
+    def __init__(self, folder, chief):
+        self.folder = folder
+        with writing(folder):
+            self.writer = tf.summary.create_file_writer(folder) if chief else \
+                tf.summary.create_noop_writer()
+
+    def scalars(self, step, values):
+        with writing(self.folder), self.writer.as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(name, value)
+
+    def flush(self):
+        with writing(self.folder):
+            self.writer.flush()
 
 
 @dataclasses.dataclass
@@ -284,6 +309,8 @@ class Trainer:
         """Restores the checkpoint `latest`, if any: (state, step)."""
         state = {"best_scores": None, "best_step": 0, "train_seconds": 0.0, "history": []}
         if latest is None:
+            if self.chief:
+                self.log(f"training a new model in {self.config.model_dir}")
             return state, 0
         learning_rate = _learning_rate(self.optimizer)
         try:
@@ -358,21 +385,25 @@ class Trainer:
         return new > old if self.task.higher_is_better else new < old
 
     def _save_best(self, path):
-        """`Task.save_best` into a hidden file beside `path`, then moved to `path` with its
-        sha256 recorded in `<path>.sha256`."""
-        folder, name = os.path.split(path)
-        staging = files.join(folder, f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}-{name}")
+        """`Task.save_best` into a temporary beside `path` (named by the temporaries' rule, with
+        `path`'s extension), then moved to `path` with its sha256 recorded in `<path>.sha256`;
+        a full disk is a DiskFullError naming the file being written, and the temporary goes."""
+        staging = files.temporary_name(path, keep_extension=True)
         try:
-            self.task.save_best(self.model, staging)
+            with writing(path):
+                self.task.save_best(self.model, staging)
             checkpoints.replace_with_digest(staging, path)
         finally:
             if files.exists(staging):
                 tf.io.gfile.remove(staging)
 
     def _remove_staging_leftovers(self):
+        """Removes the temporaries in the model_dir: the lock says that no writer of this
+        model_dir is running, so they are a killed run's."""
         for name in files.listdir(self.config.model_dir):
-            if name.startswith(STAGING_PREFIX):
-                path = files.join(self.config.model_dir, name.rstrip("/"))
+            name = name.rstrip("/")
+            if name.startswith(LEGACY_STAGING_PREFIX) or is_temporary(name):
+                path = files.join(self.config.model_dir, name)
                 if files.isdir(path):
                     files.rmtree(path)
                 else:
@@ -414,12 +445,9 @@ class Trainer:
             self._write_run_files()
         resumed_from = step
         step_fn = self._step_function()
-        if self.chief:
-            logs = files.join(c.model_dir, "logs")
-            train_writer = tf.summary.create_file_writer(files.join(logs, "train"))
-            validation_writer = tf.summary.create_file_writer(files.join(logs, "validation"))
-        else:
-            train_writer = validation_writer = tf.summary.create_noop_writer()
+        logs = files.join(c.model_dir, "logs")
+        train_writer = _Summaries(files.join(logs, "train"), self.chief)
+        validation_writer = _Summaries(files.join(logs, "validation"), self.chief)
         progbar = None  # made at the first flush, which names the values it shows
         window = []  # the reduced outputs of the steps since the last flush, as tensors
         timed_steps, timed_seconds = 0, 0.0
@@ -452,11 +480,8 @@ class Trainer:
                 progbar = keras.utils.Progbar(max_steps, unit_name="step",
                                               stateful_metrics=list(means))
             progbar.update(step, list(means.items()))
-            with train_writer.as_default(step=step):
-                for name, value in means.items():
-                    tf.summary.scalar(name, value)
-                tf.summary.scalar("learning_rate", _learning_rate(self.optimizer))
-                tf.summary.scalar("steps_per_second", speed)
+            train_writer.scalars(step, {**means, "learning_rate": _learning_rate(self.optimizer),
+                                        "steps_per_second": speed})
             window = []
             window_started = time.perf_counter()
 
@@ -473,9 +498,7 @@ class Trainer:
             if task.monitor not in scores:
                 raise TrainingError(f"the task's validation gave {sorted(scores)}, without its "
                                     f"monitored score {task.monitor!r}")
-            with validation_writer.as_default(step=step):
-                for name, value in scores.items():
-                    tf.summary.scalar(name, value)
+            validation_writer.scalars(step, scores)
             self.log("\nstep {}: validation {}".format(
                 step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items())))
             if self._better(scores, state["best_scores"]):

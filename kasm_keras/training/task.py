@@ -24,7 +24,6 @@ The order the loop calls a task in:
 """
 
 import abc
-import os
 
 from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.utils import files
@@ -103,12 +102,10 @@ class Task(abc.ABC):
         """{name: float} on the validation data; must hold `monitor`."""
 
     def save_best(self, model, path):
-        """Writes the best model so far to `path`, a new file whose name ends like
-        `best_model_file` (the loop moves it into place and records its sha256). By default a
-        `.keras` file, which Keras writes in place, so it is written beside and renamed."""
-        with files.local_output(path) as local:
-            model.save(local + ".keras")
-            os.replace(local + ".keras", local)
+        """Writes the best model so far to `path`, a new file (a temporary, local or remote)
+        whose name ends like `best_model_file`; the loop moves it into place, records its
+        sha256 and removes it if this fails. By default a `.keras` file."""
+        model.save(path)
 
     def load_best(self, path):
         """Loads what `save_best` wrote (Keras' safe mode: no code from the file runs)."""

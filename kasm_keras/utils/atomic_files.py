@@ -21,16 +21,32 @@ writers on this kernel and PID namespace; everything else is left alone on purpo
   modification time is more than `LEGACY_STALE_SECONDS` old.
 Folders named by someone else (TFDS's `incomplete.*`) carry the same record in a file inside,
 written first thing (`writer_record`, `remove_dead_writer_folders`).
+
+The name may go on after `.tmp` with the target's extension (`.best.keras.<pid>@<machine>.<random>
+.tmp.keras`), for writers that accept only names ending like their format (Keras' `.keras`).
+`is_temporary(name)` tells any target's temporary by its name (a training run, which holds its
+model_dir's lock, removes every one it finds there).
+
+A full disk
+-----------
+A write that fails because the disk (or the user's quota) is full says so in a form that names
+no file (`[Errno 28] No space left on device`, or TensorFlow's `ResourceExhaustedError` of its
+`SaveV2` op, naming a temporary). Every writer here runs its block under `writing(path)`, which
+turns that into `DiskFullError`, an OSError naming the file being written; the temporary is
+removed as on any other failure, so nothing already in place changes.
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import socket
+import string
 import tempfile
 import time
 
@@ -38,6 +54,14 @@ log = logging.getLogger(__name__)
 
 LEGACY_STALE_SECONDS = 24 * 3600
 _RANDOM = r"[a-z0-9_]{8}"  # what tempfile adds between prefix and suffix
+_RANDOM_CHARACTERS = string.ascii_lowercase + string.digits + "_"
+_EXTENSION = r"(?:\.[A-Za-z0-9]+)?"  # the target's extension, for writers that need it
+# A temporary of any target: `.<target>.<pid>@<machine>.<random>.tmp[<extension>]`.
+_WRITER = r"(?P<pid>\d+)@(?P<machine>[A-Za-z0-9-]+)"
+_ANY_TEMPORARY = re.compile(rf"\..+\.{_WRITER}\.{_RANDOM}\.tmp{_EXTENSION}")
+# How an operating system, TensorFlow or HDF5 says that the disk or the quota is full; the
+# latter two only in their messages' text.
+_DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded")
 _MACHINE = None
 
 
@@ -63,6 +87,58 @@ def writer_record():
 def temporary_prefix(path):
     """The prefix of this process's temporaries for `path` (the suffix is ".tmp")."""
     return f".{os.path.basename(path)}.{os.getpid()}@{machine_id()}."
+
+
+def temporary_basename(name, keep_extension=False):
+    """A new temporary name (not created) for a target named `name`, by the rule of the module
+    docstring; with `keep_extension` it ends with the target's extension too."""
+    random = "".join(secrets.choice(_RANDOM_CHARACTERS) for _ in range(8))
+    extension = os.path.splitext(name)[1] if keep_extension else ""
+    if not re.fullmatch(_EXTENSION, extension):
+        extension = ""
+    return f".{name}.{os.getpid()}@{machine_id()}.{random}.tmp{extension}"
+
+
+def is_temporary(name):
+    """Whether `name` (a file name, no folder) is a temporary named by this module's rule."""
+    return _ANY_TEMPORARY.fullmatch(name) is not None
+
+
+class DiskFullError(OSError):
+    """Writing `filename` failed: its disk, or the user's quota there, is full."""
+
+    def __init__(self, path, reason="No space left on device"):
+        code = errno.EDQUOT if reason == "Disk quota exceeded" else errno.ENOSPC
+        super().__init__(code, reason, os.fspath(path))
+
+    def __str__(self):
+        return f"cannot write {self.filename}: the disk is full ({self.strerror})"
+
+
+def is_disk_full(error):
+    """Whether `error` says that a write failed for want of space (or quota)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return _DISK_FULL.search(str(error)) is not None
+
+
+@contextlib.contextmanager
+def writing(path):
+    """The block writes `path`: a full disk inside it becomes DiskFullError naming `path`. A
+    DiskFullError from a writer inside keeps its name, unless that lies in a temporary (the
+    block's own staging folder): the user never sees a temporary's name."""
+    try:
+        yield
+    except DiskFullError as error:
+        parts = os.path.normpath(os.fspath(error.filename)).split(os.sep)
+        if not any(is_temporary(part) for part in parts):
+            raise
+        raise DiskFullError(path, error.strerror) from None
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        reason = "Disk quota exceeded" if "quota" in str(error) else "No space left on device"
+        raise DiskFullError(path, reason) from None
 
 
 def writer_is_dead(pid, machine):
@@ -94,7 +170,7 @@ def remove_dead_temporaries(path):
     the paths removed. See the module docstring for what counts as dead."""
     path = os.path.abspath(os.fspath(path))
     parent, base = os.path.split(path)
-    named = re.compile(rf"\.{re.escape(base)}\.(\d+)@([A-Za-z0-9-]+)\.{_RANDOM}\.tmp")
+    named = re.compile(rf"\.{re.escape(base)}\.{_WRITER}\.{_RANDOM}\.tmp{_EXTENSION}")
     legacy = re.compile(rf"\.{re.escape(base)}\.{_RANDOM}\.tmp")
     try:
         entries = os.listdir(parent)
@@ -105,7 +181,7 @@ def remove_dead_temporaries(path):
         candidate = os.path.join(parent, entry)
         match = named.fullmatch(entry)
         if match:
-            dead = writer_is_dead(int(match.group(1)), match.group(2))
+            dead = writer_is_dead(int(match["pid"]), match["machine"])
         elif legacy.fullmatch(entry):
             try:
                 dead = time.time() - os.lstat(candidate).st_mtime > LEGACY_STALE_SECONDS
@@ -174,7 +250,8 @@ def _fsync_dir(path):
 def atomic_path(path):
     """Yields a temporary path beside `path`; on success it replaces `path` in one rename.
 
-    Temporaries of `path` left by dead writers are removed first (see the module docstring)."""
+    Temporaries of `path` left by dead writers are removed first (see the module docstring); a
+    full disk is a DiskFullError naming `path`."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -182,9 +259,10 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=directory)
     os.close(fd)
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        with writing(path):
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; others may need to read it
         os.replace(tmp, path)
         _fsync_dir(directory)
@@ -216,7 +294,8 @@ def atomic_directory(path, replace=True):
 
     With `replace=False` an existing `path` is kept and the new folder dropped: for caches whose
     content is the same whoever writes it, so a reader of the old one is never pulled from under.
-    Temporaries of `path` left by dead writers are removed first (see the module docstring).
+    Temporaries of `path` left by dead writers are removed first (see the module docstring); a
+    full disk is a DiskFullError naming `path`.
     """
     path = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(path)
@@ -224,8 +303,9 @@ def atomic_directory(path, replace=True):
     remove_dead_temporaries(path)
     tmp = tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".tmp", dir=parent)
     try:
-        yield tmp
-        seal_directory(tmp)
+        with writing(path):
+            yield tmp
+            seal_directory(tmp)
         if os.path.exists(path):
             if not replace:
                 return
@@ -236,6 +316,21 @@ def atomic_directory(path, replace=True):
             if replace or not os.path.exists(path):  # not a concurrent writer's finished copy
                 raise
         _fsync_dir(parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def temporary_folder(path):
+    """Yields a new empty folder beside `path`, named as a temporary of `path`, and removes it
+    with its content when the block ends: a staging folder that a writer killed outright leaves
+    for the next one to remove (dead writers' ones are removed first)."""
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    remove_dead_temporaries(path)
+    tmp = tempfile.mkdtemp(prefix=temporary_prefix(path), suffix=".tmp", dir=parent)
+    try:
+        yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -265,7 +360,8 @@ def preparing(folder):
     Two processes preparing the same cache at once (two trainings started together) would both
     write it, and TFDS's final rename fails for the second; with this, the second waits and then
     finds the first one's files. The kernel drops the lock however its holder exits. Local
-    folders only: elsewhere the block runs unlocked.
+    folders only: elsewhere the block runs unlocked. A full disk in the block (TFDS's own
+    writes too) is a DiskFullError naming the cache folder, unless a writer inside named its file.
     """
     import fcntl
 
@@ -280,7 +376,8 @@ def preparing(folder):
         except PermissionError:  # a read-only cache, prepared before: nothing will be written
             fd = None
     if fd is None:
-        yield
+        with writing(folder):
+            yield
         return
     try:
         try:
@@ -288,6 +385,7 @@ def preparing(folder):
         except BlockingIOError:
             log.warning("%s: another process is preparing this cache; waiting for it", folder)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        with writing(folder):
+            yield
     finally:
         os.close(fd)  # drops the lock

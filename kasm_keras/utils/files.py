@@ -10,13 +10,12 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
-import uuid
 
 import tensorflow as tf
 
-from kasm_keras.utils.atomic_files import atomic_path
+from kasm_keras.utils.atomic_files import (
+    atomic_path, temporary_basename, temporary_folder, writing)
 
 join = os.path.join
 exists = tf.io.gfile.exists
@@ -29,11 +28,13 @@ def is_local(path):
     return "://" not in os.fspath(path)
 
 
-def temporary_name(path):
-    """A hidden name beside `path`, unique to this call."""
+def temporary_name(path, keep_extension=False):
+    """A hidden name beside `path`, unique to this call, by the temporaries' one rule
+    (`kasm_keras.utils.atomic_files`: the writer's pid and machine, so that the next writer can
+    tell a dead writer's leftover); with `keep_extension` it ends with `path`'s extension."""
     path = os.fspath(path)
     head, tail = os.path.split(path.rstrip("/"))
-    return join(head, f".{tail}.{uuid.uuid4().hex[:12]}.tmp")
+    return join(head, temporary_basename(tail, keep_extension))
 
 
 @contextlib.contextmanager
@@ -47,8 +48,9 @@ def atomic_output(path):
     makedirs(os.path.dirname(path))
     tmp = temporary_name(path)
     try:
-        yield tmp
-        tf.io.gfile.rename(tmp, path, overwrite=True)
+        with writing(path):
+            yield tmp
+            tf.io.gfile.rename(tmp, path, overwrite=True)
     except BaseException:
         with contextlib.suppress(tf.errors.NotFoundError):
             tf.io.gfile.remove(tmp)
@@ -124,13 +126,15 @@ def local_copy(path):
     if is_local(path):
         yield os.fspath(path)
         return
-    folder = tempfile.mkdtemp(prefix="kasm_keras.")
-    try:
+    with _local_folder() as folder:
         local = os.path.join(folder, os.path.basename(os.fspath(path)))
         tf.io.gfile.copy(path, local)
         yield local
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _local_folder():
+    """A temporary local folder, for copies of remote files (see `temporary_folder`)."""
+    return temporary_folder(os.path.join(tempfile.gettempdir(), "kasm_keras"))
 
 
 @contextlib.contextmanager
@@ -140,11 +144,9 @@ def local_output(path):
         with atomic_output(path) as tmp:
             yield tmp
         return
-    folder = tempfile.mkdtemp(prefix="kasm_keras.")
-    try:
+    with _local_folder() as folder:
         local = os.path.join(folder, os.path.basename(os.fspath(path)))
-        yield local
+        with writing(path):
+            yield local
         with atomic_output(path) as tmp:
             tf.io.gfile.copy(local, tmp, overwrite=True)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
