@@ -69,7 +69,7 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_enum("split", "test", ["train", "validation", "valid", "test"], "Split to "
                       "evaluate (validation and valid are the same split).", **kw)
     flags.DEFINE_multi_string("text", None, "Classify this text (a language model: score this "
-                              "sentence) instead of a split (repeatable).", **kw)
+                              "sentence) instead of a split (repeatable), UTF-8.", **kw)
     flags.DEFINE_integer("batch_size", None, "Language model: rows the split's stream is cut "
                          "into (default: the run's test_batch_size for test, eval_batch_size "
                          "otherwise).", lower_bound=1, **kw)
@@ -87,6 +87,7 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("cv_dir", None, "--cv: where each fold's run goes, <cv_dir>/fold_<i>_"
                         "<group>/, and cv.json (default runs/<dataset>/<model>_<n>gram_cv).", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
+    tool_support.utf8_text(flag_values, "text")
     flags.register_validator(
         "groups", lambda path: path is None or os.path.isfile(path),
         "no such file (the CSV of each training case's group)", flag_values=flag_values)
