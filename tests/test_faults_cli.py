@@ -5,9 +5,12 @@ The tools run in this process (`tests.test_faults_tools.run_tool`: the program's
 parsing and error handling), except where the process itself is the point.
 """
 
+import json
+import re
+
 import pytest
 
-from tests.test_faults_tools import error_line, run_tool
+from tests.test_faults_tools import ROOT, error_line, run_tool, tree
 
 
 @pytest.fixture
@@ -47,3 +50,46 @@ def test_every_float_flag_refuses_non_finite_values_saying_what_it_takes(
     line = error_line(tool(name, *args, f"{flag}={value}"), flag, message)
     assert "inf]" not in line and "inf)" not in line  # no range that seems to take inf
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ tools/results.py --runs_dir
+
+def _zoo_metrics(name):
+    """A published entry's metrics.json, as its run wrote it."""
+    return json.loads((ROOT / "zoo" / name / "metadata.json").read_text())["kasm_keras"]["metrics"]
+
+
+def test_results_leave_out_a_run_with_non_finite_numbers_or_an_unknown_name_and_say_so(
+        tool, tmp_path):
+    classifier, language_model = _zoo_metrics("ag_news/rkm_cifg_1gram"), _zoo_metrics("ptb/rkm_lstm")
+    runs = {
+        "good": classifier,
+        "good_lm": language_model,
+        "nan_accuracy": {**classifier, "test_accuracy": float("nan")},
+        "inf_history": {**classifier, "history": [{"step": 1, "val_loss": float("inf")}]},
+        "escape": {**classifier, "dataset": "../../etc"},
+        "bad_model": {**classifier, "model": "rkm_cifg\n| injected |"},
+        "bad_vectors": {**classifier, "word_vectors": "glove | x"},
+        "lm_inf": {**language_model, "test_perplexity": float("inf")},
+    }
+    fields = {"nan_accuracy": "test_accuracy is nan", "inf_history": "history.0.val_loss is inf",
+              "escape": "dataset '../../etc' is not one of", "bad_model": "model 'rkm_cifg\\n",
+              "bad_vectors": "word_vectors 'glove | x'", "lm_inf": "test_perplexity is inf"}
+    for name, metrics in runs.items():
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "registry.json").write_text("{}")
+    before = tree(tmp_path)
+    result = tool("results", f"--runs_dir={tmp_path / 'runs'}", f"--zoo_dir={tmp_path / 'zoo'}")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == len(fields), result.stderr
+    for name, field in fields.items():
+        (line,) = [w for w in warnings if f"/runs/{name}/metrics.json: " in w]
+        assert field in line and line.endswith("left out of the tables"), line
+    rows = [line for line in result.stdout.splitlines() if "runs/" in line]
+    assert {re.search(r"runs/(\w+)", row).group(1) for row in rows} == {"good", "good_lm"}
+    assert "nan" not in result.stdout.lower() and "etc" not in result.stdout
+    assert tree(tmp_path) == before
