@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.test_faults_tools import ROOT, error_line, run_tool, tree
+from tests.test_faults_tools import ROOT, data, error_line, finished, run_tool, tree  # noqa: F401
 
 
 @pytest.fixture
@@ -93,3 +93,15 @@ def test_results_leave_out_a_run_with_non_finite_numbers_or_an_unknown_name_and_
     assert {re.search(r"runs/(\w+)", row).group(1) for row in rows} == {"good", "good_lm"}
     assert "nan" not in result.stdout.lower() and "etc" not in result.stdout
     assert tree(tmp_path) == before
+
+
+# ------------------------------------------------------------------ tools/evaluate.py --text
+
+def test_evaluate_text_rows_of_a_classifier_have_a_header(tool, finished):
+    result = tool("evaluate", f"--model_dir={finished}", "--text=Stocks fell", "--text=a\nb")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "class\tprobability\ttext" and len(lines) == 3
+    assert [line.split("\t")[2] for line in lines[1:]] == ["Stocks fell", "a\\nb"]
+    assert all(line.split("\t")[0] in ("World", "Sports", "Business", "Sci/Tech")
+               for line in lines[1:])

@@ -353,6 +353,15 @@ def test_evaluate_scores_sentences_with_a_language_model(published, tool):
     np.testing.assert_allclose([a["perplexity"] for a in answers], scores["perplexity"])
 
 
+def test_evaluate_text_rows_have_a_header_and_one_line_each(published, tool):
+    result = tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
+                  "--text=the cat sat", "--text=a dog\nran\tfar")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "perplexity\tlog_likelihood\ttokens\ttext" and len(lines) == 3
+    assert [line.split("\t")[3] for line in lines[1:]] == ["the cat sat", "a dog\\nran\\tfar"]
+
+
 @pytest.mark.parametrize("args, named", [
     (["--dataset=ag_news"], "--dataset=ag_news is a classification dataset, but --zoo=ptb/rkm_lstm "
                             "is a language model"),
