@@ -6,7 +6,10 @@ parsing and error handling), except where the process itself is the point.
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -105,3 +108,42 @@ def test_evaluate_text_rows_of_a_classifier_have_a_header(tool, finished):
     assert [line.split("\t")[2] for line in lines[1:]] == ["Stocks fell", "a\\nb"]
     assert all(line.split("\t")[0] in ("World", "Sports", "Business", "Sci/Tech")
                for line in lines[1:])
+
+
+# ------------------------------------------------------------------ TensorFlow's log lines
+
+def _python(*args, **env):
+    """(exit status, stderr) of `python args`, TF_CPP_MIN_LOG_LEVEL as `env` says (unset by
+    default), from the checkout."""
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment.update(env, CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                            env=environment, cwd=ROOT)
+    return result.returncode, result.stderr
+
+
+# Writes a line to the process's stderr (file descriptor 2, as C++ code does) while TensorFlow is
+# being imported: a line that is not the banner is kept.
+IMPORT_WITH_A_LINE = """
+import importlib.abc, os, sys
+class Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow.python":
+            os.write(2, b"a line of its own\\n")
+        return None
+sys.meta_path.insert(0, Finder())
+import kasm_keras
+"""
+
+
+def test_importing_the_package_prints_nothing_but_what_is_not_tensorflows_banner():
+    status, stderr = _python("-c", IMPORT_WITH_A_LINE)
+    assert status == 0 and stderr.splitlines() == ["a line of its own"], stderr
+
+
+def test_a_tool_prints_no_tensorflow_lines_unless_asked():
+    """Quiet by default; --verbosity sets TF_CPP_MIN_LOG_LEVEL=0, which shows the banner too."""
+    _, stderr = _python("tools/evaluate.py", "--help")  # absl's --help exits with status 1
+    assert stderr == "", stderr
+    _, stderr = _python("tools/evaluate.py", "--verbosity=0", "--help")
+    assert "port.cc" in stderr, stderr

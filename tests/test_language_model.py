@@ -147,6 +147,18 @@ def test_generation_never_writes_unk_whatever_the_sampler(rng):
         assert set(words) == set(VOCABULARY) - {"<unk>", "<eos>"}
 
 
+def test_prompts_of_many_lengths_reuse_one_trace_of_generation(rng):
+    """Each width of token ids is a new shape; generate_step is traced for the first two and
+    the open shape reused, never once per width (TensorFlow's retracing warning)."""
+    model = _lm()
+    _randomize(model, rng)
+    model.compile(sampler="greedy")
+    words = ["the", "cat", "sat", "on", "the", "mat", "dog", "ran"]
+    for n in range(1, 8):
+        model.generate(" ".join(words[:n]), max_length=n + 4, stop_token_ids=None)
+    assert model.make_generate_function().experimental_get_tracing_count() <= 2
+
+
 def test_the_default_sampler_is_top_k_with_a_fixed_seed():
     model = _lm()
     assert isinstance(model.sampler, keras_hub.samplers.TopKSampler)

@@ -1,7 +1,8 @@
 """What every program in tools/ shares.
 
 - `run(main, errors)`: `absl.app.run(main)`, with logging at WARNING unless the user passed
-  `--verbosity` (or `-v`). A bad flag (out of range, failing a validator, unknown, missing), a
+  `--verbosity` (or `-v`); TensorFlow's C++ logs likewise (none unless `--verbosity`, or the
+  user's `TF_CPP_MIN_LOG_LEVEL`; its start-up banner: `kasm_keras.utils.tensorflow_logs`). A bad flag (out of range, failing a validator, unknown, missing), a
   usage error, and each of the library errors in `errors` (plus `OSError`: the user's paths)
   end the program with one `error: ...` line on stderr and exit status 1, never a traceback.
 - `execute(main, argv, errors, flag_values)`: the same for tests, in process, on their own
@@ -27,7 +28,13 @@ import math
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ logs, unless the user set TF_CPP_MIN_LOG_LEVEL: none below FATAL (its ERROR
+# lines on a healthy CPU machine, "failed call to cuInit" and "oneDNN supports DT_BOOL only ...",
+# read as failures; a real failure is a Python exception, the tool's error line), or all of them
+# with --verbosity (-v). Set before TensorFlow is imported, which reads it once.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if any(
+    arg.split("=")[0] in ("--verbosity", "-verbosity", "--v", "-v") for arg in sys.argv[1:])
+    else "3")
 
 from absl import app, flags, logging  # noqa: E402
 

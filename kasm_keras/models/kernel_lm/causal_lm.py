@@ -90,6 +90,17 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
 
     # ------------------------------------------------------------------ cached generation
 
+    def make_generate_function(self):
+        """keras-hub's, traced with TensorFlow's `reduce_retracing`: prompts of other lengths and
+        other `max_length`s reuse one trace of `generate_step` (whose shapes are left open)
+        instead of tracing it once for each width, which TensorFlow warns about after five."""
+        if (self.generate_function is None and keras.config.backend() == "tensorflow"
+                and not self.run_eagerly):
+            self.generate_function = tf.function(
+                self.generate_step, jit_compile=getattr(self, "jit_compile", True),
+                reduce_retracing=True)
+        return super().make_generate_function()
+
     def _states(self, cache):
         return [[cache[2 * i], cache[2 * i + 1]] for i in range(self.backbone.num_layers)]
 
