@@ -5,6 +5,7 @@ The tools run in this process (`tests.test_faults_tools.run_tool`: the program's
 parsing and error handling), except where the process itself is the point.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -12,8 +13,12 @@ import subprocess
 import sys
 
 import pytest
+from tensorflow_datasets.core.utils import tqdm_utils as tfds_progress
 
+from kasm_keras.data import datasets, time_series_data
+from kasm_keras.data.classification_data import DataError
 from tests.test_faults_tools import ROOT, data, error_line, finished, run_tool, tree  # noqa: F401
+from tests.test_training_resume import write_tiny_ag_news
 
 
 @pytest.fixture
@@ -147,3 +152,36 @@ def test_a_tool_prints_no_tensorflow_lines_unless_asked():
     assert stderr == "", stderr
     _, stderr = _python("tools/evaluate.py", "--verbosity=0", "--help")
     assert "port.cc" in stderr, stderr
+
+
+# ------------------------------------------------------------------ data: local reads, downloads
+
+def test_a_local_read_prints_nothing_of_tfds(tmp_path, capfd):
+    """TFDS downloads nothing here; its "Downloading and preparing dataset Unknown size ..." and
+    progress bars would say otherwise."""
+    data_dir = write_tiny_ag_news(tmp_path / "csv")
+    capfd.readouterr()
+    data = datasets.load_classification("ag_news", str(data_dir), cache_dir=str(tmp_path / "c"),
+                                        max_vocabulary=500, min_count=1, max_length=32)
+    assert data.split_sizes()["train"] > 0
+    assert capfd.readouterr() == ("", "")
+    assert tfds_progress._active  # TFDS's own setting is as it was
+
+
+def test_a_download_says_what_from_where_to_where_before_it_starts(server, tmp_path,
+                                                                   monkeypatch, capsys):
+    body = b"not a wheel"
+    server.files["/sktime.whl"] = body
+    url = server.url("/sktime.whl")
+    for key, value in {"url": url, "file": "sktime.whl",
+                       "checksum": f"sha256:{hashlib.sha256(body).hexdigest()}"}.items():
+        monkeypatch.setitem(time_series_data.SKTIME_WHEEL, key, value)
+    wheel = tmp_path / "downloads" / "sktime.whl"
+    for _ in range(2):  # the second time the wheel is there: no download, no line
+        with pytest.raises(DataError):  # the wheel is no zip: extracting it fails
+            time_series_data.download_sktime_data(str(tmp_path))
+    lines = capsys.readouterr().err.splitlines()
+    assert [line for line in lines if line.startswith("downloading")] == [
+        f"downloading the time-series data sets (sktime 1.2.0's wheel, 8 MB; a data_dir with a "
+        f"copy is read instead) from {url} to {wheel}"]
+    assert server.requests == ["/sktime.whl"] and wheel.read_bytes() == body
