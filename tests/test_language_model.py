@@ -451,14 +451,14 @@ def test_a_training_step_clips_the_gradient_to_its_global_norm(tmp_path):
     model, optimizer = task.build()
     optimizer.build(model.trainable_variables)
     batch = next(iter(task.train_dataset(0)))
-    before = [np.array(v) for v in model.trainable_variables]
+    before = [v.numpy() for v in model.trainable_variables]
     with tf.GradientTape() as tape:
         losses, _ = task.batch_loss(model, batch)
         loss = tf.reduce_mean(losses)
     grads = tape.gradient(loss, model.trainable_variables)
     assert float(tf.linalg.global_norm(grads)) > 0.01
     optimizer.apply(grads, model.trainable_variables)
-    change = np.sqrt(sum(np.sum((np.array(v) - b) ** 2)
+    change = np.sqrt(sum(np.sum((v.numpy() - b) ** 2)
                          for v, b in zip(model.trainable_variables, before)))
     assert change == pytest.approx(0.01, rel=1e-3)  # lr x clip_norm
 
