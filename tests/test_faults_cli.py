@@ -30,7 +30,7 @@ def tool(monkeypatch, capsys):
 CLASSIFIER = ["--dataset=ag_news", "--model=cnn"]
 LANGUAGE_MODEL = ["--dataset=ptb", "--model=rkm_lstm"]
 FLOAT_FLAGS = [
-    ("generate", ["--zoo=ptb/rkm_lstm", "--prompt=the"], "--temperature", "a finite number > 0"),
+    ("generate", ["--zoo=ptb/rkm_lstm", "--prompt=the"], "--temperature", "a finite number >= 1e-06"),
     ("generate", ["--zoo=ptb/rkm_lstm", "--prompt=the", "--sampler=top_p"], "--p",
      "in (0.0, 1.0]"),
     ("data", ["--dataset=ag_news"], "--validation_fraction", "in (0, 1)"),

@@ -425,9 +425,10 @@ def test_generate_defaults_are_the_models_and_never_write_unk(published, tool):
     (["--prompt=the \udcff cat"], ("--prompt=", "not UTF-8 text: byte 0xff at character 5")),
     (["--prompt=the", "--length=1000000000"], ("--length=1000000000",
                                               "not an integer in the range [1, 10000]")),
-    (["--prompt=the", "--temperature=inf"], "--temperature=inf: must be a finite number > 0"),
-    (["--prompt=the", "--temperature=nan"], "--temperature=nan: must be a finite number > 0"),
-    (["--prompt=the", "--temperature=-1"], "--temperature=-1.0: must be a finite number > 0"),
+    (["--prompt=the", "--temperature=inf"], "--temperature=inf: must be a finite number >= 1e-06"),
+    (["--prompt=the", "--temperature=nan"], "--temperature=nan: must be a finite number >= 1e-06"),
+    (["--prompt=the", "--temperature=-1"], "--temperature=-1.0: must be a finite number >= 1e-06"),
+    (["--prompt=the", "--temperature=1e-300"], "--temperature=1e-300: must be a finite number"),
     (["--prompt=the", "--sampler=top_p", "--p=nan"], "--p=nan: must be in (0.0, 1.0]"),
     (["--prompt=the", "--sampler=top_k", "--k=100000"], "--k=100000: more than the"),
 ])

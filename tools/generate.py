@@ -56,7 +56,8 @@ def define_flags(flag_values=FLAGS):
                          "from.", lower_bound=1, **kw)
     flags.DEFINE_float("p", 0.9, "top_p: the smallest set of words whose probabilities add up "
                        "to p is sampled from.", **kw)
-    flags.DEFINE_float("temperature", 1.0, "Logits are divided by it before sampling.", **kw)
+    flags.DEFINE_float("temperature", 1.0, "Logits are divided by it before sampling (at least "
+                       "1e-6; --sampler=greedy is the limit of a small one).", **kw)
     flags.DEFINE_integer("num_beams", 5, "beam: beams kept.", lower_bound=1, **kw)
     flags.DEFINE_integer("seed", causal_lm.DEFAULT_SEED, "Seed of the random samplers (top_k, "
                          "top_p, random): the same seed, model and flags give the same text.",
@@ -69,7 +70,9 @@ def define_flags(flag_values=FLAGS):
     tool_support.utf8_text(flag_values, "prompt")
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.one_model(flag_values)
-    tool_support.in_range(flag_values, "temperature", low=0.0, low_open=True)
+    # Below 1e-6 the logits divided by it overflow float32 (inf, then NaN probabilities); greedy
+    # is the limit it approaches.
+    tool_support.in_range(flag_values, "temperature", low=1e-6)
     tool_support.in_range(flag_values, "p", low=0.0, high=1.0, low_open=True)
 
 
