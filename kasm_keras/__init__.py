@@ -3,7 +3,15 @@
 Importing the package registers its layers and its keras-hub classes with Keras, so
 `keras_hub.models.TextClassifier.from_preset(<zoo entry directory>)` (or `CausalLM`'s) finds
 them.
+
+TensorFlow's start-up banner (INFO lines that `TF_CPP_MIN_LOG_LEVEL` cannot silence) is left out
+of stderr on the package's import unless `TF_CPP_MIN_LOG_LEVEL=0` asks for TensorFlow's INFO
+lines: see `kasm_keras.utils.tensorflow_logs`.
 """
+
+from kasm_keras.utils.tensorflow_logs import import_tensorflow as _import_tensorflow
+
+_import_tensorflow()
 
 from kasm_keras.layers import VARIANT_TABLE, VARIANTS, KernelCell, KernelRNN, Variant, get_variant
 from kasm_keras.models.kernel_classifier import (

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from kasm_keras.data.language_model_data import load_corpus
+from kasm_keras.models.kernel_lm import causal_lm
 from kasm_keras.models.kernel_lm import (
     KernelCausalLM, KernelCausalLMPreprocessor, KernelLMBackbone, KernelLMTokenizer)
 from kasm_keras.training.language_model import (
@@ -87,12 +88,13 @@ def test_padding_after_the_words_changes_nothing_before_it(rng):
 
 
 def _regenerate_greedily(model, prompt_ids, new_tokens):
-    """Greedy decoding that re-runs the whole prefix for every token."""
+    """Greedy decoding that re-runs the whole prefix for every token, never writing <unk>
+    (id 0), as `generate` does not."""
     ids = list(prompt_ids)
     for _ in range(new_tokens):
         x = np.array([ids], "int32")
         logits = model({"token_ids": x, "padding_mask": np.ones_like(x)})
-        ids.append(int(np.argmax(logits[0, -1])))
+        ids.append(1 + int(np.argmax(logits[0, -1, 1:])))
     return ids
 
 
@@ -115,7 +117,7 @@ def test_generation_stops_at_the_first_generated_end_of_sentence(rng):
     """keras-hub's default stop ids are the end token, which is also the padding after the
     prompt: generation still writes words, each prompt up to its own first new <eos>."""
     prompts, stopped = ["the cat sat", "the dog"], 0
-    for seed in range(8):
+    for seed in range(12):
         model = _lm(seed=seed)
         _randomize(model, np.random.default_rng(seed), scale=1.0)
         model.compile(sampler="greedy")
@@ -129,6 +131,41 @@ def test_generation_stops_at_the_first_generated_end_of_sentence(rng):
                 new = new[:new.index(1)]
             assert text == " ".join([prompt] + [VOCABULARY[i] for i in new])
     assert stopped >= 2  # some rows did stop early, at different places
+
+
+def test_generation_never_writes_unk_whatever_the_sampler(rng):
+    """<unk> stands for every rare word; generation writes words. Drawn near uniformly (a huge
+    temperature) from the 9 words, 200 draws would hold <unk> but for 1 chance in 10^10."""
+    model = _lm()
+    _randomize(model, rng)
+    hot = {"seed": 1, "temperature": 1e6}
+    for sampler in (keras_hub.samplers.RandomSampler(**hot),
+                    keras_hub.samplers.TopKSampler(k=len(VOCABULARY), **hot)):
+        model.compile(sampler=sampler)
+        words = model.generate("the cat", max_length=200, stop_token_ids=None).split()
+        assert len(words) > 150 and "<unk>" not in words, words
+        assert set(words) == set(VOCABULARY) - {"<unk>", "<eos>"}
+
+
+def test_prompts_of_many_lengths_reuse_one_trace_of_generation(rng):
+    """Each width of token ids is a new shape; generate_step is traced for the first two and
+    the open shape reused, never once per width (TensorFlow's retracing warning)."""
+    model = _lm()
+    _randomize(model, rng)
+    model.compile(sampler="greedy")
+    words = ["the", "cat", "sat", "on", "the", "mat", "dog", "ran"]
+    for n in range(1, 8):
+        model.generate(" ".join(words[:n]), max_length=n + 4, stop_token_ids=None)
+    assert model.make_generate_function().experimental_get_tracing_count() <= 2
+
+
+def test_the_default_sampler_is_top_k_with_a_fixed_seed():
+    model = _lm()
+    assert isinstance(model.sampler, keras_hub.samplers.TopKSampler)
+    assert (model.sampler.k, model.sampler.seed) == (causal_lm.DEFAULT_K, causal_lm.DEFAULT_SEED)
+    model.compile(sampler="greedy")
+    model.compile()
+    assert isinstance(model.sampler, keras_hub.samplers.TopKSampler)
 
 
 def test_samplers_generate_from_the_prompt(rng):
@@ -414,14 +451,14 @@ def test_a_training_step_clips_the_gradient_to_its_global_norm(tmp_path):
     model, optimizer = task.build()
     optimizer.build(model.trainable_variables)
     batch = next(iter(task.train_dataset(0)))
-    before = [np.array(v) for v in model.trainable_variables]
+    before = [v.numpy() for v in model.trainable_variables]
     with tf.GradientTape() as tape:
         losses, _ = task.batch_loss(model, batch)
         loss = tf.reduce_mean(losses)
     grads = tape.gradient(loss, model.trainable_variables)
     assert float(tf.linalg.global_norm(grads)) > 0.01
     optimizer.apply(grads, model.trainable_variables)
-    change = np.sqrt(sum(np.sum((np.array(v) - b) ** 2)
+    change = np.sqrt(sum(np.sum((v.numpy() - b) ** 2)
                          for v, b in zip(model.trainable_variables, before)))
     assert change == pytest.approx(0.01, rel=1e-3)  # lr x clip_norm
 

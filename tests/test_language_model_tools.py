@@ -353,11 +353,22 @@ def test_evaluate_scores_sentences_with_a_language_model(published, tool):
     np.testing.assert_allclose([a["perplexity"] for a in answers], scores["perplexity"])
 
 
+def test_evaluate_text_rows_have_a_header_and_one_line_each(published, tool):
+    result = tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
+                  "--text=the cat sat", "--text=a dog\nran\tfar")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "perplexity\tlog_likelihood\ttokens\ttext" and len(lines) == 3
+    assert [line.split("\t")[3] for line in lines[1:]] == ["the cat sat", "a dog\\nran\\tfar"]
+
+
 @pytest.mark.parametrize("args, named", [
     (["--dataset=ag_news"], "--dataset=ag_news is a classification dataset, but --zoo=ptb/rkm_lstm "
                             "is a language model"),
     (["--text=the cat", "--bptt=5"], "--bptt applies to a split's perplexity, not to --text"),
     (["--split=test", "--batch_size=5000"], "too few for 5000 rows"),
+    (["--text=a \udcfe\udcff b"], "--text=['a \\udcfe\\udcff b']: not UTF-8 text: byte 0xfe at "
+                                  "character 3"),
 ])
 def test_evaluate_refuses_with_one_error_line(published, tool, args, named):
     error_line(tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
@@ -383,6 +394,25 @@ def test_generate_prints_text_and_is_reproducible_with_a_seed(published, tool):
     assert alone.stdout.splitlines() == lines[1:]
 
 
+def test_generate_defaults_are_the_models_and_never_write_unk(published, tool):
+    """The tool's defaults (top_k, k=5, seed 0) give what `generate` of a freshly loaded model
+    gives; near-uniform draws (a huge temperature) over 12 words write no <unk> in 300 words."""
+    prompt, length = "the cat", 12
+    result = tool("generate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
+                  f"--prompt={prompt}", f"--length={length}", "--json")
+    assert result.returncode == 0, result.stderr
+    (answer,) = json.loads(result.stdout)
+    assert answer["sampler"] == "top_k" and answer["seed"] == 0
+    lm = zoo.load(NAME, str(published["zoo_dir"]))
+    assert isinstance(lm.sampler, keras_hub.samplers.TopKSampler)
+    expected = lm.generate(prompt, max_length=1 + 2 + length, stop_token_ids=None)
+    assert expected == " ".join(w for w in answer["text"].split() if w != "<eos>")
+    hot = tool("generate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
+               f"--prompt={prompt}", "--length=300", "--sampler=random", "--temperature=1e6")
+    assert hot.returncode == 0, hot.stderr
+    assert "<unk>" not in hot.stdout.split() and len(set(hot.stdout.split())) > 8
+
+
 @pytest.mark.parametrize("args, named", [
     (["--zoo=ag_news/rkm_cifg_1gram", "--prompt=stocks"], "is a KernelTextClassifier (a document "
                                                           "classifier), not a language model"),
@@ -390,13 +420,22 @@ def test_generate_prints_text_and_is_reproducible_with_a_seed(published, tool):
     (["--prompt=the", "--sampler=nucleus"], "--sampler=nucleus"),
     (["--prompt=the", "--p=1.5"], "--p=1.5"),
     (["--zoo=wikitext2/lstm", "--prompt=the"], "not published"),
-    (["--prompt=the", "--k=3"], "--k applies to --sampler=top_k, not to --sampler=greedy"),
+    (["--prompt=the", "--sampler=greedy", "--k=3"], "--k applies to --sampler=top_k, not to "
+                                                     "--sampler=greedy"),
+    (["--prompt=the \udcff cat"], ("--prompt=", "not UTF-8 text: byte 0xff at character 5")),
+    (["--prompt=the", "--length=1000000000"], ("--length=1000000000",
+                                              "not an integer in the range [1, 10000]")),
+    (["--prompt=the", "--temperature=inf"], "--temperature=inf: must be a finite number >= 1e-06"),
+    (["--prompt=the", "--temperature=nan"], "--temperature=nan: must be a finite number >= 1e-06"),
+    (["--prompt=the", "--temperature=-1"], "--temperature=-1.0: must be a finite number >= 1e-06"),
+    (["--prompt=the", "--temperature=1e-300"], "--temperature=1e-300: must be a finite number"),
+    (["--prompt=the", "--sampler=top_p", "--p=nan"], "--p=nan: must be in (0.0, 1.0]"),
     (["--prompt=the", "--sampler=top_k", "--k=100000"], "--k=100000: more than the"),
 ])
 def test_generate_refuses_with_one_error_line(published, tool, args, named):
     if not any(a.startswith("--zoo=") for a in args):
         args = [f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}", *args]
-    error_line(tool("generate", *args), named)
+    error_line(tool("generate", *args), *([named] if isinstance(named, str) else named))
 
 
 # ------------------------------------------------------------------ tools/export.py

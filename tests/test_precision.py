@@ -56,7 +56,7 @@ def test_the_loop_trains_in_the_policy_and_restores_it(tmp_path, policy):
 
         def _scores(self, model, split):
             x, y = self.splits[split]
-            error = keras.ops.convert_to_numpy(model(x, training=False)).astype("float32")[:, 0] - y
+            error = tf.cast(model(x, training=False), tf.float32).numpy()[:, 0] - y
             return {"loss": float((error ** 2).mean()), "mae": float(abs(error).mean())}
 
     config = LoopConfig(model_dir=str(tmp_path), max_steps=4, eval_every=4, log_every=2,

@@ -8,7 +8,8 @@ python tools/evaluate.py --zoo=japanese_vowels/rkm_lstm_3gram [--data_dir=DIR]
 python tools/evaluate.py --cv=leave_one_group_out --zoo=japanese_vowels/rkm_lstm_3gram \
     --dataset=ts_files --data_dir=DIR --groups=groups.csv --group_column=animal [--cv_dir=DIR]
 
-A classifier: accuracy, per-class precision/recall/F1 and the confusion matrix; --text classifies.
+A classifier: accuracy, per-class precision/recall/F1 and the confusion matrix; --text classifies
+(a header row, then class, probability and text for each, tab-separated).
 A time-series classifier (a japanese_vowels/... entry or a time-series run) the same, on its
 data set's split (the test file, or the validation cases the run held out of the training file).
 
@@ -29,7 +30,8 @@ and read in --bptt windows with the state carried from window to window (AWD-LST
 `KernelCausalLM.perplexity`; by default the run's test_batch_size, or eval_batch_size for the
 other splits, and its bptt); --json prints dataset, split, perplexity, cross_entropy (nats per
 token), tokens, batch_size and bptt. --text scores each sentence from a fresh state: its
-log-likelihood (natural log, its words and the closing <eos>), tokens and perplexity.
+log-likelihood (natural log, its words and the closing <eos>), tokens and perplexity (a header
+row, then perplexity, log_likelihood, tokens and text for each, tab-separated).
 """
 
 import contextlib
@@ -69,7 +71,7 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_enum("split", "test", ["train", "validation", "valid", "test"], "Split to "
                       "evaluate (validation and valid are the same split).", **kw)
     flags.DEFINE_multi_string("text", None, "Classify this text (a language model: score this "
-                              "sentence) instead of a split (repeatable).", **kw)
+                              "sentence) instead of a split (repeatable), UTF-8.", **kw)
     flags.DEFINE_integer("batch_size", None, "Language model: rows the split's stream is cut "
                          "into (default: the run's test_batch_size for test, eval_batch_size "
                          "otherwise).", lower_bound=1, **kw)
@@ -87,6 +89,7 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("cv_dir", None, "--cv: where each fold's run goes, <cv_dir>/fold_<i>_"
                         "<group>/, and cv.json (default runs/<dataset>/<model>_<n>gram_cv).", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
+    tool_support.utf8_text(flag_values, "text")
     flags.register_validator(
         "groups", lambda path: path is None or os.path.isfile(path),
         "no such file (the CSV of each training case's group)", flag_values=flag_values)
@@ -94,6 +97,11 @@ def define_flags(flag_values=FLAGS):
     tool_support.existing_folder(flag_values, "data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
     tool_support.one_model(flag_values)
+
+
+def _cell(text):
+    """`text` as one tab-separated cell: its tabs and line breaks written as \\t, \\n, \\r."""
+    return text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def format_report(report):
@@ -135,8 +143,11 @@ def evaluate_language_model(lm):
                                           scores["perplexity"])]
         if FLAGS.json:
             print(json.dumps(results))
-        for r in [] if FLAGS.json else results:
-            print(f"{r['perplexity']:.2f}\t{r['log_likelihood']:.4f}\t{r['tokens']}\t{r['text']}")
+            return
+        print("perplexity\tlog_likelihood\ttokens\ttext")
+        for r in results:
+            print(f"{r['perplexity']:.2f}\t{r['log_likelihood']:.4f}\t{r['tokens']}\t"
+                  f"{_cell(r['text'])}")
         return
     info = lm.info if isinstance(lm.info, dict) else {}
     run = info.get("training", info)
@@ -303,8 +314,11 @@ def main(argv):
                    for t, p in zip(FLAGS.text, probabilities)]
         if FLAGS.json:
             print(json.dumps(results))
-        for r in [] if FLAGS.json else results:
-            print(f"{r['class_name']}\t{r['probabilities'][r['class_name']]:.3f}\t{r['text']}")
+            return
+        print("class\tprobability\ttext")
+        for r in results:
+            print(f"{r['class_name']}\t{r['probabilities'][r['class_name']]:.3f}\t"
+                  f"{_cell(r['text'])}")
         return
     info = classifier.info if isinstance(classifier.info, dict) else {}
     run = info.get("training", info)

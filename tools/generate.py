@@ -1,14 +1,16 @@
 """Continues prompts with a trained language model (a --model_dir or a --zoo entry).
 
 python tools/generate.py --zoo=ptb/rkm_lstm --prompt="the company said" [--prompt=...] \
-    [--length=30] [--sampler=greedy|top_k|top_p|random|beam] [--k=5] [--p=0.9] \
-    [--temperature=1.0] [--num_beams=5] [--seed=N] [--stop_at_eos] [--json]
+    [--length=30] [--sampler=top_k|greedy|top_p|random|beam] [--k=5] [--p=0.9] \
+    [--temperature=1.0] [--num_beams=5] [--seed=0] [--stop_at_eos] [--json]
 
 Generation is keras-hub's (`KernelCausalLM`'s `generate_step` with the recurrent states as the
 cache, one of keras-hub's samplers): each prompt is read once and each new word costs one step
-of every layer. Each prompt is continued on its own, its sampler's random state reset to
---seed's first, so a prompt's text depends on the seed and its own settings, never on the other
-prompts; without --seed the random samplers draw differently every run.
+of every layer. The defaults are `KernelCausalLM`'s (`causal_lm.default_sampler()`): top_k
+sampling among the 5 most likely words, seed 0; whatever the sampler, no generated word is
+<unk>. Each prompt is continued on its own, its sampler's random state reset to --seed's first,
+so a prompt's text depends on the seed and its own settings, never on the other prompts, and
+equals `lm.generate` of a freshly loaded model with the same sampler and seed.
 
 A prompt is tokenised as the corpus is (split on white space; lower case for PTB); a word the
 vocabulary lacks becomes <unk>. The text printed is the prompt's words and the --length new
@@ -22,12 +24,17 @@ import tool_support
 from absl import app, flags
 
 from kasm_keras import zoo
+from kasm_keras.models.kernel_lm import causal_lm
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
 
 FLAGS = flags.FLAGS
 ERRORS = (zoo.ZooError, CheckpointError, download.DownloadError)
-SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
+SAMPLERS = ("top_k", "greedy", "top_p", "random", "beam")
+# New words per prompt at most: the token ids and the prompt's pass are as wide as the prompt and
+# --length together, allocated before the first word (and at a few milliseconds a word, 10,000
+# words take about a minute on a CPU).
+MAX_LENGTH = 10_000
 # The flags each sampler reads (--temperature: all of them); another sampler's is refused.
 SAMPLER_FLAGS = {"k": ("top_k",), "p": ("top_p",), "num_beams": ("beam",),
                  "seed": ("top_k", "top_p", "random")}
@@ -38,31 +45,39 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("model_dir", None, "A finished tools/train.py language model run.", **kw)
     flags.DEFINE_string("zoo", None, "A zoo language model, e.g. ptb/rkm_lstm.", **kw)
     tool_support.define_zoo_dir(flag_values)
-    flags.DEFINE_multi_string("prompt", None, "Text to continue (repeatable).", **kw)
-    flags.DEFINE_integer("length", 30, "New words per prompt.", lower_bound=1, **kw)
-    flags.DEFINE_enum("sampler", "greedy", SAMPLERS, "keras-hub sampler: greedy (the most "
-                      "likely word), top_k, top_p (nucleus), random (the whole distribution), "
-                      "beam (beam search).", **kw)
-    flags.DEFINE_integer("k", 5, "top_k: the k most likely words are sampled from.",
-                         lower_bound=1, **kw)
+    flags.DEFINE_multi_string("prompt", None, "Text to continue (repeatable), UTF-8.", **kw)
+    flags.DEFINE_integer("length", 30, f"New words per prompt, at most {MAX_LENGTH:,}.",
+                         lower_bound=1, upper_bound=MAX_LENGTH, **kw)
+    flags.DEFINE_enum("sampler", causal_lm.DEFAULT_SAMPLER, SAMPLERS, "keras-hub sampler: top_k "
+                      "(one of the --k most likely words; the default, as KernelCausalLM's), "
+                      "greedy (the most likely word), top_p (nucleus), random (the whole "
+                      "distribution), beam (beam search). None writes <unk>.", **kw)
+    flags.DEFINE_integer("k", causal_lm.DEFAULT_K, "top_k: the k most likely words are sampled "
+                         "from.", lower_bound=1, **kw)
     flags.DEFINE_float("p", 0.9, "top_p: the smallest set of words whose probabilities add up "
                        "to p is sampled from.", **kw)
-    flags.DEFINE_float("temperature", 1.0, "Logits are divided by it before sampling.", **kw)
+    flags.DEFINE_float("temperature", 1.0, "Logits are divided by it before sampling (at least "
+                       "1e-6; --sampler=greedy is the limit of a small one).", **kw)
     flags.DEFINE_integer("num_beams", 5, "beam: beams kept.", lower_bound=1, **kw)
-    flags.DEFINE_integer("seed", None, "Seed of the random samplers (top_k, top_p, random): the "
-                         "same seed, model and flags give the same text.", **kw)
+    flags.DEFINE_integer("seed", causal_lm.DEFAULT_SEED, "Seed of the random samplers (top_k, "
+                         "top_p, random): the same seed, model and flags give the same text.",
+                         **kw)
     flags.DEFINE_bool("stop_at_eos", False, "End a prompt's text at the first <eos> it "
                       "generates (the end of a sentence).", **kw)
     flags.DEFINE_bool("json", False, "Print one JSON object per prompt (a list) instead of "
                       "the texts.", **kw)
     flags.mark_flag_as_required("prompt", **kw)
+    tool_support.utf8_text(flag_values, "prompt")
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.one_model(flag_values)
-    tool_support.in_range(flag_values, "temperature", low=0.0, low_open=True)
+    # Below 1e-6 the logits divided by it overflow float32 (inf, then NaN probabilities); greedy
+    # is the limit it approaches.
+    tool_support.in_range(flag_values, "temperature", low=1e-6)
     tool_support.in_range(flag_values, "p", low=0.0, high=1.0, low_open=True)
 
 
-def make_sampler(name, k=5, p=0.9, temperature=1.0, num_beams=5, seed=None):
+def make_sampler(name, k=causal_lm.DEFAULT_K, p=0.9, temperature=1.0, num_beams=5,
+                 seed=causal_lm.DEFAULT_SEED):
     """The keras-hub sampler `name` (one of SAMPLERS) with these settings."""
     import keras_hub
 
@@ -70,7 +85,7 @@ def make_sampler(name, k=5, p=0.9, temperature=1.0, num_beams=5, seed=None):
     if name == "greedy":
         return samplers.GreedySampler(temperature=temperature)
     if name == "top_k":
-        return samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
+        return causal_lm.default_sampler(k=k, seed=seed, temperature=temperature)
     if name == "top_p":
         return samplers.TopPSampler(p=p, seed=seed, temperature=temperature)
     if name == "random":

@@ -98,9 +98,10 @@ def main(argv):
     # Every check runs before anything is written.
     accuracies, warnings = results.seed_accuracies(FLAGS.zoo_dir, runs)
     try:
-        metrics = results.collect(FLAGS.runs_dir, FLAGS.zoo_dir)
-        lm_runs = [] if not FLAGS.runs_dir else [
-            m for m in results.run_metrics(FLAGS.runs_dir) if results.is_language_model(m)]
+        runs_metrics = results.run_metrics(FLAGS.runs_dir, warn=warnings.append) \
+            if FLAGS.runs_dir else []
+        metrics = results.collect(zoo_dir=FLAGS.zoo_dir, runs=runs_metrics)
+        lm_runs = [m for m in runs_metrics if results.is_language_model(m)]
     except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
         tool_support.fail(error)
     lm_text = language_model_table(lm_runs)

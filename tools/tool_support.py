@@ -1,7 +1,8 @@
 """What every program in tools/ shares.
 
 - `run(main, errors)`: `absl.app.run(main)`, with logging at WARNING unless the user passed
-  `--verbosity` (or `-v`). A bad flag (out of range, failing a validator, unknown, missing), a
+  `--verbosity` (or `-v`); TensorFlow's C++ logs likewise (none unless `--verbosity`, or the
+  user's `TF_CPP_MIN_LOG_LEVEL`; its start-up banner: `kasm_keras.utils.tensorflow_logs`). A bad flag (out of range, failing a validator, unknown, missing), a
   usage error, and each of the library errors in `errors` (plus `OSError`: the user's paths)
   end the program with one `error: ...` line on stderr and exit status 1, never a traceback;
   so does any error that says the disk is full.
@@ -13,7 +14,7 @@
   can be taken up again.
 - Each tool defines its flags in `define_flags(flag_values)`, called when it runs as a program,
   so that tests can parse a tool's flags without importing every tool's into one `FLAGS`.
-- `existing_folder`, `not_a_file`, `in_range`, ...: flag validators, checked while the flags are
+- `existing_folder`, `not_a_file`, `in_range`, `utf8_text`, ...: flag validators, checked while the flags are
   parsed: before any data is read or any file written.
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
 - `load_model`: `kasm_keras.zoo.load_model` (a classifier, a language model or a time-series
@@ -33,7 +34,13 @@ import os
 import signal
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ logs, unless the user set TF_CPP_MIN_LOG_LEVEL: none below FATAL (its ERROR
+# lines on a healthy CPU machine, "failed call to cuInit" and "oneDNN supports DT_BOOL only ...",
+# read as failures; a real failure is a Python exception, the tool's error line), or all of them
+# with --verbosity (-v). Set before TensorFlow is imported, which reads it once.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if any(
+    arg.split("=")[0] in ("--verbosity", "-verbosity", "--v", "-v") for arg in sys.argv[1:])
+    else "3")
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -237,9 +244,17 @@ def new_file(flag_values, name):
 
 
 def in_range(flag_values, name, low=None, high=None, low_open=False, high_open=False):
-    """A float flag within [low, high] (an open end with `low_open`/`high_open`), and finite."""
+    """A float flag within [low, high] (an open end with `low_open`/`high_open`), and finite:
+    nan and inf are refused whatever the bounds, and the message says so."""
     left, right = "(" if low_open else "[", ")" if high_open else "]"
-    interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    if low is not None and high is not None:
+        wanted = f"in {left}{low}, {high}{right}"
+    elif low is not None:
+        wanted = f"a finite number {'>' if low_open else '>='} {low}"
+    elif high is not None:
+        wanted = f"a finite number {'<' if high_open else '<='} {high}"
+    else:
+        wanted = "a finite number"
 
     def check(value):
         if value is None:
@@ -250,7 +265,25 @@ def in_range(flag_values, name, low=None, high=None, low_open=False, high_open=F
         if ok and high is not None:
             ok = value < high if high_open else value <= high
         if not ok:
-            raise flags.ValidationError(f"must be in {interval}")
+            raise flags.ValidationError(f"must be {wanted}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values)
+
+
+def utf8_text(flag_values, name):
+    """A text flag (a string or a list of them) must be UTF-8: Python keeps the bytes of an
+    argument that are not as lone surrogates, which no tokenizer or tensor takes."""
+
+    def check(values):
+        for value in [values] if isinstance(values, str) else values or []:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                byte = value[error.start].encode("utf-8", "surrogateescape")
+                raise flags.ValidationError(
+                    f"not UTF-8 text: byte 0x{byte.hex()} at character {error.start + 1} of "
+                    f"{value!r}") from None
         return True
 
     flags.register_validator(name, check, flag_values=flag_values)

@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from kasm_keras.data.classification_data import DataError
-from kasm_keras.utils.download import ARCHIVE_SUFFIXES, DEFAULT_CACHE_DIR, extract_archive, fetch
+from kasm_keras.utils.download import (ARCHIVE_SUFFIXES, DEFAULT_CACHE_DIR, extract_archive, fetch,
+                                       say_download)
 from kasm_keras.data.vocabulary import Vocabulary
 
 EOS = "<eos>"
@@ -160,7 +161,10 @@ def download_corpus(name, cache_dir=None):
     folder = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads", name)
     root = folder
     for item in spec["downloads"]:
-        path = fetch(item["url"], os.path.join(folder, item["file"]), item["checksum"])
+        path = os.path.join(folder, item["file"])
+        say_download(f"the {name} corpus ({item['file']}; a data_dir with a copy is read "
+                     "instead)", item["url"], path)
+        path = fetch(item["url"], path, item["checksum"])
         if path.endswith(ARCHIVE_SUFFIXES):
             root = extract_archive(path, os.path.join(folder, "extracted"))
     return root

@@ -17,7 +17,7 @@ import tensorflow_datasets as tfds
 from kasm_keras.data import classification_data
 from kasm_keras.utils.atomic_files import (
     atomic_write_text, remove_dead_writer_folders, writer_record)
-from kasm_keras.utils.download import extract_archive, fetch
+from kasm_keras.utils.download import extract_archive, fetch, say_download
 
 BAD_ROWS_FILE = "bad_rows.json"
 WRITER_FILE = "writer.json"  # who prepared (or is preparing) the folder: pid, machine, host
@@ -80,8 +80,10 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
         except AssertionError:  # no manual directory given, or it is empty
             source_dir = None
         if source_dir is None:
-            archive = fetch(dataset.url, os.path.join(dl_manager.download_dir, dataset.archive),
-                            dataset.checksum)
+            archive = os.path.join(dl_manager.download_dir, dataset.archive)
+            say_download(f"{dataset.title} ({dataset.archive}; a data_dir with a copy is read "
+                         "instead)", dataset.url, archive)
+            archive = fetch(dataset.url, archive, dataset.checksum)
             source_dir = extract_archive(archive, os.path.join(dl_manager.download_dir, dataset.folder))
         else:
             try:
@@ -105,9 +107,25 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
             yield line, {"text": text, "label": label, "line": line}
 
     def download_and_prepare(self, *args, **kwargs):
-        """TFDS's, after removing the `incomplete.*` folders of preparations that were killed."""
+        """TFDS's, after removing the `incomplete.*` folders of preparations that were killed,
+        without TFDS's progress bars and messages ("Downloading and preparing dataset Unknown
+        size ..."): TFDS downloads nothing here (a local copy is read, or `fetch` downloads the
+        archive), and a preparation of the local files is the cache's business, not news."""
+        from tensorflow_datasets.core.utils import tqdm_utils
+
         remove_dead_incomplete_dirs(os.path.dirname(self.data_dir))
-        return super().download_and_prepare(*args, **kwargs)
+        shown = getattr(tqdm_utils, "_active", True)
+        tfds.display_progress_bar(False)
+        try:
+            return super().download_and_prepare(*args, **kwargs)
+        finally:
+            tfds.display_progress_bar(shown)
+
+    def _log_download_bytes(self):
+        """TFDS prints "Downloading and preparing dataset ..." here: nothing is downloaded."""
+
+    def _log_download_done(self):
+        """TFDS prints "Dataset ... downloaded and prepared to ..." here."""
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         # self.data_dir is TFDS's incomplete.* folder here: say who is writing it, first.

@@ -43,7 +43,7 @@ import numpy as np
 
 from kasm_keras.data.classification_data import DataError
 from kasm_keras.utils.atomic_files import atomic_directory, file_digest
-from kasm_keras.utils.download import DEFAULT_CACHE_DIR, fetch
+from kasm_keras.utils.download import DEFAULT_CACHE_DIR, fetch, say_download
 
 SPLITS = ("train", "test")
 # A user's own .ts files: the one <Problem>_TRAIN.ts / _TEST.ts pair of --data_dir.
@@ -322,9 +322,10 @@ def download_sktime_data(cache_dir=None):
     folder = _extracted_folder(cache_dir)
     if _complete(folder):
         return folder
-    wheel = fetch(SKTIME_WHEEL["url"], os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads",
-                                                    SKTIME_WHEEL["file"]),
-                  SKTIME_WHEEL["checksum"])
+    wheel = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads", SKTIME_WHEEL["file"])
+    say_download(f"the time-series data sets (sktime {SKTIME_WHEEL['version']}'s wheel, 8 MB; a "
+                 "data_dir with a copy is read instead)", SKTIME_WHEEL["url"], wheel)
+    wheel = fetch(SKTIME_WHEEL["url"], wheel, SKTIME_WHEEL["checksum"])
     return extract_sktime_data(wheel, cache_dir)
 
 

@@ -123,7 +123,8 @@ class LanguageModelConfig:
                 raise TrainingError(f"--{name} must be in [0, 1), got {getattr(self, name)}")
         for name in ("alpha", "beta", "weight_decay"):
             if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
-                raise TrainingError(f"--{name} must be at least 0, got {getattr(self, name)}")
+                raise TrainingError(f"--{name} must be a finite number >= 0, got "
+                                    f"{getattr(self, name)}")
         for name in ("learning_rate", "clip_norm"):
             if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
                 raise TrainingError(f"--{name} must be positive and finite, got "

@@ -302,6 +302,15 @@ def _kind(archive):
     return "gzip-compressed tar" if lower.endswith((".tar.gz", ".tgz")) else "tar"
 
 
+def say_download(what, url, dest):
+    """One line on stderr (stdout is a tool's report) before `fetch(url, dest, ...)` downloads
+    `what`: what, from where, to where. Nothing when `dest` is already there."""
+    import sys
+
+    if not os.path.exists(dest):
+        print(f"downloading {what} from {url} to {dest}", file=sys.stderr, flush=True)
+
+
 def tar_members(archive):
     """Yields (name, is_dir, open_member) for each member, once every member has been checked."""
     with tarfile.open(archive) as tar:

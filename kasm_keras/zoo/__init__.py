@@ -543,15 +543,26 @@ def task_from_preset(cls, directory, sources, what):
     return task
 
 
+def every_weight(load):
+    """`load()` (a Keras weights load), with Keras' warning "Skipping nested container ...
+    Affected layers will retain their freshly-initialized weights" raised as an error: a file
+    that leaves layers untrained does not fit."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Skipping nested container", category=UserWarning)
+        return load()
+
+
 def load_task_weights(task, directory):
     """Loads a preset's `task.weights.h5` and `model.weights.h5` into `task` (a classifier of
     either family, made from the preset's configs); returns it. Weights that do not fit the
-    configs are named."""
+    configs, or leave a layer without its weights, are named."""
     for file_name, load_weights in (("task.weights.h5", task.load_task_weights),
                                     ("model.weights.h5", task.backbone.load_weights)):
         path = os.path.join(directory, file_name)
         try:
-            load_weights(path)
+            every_weight(lambda: load_weights(path))
         except Exception as error:  # h5py and Keras raise many types for arrays that do not fit
             raise ZooError(f"{path} does not fit the model of task.json and config.json "
                            f"({type(error).__name__}: {error})") from error

@@ -195,7 +195,7 @@ def load_preset(directory):
     _check_consistent(lm, directory)
     path = os.path.join(directory, "model.weights.h5")
     try:
-        lm.backbone.load_weights(path)
+        zoo.every_weight(lambda: lm.backbone.load_weights(path))
     except Exception as error:  # h5py and Keras raise many types for arrays that do not fit
         raise zoo.ZooError(f"{path} does not fit the model of task.json and config.json "
                            f"({type(error).__name__}: {error})") from error

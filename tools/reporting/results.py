@@ -43,9 +43,56 @@ def _entry_metadata(name, zoo_dir=None):
     return metadata.get("kasm_keras", metadata)
 
 
-def run_metrics(runs_dir):
+def _known_names():
+    """{field: the names a run's metrics.json may give it}."""
+    from kasm_keras.data import datasets, language_model_data, time_series_data
+    from kasm_keras.layers import VARIANTS
+
+    return {"dataset": (*datasets.CLASSIFICATION, *language_model_data.CORPORA,
+                        *time_series_data.NAMES),
+            "model": VARIANTS}
+
+
+def _non_finite(value, field=""):
+    """The first field (a dotted path) of `value` holding a number that is not finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return field
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        found = _non_finite(item, f"{field}.{key}" if field else str(key))
+        if found:
+            return found
+    return None
+
+
+def run_problem(metrics):
+    """Why a run's metrics.json cannot be a row of a table, or None: a dataset or model that is
+    none of the names this code knows (a table row, a README line, a path made from it would
+    carry it), or a number that is NaN or infinite."""
+    for field, names in _known_names().items():
+        if field in metrics and metrics[field] not in names:
+            return f"{field} {metrics[field]!r} is not one of {', '.join(names)}"
+    field = _non_finite(metrics)
+    if field:
+        return f"{field} is {_at(metrics, field)}, not a finite number"
+    text = metrics.get("word_vectors")  # the only free text a row shows
+    if text is not None and (not isinstance(text, str) or any(c in text for c in "|\r\n")):
+        return f"word_vectors {text!r} is not one line of text without '|'"
+    return None
+
+
+def _at(metrics, field):
+    value = metrics
+    for key in field.split("."):
+        value = value[int(key) if isinstance(value, list) else key]
+    return value
+
+
+def run_metrics(runs_dir, warn=None):
     """[metrics.json with its "source"] of every finished run under `runs_dir` (a local or any
-    tf.io.gfile path such as gs://...), classifiers and language models alike."""
+    tf.io.gfile path such as gs://...), classifiers and language models alike. A run with a
+    `run_problem` is left out, and `warn` (when given) told which file and field."""
     import tensorflow as tf
 
     if not tf.io.gfile.isdir(runs_dir):
@@ -53,7 +100,18 @@ def run_metrics(runs_dir):
     paths = sorted(f"{folder.rstrip('/')}/metrics.json" if "://" in folder
                    else os.path.join(folder, "metrics.json")
                    for folder, _, files in tf.io.gfile.walk(runs_dir) if "metrics.json" in files)
-    found = [{**_read_json(path), "source": _source(os.path.dirname(path))} for path in paths]
+    found = []
+    for path in paths:
+        metrics, folder = _read_json(path), os.path.dirname(path)
+        problem = run_problem(metrics) if isinstance(metrics, dict) else None
+        if any(c in folder for c in "|\r\n"):
+            problem = "its folder's name holds a line break or '|', which a table row cannot"
+        if problem:
+            if warn:
+                warn(f"{path if path.isprintable() else repr(path)}: {problem}; left out of the "
+                     "tables")
+            continue
+        found.append({**metrics, "source": _source(folder)})
     return [m for m in found if m.get("test_evaluated") is not False]  # a recipe search's run
 
 
@@ -71,20 +129,20 @@ def is_time_series(metrics):
     return time_series.is_time_series_run(metrics)
 
 
-def collect(runs_dir=None, zoo_dir=None):
+def collect(runs_dir=None, zoo_dir=None, runs=None):
     """Metrics of the zoo's classifiers (and of finished classifier runs under `runs_dir`, a
-    local or any tf.io.gfile path such as gs://...), as a list of dicts. The language models,
-    entries and runs, are `reporting.language_models`' table, the time-series classifiers
-    `reporting.time_series`'."""
+    local or any tf.io.gfile path such as gs://..., or among `runs`, `run_metrics`' list), as a
+    list of dicts. The language models, entries and runs, are `reporting.language_models`'
+    table, the time-series classifiers `reporting.time_series`'."""
     found = []
     for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
         # The entry's test accuracy is the one measured from its stored files.
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
-    if runs_dir:
-        found += [m for m in run_metrics(runs_dir)
-                  if not is_language_model(m) and not is_time_series(m)]
+    if runs is None and runs_dir:
+        runs = run_metrics(runs_dir)
+    found += [m for m in runs or [] if not is_language_model(m) and not is_time_series(m)]
     return found
 
 

@@ -21,13 +21,32 @@ def _any_equal(values, targets, mask):
     return ops.logical_and(found, mask)
 
 
+# The sampler `generate` uses unless `compile(sampler=...)` names another, and tools/generate.py's
+# default: one of the DEFAULT_K most likely words, drawn with the seed DEFAULT_SEED, so the same
+# prompt gives the same text (the first `generate` after `compile`; the tool resets the seed for
+# each prompt). Greedy search soon repeats itself on PTB ("... the company 's shares of the
+# company 's ..."); sampling among a few likely words reads as text.
+DEFAULT_SAMPLER = "top_k"
+DEFAULT_K = 5
+DEFAULT_SEED = 0
+
+
+def default_sampler(k=DEFAULT_K, seed=DEFAULT_SEED, temperature=1.0):
+    """The keras-hub sampler `KernelCausalLM.generate` uses by default (see DEFAULT_SAMPLER)."""
+    return keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
+
+
 @keras.saving.register_keras_serializable(package="kasm_keras")
 class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
     """Next-word prediction with a `KernelLMBackbone`; the softmax is the embedding's transpose.
 
     `generate` uses keras-hub's samplers (`compile(sampler="greedy" | "top_k" | "top_p" | ...)`)
     with the recurrent states as the cache: the prompt is read once and every new word costs one
-    step of each layer, not a re-run of the prefix.
+    step of each layer, not a re-run of the prefix. The default sampler (`default_sampler()`,
+    tools/generate.py's default too) draws one of the 5 most likely words with seed 0. Whatever
+    the sampler, a generated word is never `<unk>`: the corpus's stand-in for every rare word is
+    not text, and a model that predicts it often (5 % of PTB's training words are `<unk>`) would
+    otherwise continue with `<unk> <unk> ...`.
 
     Args:
         backbone: a `KernelLMBackbone`.
@@ -36,6 +55,7 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
     Example:
     ```python
     lm = KernelCausalLM.from_preset("ptb/rkm_lstm")
+    lm.generate("the company said", max_length=30)  # default_sampler(): top 5 words, seed 0
     lm.compile(sampler=keras_hub.samplers.TopPSampler(p=0.9))
     lm.generate("the company said", max_length=30)
     lm.perplexity(token_ids)            # over a whole stream, state carried
@@ -57,6 +77,11 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
         outputs = backbone.token_embedding(hidden, reverse=True)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
+    def compile(self, *args, sampler=None, **kwargs):
+        """keras-hub's `CausalLM.compile`; `sampler` defaults to `default_sampler()`."""
+        super().compile(*args, sampler=default_sampler() if sampler is None else sampler,
+                        **kwargs)
+
     def get_compile_config(self):
         """Nothing: keras-hub's `compile` is custom, so Keras could not restore it on loading
         (and warns); a loaded model gets the defaults a new one gets, and the sampler is
@@ -64,6 +89,17 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
         return None
 
     # ------------------------------------------------------------------ cached generation
+
+    def make_generate_function(self):
+        """keras-hub's, traced with TensorFlow's `reduce_retracing`: prompts of other lengths and
+        other `max_length`s reuse one trace of `generate_step` (whose shapes are left open)
+        instead of tracing it once for each width, which TensorFlow warns about after five."""
+        if (self.generate_function is None and keras.config.backend() == "tensorflow"
+                and not self.run_eagerly):
+            self.generate_function = tf.function(
+                self.generate_step, jit_compile=getattr(self, "jit_compile", True),
+                reduce_retracing=True)
+        return super().make_generate_function()
 
     def _states(self, cache):
         return [[cache[2 * i], cache[2 * i + 1]] for i in range(self.backbone.num_layers)]
@@ -93,6 +129,11 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
                                                 compute_head=False)
         return hidden, cache
 
+    def _unknown_id(self):
+        """The id of `<unk>`, which `generate` never writes (None without a tokenizer)."""
+        tokenizer = getattr(self.preprocessor, "tokenizer", None)
+        return getattr(tokenizer, "unk_token_id", None)
+
     def generate_step(self, inputs, stop_token_ids=None):
         token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
         padding_mask = ops.cast(padding_mask, "bool")
@@ -106,11 +147,18 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
             filler = min(set(range(len(stop_token_ids) + 1)) - set(stop_token_ids))
             token_ids = ops.where(padding_mask, token_ids, ops.full_like(token_ids, filler))
 
+        unknown = self._unknown_id()
+
         def next(prompt, cache, index):
             batch_size = ops.shape(prompt)[0]
             token = ops.slice(prompt, [0, index - 1], [batch_size, 1])
             logits, hidden, cache = self.call_with_cache(token, cache)
-            return ops.squeeze(logits, axis=1), ops.squeeze(hidden, axis=1), cache
+            logits = ops.squeeze(logits, axis=1)
+            if unknown is not None:  # never generated: see the class's docstring
+                words = ops.arange(ops.shape(logits)[-1], dtype="int32")[None, :]
+                logits = ops.where(ops.equal(words, unknown),
+                                   ops.full_like(logits, float("-inf")), logits)
+            return logits, ops.squeeze(hidden, axis=1), cache
 
         token_ids = self.sampler(next=next, prompt=token_ids, cache=cache, index=index,
                                  mask=padding_mask, stop_token_ids=stop_token_ids,
