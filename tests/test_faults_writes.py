@@ -251,6 +251,35 @@ def test_another_tool_stopped_by_a_signal_ends_with_one_line(capsys):
     assert capsys.readouterr().err == "stopped by SIGTERM\n"
 
 
+def _catches(pid, signum):
+    """Whether process `pid` has a handler for `signum` (Linux's /proc/PID/status, SigCgt)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        mask = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda signum: signal.Signals(signum).name)
+def test_a_signal_while_a_tool_imports_ends_with_one_line(tmp_path, signum):
+    """A real signal to a real tools/train.py as soon as it catches stopping signals (the first
+    thing it imports, tool_support, installs the handlers; TensorFlow comes after): one
+    `stopped by SIGxxx` line and status 128 + signal, no traceback, nothing written."""
+    if not os.path.exists("/proc/self/status"):
+        assert os.environ.get("CI") != "true", "CI runs on Linux"
+        pytest.skip("needs /proc to see when the tool handles signals")
+    trainer = subprocess.Popen([sys.executable, str(TOOLS / "train.py"), "--dataset=ag_news",
+                                "--model=cnn", f"--model_dir={tmp_path / 'run'}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=ENV)
+    while trainer.poll() is None and not _catches(trainer.pid, signal.SIGHUP):
+        time.sleep(0.001)
+    trainer.send_signal(signum)
+    out, err = trainer.communicate(timeout=120)
+    assert trainer.returncode == 128 + signum, err[-3000:]
+    assert err == f"stopped by {signal.Signals(signum).name}\n" and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_full_disk_no_writer_named_is_still_one_line(capsys):
     import tensorflow as tf
 
