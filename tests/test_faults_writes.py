@@ -364,6 +364,23 @@ def test_export_refuses_an_export_dir_inside_a_saved_model(tool, finished, expor
     assert tree(tmp_path) == before
 
 
+def test_an_older_versions_export_staging_folder_is_removed_once_old(tool, finished, tmp_path):
+    """Older versions named the staging folder .export-XXXXXXXX, with no writer in it: the next
+    export removes one older than atomic_files.LEGACY_STALE_SECONDS and keeps a recent one
+    (which may be a live export's)."""
+    base = tmp_path / "serving"
+    old, recent = base / ".export-abcd1234", base / ".export-wxyz_678"
+    for folder in (old, recent):
+        (folder / "variables").mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"partial")
+    stale = time.time() - atomic_files.LEGACY_STALE_SECONDS - 60
+    os.utime(old, (stale, stale))
+    result = tool("export", f"--model_dir={finished}", f"--export_dir={base}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(base)) == sorted(["1", recent.name])
+    assert (recent / "saved_model.pb").read_bytes() == b"partial"
+
+
 # ------------------------------------------------------------------ the temporaries' one rule
 
 def test_every_temporary_name_is_recognised_and_only_dead_writers_ones_removed(tmp_path):

@@ -30,6 +30,7 @@ document classifier's only.
 
 import contextlib
 import os
+import re
 import tempfile
 
 import tool_support
@@ -38,10 +39,13 @@ from absl import app, flags
 from kasm_keras import zoo
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import files
-from kasm_keras.utils.atomic_files import temporary_folder, writing
+from kasm_keras.utils.atomic_files import (
+    remove_stale_legacy, temporary_folder, writing)
 
 FLAGS = flags.FLAGS
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+# The staging folder's name in older versions (tempfile's, with no writer in it).
+LEGACY_STAGING = re.compile(r"\.export-[a-z0-9_]{8}")
 
 
 class ExportError(ValueError):
@@ -187,8 +191,10 @@ def write_version(target, write):
     except tf.errors.OpError as error:
         raise OSError(f"--export_dir={base}: cannot create it ({error.message})") from None
     # Named as a temporary (a name TensorFlow Serving ignores: not a number) of its writer, so
-    # that the next export removes one a killed export left.
+    # that the next export removes one a killed export left; older versions named it
+    # .export-XXXXXXXX, with no writer, removed once it is old.
     staging_parent = base if local else tempfile.gettempdir()
+    remove_stale_legacy(staging_parent, LEGACY_STAGING)
     done = False
     try:
         with temporary_folder(os.path.join(staging_parent, "export")) as staging, \

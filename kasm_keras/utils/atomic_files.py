@@ -18,7 +18,8 @@ writers on this kernel and PID namespace; everything else is left alone on purpo
   the next run on its own machine removes it;
 - a pid reused by an unrelated live process only keeps a leftover longer (never the reverse);
 - names without a pid, written by versions before this one, are removed only once their
-  modification time is more than `LEGACY_STALE_SECONDS` old.
+  modification time is more than `LEGACY_STALE_SECONDS` old (`legacy_is_stale`,
+  `remove_stale_legacy`).
 Folders named by someone else (TFDS's `incomplete.*`) carry the same record in a file inside,
 written first thing (`writer_record`, `remove_dead_writer_folders`).
 
@@ -157,6 +158,41 @@ def writer_is_dead(pid, machine):
     return False
 
 
+def legacy_is_stale(path):
+    """Whether a leftover named by an older version (no writer in its name, so no telling
+    whether it is alive) is old enough to be a dead writer's: modified more than
+    `LEGACY_STALE_SECONDS` ago. False when it is gone."""
+    try:
+        return time.time() - os.lstat(path).st_mtime > LEGACY_STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def remove_stale_legacy(parent, name_pattern):
+    """Removes the entries of `parent` whose name fully matches `name_pattern` (a compiled
+    regex: a temporary's name as an older version gave it) and that `legacy_is_stale`; returns
+    the paths removed."""
+    return _remove_leftovers(parent, lambda name, path: name_pattern.fullmatch(name) is not None
+                             and legacy_is_stale(path))
+
+
+def _remove_leftovers(parent, dead):
+    """Removes the entries of `parent` for which `dead(name, path)` holds; returns their
+    paths."""
+    try:
+        entries = os.listdir(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        path = os.path.join(parent, entry)
+        if dead(entry, path):
+            log.info("removing %s, left by a writer that is no longer running", path)
+            remove_tree_or_file(path)
+            removed.append(path)
+    return removed
+
+
 def remove_tree_or_file(path):
     """Removes a leftover; another cleaner removing it at the same time is not an error."""
     if os.path.isdir(path) and not os.path.islink(path):
@@ -173,28 +209,14 @@ def remove_dead_temporaries(path):
     parent, base = os.path.split(path)
     named = re.compile(rf"\.{re.escape(base)}\.{_WRITER}\.{_RANDOM}\.tmp{_EXTENSION}")
     legacy = re.compile(rf"\.{re.escape(base)}\.{_RANDOM}\.tmp")
-    try:
-        entries = os.listdir(parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    removed = []
-    for entry in entries:
-        candidate = os.path.join(parent, entry)
-        match = named.fullmatch(entry)
+
+    def dead(name, candidate):
+        match = named.fullmatch(name)
         if match:
-            dead = writer_is_dead(int(match["pid"]), match["machine"])
-        elif legacy.fullmatch(entry):
-            try:
-                dead = time.time() - os.lstat(candidate).st_mtime > LEGACY_STALE_SECONDS
-            except FileNotFoundError:
-                continue
-        else:
-            continue
-        if dead:
-            log.info("removing %s, left by a writer that is no longer running", candidate)
-            remove_tree_or_file(candidate)
-            removed.append(candidate)
-    return removed
+            return writer_is_dead(int(match["pid"]), match["machine"])
+        return legacy.fullmatch(name) is not None and legacy_is_stale(candidate)
+
+    return _remove_leftovers(parent, dead)
 
 
 def remove_dead_writer_folders(parent, name_pattern, writer_file):
@@ -206,31 +228,20 @@ def remove_dead_writer_folders(parent, name_pattern, writer_file):
     modification time is more than LEGACY_STALE_SECONDS old; one whose file cannot be read is
     left alone.
     """
-    try:
-        entries = os.listdir(parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    removed = []
-    for entry in entries:
-        folder = os.path.join(parent, entry)
-        if not name_pattern.fullmatch(entry) or not os.path.isdir(folder):
-            continue
+
+    def dead(name, folder):
+        if not name_pattern.fullmatch(name) or not os.path.isdir(folder):
+            return False
         try:
             with open(os.path.join(folder, writer_file), encoding="utf-8") as f:
                 writer = json.load(f)
-            dead = writer_is_dead(writer.get("pid"), writer.get("machine"))
+            return writer_is_dead(writer.get("pid"), writer.get("machine"))
         except FileNotFoundError:
-            try:
-                dead = time.time() - os.stat(folder).st_mtime > LEGACY_STALE_SECONDS
-            except FileNotFoundError:
-                continue
+            return legacy_is_stale(folder)
         except (OSError, ValueError, AttributeError):
-            continue
-        if dead:
-            log.info("removing %s, left by a writer that is no longer running", folder)
-            remove_tree_or_file(folder)
-            removed.append(folder)
-    return removed
+            return False
+
+    return _remove_leftovers(parent, dead)
 
 
 def _umask():
