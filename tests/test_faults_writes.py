@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -379,6 +380,33 @@ def test_an_older_versions_export_staging_folder_is_removed_once_old(tool, finis
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(os.listdir(base)) == sorted(["1", recent.name])
     assert (recent / "saved_model.pb").read_bytes() == b"partial"
+
+
+def test_a_full_local_disk_staging_a_remote_target_names_that_disk(tool, finished, small_disk,
+                                                                   monkeypatch):
+    """A remote version (ram://, standing in for gs://) or file is first written to the local
+    temporary folder: a full disk there names that folder and the target it stages, and
+    neither the target nor a staging leftover appears (the disk fills once the model is
+    loaded: Keras' loading uses the temporary folder too)."""
+    import tensorflow as tf
+
+    from kasm_keras.utils import files
+
+    disk = small_disk("1m")
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    _before(monkeypatch, tool_support, "load_model", disk, after=True)  # Keras loads through it
+    result = tool("export", f"--model_dir={finished}", "--export_dir=ram://full_disk/serving")
+    error_line(result, f"cannot write {disk}: the disk is full (No space left on device; "
+                       "staging ram://full_disk/serving/1)")
+    assert not tf.io.gfile.exists("ram://full_disk/serving/1")
+    assert temporaries(disk) == []  # TensorFlow's autograph leaves its own files there
+    with pytest.raises(atomic_files.DiskFullError) as error:
+        with files.local_output("ram://full_disk/vocabulary.txt") as local:
+            pathlib.Path(local).write_bytes(b"x" * 65536)
+    assert str(error.value) == (f"cannot write {disk}: the disk is full (No space left on "
+                                "device; staging ram://full_disk/vocabulary.txt)")
+    assert not tf.io.gfile.exists("ram://full_disk/vocabulary.txt")
+    assert temporaries(disk) == []
 
 
 # ------------------------------------------------------------------ the temporaries' one rule

@@ -34,7 +34,9 @@ A write that fails because the disk (or the user's quota) is full says so in a f
 no file (`[Errno 28] No space left on device`, or TensorFlow's `ResourceExhaustedError` of its
 `SaveV2` op, naming a temporary). Every writer here runs its block under `writing(path)`, which
 turns that into `DiskFullError`, an OSError naming the file being written; the temporary is
-removed as on any other failure, so nothing already in place changes.
+removed as on any other failure, so nothing already in place changes. A target on another file
+system (gs://...) is first written to a local copy under `staging_for(target, folder)`: a full
+local disk names `folder` and says which target it stages.
 """
 
 import contextlib
@@ -106,14 +108,17 @@ def is_temporary(name):
 
 
 class DiskFullError(OSError):
-    """Writing `filename` failed: its disk, or the user's quota there, is full."""
+    """Writing `filename` failed: its disk, or the user's quota there, is full. `stages`, when
+    given, is the target (on another file system) whose local copy was being written there."""
 
-    def __init__(self, path, reason="No space left on device"):
+    def __init__(self, path, reason="No space left on device", stages=None):
         code = errno.EDQUOT if reason == "Disk quota exceeded" else errno.ENOSPC
         super().__init__(code, reason, os.fspath(path))
+        self.stages = stages
 
     def __str__(self):
-        return f"cannot write {self.filename}: the disk is full ({self.strerror})"
+        staging = f"; staging {self.stages}" if self.stages else ""
+        return f"cannot write {self.filename}: the disk is full ({self.strerror}{staging})"
 
 
 def is_disk_full(error):
@@ -141,6 +146,19 @@ def writing(path):
             raise
         reason = "Disk quota exceeded" if "quota" in str(error) else "No space left on device"
         raise DiskFullError(path, reason) from None
+
+
+@contextlib.contextmanager
+def staging_for(target, folder):
+    """The block writes, in the local `folder` (or a temporary in it), a copy of `target`, which
+    lies on another file system: a full disk inside it is a DiskFullError naming `folder`, the
+    disk that is full, and saying that it stages `target` (naming `target` alone would send the
+    user to the wrong disk)."""
+    try:
+        with writing(folder):
+            yield
+    except DiskFullError as error:
+        raise DiskFullError(error.filename, error.strerror, stages=target) from None
 
 
 def writer_is_dead(pid, machine):
