@@ -156,8 +156,14 @@ def test_reports_and_runs_are_read_through_tf_io_gfile(tmp_path):
         tool_support.read_json("ram://reports/none.json")
     tool_support.write_text("ram://runs/ag_news/rkm_cifg_1gram/metrics.json",
                             json.dumps({"dataset": "ag_news"}))
-    runs = [m for m in results.collect("ram://runs") if not m["source"].startswith("zoo: ")]
+    tool_support.write_text("ram://runs/ag_news/bad/metrics.json",
+                            json.dumps({"dataset": "ag_news", "test_accuracy": float("nan")}))
+    warnings = []
+    runs = results.run_metrics("ram://runs", warn=warnings.append)
     assert runs == [{"dataset": "ag_news", "source": "ram://runs/ag_news/rkm_cifg_1gram"}]
+    assert [m for m in results.collect(runs=runs) if not m["source"].startswith("zoo: ")] == runs
+    assert warnings == ["ram://runs/ag_news/bad/metrics.json: test_accuracy is nan, not a finite "
+                        "number; left out of the tables"]
 
 
 # ------------------------------------------------------------------ precisions, end to end, goals

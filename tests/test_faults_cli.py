@@ -146,6 +146,28 @@ def test_importing_the_package_prints_nothing_but_what_is_not_tensorflows_banner
     assert status == 0 and stderr.splitlines() == ["a line of its own"], stderr
 
 
+# As IMPORT_WITH_A_LINE, then the import fails: every line is written back, the banner's too.
+IMPORT_THAT_FAILS = IMPORT_WITH_A_LINE.replace('os.write(2, b"a line of its own\\n")', """\
+os.write(2, b"I0000 00:00:1733460000.123456   12345 port.cc:153] a banner line\\n")
+            os.write(2, b"why the import failed\\n")
+            raise ImportError("no TensorFlow here")""")
+
+
+def test_a_failed_tensorflow_import_keeps_every_line_it_printed():
+    status, stderr = _python("-c", IMPORT_THAT_FAILS)
+    lines = stderr.splitlines()
+    assert status == 1 and lines[-1] == "ImportError: no TensorFlow here", stderr
+    assert "why the import failed" in lines and any(line.endswith("port.cc:153] a banner line")
+                                                   for line in lines), stderr
+
+
+def test_importing_the_package_without_a_sys_stderr_works():
+    """pythonw and some embedding programs run with sys.stderr None (file descriptor 2 may
+    still be open): the import filters it all the same."""
+    status, stderr = _python("-c", "import sys; sys.stderr = None\n" + IMPORT_WITH_A_LINE)
+    assert status == 0 and stderr.splitlines() == ["a line of its own"], stderr
+
+
 def test_a_tool_prints_no_tensorflow_lines_unless_asked():
     """Quiet by default; --verbosity sets TF_CPP_MIN_LOG_LEVEL=0, which shows the banner too."""
     _, stderr = _python("tools/evaluate.py", "--help")  # absl's --help exits with status 1

@@ -347,6 +347,24 @@ def test_predict_takes_raw_series_as_classify_does(classifier):
         classifier.predict(values, verbose=0), atol=1e-6)
 
 
+def test_predict_takes_keras_arguments_in_keras_order_and_lengths_only_by_name(classifier,
+                                                                              capsys):
+    values = _series()
+    capsys.readouterr()
+    # keras.Model.predict(x, batch_size, verbose, steps, callbacks): 0 is verbose, not lengths.
+    np.testing.assert_allclose(classifier.predict(values, 2, 0, None, []),
+                               classifier.predict(values, verbose=0), atol=1e-6)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TypeError):
+        classifier.predict(values, 2, 0, None, [], [6, 6, 6, 6])
+    mask = np.arange(6) < np.array([[6], [3], [1], [6]])
+    with pytest.raises(ValueError, match="the input's padding_mask gives each series' steps"):
+        classifier.predict({"series": values, "padding_mask": mask}, lengths=[6, 3, 1, 6])
+    np.testing.assert_allclose(
+        classifier.predict({"series": values, "padding_mask": mask}, verbose=0),
+        classifier.predict(values, lengths=np.array([6, 3, 1, 6]), verbose=0), atol=1e-6)
+
+
 def test_evaluate_names_the_line_of_a_value_the_models_statistics_overflow(tool, tmp_path, rng):
     """The data's own statistics keep 3e38 finite (its values are ~1e37); a zoo entry's
     (standard deviations below 1) do not: refused at its line, not answered."""

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -259,6 +260,35 @@ def test_another_tool_stopped_by_a_signal_ends_with_one_line(capsys):
     assert capsys.readouterr().err == "stopped by SIGTERM\n"
 
 
+def _catches(pid, signum):
+    """Whether process `pid` has a handler for `signum` (Linux's /proc/PID/status, SigCgt)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        mask = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda signum: signal.Signals(signum).name)
+def test_a_signal_while_a_tool_imports_ends_with_one_line(tmp_path, signum):
+    """A real signal to a real tools/train.py as soon as it catches stopping signals (the first
+    thing it imports, tool_support, installs the handlers; TensorFlow comes after): one
+    `stopped by SIGxxx` line and status 128 + signal, no traceback, nothing written."""
+    if not os.path.exists("/proc/self/status"):
+        assert os.environ.get("CI") != "true", "CI runs on Linux"
+        pytest.skip("needs /proc to see when the tool handles signals")
+    trainer = subprocess.Popen([sys.executable, str(TOOLS / "train.py"), "--dataset=ag_news",
+                                "--model=cnn", f"--model_dir={tmp_path / 'run'}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=ENV)
+    while trainer.poll() is None and not _catches(trainer.pid, signal.SIGHUP):
+        time.sleep(0.001)
+    trainer.send_signal(signum)
+    out, err = trainer.communicate(timeout=120)
+    assert trainer.returncode == 128 + signum, err[-3000:]
+    assert err == f"stopped by {signal.Signals(signum).name}\n" and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_full_disk_no_writer_named_is_still_one_line(capsys):
     import tensorflow as tf
 
@@ -341,6 +371,50 @@ def test_export_refuses_an_export_dir_inside_a_saved_model(tool, finished, expor
     error_line(result, f"--export_dir={export_dir} lies inside the SavedModel ",
                f"--export_dir={base}")
     assert tree(tmp_path) == before
+
+
+def test_an_older_versions_export_staging_folder_is_removed_once_old(tool, finished, tmp_path):
+    """Older versions named the staging folder .export-XXXXXXXX, with no writer in it: the next
+    export removes one older than atomic_files.LEGACY_STALE_SECONDS and keeps a recent one
+    (which may be a live export's)."""
+    base = tmp_path / "serving"
+    old, recent = base / ".export-abcd1234", base / ".export-wxyz_678"
+    for folder in (old, recent):
+        (folder / "variables").mkdir(parents=True)
+        (folder / "saved_model.pb").write_bytes(b"partial")
+    stale = time.time() - atomic_files.LEGACY_STALE_SECONDS - 60
+    os.utime(old, (stale, stale))
+    result = tool("export", f"--model_dir={finished}", f"--export_dir={base}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(base)) == sorted(["1", recent.name])
+    assert (recent / "saved_model.pb").read_bytes() == b"partial"
+
+
+def test_a_full_local_disk_staging_a_remote_target_names_that_disk(tool, finished, small_disk,
+                                                                   monkeypatch):
+    """A remote version (ram://, standing in for gs://) or file is first written to the local
+    temporary folder: a full disk there names that folder and the target it stages, and
+    neither the target nor a staging leftover appears (the disk fills once the model is
+    loaded: Keras' loading uses the temporary folder too)."""
+    import tensorflow as tf
+
+    from kasm_keras.utils import files
+
+    disk = small_disk("1m")
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    _before(monkeypatch, tool_support, "load_model", disk, after=True)  # Keras loads through it
+    result = tool("export", f"--model_dir={finished}", "--export_dir=ram://full_disk/serving")
+    error_line(result, f"cannot write {disk}: the disk is full (No space left on device; "
+                       "staging ram://full_disk/serving/1)")
+    assert not tf.io.gfile.exists("ram://full_disk/serving/1")
+    assert temporaries(disk) == []  # TensorFlow's autograph leaves its own files there
+    with pytest.raises(atomic_files.DiskFullError) as error:
+        with files.local_output("ram://full_disk/vocabulary.txt") as local:
+            pathlib.Path(local).write_bytes(b"x" * 65536)
+    assert str(error.value) == (f"cannot write {disk}: the disk is full (No space left on "
+                                "device; staging ram://full_disk/vocabulary.txt)")
+    assert not tf.io.gfile.exists("ram://full_disk/vocabulary.txt")
+    assert temporaries(disk) == []
 
 
 # ------------------------------------------------------------------ the temporaries' one rule

@@ -30,6 +30,7 @@ document classifier's only.
 
 import contextlib
 import os
+import re
 import tempfile
 
 import tool_support
@@ -38,10 +39,13 @@ from absl import app, flags
 from kasm_keras import zoo
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import files
-from kasm_keras.utils.atomic_files import temporary_folder, writing
+from kasm_keras.utils.atomic_files import (
+    remove_stale_legacy, staging_for, temporary_folder, writing)
 
 FLAGS = flags.FLAGS
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+# The staging folder's name in older versions (tempfile's, with no writer in it).
+LEGACY_STAGING = re.compile(r"\.export-[a-z0-9_]{8}")
 
 
 class ExportError(ValueError):
@@ -172,7 +176,8 @@ def write_version(target, write):
     `target`, a version folder that must not exist; returns `target`. The SavedModel is built
     beside the versions (on a local disk) or in a local temporary folder (elsewhere) and then
     renamed or copied into place, so a failed export leaves no version behind (a full disk: a
-    DiskFullError naming `target`), and a killed one a staging folder that the next removes."""
+    DiskFullError naming `target`, or the local folder that stages a remote `target`), and a
+    killed one a staging folder that the next removes."""
     import tensorflow as tf
 
     local = files.is_local(target)
@@ -187,14 +192,19 @@ def write_version(target, write):
     except tf.errors.OpError as error:
         raise OSError(f"--export_dir={base}: cannot create it ({error.message})") from None
     # Named as a temporary (a name TensorFlow Serving ignores: not a number) of its writer, so
-    # that the next export removes one a killed export left.
+    # that the next export removes one a killed export left; older versions named it
+    # .export-XXXXXXXX, with no writer, removed once it is old.
     staging_parent = base if local else tempfile.gettempdir()
+    remove_stale_legacy(staging_parent, LEGACY_STAGING)
     done = False
     try:
-        with temporary_folder(os.path.join(staging_parent, "export")) as staging, \
-                writing(target):
-            path = os.path.join(staging, "model")
-            write(path)
+        with contextlib.ExitStack() as stack:
+            # A full disk while it is staged names `target`, or the local folder staging it.
+            with writing(target) if local else staging_for(target, staging_parent):
+                staging = stack.enter_context(
+                    temporary_folder(os.path.join(staging_parent, "export")))
+                path = os.path.join(staging, "model")
+                write(path)
             if local:
                 try:
                     tf.io.gfile.rename(path, target, overwrite=False)
@@ -206,7 +216,8 @@ def write_version(target, write):
             if tf.io.gfile.exists(target):
                 raise FileExistsError(f"{target} appeared during the export; not replacing it")
             try:
-                _copy_tree(path, target)
+                with writing(target):
+                    _copy_tree(path, target)
             except BaseException:
                 if tf.io.gfile.exists(target):
                     tf.io.gfile.rmtree(target)

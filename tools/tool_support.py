@@ -11,7 +11,8 @@
 - A stopping signal (SIGINT, SIGTERM, SIGHUP) raises `Stopped` (a KeyboardInterrupt) in the
   program, so its writers clean up, and it ends with one `stopped by SIGxxx` line, exit status
   128 + the signal's number, never a traceback; `stopped(stop, message)` adds where the work
-  can be taken up again.
+  can be taken up again. A tool imports this module first, so this holds from its start: while
+  it imports TensorFlow too.
 - Each tool defines its flags in `define_flags(flag_values)`, called when it runs as a program,
   so that tests can parse a tool's flags without importing every tool's into one `FLAGS`.
 - `existing_folder`, `not_a_file`, `in_range`, `utf8_text`, ...: flag validators, checked while the flags are
@@ -28,11 +29,97 @@ The tools run as `python tools/NAME.py`, which puts tools/ on sys.path, so they 
 module as `tool_support`.
 """
 
+import atexit
 import contextlib
 import math
 import os
 import signal
 import sys
+
+def one_line(message):
+    """`message` on one line: the lines of a multi-line message joined by spaces."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+# ------------------------------------------------------------------ stopping signals
+
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stopping signal (`signum`) arrived. Raised in the main thread like Ctrl-C's
+    KeyboardInterrupt, so that `finally` blocks run and every writer removes its temporary."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+def raise_on_stopping_signals():
+    """SIGINT, SIGTERM and SIGHUP raise `Stopped` from now on (a signal the process was started
+    with ignored, as under nohup, stays ignored)."""
+    for signum in STOPPING_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _raise_stopped)
+
+
+def _stopped_outside_guarded(kind, error, traceback):
+    """`sys.excepthook` of a tool: a stopping signal that arrives outside `guarded` (while the
+    tool imports TensorFlow, which takes seconds) ends as one inside it does: one `stopped by
+    SIGxxx` line, and status 128 + the signal's number once the interpreter has cleaned up."""
+    if not issubclass(kind, KeyboardInterrupt):
+        return _excepthook(kind, error, traceback)
+    try:
+        stopped(error)
+    except SystemExit as exit_:
+        _exit_status.append(exit_.code)
+
+
+def _exit_with_stopped_status():
+    """The status `_stopped_outside_guarded` chose, which Python cannot be asked for: it ends
+    an uncaught exception with status 1 (a KeyboardInterrupt by killing itself with SIGINT).
+    Registered with atexit as the tool starts, so it runs after the handlers of the modules the
+    tool imports later (atexit runs the last registered first)."""
+    if _exit_status:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(_exit_status[0])
+
+
+def _running_a_tool():
+    """Whether this process is a program in tools/ (`python tools/NAME.py`), not a test or
+    another program that imports this module."""
+    program = getattr(sys.modules.get("__main__"), "__file__", None)
+    return program is not None and (os.path.dirname(os.path.abspath(program))
+                                    == os.path.dirname(os.path.abspath(__file__)))
+
+
+def stopped(stop, message=""):
+    """Exits with status 128 + the signal's number after one line on stderr, `stopped by
+    SIGxxx`, and `message` (say where the work can be taken up again). `stop` is a `Stopped`
+    or a KeyboardInterrupt (SIGINT)."""
+    for signum in STOPPING_SIGNALS:  # a second signal must not cut the line short
+        if signal.getsignal(signum) is _raise_stopped:
+            signal.signal(signum, signal.SIG_IGN)
+    signum = getattr(stop, "signum", signal.SIGINT)
+    line = f"stopped by {signal.Signals(signum).name}" + (f": {message}" if message else "")
+    with contextlib.suppress(OSError):  # a hung-up terminal
+        print(one_line(line), file=sys.stderr, flush=True)
+    sys.exit(128 + signum)
+
+
+_excepthook = sys.excepthook
+_exit_status = []
+if _running_a_tool():  # now, before the tool imports TensorFlow
+    raise_on_stopping_signals()
+    sys.excepthook = _stopped_outside_guarded
+    atexit.register(_exit_with_stopped_status)
+
 
 # TensorFlow's C++ logs, unless the user set TF_CPP_MIN_LOG_LEVEL: none below FATAL (its ERROR
 # lines on a healthy CPU machine, "failed call to cuInit" and "oneDNN supports DT_BOOL only ...",
@@ -53,11 +140,6 @@ def quiet_logging(flag_values=flags.FLAGS):
     """WARNING and above only, unless the user chose a --verbosity."""
     if "verbosity" in flag_values and not flag_values["verbosity"].present:
         logging.set_verbosity(logging.WARNING)
-
-
-def one_line(message):
-    """`message` on one line: the lines of a multi-line message joined by spaces."""
-    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
 def fail(message):
@@ -117,46 +199,6 @@ def says_disk_full(error):
     from kasm_keras.utils.atomic_files import is_disk_full
 
     return is_disk_full(error)
-
-
-# ------------------------------------------------------------------ stopping signals
-
-STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Stopped(KeyboardInterrupt):
-    """A stopping signal (`signum`) arrived. Raised in the main thread like Ctrl-C's
-    KeyboardInterrupt, so that `finally` blocks run and every writer removes its temporary."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _raise_stopped(signum, frame):
-    raise Stopped(signum)
-
-
-def raise_on_stopping_signals():
-    """SIGINT, SIGTERM and SIGHUP raise `Stopped` from now on (a signal the process was started
-    with ignored, as under nohup, stays ignored)."""
-    for signum in STOPPING_SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _raise_stopped)
-
-
-def stopped(stop, message=""):
-    """Exits with status 128 + the signal's number after one line on stderr, `stopped by
-    SIGxxx`, and `message` (say where the work can be taken up again). `stop` is a `Stopped`
-    or a KeyboardInterrupt (SIGINT)."""
-    for signum in STOPPING_SIGNALS:  # a second signal must not cut the line short
-        if signal.getsignal(signum) is _raise_stopped:
-            signal.signal(signum, signal.SIG_IGN)
-    signum = getattr(stop, "signum", signal.SIGINT)
-    line = f"stopped by {signal.Signals(signum).name}" + (f": {message}" if message else "")
-    with contextlib.suppress(OSError):  # a hung-up terminal
-        print(one_line(line), file=sys.stderr, flush=True)
-    sys.exit(128 + signum)
 
 
 @contextlib.contextmanager

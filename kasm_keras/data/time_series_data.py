@@ -67,8 +67,8 @@ VALIDATION_KEY = "kasm-keras-time-series-validation"
 # The share of each class's training cases held out for validation, unless a run says otherwise.
 VALIDATION_FRACTION = 0.2
 # The most steps a series may have unless a run says otherwise (`--max_series_length`): training
-# keeps every step of a batch's recurrence for the gradient (a 10^6-step series took over 5 GB
-# with 4 units), so a longer series is refused at its line rather than running out of memory.
+# keeps every step of a batch's recurrence for the gradient, so its memory grows with the steps;
+# a longer series is refused at its line rather than running out of memory.
 # The UEA archive's longest series (EigenWorms) has 17,984 steps.
 MAX_LENGTH = 100_000
 

@@ -18,7 +18,8 @@ writers on this kernel and PID namespace; everything else is left alone on purpo
   the next run on its own machine removes it;
 - a pid reused by an unrelated live process only keeps a leftover longer (never the reverse);
 - names without a pid, written by versions before this one, are removed only once their
-  modification time is more than `LEGACY_STALE_SECONDS` old.
+  modification time is more than `LEGACY_STALE_SECONDS` old (`legacy_is_stale`,
+  `remove_stale_legacy`).
 Folders named by someone else (TFDS's `incomplete.*`) carry the same record in a file inside,
 written first thing (`writer_record`, `remove_dead_writer_folders`).
 
@@ -33,7 +34,9 @@ A write that fails because the disk (or the user's quota) is full says so in a f
 no file (`[Errno 28] No space left on device`, or TensorFlow's `ResourceExhaustedError` of its
 `SaveV2` op, naming a temporary). Every writer here runs its block under `writing(path)`, which
 turns that into `DiskFullError`, an OSError naming the file being written; the temporary is
-removed as on any other failure, so nothing already in place changes.
+removed as on any other failure, so nothing already in place changes. A target on another file
+system (gs://...) is first written to a local copy under `staging_for(target, folder)`: a full
+local disk names `folder` and says which target it stages.
 """
 
 import contextlib
@@ -105,14 +108,17 @@ def is_temporary(name):
 
 
 class DiskFullError(OSError):
-    """Writing `filename` failed: its disk, or the user's quota there, is full."""
+    """Writing `filename` failed: its disk, or the user's quota there, is full. `stages`, when
+    given, is the target (on another file system) whose local copy was being written there."""
 
-    def __init__(self, path, reason="No space left on device"):
+    def __init__(self, path, reason="No space left on device", stages=None):
         code = errno.EDQUOT if reason == "Disk quota exceeded" else errno.ENOSPC
         super().__init__(code, reason, os.fspath(path))
+        self.stages = stages
 
     def __str__(self):
-        return f"cannot write {self.filename}: the disk is full ({self.strerror})"
+        staging = f"; staging {self.stages}" if self.stages else ""
+        return f"cannot write {self.filename}: the disk is full ({self.strerror}{staging})"
 
 
 def is_disk_full(error):
@@ -142,6 +148,19 @@ def writing(path):
         raise DiskFullError(path, reason) from None
 
 
+@contextlib.contextmanager
+def staging_for(target, folder):
+    """The block writes, in the local `folder` (or a temporary in it), a copy of `target`, which
+    lies on another file system: a full disk inside it is a DiskFullError naming `folder`, the
+    disk that is full, and saying that it stages `target` (naming `target` alone would send the
+    user to the wrong disk)."""
+    try:
+        with writing(folder):
+            yield
+    except DiskFullError as error:
+        raise DiskFullError(error.filename, error.strerror, stages=target) from None
+
+
 def writer_is_dead(pid, machine):
     """True only when `pid` on `machine` is certainly not running: `machine` is this one and no
     process has that pid. Anything uncertain (another machine, a pid we may not signal, a
@@ -155,6 +174,41 @@ def writer_is_dead(pid, machine):
     except OSError:  # PermissionError: it exists, as another user's process
         return False
     return False
+
+
+def legacy_is_stale(path):
+    """Whether a leftover named by an older version (no writer in its name, so no telling
+    whether it is alive) is old enough to be a dead writer's: modified more than
+    `LEGACY_STALE_SECONDS` ago. False when it is gone."""
+    try:
+        return time.time() - os.lstat(path).st_mtime > LEGACY_STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def remove_stale_legacy(parent, name_pattern):
+    """Removes the entries of `parent` whose name fully matches `name_pattern` (a compiled
+    regex: a temporary's name as an older version gave it) and that `legacy_is_stale`; returns
+    the paths removed."""
+    return _remove_leftovers(parent, lambda name, path: name_pattern.fullmatch(name) is not None
+                             and legacy_is_stale(path))
+
+
+def _remove_leftovers(parent, dead):
+    """Removes the entries of `parent` for which `dead(name, path)` holds; returns their
+    paths."""
+    try:
+        entries = os.listdir(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        path = os.path.join(parent, entry)
+        if dead(entry, path):
+            log.info("removing %s, left by a writer that is no longer running", path)
+            remove_tree_or_file(path)
+            removed.append(path)
+    return removed
 
 
 def remove_tree_or_file(path):
@@ -173,28 +227,14 @@ def remove_dead_temporaries(path):
     parent, base = os.path.split(path)
     named = re.compile(rf"\.{re.escape(base)}\.{_WRITER}\.{_RANDOM}\.tmp{_EXTENSION}")
     legacy = re.compile(rf"\.{re.escape(base)}\.{_RANDOM}\.tmp")
-    try:
-        entries = os.listdir(parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    removed = []
-    for entry in entries:
-        candidate = os.path.join(parent, entry)
-        match = named.fullmatch(entry)
+
+    def dead(name, candidate):
+        match = named.fullmatch(name)
         if match:
-            dead = writer_is_dead(int(match["pid"]), match["machine"])
-        elif legacy.fullmatch(entry):
-            try:
-                dead = time.time() - os.lstat(candidate).st_mtime > LEGACY_STALE_SECONDS
-            except FileNotFoundError:
-                continue
-        else:
-            continue
-        if dead:
-            log.info("removing %s, left by a writer that is no longer running", candidate)
-            remove_tree_or_file(candidate)
-            removed.append(candidate)
-    return removed
+            return writer_is_dead(int(match["pid"]), match["machine"])
+        return legacy.fullmatch(name) is not None and legacy_is_stale(candidate)
+
+    return _remove_leftovers(parent, dead)
 
 
 def remove_dead_writer_folders(parent, name_pattern, writer_file):
@@ -206,31 +246,20 @@ def remove_dead_writer_folders(parent, name_pattern, writer_file):
     modification time is more than LEGACY_STALE_SECONDS old; one whose file cannot be read is
     left alone.
     """
-    try:
-        entries = os.listdir(parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    removed = []
-    for entry in entries:
-        folder = os.path.join(parent, entry)
-        if not name_pattern.fullmatch(entry) or not os.path.isdir(folder):
-            continue
+
+    def dead(name, folder):
+        if not name_pattern.fullmatch(name) or not os.path.isdir(folder):
+            return False
         try:
             with open(os.path.join(folder, writer_file), encoding="utf-8") as f:
                 writer = json.load(f)
-            dead = writer_is_dead(writer.get("pid"), writer.get("machine"))
+            return writer_is_dead(writer.get("pid"), writer.get("machine"))
         except FileNotFoundError:
-            try:
-                dead = time.time() - os.stat(folder).st_mtime > LEGACY_STALE_SECONDS
-            except FileNotFoundError:
-                continue
+            return legacy_is_stale(folder)
         except (OSError, ValueError, AttributeError):
-            continue
-        if dead:
-            log.info("removing %s, left by a writer that is no longer running", folder)
-            remove_tree_or_file(folder)
-            removed.append(folder)
-    return removed
+            return False
+
+    return _remove_leftovers(parent, dead)
 
 
 def _umask():

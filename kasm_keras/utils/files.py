@@ -15,7 +15,7 @@ import tempfile
 import tensorflow as tf
 
 from kasm_keras.utils.atomic_files import (
-    atomic_path, temporary_basename, temporary_folder, writing)
+    atomic_path, staging_for, temporary_basename, temporary_folder, writing)
 
 join = os.path.join
 exists = tf.io.gfile.exists
@@ -139,14 +139,16 @@ def _local_folder():
 
 @contextlib.contextmanager
 def local_output(path):
-    """A local path to write; its content then replaces `path` (atomically where local)."""
+    """A local path to write; its content then replaces `path` (atomically where local). For a
+    remote `path` the local copy lies in the temporary folder, and a full disk there names that
+    folder (see `staging_for`)."""
     if is_local(path):
         with atomic_output(path) as tmp:
             yield tmp
         return
     with _local_folder() as folder:
         local = os.path.join(folder, os.path.basename(os.fspath(path)))
-        with writing(path):
+        with staging_for(path, os.path.dirname(folder)):
             yield local
         with atomic_output(path) as tmp:
             tf.io.gfile.copy(local, tmp, overwrite=True)

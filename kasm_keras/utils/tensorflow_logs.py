@@ -11,9 +11,10 @@ profiler's library holds a second copy of the logging code):
     To enable the following instructions: AVX2 ... rebuild TensorFlow with the appropriate ...
 
 `import_tensorflow()` imports TensorFlow with the process's stderr (the file descriptor the C++
-code writes to) read into a temporary file, then writes back every line but those. It does so
-only on TensorFlow's first import and when `TF_CPP_MIN_LOG_LEVEL` is unset or above 0: set to 0,
-TensorFlow's INFO lines are wanted and nothing is left out.
+code writes to) read into a temporary file, then writes back every line but those (all of
+them when the import fails: they may say why). It does so only on TensorFlow's first import and
+when `TF_CPP_MIN_LOG_LEVEL` is unset or above 0: set to 0, TensorFlow's INFO lines are wanted
+and nothing is left out.
 """
 
 import os
@@ -34,26 +35,39 @@ def wanted():
 
 
 def import_tensorflow():
-    """`import tensorflow`, without its start-up banner (see the module's docstring)."""
+    """`import tensorflow`, without its start-up banner (see the module's docstring). An import
+    that fails writes back every line it printed, the banner too: they may say why."""
     if "tensorflow" in sys.modules or wanted():
         import tensorflow  # noqa: F401
         return
     try:
-        sys.stderr.flush()
+        _flush_stderr()
         saved = os.dup(2)
     except (OSError, ValueError):  # no stderr to filter
         import tensorflow  # noqa: F401
         return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
+        failed = False
         try:
             import tensorflow  # noqa: F401
+        except Exception:
+            failed = True
+            raise
         finally:
-            sys.stderr.flush()
+            _flush_stderr()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             kept = [line for line in captured.read().splitlines(keepends=True)
-                    if not BANNER.fullmatch(line.rstrip(b"\r\n").decode("utf-8", "replace"))]
+                    if failed
+                    or not BANNER.fullmatch(line.rstrip(b"\r\n").decode("utf-8", "replace"))]
             with os.fdopen(os.dup(2), "wb") as stderr:
                 stderr.writelines(kept)
+
+
+def _flush_stderr():
+    """Flushes `sys.stderr`, which is None in a program without one (pythonw, some embedding
+    interpreters) though file descriptor 2 may still be open."""
+    if sys.stderr is not None:
+        sys.stderr.flush()

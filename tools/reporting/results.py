@@ -89,10 +89,11 @@ def _at(metrics, field):
     return value
 
 
-def run_metrics(runs_dir, warn=None):
+def run_metrics(runs_dir, warn):
     """[metrics.json with its "source"] of every finished run under `runs_dir` (a local or any
     tf.io.gfile path such as gs://...), classifiers and language models alike. A run with a
-    `run_problem` is left out, and `warn` (when given) told which file and field."""
+    `run_problem` is left out, and `warn` (a callable taking the message) told which file and
+    field: no run is left out unsaid."""
     import tensorflow as tf
 
     if not tf.io.gfile.isdir(runs_dir):
@@ -107,9 +108,8 @@ def run_metrics(runs_dir, warn=None):
         if any(c in folder for c in "|\r\n"):
             problem = "its folder's name holds a line break or '|', which a table row cannot"
         if problem:
-            if warn:
-                warn(f"{path if path.isprintable() else repr(path)}: {problem}; left out of the "
-                     "tables")
+            warn(f"{path if path.isprintable() else repr(path)}: {problem}; left out of the "
+                 "tables")
             continue
         found.append({**metrics, "source": _source(folder)})
     return [m for m in found if m.get("test_evaluated") is not False]  # a recipe search's run
@@ -129,20 +129,17 @@ def is_time_series(metrics):
     return time_series.is_time_series_run(metrics)
 
 
-def collect(runs_dir=None, zoo_dir=None, runs=None):
-    """Metrics of the zoo's classifiers (and of finished classifier runs under `runs_dir`, a
-    local or any tf.io.gfile path such as gs://..., or among `runs`, `run_metrics`' list), as a
-    list of dicts. The language models, entries and runs, are `reporting.language_models`'
-    table, the time-series classifiers `reporting.time_series`'."""
+def collect(zoo_dir=None, runs=()):
+    """Metrics of the zoo's classifiers and of the classifier runs among `runs` (`run_metrics`'
+    list), as a list of dicts. The language models, entries and runs, are
+    `reporting.language_models`' table, the time-series classifiers `reporting.time_series`'."""
     found = []
     for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
         # The entry's test accuracy is the one measured from its stored files.
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
-    if runs is None and runs_dir:
-        runs = run_metrics(runs_dir)
-    found += [m for m in runs or [] if not is_language_model(m) and not is_time_series(m)]
+    found += [m for m in runs if not is_language_model(m) and not is_time_series(m)]
     return found
 
 
@@ -295,4 +292,4 @@ def readme_tables(zoo_dir=None, runs=None):
     "claims", from the registry and the recorded seed runs (or `runs`) alone."""
     accuracies, warnings = seed_accuracies(zoo_dir, runs)
     seeds = {name: [v for _, v, _ in values] for name, values in accuracies.items()}
-    return markdown_table(collect(None, zoo_dir), seeds), claims_table(accuracies), warnings
+    return markdown_table(collect(zoo_dir), seeds), claims_table(accuracies), warnings

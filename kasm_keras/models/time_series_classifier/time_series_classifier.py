@@ -69,7 +69,8 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
     def channels(self):
         return self.backbone.channels
 
-    def predict(self, x=None, batch_size=None, lengths=None, **kwargs):
+    def predict(self, x=None, batch_size=None, verbose="auto", steps=None, callbacks=None, *,
+                lengths=None):
         """The model's outputs (probabilities or logits, as its activation) of raw series:
 
         - a float array `[batch, time, channels]`, every step real unless `lengths` (int
@@ -80,9 +81,11 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
 
         Every real step must be finite once standardised (`check_series`): a NaN or inf, or
         a value that overflows float32 on standardisation, raises ValueError naming the
-        series. Other keyword arguments are `keras.Model.predict`'s."""
+        series. The other arguments are `keras.Model.predict`'s, in its order; `lengths` is
+        keyword-only, so that `predict(x, 32, 0)` means verbose=0 as it does for any model."""
         import tensorflow as tf
 
+        kwargs = {"verbose": verbose, "steps": steps, "callbacks": callbacks}
         if isinstance(x, tf.data.Dataset):
             return super().predict(x, batch_size=batch_size, **kwargs)
         if isinstance(x, (list, tuple)):
@@ -94,11 +97,13 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
             data = data.batch(batch_size or 32).map(padded_batch)
             return super().predict(data, **kwargs)
         if isinstance(x, dict):
+            if lengths is not None:
+                raise ValueError("lengths= applies to an array [batch, time, channels]; the "
+                                 "input's padding_mask gives each series' steps")
             values, mask = np.asarray(x["series"], np.float32), np.asarray(x["padding_mask"], bool)
             if values.ndim != 3 or mask.shape != values.shape[:2]:
                 raise ValueError(f"series {values.shape} and padding_mask {mask.shape}: expected "
                                  f"[batch, time, {self.channels}] and [batch, time]")
-            lengths = mask.sum(axis=1)
         else:
             values = np.asarray(x, np.float32)
             if values.ndim != 3:
