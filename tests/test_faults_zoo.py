@@ -17,6 +17,7 @@ import pytest
 
 from kasm_keras import zoo
 from kasm_keras.utils import download
+from kasm_keras.utils.atomic_files import DiskFullError
 from tests.test_faults_tools import data, error_line, finished, offline, tool, tree  # noqa: F401
 
 ENTRY = "ag_news/rkm_cifg_1gram"
@@ -154,6 +155,20 @@ def test_remove_never_deletes_outside_the_zoo(tmp_path, path):
     if path == "link":
         (zoo_dir / "ag_news").mkdir()
         (zoo_dir / "ag_news" / "link").symlink_to(victim)
+    before = tree(tmp_path)
+    with pytest.raises(zoo.ZooError, match='registry.json: entry .*: field "path"') as error:
+        zoo.remove(ENTRY, zoo_dir=str(zoo_dir))
+    assert "\n" not in str(error.value)
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("path", ["ag_news", "ag_news/rkm_cifg_1gram/assets",
+                                  "ag_news/rkm_cifg_1gram\n"])
+def test_remove_never_deletes_other_entries_in_the_zoo(tmp_path, path):
+    """A registry path that is not an entry's folder (<dataset>/<name>, as publishing writes
+    it): one naming the dataset's folder would delete every entry of the dataset."""
+    zoo_dir = _zoo_with(tmp_path, lambda record: record.update(path=path), files=True)
+    shutil.copytree(zoo_dir / ENTRY, zoo_dir / "ag_news" / "other")
     before = tree(tmp_path)
     with pytest.raises(zoo.ZooError, match='registry.json: entry .*: field "path"') as error:
         zoo.remove(ENTRY, zoo_dir=str(zoo_dir))
@@ -351,6 +366,36 @@ def test_a_slow_mirror_ends_a_zoo_load_with_one_line(tool, server, home, tmp_pat
     error_line(tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x"),
                "vocabulary.txt", "deadline of 1 s", "zoo_dir=", f"${zoo.ZOO_DIR_VARIABLE}")
     assert tree(tmp_path) == before  # no file, no empty folder in the cache
+
+
+@pytest.mark.parametrize("fault", ["full disk", "stopped"])
+def test_a_failed_download_leaves_no_empty_folder_in_the_cache(mirror, small_disk, tmp_path,
+                                                               monkeypatch, fault):
+    """A zoo load whose download meets a full disk (a real tmpfs) or a stopping signal (raised
+    as the first file's body starts) leaves no folder it made in the cache."""
+    zoo_dir = _zoo_with(tmp_path)
+    if fault == "full disk":
+        disk = small_disk("1m")
+        _fill(disk)
+        home, expected = disk / "home", (DiskFullError, "the disk is full")
+    else:
+        home, expected = tmp_path / "home", (KeyboardInterrupt, None)
+        real = download.fetch
+
+        def stopped(*args, **kwargs):
+            def stop(done, total):
+                raise KeyboardInterrupt
+
+            return real(*args, progress=stop, **kwargs)
+
+        monkeypatch.setattr(zoo, "fetch", stopped)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    with pytest.raises(expected[0], match=expected[1]) as error:
+        zoo.entry_dir(ENTRY, zoo_dir=str(zoo_dir))
+    if fault == "full disk":
+        assert str(home / "kasm_keras" / "zoo" / ENTRY) in str(error.value)
+    assert not home.exists()
+    assert mirror.requests
 
 
 @pytest.fixture

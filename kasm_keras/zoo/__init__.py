@@ -140,6 +140,10 @@ def _check_record(entry, where):
     if problem:
         raise ZooError(f"{where}: field \"path\" {entry.get('path')!r} {problem}; refused: an "
                        "entry's files stay inside its zoo folder")
+    if not NAME.fullmatch(entry["path"]):
+        raise ZooError(f"{where}: field \"path\" {entry['path']!r} is not an entry's folder "
+                       "(<dataset>/<name>, as publishing writes it); refused: removing it "
+                       "would delete other entries")
     if not isinstance(entry["files"], dict):
         raise ZooError(f"{where}: field \"files\" is not an object of file names and digests")
     for file_name in entry["files"]:
@@ -433,15 +437,18 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     paths = {f: inside(directory, f, where, "files") for f in entry["files"]}
     made = {d for path in paths.values() for d in _missing_folders(os.path.dirname(path))}
     try:
-        for file_name, digest in entry["files"].items():
-            fetch(f"{base.rstrip('/')}/{file_name}", paths[file_name], f"sha256:{digest}",
-                  max_bytes=max_entry_bytes(entry))
-    except DownloadError as error:
+        try:
+            for file_name, digest in entry["files"].items():
+                fetch(f"{base.rstrip('/')}/{file_name}", paths[file_name], f"sha256:{digest}",
+                      max_bytes=max_entry_bytes(entry))
+        except DownloadError as error:
+            raise ZooError(f"zoo entry {name!r}: its files are in no local zoo "
+                           f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) nor in the cache "
+                           f"{directory}, and downloading them failed ({error}); "
+                           f"{local_copy}") from None
+    except BaseException:  # a full disk, a stopping signal: no empty folder stays either
         _remove_empty(made)
-        raise ZooError(f"zoo entry {name!r}: its files are in no local zoo "
-                       f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) nor in the cache "
-                       f"{directory}, and downloading them failed ({error}); {local_copy}"
-                       ) from None
+        raise
     _verify(directory, entry["files"], where)
     _check_preset_paths(directory, entry["files"])
     return directory
