@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import shutil
+import threading
 import time
 
 import pytest
@@ -235,7 +236,7 @@ def test_a_full_disk_while_republishing_leaves_the_published_entry(
     entry_bytes = sum(os.path.getsize(zoo_dir / PUBLISHED / f) for f in zoo.PRESET_FILES)
     if when == "writing the new entry":
         _fill(disk, leave=entry_bytes // 2)
-        named = [zoo_dir / PUBLISHED, "could not write the new entry's file"]
+        named = [f"cannot write {zoo_dir / PUBLISHED}{os.sep}"]
     else:  # the entry fits; the disk fills as the registry is written
         real = zoo.atomic_path
 
@@ -246,8 +247,8 @@ def test_a_full_disk_while_republishing_leaves_the_published_entry(
                 yield tmp
 
         monkeypatch.setattr(zoo, "atomic_path", full_disk_then)
-        named = [zoo_dir / "registry.json", "could not write the new registry"]
-    error_line(publish(zoo_dir), *named, "No space left on device")
+        named = [f"cannot write {zoo_dir / 'registry.json'}:"]
+    error_line(publish(zoo_dir), *named, "the disk is full", "No space left on device")
     assert _published(zoo_dir) == before
     assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]  # nothing staged is left
 
@@ -271,6 +272,88 @@ def test_a_failed_switch_of_the_registry_puts_the_old_entry_back(publish, publis
     error_line(publish(zoo_dir), zoo_dir / "registry.json", "Input/output error")
     assert _published(zoo_dir) == before
     assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]
+
+
+def _staged_copy(zoo_dir, marker):
+    """A `stage` for `zoo.install_entry`: the published entry's files, its metadata.json marked
+    with `marker` (so the new entry's bytes differ from the old one's), and `wait()` called
+    once they are written."""
+    record = zoo.registry(str(zoo_dir))[PUBLISHED]
+
+    def stage(folder, wait=lambda: None):
+        shutil.copytree(zoo_dir / PUBLISHED, folder, dirs_exist_ok=True)
+        metadata = pathlib.Path(folder, "metadata.json")
+        metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "marker": marker}))
+        wait()
+        return ({f: zoo.file_digest(os.path.join(folder, f)) for f in zoo.PRESET_FILES},
+                record["metadata"])
+
+    return stage
+
+
+@pytest.mark.parametrize("fault, at, after", [
+    (KeyboardInterrupt, 1, False), (KeyboardInterrupt, 1, True), (KeyboardInterrupt, 2, False),
+    (KeyboardInterrupt, 2, True), (OSError, 1, False), (OSError, 2, False),
+], ids=["stop before moving the old folder", "stop after moving the old folder",
+        "stop before moving the new folder", "stop after moving the new folder",
+        "failure moving the old folder", "failure moving the new folder"])
+def test_a_stop_or_failure_between_the_folder_renames_keeps_the_published_entry(
+        published_zoo, tmp_path, monkeypatch, fault, at, after):
+    """A stopping signal (tools raise a KeyboardInterrupt subclass, at any line) or an OSError
+    at either of the entry's folder renames, before the registry's: the old entry is back,
+    byte for byte, and loads; nothing staged is left."""
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, tmp_path / "zoo"))
+    before = tree(zoo_dir)
+    real, renames = os.rename, []
+
+    def rename(source, target):
+        if str(zoo_dir / PUBLISHED) not in (os.fspath(source), os.fspath(target)):
+            return real(source, target)
+        renames.append((source, target))
+        if len(renames) == at and after:
+            real(source, target)
+        if len(renames) == at:
+            raise fault(errno.EIO, "Input/output error") if fault is OSError else fault()
+        return real(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(zoo.ZooError if fault is OSError else KeyboardInterrupt) as error:
+        zoo.install_entry(PUBLISHED, str(zoo_dir), _staged_copy(zoo_dir, "new"))
+    monkeypatch.setattr(os, "rename", real)
+    if fault is OSError:
+        assert str(zoo_dir / "registry.json") in str(error.value) and "Input/output" in str(
+            error.value)
+    assert tree(zoo_dir) == before
+    assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]
+    assert zoo.load(PUBLISHED, zoo_dir=str(zoo_dir)).classify(["a b c"])
+
+
+def test_two_publishes_at_once_both_stay_in_the_registry(published_zoo, tmp_path):
+    """Two publishes into one zoo whose stages overlap (each waits for the other's): the
+    registry is read again under the zoo's lock, so neither drops the other's record."""
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, tmp_path / "zoo"))
+    both_staged = threading.Barrier(2, timeout=60)
+    stage = _staged_copy(zoo_dir, "new")
+    names = [PUBLISHED, "ag_news/cnn_3gram"]
+    errors = []
+
+    def publish(name):
+        try:
+            zoo.install_entry(name, str(zoo_dir), lambda folder: stage(folder, both_staged.wait))
+        except BaseException as error:  # noqa: B036 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=publish, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    entries = zoo.registry(str(zoo_dir))
+    assert sorted(entries) == sorted(names)
+    for name in names:
+        assert entries[name]["path"] == name
+        zoo._verify(str(zoo_dir / name), entries[name]["files"], name)
 
 
 def test_a_private_zoo_holds_only_its_own_entries(publish, tool, tmp_path, offline):
