@@ -381,13 +381,14 @@ def test_publish_refuses_an_address_that_is_not_http(publish, tmp_path, url):
 
 # ------------------------------------------------------------------ downloads
 
-def _trickle(headers_too=False):
+def _trickle(headers_too=False, length=True):
     """An answer that sends a byte every 50 ms (its headers too, with `headers_too`): a
-    megabyte would take 14 hours."""
+    megabyte would take 14 hours. It announces its length unless `length` is false."""
 
     def answer(handler):
         with contextlib.suppress(OSError):
-            head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+            head = b"HTTP/1.1 200 OK\r\n" + (b"Content-Length: 1000000\r\n" if length else b"")
+            head += b"\r\n"
             if not headers_too:
                 handler.wfile.write(head)
                 head = b""
@@ -427,6 +428,29 @@ def test_a_mirror_that_trickles_or_streams_too_much_is_cut_off(server, tmp_path,
     with pytest.raises(download.DownloadError) as error:
         download.fetch(url, tmp_path / "file", "sha256:" + "0" * 64, **limit)
     assert url in str(error.value) and message in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_trickle(headers_too=True), "deadline of 1 s (connecting and the response's headers;"),
+    (_trickle(), "deadline of 1 s (0.5 s plus 1,000,000 bytes at 2,000,000 bytes/s;"),
+    (_trickle(length=False), "deadline of 1 s (0.5 s plus 1,000,000 bytes at 2,000,000 bytes/s;"),
+], ids=["headers", "body of its Content-Length", "body of no length: the cap"])
+def test_the_headers_get_the_fixed_deadline_and_the_body_that_of_its_size(
+        server, tmp_path, monkeypatch, answer, message):
+    """Connecting and the headers get DEADLINE_SECONDS, not the time the cap would take (a
+    whole GiB at MIN_RATE is three hours); then the deadline is that of the size announced,
+    else of the cap (`max_bytes`)."""
+    monkeypatch.delenv(download.DEADLINE_VARIABLE, raising=False)
+    headers_only = "headers" in message
+    monkeypatch.setattr(download, "DEADLINE_SECONDS", 1 if headers_only else 0.5)
+    monkeypatch.setattr(download, "MIN_RATE", 2_000_000)
+    server.answers["/file"] = answer
+    url = server.url("/file")
+    with pytest.raises(download.DownloadError) as error:
+        download.fetch(url, tmp_path / "file", "sha256:" + "0" * 64,
+                       max_bytes=download.MAX_BYTES if headers_only else 1_000_000)
+    assert str(error.value).startswith(f"{url}: not complete within the download's {message}")
     assert os.listdir(tmp_path) == []
 
 

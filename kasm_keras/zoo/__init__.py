@@ -44,7 +44,6 @@ import os
 import re
 import shutil
 import tempfile
-from urllib.parse import urlsplit
 
 import h5py
 import keras
@@ -54,7 +53,8 @@ from kasm_keras.layers import int8_storage
 from kasm_keras.utils.atomic_files import (
     DiskFullError, atomic_path, atomic_write_text, file_digest, preparing, seal_directory,
     temporary_folder, writing)
-from kasm_keras.utils.download import DownloadError, fetch, join_inside, relative_path_problem
+from kasm_keras.utils.download import (
+    DownloadError, fetch, is_http, join_inside, relative_path_problem)
 
 # An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
 CLASSIFICATION = "classification"
@@ -154,15 +154,6 @@ def _check_record(entry, where):
     if "url" in entry and not is_http(entry["url"]):
         raise ZooError(f"{where}: field \"url\" {entry['url']!r} is not an http:// or https:// "
                        "address")
-
-
-def is_http(url):
-    """Whether `url` is an http:// or https:// address (where an entry's files are served)."""
-    try:
-        parts = urlsplit(url) if isinstance(url, str) else None
-    except ValueError:
-        return False
-    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def inside(folder, relative, where, field):
