@@ -18,7 +18,7 @@ import pytest
 
 from kasm_keras import zoo
 from kasm_keras.utils import download
-from kasm_keras.utils.atomic_files import DiskFullError
+from kasm_keras.utils.atomic_files import DiskFullError, is_temporary
 from tests.test_faults_tools import data, error_line, finished, offline, tool, tree  # noqa: F401
 
 ENTRY = "ag_news/rkm_cifg_1gram"
@@ -281,6 +281,7 @@ def _staged_copy(zoo_dir, marker):
     record = zoo.registry(str(zoo_dir))[PUBLISHED]
 
     def stage(folder, wait=lambda: None):
+        assert is_temporary(os.path.basename(folder))  # a killed publish's is removed later
         shutil.copytree(zoo_dir / PUBLISHED, folder, dirs_exist_ok=True)
         metadata = pathlib.Path(folder, "metadata.json")
         metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "marker": marker}))
