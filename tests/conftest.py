@@ -1,5 +1,6 @@
 import http.server
 import os
+import subprocess
 import threading
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -115,6 +116,29 @@ def server():
     s.httpd.shutdown()
     s.httpd.server_close()
     s.thread.join(5)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """`small_disk(size)`: a new tmpfs of `size` (e.g. "2m"), unmounted after the test. Mounting
+    needs root: elsewhere the test is skipped, never under CI=true (CI runs as root)."""
+    mounted = []
+
+    def mount(size):
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        if os.geteuid() != 0 or subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                capture_output=True).returncode != 0:
+            if os.environ.get("CI") == "true":
+                pytest.fail("CI=true: the full-disk tests must run (as root, to mount a tmpfs)")
+            pytest.skip("mounting a small tmpfs needs root")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def pytest_collection_modifyitems(items):

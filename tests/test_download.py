@@ -113,6 +113,46 @@ def test_connection_refused_leaves_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("url", ["file:///etc/hostname", "ftp://127.0.0.1/weights.bin",
+                                 "data:,kernel", "/etc/hostname", "http://"])
+def test_an_address_that_is_not_http_is_refused(tmp_path, url):
+    with pytest.raises(DownloadError) as info:
+        fetch(url, tmp_path / "weights.bin", SHA256, timeout=TIMEOUT)
+    assert str(info.value) == f"{url}: not an http:// or https:// address; refused"
+    assert os.listdir(tmp_path) == []
+
+
+def _redirect(target, code=302):
+    def answer(handler):
+        handler.send_response(code)
+        handler.send_header("Location", target)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return answer
+
+
+@pytest.mark.parametrize("target", ["file:///etc/hostname", "ftp://127.0.0.1/weights.bin",
+                                    "data:,kernel", "gopher://127.0.0.1/x"])
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_redirect_that_is_not_http_is_refused(server, tmp_path, target, code):
+    server.answers["/moved"] = _redirect(target, code)
+    url = server.url("/moved")
+    with pytest.raises(DownloadError) as info:
+        fetch(url, tmp_path / "weights.bin", SHA256, timeout=TIMEOUT)
+    assert str(info.value) == (f"{url}: redirected to {target}, which is not an http:// or "
+                               "https:// address; refused")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_redirect_to_http_is_followed(server, tmp_path):
+    server.files["/weights.bin"] = BODY
+    server.answers["/moved"] = _redirect("/weights.bin")
+    dest = tmp_path / "weights.bin"
+    assert fetch(server.url("/moved"), dest, SHA256, timeout=TIMEOUT) == str(dest)
+    assert dest.read_bytes() == BODY and server.requests == ["/moved", "/weights.bin"]
+
+
 @pytest.mark.parametrize("checksum", [
     "sha1:" + hashlib.sha1(BODY).hexdigest(),
     hashlib.sha256(BODY).hexdigest(),
@@ -197,6 +237,10 @@ def zip_symlink():
     ("evil.tar", make_tar, [{"name": "dev", "type": tarfile.CHRTYPE}], "dev", "device"),
     ("evil.zip", make_zip, [("../evil", b"escaped")], "../evil", "'..'"),
     ("evil.zip", make_zip, [zip_symlink()], "link", "is a link"),
+    ("evil.tar", make_tar, [{"name": "data\\..\\..\\evil", "data": b"escaped"}],
+     "data\\..\\..\\evil", "'..'"),
+    ("evil.tar", make_tar, [{"name": "C:/evil", "data": b"escaped"}], "C:/evil", "absolute"),
+    ("evil.tar", make_tar, [{"name": "", "data": b"escaped"}], "", "empty"),
 ])
 def test_unsafe_archive_is_rejected(tmp_path, archive_name, make, extra, member, reason):
     work = tmp_path / "work"
@@ -209,6 +253,18 @@ def test_unsafe_archive_is_rejected(tmp_path, archive_name, make, extra, member,
     assert reason in str(info.value)
     assert os.listdir(work) == []
     assert sorted(os.listdir(tmp_path)) == sorted([archive_name, "work"])
+
+
+def test_members_named_from_the_archives_root_are_extracted(tmp_path):
+    """Archivers write `tar -C dir -cf x.tar .` as `./`, `./data/`, `./data/train.txt`."""
+    archive = tmp_path / "corpus.tar"
+    with tarfile.open(archive, "w") as tar:
+        add_tar_member(tar, "./", type=tarfile.DIRTYPE)
+        add_tar_member(tar, "./data/", type=tarfile.DIRTYPE)
+        for name, data in FILES.items():
+            add_tar_member(tar, f"./{name}", data)
+    extract_archive(archive, tmp_path / "out")
+    assert_extracted(tmp_path / "out")
 
 
 def test_truncated_archive_leaves_nothing(tmp_path):

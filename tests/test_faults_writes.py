@@ -27,35 +27,8 @@ from kasm_keras.training.checkpoints import CheckpointManager
 from kasm_keras.utils import atomic_files
 from kasm_keras.utils.atomic_files import machine_id
 from tests.test_faults_tools import (  # noqa: F401 (fixtures)
-    ENV, TINY, TOOLS, data, error_line, finished, run_tool, tree)
+    ENV, TINY, TOOLS, data, error_line, finished, tool, tree)
 from tests.test_training_resume import _assert_same_run, _metrics
-
-
-@pytest.fixture
-def tool(monkeypatch, capsys):
-    return lambda name, *args: run_tool(name, *args, monkeypatch=monkeypatch, capsys=capsys)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A new tmpfs of `size` (e.g. "2m"), unmounted after the test."""
-    if os.geteuid() != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI runs as root, and these tests need a tmpfs of their own")
-        pytest.skip("mounting a small tmpfs needs root")
-    mounted = []
-
-    def mount(size):
-        folder = tmp_path / f"disk{len(mounted)}"
-        folder.mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                       check=True)
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def fill(disk):

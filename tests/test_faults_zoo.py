@@ -11,13 +11,14 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
+import threading
 import time
 
 import pytest
 
 from kasm_keras import zoo
 from kasm_keras.utils import download
+from kasm_keras.utils.atomic_files import DiskFullError, is_temporary
 from tests.test_faults_tools import data, error_line, finished, offline, tool, tree  # noqa: F401
 
 ENTRY = "ag_news/rkm_cifg_1gram"
@@ -162,6 +163,20 @@ def test_remove_never_deletes_outside_the_zoo(tmp_path, path):
     assert tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("path", ["ag_news", "ag_news/rkm_cifg_1gram/assets",
+                                  "ag_news/rkm_cifg_1gram\n"])
+def test_remove_never_deletes_other_entries_in_the_zoo(tmp_path, path):
+    """A registry path that is not an entry's folder (<dataset>/<name>, as publishing writes
+    it): one naming the dataset's folder would delete every entry of the dataset."""
+    zoo_dir = _zoo_with(tmp_path, lambda record: record.update(path=path), files=True)
+    shutil.copytree(zoo_dir / ENTRY, zoo_dir / "ag_news" / "other")
+    before = tree(tmp_path)
+    with pytest.raises(zoo.ZooError, match='registry.json: entry .*: field "path"') as error:
+        zoo.remove(ENTRY, zoo_dir=str(zoo_dir))
+    assert "\n" not in str(error.value)
+    assert tree(tmp_path) == before
+
+
 def test_remove_deletes_the_entry_inside_the_zoo(tmp_path):
     zoo_dir = _zoo_with(tmp_path, files=True)
     zoo.remove(ENTRY, zoo_dir=str(zoo_dir))
@@ -196,21 +211,6 @@ def published_zoo(data, finished, tmp_path_factory):
     return zoo_dir
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MB tmpfs (root mounts it; elsewhere the test is skipped, never under CI=true)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
-            capture_output=True).returncode != 0:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true: the full-disk tests must run (as root, to mount a tmpfs)")
-        pytest.skip("mounting a small tmpfs needs root")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
 def _fill(disk, leave=0):
     """Fills the file system of `disk` with a file outside the zoo, leaving about `leave`
     bytes free."""
@@ -230,24 +230,25 @@ def _published(zoo_dir):
 @pytest.mark.parametrize("when", ["writing the new entry", "writing the new registry"])
 def test_a_full_disk_while_republishing_leaves_the_published_entry(
         publish, published_zoo, small_disk, monkeypatch, when):
-    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, small_disk / "zoo"))
+    disk = small_disk("2m")
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, disk / "zoo"))
     before = _published(zoo_dir)
     entry_bytes = sum(os.path.getsize(zoo_dir / PUBLISHED / f) for f in zoo.PRESET_FILES)
     if when == "writing the new entry":
-        _fill(small_disk, leave=entry_bytes // 2)
-        named = [zoo_dir / PUBLISHED, "could not write the new entry's file"]
+        _fill(disk, leave=entry_bytes // 2)
+        named = [f"cannot write {zoo_dir / PUBLISHED}{os.sep}"]
     else:  # the entry fits; the disk fills as the registry is written
         real = zoo.atomic_path
 
         @contextlib.contextmanager
         def full_disk_then(path):
-            _fill(small_disk)
+            _fill(disk)
             with real(path) as tmp:
                 yield tmp
 
         monkeypatch.setattr(zoo, "atomic_path", full_disk_then)
-        named = [zoo_dir / "registry.json", "could not write the new registry"]
-    error_line(publish(zoo_dir), *named, "No space left on device")
+        named = [f"cannot write {zoo_dir / 'registry.json'}:"]
+    error_line(publish(zoo_dir), *named, "the disk is full", "No space left on device")
     assert _published(zoo_dir) == before
     assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]  # nothing staged is left
 
@@ -271,6 +272,89 @@ def test_a_failed_switch_of_the_registry_puts_the_old_entry_back(publish, publis
     error_line(publish(zoo_dir), zoo_dir / "registry.json", "Input/output error")
     assert _published(zoo_dir) == before
     assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]
+
+
+def _staged_copy(zoo_dir, marker):
+    """A `stage` for `zoo.install_entry`: the published entry's files, its metadata.json marked
+    with `marker` (so the new entry's bytes differ from the old one's), and `wait()` called
+    once they are written."""
+    record = zoo.registry(str(zoo_dir))[PUBLISHED]
+
+    def stage(folder, wait=lambda: None):
+        assert is_temporary(os.path.basename(folder))  # a killed publish's is removed later
+        shutil.copytree(zoo_dir / PUBLISHED, folder, dirs_exist_ok=True)
+        metadata = pathlib.Path(folder, "metadata.json")
+        metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "marker": marker}))
+        wait()
+        return ({f: zoo.file_digest(os.path.join(folder, f)) for f in zoo.PRESET_FILES},
+                record["metadata"])
+
+    return stage
+
+
+@pytest.mark.parametrize("fault, at, after", [
+    (KeyboardInterrupt, 1, False), (KeyboardInterrupt, 1, True), (KeyboardInterrupt, 2, False),
+    (KeyboardInterrupt, 2, True), (OSError, 1, False), (OSError, 2, False),
+], ids=["stop before moving the old folder", "stop after moving the old folder",
+        "stop before moving the new folder", "stop after moving the new folder",
+        "failure moving the old folder", "failure moving the new folder"])
+def test_a_stop_or_failure_between_the_folder_renames_keeps_the_published_entry(
+        published_zoo, tmp_path, monkeypatch, fault, at, after):
+    """A stopping signal (tools raise a KeyboardInterrupt subclass, at any line) or an OSError
+    at either of the entry's folder renames, before the registry's: the old entry is back,
+    byte for byte, and loads; nothing staged is left."""
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, tmp_path / "zoo"))
+    before = tree(zoo_dir)
+    real, renames = os.rename, []
+
+    def rename(source, target):
+        if str(zoo_dir / PUBLISHED) not in (os.fspath(source), os.fspath(target)):
+            return real(source, target)
+        renames.append((source, target))
+        if len(renames) == at and after:
+            real(source, target)
+        if len(renames) == at:
+            raise fault(errno.EIO, "Input/output error") if fault is OSError else fault()
+        return real(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(zoo.ZooError if fault is OSError else KeyboardInterrupt) as error:
+        zoo.install_entry(PUBLISHED, str(zoo_dir), _staged_copy(zoo_dir, "new"))
+    monkeypatch.setattr(os, "rename", real)
+    if fault is OSError:
+        assert str(zoo_dir / "registry.json") in str(error.value) and "Input/output" in str(
+            error.value)
+    assert tree(zoo_dir) == before
+    assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]
+    assert zoo.load(PUBLISHED, zoo_dir=str(zoo_dir)).classify(["a b c"])
+
+
+def test_two_publishes_at_once_both_stay_in_the_registry(published_zoo, tmp_path):
+    """Two publishes into one zoo whose stages overlap (each waits for the other's): the
+    registry is read again under the zoo's lock, so neither drops the other's record."""
+    zoo_dir = pathlib.Path(shutil.copytree(published_zoo, tmp_path / "zoo"))
+    both_staged = threading.Barrier(2, timeout=60)
+    stage = _staged_copy(zoo_dir, "new")
+    names = [PUBLISHED, "ag_news/cnn_3gram"]
+    errors = []
+
+    def publish(name):
+        try:
+            zoo.install_entry(name, str(zoo_dir), lambda folder: stage(folder, both_staged.wait))
+        except BaseException as error:  # noqa: B036 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=publish, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    entries = zoo.registry(str(zoo_dir))
+    assert sorted(entries) == sorted(names)
+    for name in names:
+        assert entries[name]["path"] == name
+        zoo._verify(str(zoo_dir / name), entries[name]["files"], name)
 
 
 def test_a_private_zoo_holds_only_its_own_entries(publish, tool, tmp_path, offline):
@@ -298,13 +382,14 @@ def test_publish_refuses_an_address_that_is_not_http(publish, tmp_path, url):
 
 # ------------------------------------------------------------------ downloads
 
-def _trickle(headers_too=False):
+def _trickle(headers_too=False, length=True):
     """An answer that sends a byte every 50 ms (its headers too, with `headers_too`): a
-    megabyte would take 14 hours."""
+    megabyte would take 14 hours. It announces its length unless `length` is false."""
 
     def answer(handler):
         with contextlib.suppress(OSError):
-            head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+            head = b"HTTP/1.1 200 OK\r\n" + (b"Content-Length: 1000000\r\n" if length else b"")
+            head += b"\r\n"
             if not headers_too:
                 handler.wfile.write(head)
                 head = b""
@@ -347,6 +432,29 @@ def test_a_mirror_that_trickles_or_streams_too_much_is_cut_off(server, tmp_path,
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("answer, message", [
+    (_trickle(headers_too=True), "deadline of 1 s (connecting and the response's headers;"),
+    (_trickle(), "deadline of 1 s (0.5 s plus 1,000,000 bytes at 2,000,000 bytes/s;"),
+    (_trickle(length=False), "deadline of 1 s (0.5 s plus 1,000,000 bytes at 2,000,000 bytes/s;"),
+], ids=["headers", "body of its Content-Length", "body of no length: the cap"])
+def test_the_headers_get_the_fixed_deadline_and_the_body_that_of_its_size(
+        server, tmp_path, monkeypatch, answer, message):
+    """Connecting and the headers get DEADLINE_SECONDS, not the time the cap would take (a
+    whole GiB at MIN_RATE is three hours); then the deadline is that of the size announced,
+    else of the cap (`max_bytes`)."""
+    monkeypatch.delenv(download.DEADLINE_VARIABLE, raising=False)
+    headers_only = "headers" in message
+    monkeypatch.setattr(download, "DEADLINE_SECONDS", 1 if headers_only else 0.5)
+    monkeypatch.setattr(download, "MIN_RATE", 2_000_000)
+    server.answers["/file"] = answer
+    url = server.url("/file")
+    with pytest.raises(download.DownloadError) as error:
+        download.fetch(url, tmp_path / "file", "sha256:" + "0" * 64,
+                       max_bytes=download.MAX_BYTES if headers_only else 1_000_000)
+    assert str(error.value).startswith(f"{url}: not complete within the download's {message}")
+    assert os.listdir(tmp_path) == []
+
+
 def test_the_deadline_follows_the_size_and_the_environment(monkeypatch):
     monkeypatch.delenv(download.DEADLINE_VARIABLE, raising=False)
     assert download.deadline_seconds(3_500_000) == download.DEADLINE_SECONDS + 35
@@ -366,6 +474,36 @@ def test_a_slow_mirror_ends_a_zoo_load_with_one_line(tool, server, home, tmp_pat
     error_line(tool("evaluate", f"--zoo={ENTRY}", f"--zoo_dir={zoo_dir}", "--text=x"),
                "vocabulary.txt", "deadline of 1 s", "zoo_dir=", f"${zoo.ZOO_DIR_VARIABLE}")
     assert tree(tmp_path) == before  # no file, no empty folder in the cache
+
+
+@pytest.mark.parametrize("fault", ["full disk", "stopped"])
+def test_a_failed_download_leaves_no_empty_folder_in_the_cache(mirror, small_disk, tmp_path,
+                                                               monkeypatch, fault):
+    """A zoo load whose download meets a full disk (a real tmpfs) or a stopping signal (raised
+    as the first file's body starts) leaves no folder it made in the cache."""
+    zoo_dir = _zoo_with(tmp_path)
+    if fault == "full disk":
+        disk = small_disk("1m")
+        _fill(disk)
+        home, expected = disk / "home", (DiskFullError, "the disk is full")
+    else:
+        home, expected = tmp_path / "home", (KeyboardInterrupt, None)
+        real = download.fetch
+
+        def stopped(*args, **kwargs):
+            def stop(done, total):
+                raise KeyboardInterrupt
+
+            return real(*args, progress=stop, **kwargs)
+
+        monkeypatch.setattr(zoo, "fetch", stopped)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    with pytest.raises(expected[0], match=expected[1]) as error:
+        zoo.entry_dir(ENTRY, zoo_dir=str(zoo_dir))
+    if fault == "full disk":
+        assert str(home / "kasm_keras" / "zoo" / ENTRY) in str(error.value)
+    assert not home.exists()
+    assert mirror.requests
 
 
 @pytest.fixture

@@ -214,7 +214,9 @@ def test_real_ptb():
     for download in CORPORA["ptb"]["downloads"]:
         split = download["file"].split(".")[1]
         with gzip.open(corpus.paths[split], "rb") as f:
-            assert "md5:" + hashlib.md5(f.read()).hexdigest() == download["checksum"]
+            body = f.read()
+        assert "md5:" + hashlib.md5(body).hexdigest() == download["checksum"]
+        assert len(body) == download["max_bytes"]  # the download's cap is the file's size
     # Raw text through a language model's tokenizer gives the corpus' own ids (N stays N).
     from kasm_keras.models.kernel_lm import KernelLMTokenizer
 
@@ -236,7 +238,8 @@ def test_downloads_ptb_without_a_local_copy(server, tmp_path, monkeypatch):
         body = text.encode()
         server.files[f"/ptb.{split}.txt"] = body
         downloads.append({"url": server.url(f"/ptb.{split}.txt"), "file": f"ptb.{split}.txt",
-                          "checksum": "md5:" + hashlib.md5(body).hexdigest()})
+                          "checksum": "md5:" + hashlib.md5(body).hexdigest(),
+                          "max_bytes": len(body)})
     monkeypatch.setitem(CORPORA["ptb"], "downloads", downloads)
     corpus = load_corpus("ptb", cache_dir=str(tmp_path))
     assert corpus.num_tokens["train"] == 9
@@ -252,6 +255,7 @@ def test_downloads_and_extracts_wikitext2(server, tmp_path, monkeypatch):
     server.files["/wikitext-2-v1.zip"] = buffer.getvalue()
     monkeypatch.setitem(CORPORA["wikitext2"], "downloads", [{
         "url": server.url("/wikitext-2-v1.zip"), "file": "wikitext-2-v1.zip",
-        "checksum": "md5:" + hashlib.md5(buffer.getvalue()).hexdigest()}])
+        "checksum": "md5:" + hashlib.md5(buffer.getvalue()).hexdigest(),
+        "max_bytes": len(buffer.getvalue())}])
     corpus = load_corpus("wikitext2", cache_dir=str(tmp_path))
     assert corpus.num_tokens == {"train": 7, "valid": 7, "test": 7}

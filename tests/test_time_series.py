@@ -176,6 +176,15 @@ def test_the_wheel_downloads_verified_and_only_its_ts_files_are_extracted(
     assert server.requests == ["/sktime.whl"]  # once: the extracted folder is found after
 
 
+def test_the_pinned_wheels_size_is_its_downloads_cap():
+    wheel = pathlib.Path(real_time_series_data(), tsd.SKTIME_WHEEL["file"])
+    if not wheel.exists():
+        pytest.skip("$KASM_KERAS_TIME_SERIES_DATA holds .ts files, not the wheel")
+    body = wheel.read_bytes()
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == tsd.SKTIME_WHEEL["checksum"]
+    assert len(body) == tsd.SKTIME_WHEEL["bytes"]
+
+
 def test_a_wheel_that_fails_its_digests_leaves_nothing(monkeypatch, server, tmp_path):
     _fake_wheel(monkeypatch, server, corrupt=True)
     with pytest.raises(DataError, match="JapaneseVowels_TEST.ts differs from the recorded"):

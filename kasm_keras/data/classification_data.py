@@ -25,6 +25,7 @@ class ClassificationDataset:
     archive: str  # official archive name; it extracts to a folder of the same stem
     url: str
     checksum: str  # "sha256:..." or "md5:...", as recorded by TFDS or torchtext
+    max_bytes: int  # the download's cap, a few times the archive's size (which none records)
 
     @property
     def folder(self):
@@ -39,6 +40,7 @@ DATASETS = {
             ("World", "Sports", "Business", "Sci/Tech"),
             2, 128, "ag_news_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9QhbUDNpeUdjb0wxRms",
             "sha256:4e2fc37d369e6e317a8b62d0d2f11d379f8c3dde60c07c35a46b069a246498ad",
+            48_000_000,  # about 12 MB
         ),
         ClassificationDataset(
             "dbpedia", "DBpedia-14",
@@ -47,6 +49,7 @@ DATASETS = {
              "Album", "Film", "WrittenWork"),
             2, 128, "dbpedia_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9QhbQ2Vic1kxMmZZQ1k",
             "md5:dca7b1ae12b1091090db52aa7ec5ca64",
+            256_000_000,  # about 68 MB
         ),
         ClassificationDataset(
             "yahoo", "Yahoo! Answers",
@@ -55,12 +58,14 @@ DATASETS = {
              "Family & Relationships", "Politics & Government"),
             3, 96, "yahoo_answers_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9Qhbd2JNdDBsQUdocVU",
             "md5:f3f9899b997a42beb24157e62e3eea8d",
+            1_000_000_000,  # about 320 MB
         ),
         ClassificationDataset(
             "yelp", "Yelp Review Full",
             ("1", "2", "3", "4", "5"),
             1, 128, "yelp_review_full_csv.tar.gz", DOWNLOAD_ROOT + "0Bz8a_Dbh9QhbZlU4dXhHTFhZQU0",
             "md5:f7ddfafed1033f68ec72b9267863af6c",
+            640_000_000,  # about 200 MB
         ),
     )
 }

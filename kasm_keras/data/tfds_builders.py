@@ -83,7 +83,7 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
             archive = os.path.join(dl_manager.download_dir, dataset.archive)
             say_download(f"{dataset.title} ({dataset.archive}; a data_dir with a copy is read "
                          "instead)", dataset.url, archive)
-            archive = fetch(dataset.url, archive, dataset.checksum)
+            archive = fetch(dataset.url, archive, dataset.checksum, max_bytes=dataset.max_bytes)
             source_dir = extract_archive(archive, os.path.join(dl_manager.download_dir, dataset.folder))
         else:
             try:

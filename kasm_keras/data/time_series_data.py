@@ -56,6 +56,7 @@ SKTIME_WHEEL = {
            "98c89e7a17691ca473b7cc7200f74e43e47ad61680db59bfe791f341b056/"
            "sktime-1.2.0-py3-none-any.whl",
     "checksum": "sha256:dbffc6731d2d683b668dceb5e2bbc5804bebc8446b4c580803a281684d90e4ae",
+    "bytes": 8_201_107,  # its size: the download's cap
     "folder": "sktime/datasets/data",
 }
 GET_FILES = (f"pip download sktime=={SKTIME_WHEEL['version']} --no-deps -d DIR, then "
@@ -325,7 +326,8 @@ def download_sktime_data(cache_dir=None):
     wheel = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads", SKTIME_WHEEL["file"])
     say_download(f"the time-series data sets (sktime {SKTIME_WHEEL['version']}'s wheel, 8 MB; a "
                  "data_dir with a copy is read instead)", SKTIME_WHEEL["url"], wheel)
-    wheel = fetch(SKTIME_WHEEL["url"], wheel, SKTIME_WHEEL["checksum"])
+    wheel = fetch(SKTIME_WHEEL["url"], wheel, SKTIME_WHEEL["checksum"],
+                  max_bytes=SKTIME_WHEEL["bytes"])
     return extract_sktime_data(wheel, cache_dir)
 
 

@@ -132,8 +132,7 @@ def is_disk_full(error):
 def writing(path):
     """The block writes `path`: a full disk inside it becomes DiskFullError naming `path`. A
     DiskFullError from a writer inside keeps its name, unless that lies in a temporary (the
-    block's own staging folder): the user never sees a temporary's name. A ValueError (the
-    project's own errors, such as ZooError) already says what failed and passes unchanged."""
+    block's own staging folder): the user never sees a temporary's name."""
     try:
         yield
     except DiskFullError as error:
@@ -142,7 +141,7 @@ def writing(path):
             raise
         raise DiskFullError(path, error.strerror) from None
     except Exception as error:
-        if isinstance(error, ValueError) or not is_disk_full(error):
+        if not is_disk_full(error):
             raise
         reason = "Disk quota exceeded" if "quota" in str(error) else "No space left on device"
         raise DiskFullError(path, reason) from None

@@ -2,9 +2,12 @@
 
 A download has an overall deadline besides its per-read timeout (a server that trickles a byte
 now and then never trips the timeout) and a size cap (a server that streams without end is cut
-off as soon as it passes the cap). The deadline is `DEADLINE_SECONDS` plus the time the expected
-size takes at `MIN_RATE` (the size from Content-Length, else the cap); a caller, or
-`$KASM_KERAS_DOWNLOAD_DEADLINE` (seconds), may set it instead.
+off as soon as it passes the cap). Connecting and the response's headers get
+`DEADLINE_SECONDS`; once the headers are in, the deadline is extended to `DEADLINE_SECONDS`
+plus the time the expected size takes at `MIN_RATE` (the size from Content-Length, else the
+cap), counted from the start. A caller, or `$KASM_KERAS_DOWNLOAD_DEADLINE` (seconds), may set
+the whole download's deadline instead. Only http:// and https:// addresses are fetched, and
+only redirects to such addresses followed.
 """
 
 import contextlib
@@ -25,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from urllib.parse import urljoin, urlsplit
 import zlib
 
 from kasm_keras.utils.atomic_files import (
@@ -156,7 +160,9 @@ def _shut(sock):
 
 
 def _opener(watchdog):
-    """urllib's opener whose HTTP and HTTPS connections report their sockets to `watchdog`."""
+    """urllib's opener for http(s) only, whose connections report their sockets to `watchdog`
+    and whose redirects lead to http(s) addresses only (urllib's default opener also reads
+    ftp://, file:// and data: addresses, and follows redirects to ftp://)."""
 
     def watched(connection_class):
         class Watched(connection_class):
@@ -177,15 +183,44 @@ def _opener(watchdog):
         def https_open(self, req):
             return self.do_open(https_connection, req, context=self._context)
 
-    return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
+    class RedirectHandler(urllib.request.HTTPRedirectHandler):
+        def http_error_302(self, req, fp, code, msg, headers):
+            target = headers.get("location") or headers.get("uri")
+            if target is not None and not is_http(urljoin(req.full_url, target)):
+                fp.close()
+                raise DownloadError(f"{req.full_url}: redirected to "
+                                    f"{urljoin(req.full_url, target)}, which is not an http:// "
+                                    "or https:// address; refused")
+            return super().http_error_302(req, fp, code, msg, headers)
+
+        http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
+                    HTTPHandler(), HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    RedirectHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def is_http(url):
+    """Whether `url` is an http:// or https:// address with a host."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:
+        return False
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def download(url, path, timeout, progress, max_bytes=MAX_BYTES, deadline=None):
-    """Writes the body at `url` to `path`; DownloadError naming `url` when it fails, takes more
-    than its deadline (`deadline_seconds`) or passes `max_bytes`."""
-    seconds = deadline_seconds(max_bytes, deadline)
+    """Writes the body at `url` to `path`; DownloadError naming `url` when it is no http(s)
+    address, fails, takes more than its deadline (see the module's docstring) or passes
+    `max_bytes`."""
+    if not is_http(url):
+        raise DownloadError(f"{url}: not an http:// or https:// address; refused")
     fixed = deadline is not None or bool(os.environ.get(DEADLINE_VARIABLE))
-    size = max_bytes
+    seconds = deadline_seconds(0, deadline)  # a given deadline, else the headers' DEADLINE_SECONDS
+    size = None  # what the deadline is computed for; None while the headers are awaited
     watchdog = _Watchdog()
     started = time.monotonic()
     watchdog.start(seconds)
@@ -193,13 +228,16 @@ def download(url, path, timeout, progress, max_bytes=MAX_BYTES, deadline=None):
     try:
         with _opener(watchdog).open(url, timeout=min(timeout, seconds)) as response, \
                 open(path, "wb") as f:
+            if watchdog.expired:  # the headers were cut short at their deadline
+                raise _late(url, seconds, fixed, size, done)
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None and length.isdigit() else None
             if total is not None and total > max_bytes:
                 raise DownloadError(f"{url}: {total:,} bytes (its Content-Length), over the "
                                     f"{max_bytes:,} bytes this file may have; refused")
-            if total is not None and not fixed:  # the deadline of the size announced
-                size, seconds = total, deadline_seconds(total)
+            if not fixed:  # the deadline of the size announced, else of the cap
+                size = total if total is not None else max_bytes
+                seconds = deadline_seconds(size)
                 watchdog.start(seconds - (time.monotonic() - started))
             if progress:
                 progress(done, total)
@@ -214,28 +252,32 @@ def download(url, path, timeout, progress, max_bytes=MAX_BYTES, deadline=None):
     except urllib.error.HTTPError as e:
         e.close()
         if watchdog.expired:
-            raise _late(url, seconds, None if fixed else size, done) from e
+            raise _late(url, seconds, fixed, size, done) from e
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
         if watchdog.expired:
-            raise _late(url, seconds, None if fixed else size, done) from e
+            raise _late(url, seconds, fixed, size, done) from e
         raise DownloadError(f"{url}: {e}") from e
     finally:
         watchdog.stop()
     if watchdog.expired and done != total:  # a socket shut down at the deadline reads as an end
-        raise _late(url, seconds, None if fixed else size, done)
+        raise _late(url, seconds, fixed, size, done)
     # http.client returns a short body without complaint when the server closes early.
     if total is not None and done < total:
         raise DownloadError(f"{url}: truncated body, got {done} of {total} bytes")
 
 
-def _late(url, seconds, size, done):
-    """The error of a download past its deadline; `size`: what the deadline was computed for
-    (None: it was given)."""
-    why = "" if size is None else (f"{DEADLINE_SECONDS} s plus {size:,} bytes at "
-                                   f"{MIN_RATE:,} bytes/s; ")
+def _late(url, seconds, fixed, size, done):
+    """The error of a download past its deadline: given (`fixed`), that of the headers (`size`
+    None) or that of `size` bytes."""
+    if fixed:
+        why = ""
+    elif size is None:
+        why = "connecting and the response's headers; "
+    else:
+        why = f"{DEADLINE_SECONDS} s plus {size:,} bytes at {MIN_RATE:,} bytes/s; "
     return DownloadError(
         f"{url}: not complete within the download's deadline of {seconds:g} s ({why}"
         f"{done:,} bytes came; ${DEADLINE_VARIABLE} sets another deadline)")
@@ -344,31 +386,33 @@ def zip_members(archive):
 
 
 def check_member_name(archive, name):
-    parts = name.replace("\\", "/").split("/")
-    if posixpath.isabs(name) or ntpath.isabs(name) or ntpath.splitdrive(name)[0]:
-        raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path")
-    if ".." in parts:
-        raise UnsafeArchiveError(f"{archive}: member {name!r} has a '..' component")
+    """Refuses a member whose name leads out of the extraction folder: absolute, or a '..'
+    component (`relative_path_problem` of an archive's names)."""
+    problem = relative_path_problem(name, plain=False)
+    if problem:
+        raise UnsafeArchiveError(f"{archive}: member {name!r} {problem}")
 
 
-def relative_path_problem(name):
+def relative_path_problem(name, plain=True):
     """Why `name`, a relative path read from a file (a registry, a manifest), could lead out of
     the folder it is joined to or is no plain name: absolute, a '..' component, a backslash, a
-    NUL, empty or '.' components; None when it is a plain relative path."""
+    NUL, empty or '.' components; None when it is a plain relative path. With `plain=False`
+    (an archive's member names, which archivers write as `./folder/`, `folder/`) only what
+    leads out is refused: absolute, or a '..' component, backslashes read as separators."""
     if not isinstance(name, str):
         return "is not a string"
     if not name:
         return "is empty"
     if "\0" in name:
         return "contains a NUL character"
-    if "\\" in name:
+    if plain and "\\" in name:
         return "contains a backslash"
     if posixpath.isabs(name) or ntpath.isabs(name) or ntpath.splitdrive(name)[0]:
         return "is an absolute path"
-    parts = name.split("/")
+    parts = name.replace("\\", "/").split("/")
     if ".." in parts:
         return "has a '..' component"
-    if any(part in ("", ".") for part in parts):
+    if plain and any(part in ("", ".") for part in parts):
         return "has an empty or '.' component"
     return None
 

@@ -44,7 +44,6 @@ import os
 import re
 import shutil
 import tempfile
-from urllib.parse import urlsplit
 
 import h5py
 import keras
@@ -52,9 +51,10 @@ import numpy as np
 
 from kasm_keras.layers import int8_storage
 from kasm_keras.utils.atomic_files import (
-    atomic_path, atomic_write_text, file_digest, remove_dead_temporaries, seal_directory,
-    temporary_prefix)
-from kasm_keras.utils.download import DownloadError, fetch, join_inside, relative_path_problem
+    DiskFullError, atomic_path, atomic_write_text, file_digest, preparing, seal_directory,
+    temporary_folder, writing)
+from kasm_keras.utils.download import (
+    DownloadError, fetch, is_http, join_inside, relative_path_problem)
 
 # An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
 CLASSIFICATION = "classification"
@@ -140,6 +140,10 @@ def _check_record(entry, where):
     if problem:
         raise ZooError(f"{where}: field \"path\" {entry.get('path')!r} {problem}; refused: an "
                        "entry's files stay inside its zoo folder")
+    if not NAME.fullmatch(entry["path"]):
+        raise ZooError(f"{where}: field \"path\" {entry['path']!r} is not an entry's folder "
+                       "(<dataset>/<name>, as publishing writes it); refused: removing it "
+                       "would delete other entries")
     if not isinstance(entry["files"], dict):
         raise ZooError(f"{where}: field \"files\" is not an object of file names and digests")
     for file_name in entry["files"]:
@@ -150,15 +154,6 @@ def _check_record(entry, where):
     if "url" in entry and not is_http(entry["url"]):
         raise ZooError(f"{where}: field \"url\" {entry['url']!r} is not an http:// or https:// "
                        "address")
-
-
-def is_http(url):
-    """Whether `url` is an http:// or https:// address (where an entry's files are served)."""
-    try:
-        parts = urlsplit(url) if isinstance(url, str) else None
-    except ValueError:
-        return False
-    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def inside(folder, relative, where, field):
@@ -433,15 +428,18 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     paths = {f: inside(directory, f, where, "files") for f in entry["files"]}
     made = {d for path in paths.values() for d in _missing_folders(os.path.dirname(path))}
     try:
-        for file_name, digest in entry["files"].items():
-            fetch(f"{base.rstrip('/')}/{file_name}", paths[file_name], f"sha256:{digest}",
-                  max_bytes=max_entry_bytes(entry))
-    except DownloadError as error:
+        try:
+            for file_name, digest in entry["files"].items():
+                fetch(f"{base.rstrip('/')}/{file_name}", paths[file_name], f"sha256:{digest}",
+                      max_bytes=max_entry_bytes(entry))
+        except DownloadError as error:
+            raise ZooError(f"zoo entry {name!r}: its files are in no local zoo "
+                           f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) nor in the cache "
+                           f"{directory}, and downloading them failed ({error}); "
+                           f"{local_copy}") from None
+    except BaseException:  # a full disk, a stopping signal: no empty folder stays either
         _remove_empty(made)
-        raise ZooError(f"zoo entry {name!r}: its files are in no local zoo "
-                       f"({', '.join(_local_dirs(zoo_dir)) or 'none'}) nor in the cache "
-                       f"{directory}, and downloading them failed ({error}); {local_copy}"
-                       ) from None
+        raise
     _verify(directory, entry["files"], where)
     _check_preset_paths(directory, entry["files"])
     return directory
@@ -745,104 +743,124 @@ def install_entry(name, zoo_dir, stage, url=DEFAULT_URL):
     `stage(folder)` writes the entry's files into `folder`, a scratch folder in the system's
     temporary folder (`$TMPDIR`), and returns (their digests, the registry's summary: what
     `info` reads): HDF5 writing onto a full disk can crash the process, so the zoo's disk is
-    only written here, by plain copies into a folder beside the entry's place. The new registry
-    is then written beside the registry and read back; only then are both switched in by
-    renames, the folder first, and when the registry's rename fails the old folder is put back.
-    A failure leaves nothing behind; a file that cannot be written (a full disk) is a ZooError
-    naming it."""
+    only written here, by plain copies into a folder beside the entry's place. Then, holding
+    the zoo's lock (`atomic_files.preparing` on the zoo folder: two publishes at once each
+    keep the other's record), the registry is read again, the new one written beside it and
+    read back; only then are both switched in by renames, the folder first. A failure or a
+    stopping signal (Ctrl-C) before the registry's rename puts the old folder back. A failure
+    leaves nothing behind; a file that cannot be written is named (a full disk: a
+    DiskFullError naming the file).
+
+    One window remains: a process killed outright (SIGKILL, power loss) between the folder's
+    renames and the registry's leaves the new folder, or no folder, where the registry still
+    lists the old entry (the old one is in a temporary folder beside it, removed by the next
+    publish); the entry then fails its digest check, or is missing from the zoo folder, until
+    it is published again."""
     url = _checked_url(url)
     zoo_dir = publishing_dir(zoo_dir)
     final = inside(zoo_dir, name, f"publishing into {zoo_dir}", "name")
     parent = os.path.dirname(final)
     registry_file = _registry_file(zoo_dir)
-    entries = _entries_to_extend(zoo_dir)  # a damaged registry is refused before any work
+    _entries_to_extend(zoo_dir)  # a damaged registry is refused before any work
     made = _missing_folders(parent)
-    staging = old = text = None
-    switched = done = False
+    done = False
     try:
-        scratch = tempfile.mkdtemp(prefix="kasm_keras-entry-")
-        try:
+        with contextlib.ExitStack() as folders:
             try:
+                scratch = folders.enter_context(temporary_folder(
+                    os.path.join(tempfile.gettempdir(), "kasm_keras-entry")))
                 files, summary = stage(scratch)
             except OSError as error:
-                raise ZooError(f"{scratch}: could not write the new entry there ({error}); the "
-                               "zoo is unchanged") from error
+                raise ZooError(f"{tempfile.gettempdir()}: could not write the new entry there "
+                               f"({error}); the zoo is unchanged") from error
             try:
                 os.makedirs(parent, exist_ok=True)
-                remove_dead_temporaries(final)
-                staging = tempfile.mkdtemp(prefix=temporary_prefix(final), suffix=".tmp",
-                                           dir=parent)
+                staging = folders.enter_context(temporary_folder(final))
+                old = folders.enter_context(temporary_folder(final))  # where the old one goes
             except OSError as error:
                 raise ZooError(f"{final}: could not make the new entry's folder ({error}); the "
                                "zoo is unchanged") from error
             _copy_files(scratch, staging, final)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        entries[name] = {"path": name, "files": files, "metadata": summary}
-        if url:
-            entries[name]["url"] = f"{url.rstrip('/')}/{name}"
-        text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
-        try:
-            with atomic_path(registry_file) as aside:
-                _write_aside(aside, text, registry_file)
-                if os.path.lexists(final):
-                    old = tempfile.mkdtemp(prefix=temporary_prefix(final), suffix=".tmp",
-                                           dir=parent)
-                    os.rename(final, old)
-                os.rename(staging, final)
-                switched = True
-        except OSError as error:
-            if not (switched and _holds(registry_file, text)):  # else only a late fsync failed
-                raise ZooError(f"{registry_file}: could not switch in the new registry and "
-                               f"entry {final} ({error}); the zoo is unchanged") from error
+            with preparing(zoo_dir):  # read, change and write the registry alone
+                entries = _entries_to_extend(zoo_dir)
+                entries[name] = {"path": name, "files": files, "metadata": summary}
+                if url:
+                    entries[name]["url"] = f"{url.rstrip('/')}/{name}"
+                text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+                _switch(registry_file, text, staging, old, final)
         done = True
     finally:
-        if switched and not done and not _holds(registry_file, text):
-            os.rename(final, staging)  # the registry still lists the old entry: put it back
-            if old is not None:
-                os.rename(old, final)
-                old = None
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and done:
-            shutil.rmtree(old, ignore_errors=True)
         if not done:
             _remove_empty(made)
     return final
 
 
+def _switch(registry_file, text, staging, old, final):
+    """Renames the entry's folder `final` to `old` (an empty folder), `staging` to `final`, and
+    the registry written aside (`text`) to `registry_file`. Any failure or stopping signal
+    before the registry's rename puts the folders back as they were; where they are is read
+    from the folders themselves, so a signal between a rename and the next line is no gap."""
+    had_old = os.path.lexists(final)
+    done = False
+    try:
+        try:
+            with atomic_path(registry_file) as aside:
+                _write_aside(aside, text, registry_file)
+                if had_old:
+                    os.rename(final, old)
+                os.rename(staging, final)
+        except DiskFullError:
+            raise
+        except OSError as error:
+            if not (_holds(registry_file, text) and not os.path.lexists(staging)):
+                raise ZooError(f"{registry_file}: could not switch in the new registry and "
+                               f"entry {final} ({error}); the zoo is unchanged") from error
+            # else the registry is in place and only a late fsync failed
+        done = True
+    finally:
+        if not done and not _holds(registry_file, text):
+            if not os.path.lexists(staging) and os.path.lexists(final):
+                os.rename(final, staging)  # the new folder goes back to be removed
+            if had_old and not os.path.lexists(final):
+                os.rename(old, final)
+
+
 def _copy_files(source, target, final):
-    """Copies the files of folder `source` into folder `target` and fsyncs them; a file that
-    cannot be written is a ZooError naming it as `final`/<file> (where it is going)."""
+    """Copies the files of folder `source` into folder `target` and fsyncs them; a full disk is
+    a DiskFullError naming the file as `final`/<file> (where it is going), another failure a
+    ZooError naming it."""
     for root, _, names in os.walk(source):
         relative = os.path.relpath(root, source)
         for file_name in names:
             name = os.path.normpath(os.path.join(relative, file_name))
             destination = os.path.join(target, name)
             try:
-                os.makedirs(os.path.dirname(destination), exist_ok=True)
-                with open(os.path.join(root, file_name), "rb") as src, \
-                        open(destination, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                with writing(os.path.join(final, name)):
+                    os.makedirs(os.path.dirname(destination), exist_ok=True)
+                    with open(os.path.join(root, file_name), "rb") as src, \
+                            open(destination, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+            except DiskFullError:
+                raise
             except OSError as error:
                 raise ZooError(f"{os.path.join(final, name)}: could not write the new entry's "
                                f"file ({error.strerror or error}); the zoo is unchanged"
                                ) from error
     try:
-        seal_directory(target, fsync_files=True)
+        with writing(final):
+            seal_directory(target, fsync_files=True)
+    except DiskFullError:
+        raise
     except OSError as error:
         raise ZooError(f"{final}: could not write the new entry ({error.strerror or error}); "
                        "the zoo is unchanged") from error
 
 
 def _write_aside(path, text, registry_file):
-    """Writes the new registry `text` to `path` (beside `registry_file`) and reads it back."""
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as error:
-        raise ZooError(f"{registry_file}: could not write the new registry "
-                       f"({error.strerror or error}); the zoo is unchanged") from error
+    """Writes the new registry `text` to `path` (beside `registry_file`, in `atomic_path`'s
+    block: a full disk is a DiskFullError naming `registry_file`) and reads it back."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
     with open(path, encoding="utf-8") as f:
         if f.read() != text:
             raise ZooError(f"{registry_file}: the new registry did not read back as written; "
@@ -875,14 +893,18 @@ def _summary(name, metadata):
 
 
 def remove(name, zoo_dir=None):
-    """Deletes an entry's files and its registry record."""
+    """Deletes an entry's files and its registry record (holding the zoo's lock, as
+    publishing does)."""
     entries = registry(zoo_dir)
     entry = entries.pop(name, None)
     if entry is None:
         raise ZooError(f"No zoo entry {name!r}")
     where = f"{registry_path(zoo_dir)}: entry {name!r}"
     folders = [inside(local, entry["path"], where, "path") for local in _local_dirs(zoo_dir)]
-    _write_registry(entries, zoo_dir)
+    with preparing(publishing_dir(zoo_dir)):
+        entries = registry(zoo_dir)
+        entries.pop(name, None)
+        _write_registry(entries, zoo_dir)
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
 
