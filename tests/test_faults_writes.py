@@ -252,7 +252,8 @@ def test_a_signal_while_a_tool_imports_ends_with_one_line(tmp_path, signum):
     trainer = subprocess.Popen([sys.executable, str(TOOLS / "train.py"), "--dataset=ag_news",
                                 "--model=cnn", f"--model_dir={tmp_path / 'run'}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=ENV)
+                               env=ENV, preexec_fn=_default_stopping_signals)
+    # SIGHUP: Python catches SIGINT itself from its start, before the tool's first import.
     while trainer.poll() is None and not _catches(trainer.pid, signal.SIGHUP):
         time.sleep(0.001)
     trainer.send_signal(signum)
