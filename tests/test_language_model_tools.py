@@ -286,8 +286,9 @@ def test_from_preset_takes_language_model_names_of_its_own_family(published, mon
     assert NAME not in KernelTextClassifier.presets
     assert list(KernelCausalLM.presets) == [NAME]
     lm = KernelCausalLM.from_preset(NAME)
-    np.testing.assert_allclose(lm.score_texts(SENTENCES[:1])["log_likelihood"],
-                               zoo.load(NAME).score_texts(SENTENCES[:1])["log_likelihood"], rtol=1e-6)
+    np.testing.assert_allclose(
+        lm.score_texts(SENTENCES[:1])["log_likelihood"],
+        zoo.load(NAME).score_texts(SENTENCES[:1])["log_likelihood"], rtol=1e-6)
     with pytest.raises(zoo.ZooError, match="not published"):
         KernelCausalLM.from_preset("wikitext2/lstm")
 

@@ -9,8 +9,8 @@ from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone, token_inputs
 from kasm_keras.models.kernel_classifier.preprocessor import (
     KernelTextClassifierPreprocessor, trim_to_longest)
-from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
 from kasm_keras.models.kernel_classifier.presets import ZooPresets
+from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
