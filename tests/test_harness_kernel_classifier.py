@@ -4,8 +4,7 @@ backbone, task, saving, precision, and presets from a local preset directory."""
 
 import os
 
-import keras
-import numpy as np
+import keras_hub
 import tensorflow as tf
 from keras import ops
 from keras_hub.src.tests.test_case import TestCase
@@ -149,3 +148,7 @@ class KernelTextClassifierHarnessTest(TestCase):
                              expected_output=self.preprocessor(*self.train_data))
         self.run_preset_test(cls=KernelTokenizer, preset=preset, input_data=TEXTS,
                              expected_output=self.preprocessor.tokenizer(TEXTS))
+        # keras-hub's base classes find the family's classes in the preset.
+        loaded = keras_hub.models.TextClassifier.from_preset(preset)
+        self.assertIsInstance(loaded, KernelTextClassifier)
+        self.assertAllClose(loaded.predict(TEXTS, verbose=0), task.predict(TEXTS, verbose=0))

@@ -4,7 +4,6 @@ backbone, causal LM, `score`, saving, precision, and presets from a local preset
 
 import os
 
-import keras
 import numpy as np
 from keras import ops
 from keras_hub.src.tests.test_case import TestCase
