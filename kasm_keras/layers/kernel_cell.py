@@ -21,8 +21,8 @@ def math_dtype(compute_dtype):
 def drawn_in_float32(initializer, dtype):
     """`initializer` for a variable of `dtype`: a 16-bit variable's initial value is drawn in
     float32 and rounded, since some initializers have no 16-bit kernel (the orthogonal one's QR
-    has none for bfloat16) and a 16-bit draw would differ from the float32 one by more than
-    rounding. Any other dtype gets `initializer` itself, so its values stay as they are."""
+    has none for bfloat16, so a pure bfloat16 layer could not be built). Any other dtype gets
+    `initializer` itself, so its values stay exactly as they are."""
     if dtype not in ("float16", "bfloat16"):
         return initializer
 
