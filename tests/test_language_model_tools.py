@@ -179,8 +179,8 @@ def test_load_gives_a_causal_lm_whose_perplexity_is_the_recorded_one(published):
     # keras-hub loads the entry from its directory too.
     theirs = keras_hub.models.CausalLM.from_preset(zoo.entry_dir(NAME, zoo_dir))
     assert type(theirs) is KernelCausalLM
-    np.testing.assert_allclose(theirs.score(SENTENCES)["log_likelihood"],
-                               lm.score(SENTENCES)["log_likelihood"], rtol=1e-6)
+    np.testing.assert_allclose(theirs.score_texts(SENTENCES)["log_likelihood"],
+                               lm.score_texts(SENTENCES)["log_likelihood"], rtol=1e-6)
 
 
 def test_int8_storage_loads_back_within_its_quantisation(published, tmp_path):
@@ -286,8 +286,9 @@ def test_from_preset_takes_language_model_names_of_its_own_family(published, mon
     assert NAME not in KernelTextClassifier.presets
     assert list(KernelCausalLM.presets) == [NAME]
     lm = KernelCausalLM.from_preset(NAME)
-    np.testing.assert_allclose(lm.score(SENTENCES[:1])["log_likelihood"],
-                               zoo.load(NAME).score(SENTENCES[:1])["log_likelihood"], rtol=1e-6)
+    np.testing.assert_allclose(
+        lm.score_texts(SENTENCES[:1])["log_likelihood"],
+        zoo.load(NAME).score_texts(SENTENCES[:1])["log_likelihood"], rtol=1e-6)
     with pytest.raises(zoo.ZooError, match="not published"):
         KernelCausalLM.from_preset("wikitext2/lstm")
 
@@ -346,7 +347,7 @@ def test_evaluate_scores_sentences_with_a_language_model(published, tool):
                   *[f"--text={t}" for t in SENTENCES[:3]], "--json")
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
-    scores = zoo.load(NAME, str(published["zoo_dir"])).score(SENTENCES[:3])
+    scores = zoo.load(NAME, str(published["zoo_dir"])).score_texts(SENTENCES[:3])
     assert [a["text"] for a in answers] == SENTENCES[:3]
     assert [a["tokens"] for a in answers] == [7, 1, 7] == scores["tokens"].tolist()
     np.testing.assert_allclose([a["log_likelihood"] for a in answers], scores["log_likelihood"])
@@ -449,7 +450,7 @@ def test_exported_savedmodel_agrees_with_score(published, tool, tmp_path):
     serve = tf.saved_model.load(str(base / "1")).signatures["serving_default"]
     texts = SENTENCES + [f"the cat sat on mat number {i}" for i in range(40)]  # two slices
     served = {k: v.numpy() for k, v in serve(text=tf.constant(texts)).items()}
-    expected = zoo.load(NAME, str(published["zoo_dir"])).score(texts)
+    expected = zoo.load(NAME, str(published["zoo_dir"])).score_texts(texts)
     assert served["log_likelihood"].dtype == np.float32 and served["tokens"].dtype == np.int32
     np.testing.assert_array_equal(served["tokens"], expected["tokens"])
     np.testing.assert_allclose(served["log_likelihood"], expected["log_likelihood"], atol=1e-4,

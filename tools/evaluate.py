@@ -136,7 +136,7 @@ def evaluate_language_model(lm):
             if FLAGS[name].present:
                 raise app.UsageError(f"--{name} applies to a split's perplexity, not to --text "
                                      "(each sentence is scored from a fresh state)")
-        scores = lm.score(FLAGS.text)
+        scores = lm.score_texts(FLAGS.text)
         results = [{"text": t, "log_likelihood": float(ll), "tokens": int(n),
                     "perplexity": float(p)}
                    for t, ll, n, p in zip(FLAGS.text, scores["log_likelihood"], scores["tokens"],

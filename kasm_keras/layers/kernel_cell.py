@@ -18,6 +18,20 @@ def math_dtype(compute_dtype):
     return "float32" if compute_dtype in ("float16", "bfloat16") else compute_dtype
 
 
+def drawn_in_float32(initializer, dtype):
+    """`initializer` for a variable of `dtype`: a 16-bit variable's initial value is drawn in
+    float32 and rounded, since some initializers have no 16-bit kernel (the orthogonal one's QR
+    has none for bfloat16, so a pure bfloat16 layer could not be built). Any other dtype gets
+    `initializer` itself, so its values stay exactly as they are."""
+    if dtype not in ("float16", "bfloat16"):
+        return initializer
+
+    def initialize(shape, dtype=dtype):
+        return ops.cast(initializer(shape, dtype="float32"), dtype)
+
+    return initialize
+
+
 def _logit(p):
     return math.log(p / (1.0 - p))
 
@@ -122,7 +136,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         self.kernel = self.add_weight(
             shape=(self.ngram * input_dim, width),
             name="kernel",
-            initializer=self.kernel_initializer,
+            initializer=drawn_in_float32(self.kernel_initializer, self.variable_dtype),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
@@ -131,7 +145,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             self.recurrent_kernel = self.add_weight(
                 shape=(self.units, width),
                 name="recurrent_kernel",
-                initializer=self.recurrent_initializer,
+                initializer=drawn_in_float32(self.recurrent_initializer, self.variable_dtype),
                 regularizer=self.recurrent_regularizer,
                 constraint=self.recurrent_constraint,
             )

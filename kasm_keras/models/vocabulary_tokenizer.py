@@ -19,6 +19,7 @@ class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
         super().__init__(dtype=dtype, **kwargs)
         self.vocabulary = None
         self._table = None
+        self._ids = {}
         self.file_assets = [VOCABULARY_FILE]
 
     def vocabulary_specials(self):
@@ -28,13 +29,14 @@ class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
     def set_vocabulary(self, vocabulary):
         """Tokens in id order, or the path of a file with one per line (None: no vocabulary)."""
         if vocabulary is None:
-            self.vocabulary, self._table = None, None
+            self.vocabulary, self._table, self._ids = None, None, {}
             return None
         if isinstance(vocabulary, str):
             vocabulary = Vocabulary.load(vocabulary, **self.vocabulary_specials())
         else:
             vocabulary = Vocabulary(list(vocabulary), **self.vocabulary_specials())
         self.vocabulary = vocabulary.tokens
+        self._ids = {token: i for i, token in enumerate(self.vocabulary)}  # token_to_id: O(1)
         self._table = vocabulary.lookup_table()
         self._tokens = tf.constant(self.vocabulary)
         return vocabulary
@@ -68,9 +70,9 @@ class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
 
     def token_to_id(self, token):
         self._check_vocabulary()
-        if token not in self.vocabulary:
+        if token not in self._ids:
             raise ValueError(f"token {token!r} is not in the vocabulary")
-        return self.vocabulary.index(token)
+        return self._ids[token]
 
     def lookup(self, words):
         """Ids of a ragged batch of words (the unknown token's id for the rest)."""

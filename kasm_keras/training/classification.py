@@ -15,7 +15,7 @@ import tensorflow as tf
 from kasm_keras.data import datasets, word_vectors
 from kasm_keras.data.dataset_report import pipeline_speed
 from kasm_keras.layers.variants import get_variant
-from kasm_keras.models.kernel_classifier import backbone as classifier
+from kasm_keras.models import kernel_classifier as classifier
 from kasm_keras.training.classifier_config import ClassifierConfig
 from kasm_keras.training.loop import Trainer
 from kasm_keras.training.task import (

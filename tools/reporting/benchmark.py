@@ -412,7 +412,7 @@ def end_to_end_one(mode, data_dir, cache_dir=None, train_batches=40, warmup=5,
     import tensorflow as tf
 
     from kasm_keras.data import datasets
-    from kasm_keras.models.kernel_classifier.backbone import build_classifier
+    from kasm_keras.models.kernel_classifier import build_classifier
     from kasm_keras.training import precision as policies
 
     by_length, wanted = END_TO_END_MODES[mode]

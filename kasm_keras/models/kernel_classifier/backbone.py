@@ -51,6 +51,16 @@ class TokenEmbedding(keras.layers.Embedding):
         super().load_own_variables(store)
 
 
+def token_inputs(inputs):
+    """The backbone's input dict from token ids alone (`padding_mask` is `token_ids != 0`,
+    id 0 being padding); a dict passes as it is."""
+    if isinstance(inputs, dict):
+        return inputs
+    token_ids = ops.convert_to_tensor(inputs, "int32")
+    return {"token_ids": token_ids,
+            "padding_mask": ops.cast(ops.not_equal(token_ids, 0), "int32")}
+
+
 @keras.saving.register_keras_serializable(package="kasm_keras")
 class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
     """Token ids -> one vector per document, the encoder of the paper's classifier.
@@ -68,13 +78,18 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
         dtype: the dtype policy of every layer.
 
     Call arguments:
-        token_ids: int32 `[batch, length]`, 0 for padding; any length.
+        inputs: keras-hub's `{"token_ids": int32 [batch, length], "padding_mask": [batch,
+            length]}`, any length; padded steps leave the state as it is and the mean leaves
+            them out, so padding changes nothing. Token ids alone (`[batch, length]`, 0 for
+            padding) are taken too, with the mask `token_ids != 0`: the training loop, the
+            SavedModel and earlier callers feed ids so.
 
     Example:
     ```python
     backbone = KernelClassifierBackbone(vocabulary_size=20000, variant="rkm_cifg", units=300,
                                         embedding_dim=50, ngram=3)
-    backbone(np.array([[4, 17, 9, 0]]))  # [1, 300]
+    backbone({"token_ids": np.array([[4, 17, 9, 0]]),
+              "padding_mask": np.array([[1, 1, 1, 0]])})  # [1, 300]
     ```
     """
 
@@ -95,8 +110,12 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
 
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        pooled = self.pooling(self.kernel_rnn(self.token_embedding(token_ids)))
-        super().__init__(inputs=token_ids, outputs=pooled, dtype=dtype, **kwargs)
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        mask = ops.cast(padding_mask, "bool")
+        pooled = self.pooling(
+            self.kernel_rnn(self.token_embedding(token_ids), mask=mask), mask=mask)
+        super().__init__(inputs={"token_ids": token_ids, "padding_mask": padding_mask},
+                         outputs=pooled, dtype=dtype, **kwargs)
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
@@ -115,6 +134,9 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
         self.train_embeddings = train_embeddings
         self.seed = seed
 
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(token_inputs(inputs), *args, **kwargs)
+
     def get_config(self):
         config = super().get_config()
         config.update({name: getattr(self, name) for name in (
@@ -122,40 +144,6 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
             "layer_norm", "learn_sigmas", "sigma_i", "sigma_f", "dropout", "recurrent_dropout",
             "implementation", "train_embeddings", "seed")})
         return config
-
-
-def build_classifier(vocabulary_size, num_classes, variant, units=300, ngram=1, max_length=128,
-                     embedding_dim=300, embedding_matrix=None, train_embeddings=True, dropout=0.5,
-                     hidden=300, seed=0, vocabulary=None, class_names=None, activation=None,
-                     **cell_options):
-    """The paper's classifier as a `KernelTextClassifier`: token ids -> class logits.
-
-    `embedding_matrix` (e.g. GloVe rows in vocabulary order) initialises the embedding; it is
-    assigned after the model is built, so the model's config never holds it. With `vocabulary`
-    (tokens in id order) the classifier gets its preprocessor and takes raw text too.
-    """
-    from kasm_keras.models.kernel_classifier.preprocessor import (
-        KernelTextClassifierPreprocessor)
-    from kasm_keras.models.kernel_classifier.text_classifier import KernelTextClassifier
-    from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
-
-    if embedding_matrix is not None:
-        embedding_dim = embedding_matrix.shape[1]
-        if embedding_matrix.shape[0] != vocabulary_size:
-            raise ValueError(f"embedding matrix has {embedding_matrix.shape[0]} rows for a "
-                             f"vocabulary of {vocabulary_size}")
-    backbone = KernelClassifierBackbone(
-        vocabulary_size, variant, units=units, embedding_dim=embedding_dim, ngram=ngram,
-        train_embeddings=train_embeddings, seed=seed, **cell_options)
-    if embedding_matrix is not None:
-        backbone.token_embedding.embeddings.assign(embedding_matrix)
-    preprocessor = None
-    if vocabulary is not None:
-        preprocessor = KernelTextClassifierPreprocessor(
-            KernelTokenizer(vocabulary=list(vocabulary)), sequence_length=max_length)
-    return KernelTextClassifier(backbone, num_classes, preprocessor=preprocessor,
-                                hidden_dim=hidden, dropout=dropout, seed=seed,
-                                class_names=class_names, activation=activation)
 
 
 def kernel_layer(model):

@@ -3,18 +3,22 @@
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf
 
 from kasm_keras.models.classifier_head import ClassifierHead
-from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone
-from kasm_keras.models.kernel_classifier.preprocessor import KernelTextClassifierPreprocessor
+from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone, token_inputs
+from kasm_keras.models.kernel_classifier.preprocessor import (
+    KernelTextClassifierPreprocessor, trim_to_longest)
 from kasm_keras.models.kernel_classifier.presets import ZooPresets
+from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
 class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClassifier):
     """Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
     authors' head (`kasm_keras.models.classifier_head`). Raw strings in when it has a
-    preprocessor; token ids in through `__call__`.
+    preprocessor (`fit`, `predict`, `evaluate`); through `__call__` the backbone's inputs, a
+    `{"token_ids", "padding_mask"}` dict or token ids alone (0 for padding).
 
     Args:
         backbone: a `KernelClassifierBackbone`.
@@ -45,6 +49,9 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
                          dropout=dropout, class_names=class_names, seed=seed,
                          preprocessor=preprocessor, **kwargs)
 
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(token_inputs(inputs), *args, **kwargs)
+
     @property
     def sequence_length(self):
         return self.preprocessor.sequence_length
@@ -52,16 +59,29 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
     def probabilities(self, texts, batch_size=256):
         """Class probabilities [documents, num_classes] for raw texts, whatever the activation.
 
-        The texts run in order of length, so that each batch (padded to its longest document)
-        holds documents of similar length; the rows come back in the order given."""
+        The texts run in order of length, each batch cut to its longest document
+        (`trim_to_longest`: padding is masked, so only time is saved), so that a batch holds
+        documents of similar length; the rows come back in the order given."""
         texts = list(texts)
         order = np.argsort([len(t) for t in texts], kind="stable")
         outputs = np.empty([len(texts), self.num_classes], np.float32)
-        if texts:
-            outputs[order] = np.asarray(
-                self.predict([texts[i] for i in order], batch_size=batch_size, verbose=0),
-                np.float32).reshape([-1, self.num_classes])
+        for start in range(0, len(texts), batch_size):
+            chosen = order[start:start + batch_size]
+            inputs = trim_to_longest(self.preprocessor(tf.constant([texts[i] for i in chosen])))
+            outputs[chosen] = np.asarray(self._network(inputs), np.float32)
         return self.as_probabilities(outputs)
+
+    @property
+    def _network(self):
+        """The model in inference mode on the backbone's inputs, traced once for any batch
+        and length."""
+        if getattr(self, "_traced_network", None) is None:
+            spec = tf.TensorSpec([None, None], tf.int32)
+            self._traced_network = tf.function(
+                lambda inputs: self(inputs, training=False),
+                input_signature=[{"token_ids": spec,
+                                  "padding_mask": tf.TensorSpec([None, None], tf.bool)}])
+        return self._traced_network
 
     def classify(self, texts, batch_size=256):
         """Class names (class ids without `class_names`) of raw texts."""
@@ -70,3 +90,32 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
     def classification_report(self, texts, labels, batch_size=256):
         """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class)."""
         return self.report_from(self.probabilities(texts, batch_size), labels)
+
+
+def build_classifier(vocabulary_size, num_classes, variant, units=300, ngram=1, max_length=128,
+                     embedding_dim=300, embedding_matrix=None, train_embeddings=True, dropout=0.5,
+                     hidden=300, seed=0, vocabulary=None, class_names=None, activation=None,
+                     **cell_options):
+    """The paper's classifier as a `KernelTextClassifier`: token ids -> class logits.
+
+    `embedding_matrix` (e.g. GloVe rows in vocabulary order) initialises the embedding; it is
+    assigned after the model is built, so the model's config never holds it. With `vocabulary`
+    (tokens in id order) the classifier gets its preprocessor and takes raw text too.
+    """
+    if embedding_matrix is not None:
+        embedding_dim = embedding_matrix.shape[1]
+        if embedding_matrix.shape[0] != vocabulary_size:
+            raise ValueError(f"embedding matrix has {embedding_matrix.shape[0]} rows for a "
+                             f"vocabulary of {vocabulary_size}")
+    backbone = KernelClassifierBackbone(
+        vocabulary_size, variant, units=units, embedding_dim=embedding_dim, ngram=ngram,
+        train_embeddings=train_embeddings, seed=seed, **cell_options)
+    if embedding_matrix is not None:
+        backbone.token_embedding.embeddings.assign(embedding_matrix)
+    preprocessor = None
+    if vocabulary is not None:
+        preprocessor = KernelTextClassifierPreprocessor(
+            KernelTokenizer(vocabulary=list(vocabulary)), sequence_length=max_length)
+    return KernelTextClassifier(backbone, num_classes, preprocessor=preprocessor,
+                                hidden_dim=hidden, dropout=dropout, seed=seed,
+                                class_names=class_names, activation=activation)

@@ -59,7 +59,10 @@ class KernelTokenizer(ZooPresets, VocabularyTokenizer):
     def detokenize(self, inputs):
         """Ids back to text: tokens joined by spaces, padding left out."""
         self._check_vocabulary()
-        ids = tf.convert_to_tensor(inputs) if not isinstance(inputs, tf.RaggedTensor) else inputs
+        if isinstance(inputs, (list, tuple)):  # keras-hub's tokenizers give ragged ids as lists
+            ids = tf.ragged.constant(inputs, dtype=tf.int32)
+        else:
+            ids = inputs if isinstance(inputs, tf.RaggedTensor) else tf.convert_to_tensor(inputs)
         scalar = ids.shape.rank == 1
         if scalar:
             ids = ids[None]

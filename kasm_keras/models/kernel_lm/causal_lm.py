@@ -59,7 +59,8 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
     lm.compile(sampler=keras_hub.samplers.TopPSampler(p=0.9))
     lm.generate("the company said", max_length=30)
     lm.perplexity(token_ids)            # over a whole stream, state carried
-    lm.score(["the company said it expects higher sales"])  # per-sentence log-likelihood
+    lm.score_texts(["the company said it expects higher sales"])  # per-sentence log-likelihood
+    lm.score(token_ids=ids, padding_mask=mask, scoring_mode="loss", target_ids=targets)
     ```
     """
 
@@ -183,11 +184,61 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
                                     ops.cast(targets, "int32")[..., None], axis=-1)[..., 0]
         return ops.where(ops.cast(padding_mask, "bool"), log_p, ops.zeros_like(log_p))
 
-    def score(self, texts, batch_size=64):
+    def score(self, token_ids, padding_mask=None, scoring_mode="logits",
+              layer_intercept_fn=None, target_ids=None):
+        """keras-hub's `CausalLM.score` (as `GPT2CausalLM.score`): per-token scores of token
+        ids, from zero states, in inference mode.
+
+        Args:
+            token_ids: int `[batch, length]`, e.g. `generate`'s output run through
+                `preprocessor.generate_preprocess`.
+            padding_mask: `[batch, length]`, False at padding (a padded step leaves the
+                states as they are); all True when None.
+            scoring_mode: "logits" (`[batch, length, vocabulary]`) or "loss" (the
+                cross-entropy of `target_ids`, `[batch, length]`, 0 at padding: unlike a
+                transformer's, a recurrent model's padded step is no prediction, it only
+                keeps the states, so a row's sum is its sentence's negative log-likelihood).
+            layer_intercept_fn: called as `fn(x, i)` on the embedded words (i = -1) and on
+                each recurrent layer's outputs (i = 0, 1, ...); what it returns goes on.
+            target_ids: int `[batch, length]`, the ids "loss" scores (usually `token_ids`
+                shifted left by one).
+
+        Returns:
+            The logits or the per-token losses, float32.
+
+        `score_texts` scores whole sentences given as text.
+        """
+        if scoring_mode not in ("logits", "loss"):
+            raise ValueError(f"scoring_mode must be 'logits' or 'loss', got {scoring_mode!r}")
+        if scoring_mode == "loss" and target_ids is None:
+            raise ValueError("scoring_mode='loss' needs target_ids: the ids whose loss is "
+                             "computed")
+        token_ids = ops.convert_to_tensor(token_ids, "int32")
+        if padding_mask is None:
+            padding_mask = ops.ones_like(token_ids, dtype="bool")
+        mask = ops.cast(padding_mask, "bool")
+        if layer_intercept_fn is None:
+            def layer_intercept_fn(x, unused_index):
+                return x
+
+        backbone = self.backbone
+        x = layer_intercept_fn(backbone.token_embedding(token_ids), -1)
+        x = backbone.input_dropout_layer(x)
+        for i, (rnn, drop) in enumerate(zip(backbone.rnn_layers, backbone.dropout_layers)):
+            x = drop(layer_intercept_fn(rnn(x, mask=mask)[0], i))
+        logits = backbone.token_embedding(x, reverse=True)
+        if scoring_mode == "logits":
+            return logits
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")(
+            target_ids, logits)
+        return ops.where(mask, loss, ops.zeros_like(loss))
+
+    def score_texts(self, texts, batch_size=64):
         """Each sentence's log-likelihood (natural log, its words and the closing `<eos>`, each
         predicted from the start of the sentence), word count and perplexity."""
         if self.preprocessor is None:
-            raise ValueError("score() needs a preprocessor; use log_likelihoods() on token ids")
+            raise ValueError("score_texts() needs a preprocessor; use score() or "
+                             "log_likelihoods() on token ids")
         texts = [texts] if isinstance(texts, str) else list(texts)
         totals, counts = [], []
         for start in range(0, len(texts), batch_size):

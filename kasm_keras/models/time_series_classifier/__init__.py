@@ -1,12 +1,15 @@
 """The multichannel time-series classifier (the paper's Table 4 task) as a keras-hub model
 family: `backbone.py` (per-channel standardisation -> KernelRNN -> masked mean),
+`preprocessor.py` (series to the backbone's padded, masked input),
 `time_series_classifier.py` (the task), `presets.py` (zoo names as presets), `serving.py`
 (SavedModel export)."""
 
 from kasm_keras.models.time_series_classifier.backbone import (
     ChannelStandardization, TimeSeriesBackbone)
+from kasm_keras.models.time_series_classifier.preprocessor import (
+    TimeSeriesClassifierPreprocessor)
 from kasm_keras.models.time_series_classifier.time_series_classifier import (
     TimeSeriesClassifier, build_time_series_classifier)
 
 __all__ = ["ChannelStandardization", "TimeSeriesBackbone", "TimeSeriesClassifier",
-           "build_time_series_classifier"]
+           "TimeSeriesClassifierPreprocessor", "build_time_series_classifier"]

@@ -8,6 +8,7 @@ from kasm_keras.data.classification_data import DataError
 from kasm_keras.data.time_series_data import not_finite, pad, padded_batch, ragged_series
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.time_series_classifier.backbone import TimeSeriesBackbone
+from kasm_keras.models.time_series_classifier.preprocessor import TimeSeriesClassifierPreprocessor
 from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
 
 
@@ -22,8 +23,13 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
     `[batch, time, channels]` array (with `lengths=` for padded series) or a list of
     `[length, channels]` arrays; `probabilities`, `classify` and `classification_report` take
     a list of arrays of any lengths and pad them. A series with a NaN or inf (or a value that
-    overflows on standardisation) raises ValueError naming it. No preprocessor: there is
-    nothing to tokenise.
+    overflows on standardisation) raises ValueError naming it.
+
+    Its preprocessor, a `TimeSeriesClassifierPreprocessor`, pads and masks series of unequal
+    lengths (ragged, or a dataset of single series) for `fit`, `predict` and `evaluate`; the
+    model's own input passes it unchanged. It holds nothing, so it is made here when none is
+    given, and neither the config nor a preset records it (`get_config`, `save_to_preset`):
+    presets and the zoo's entries keep the files they had.
 
     Args:
         backbone: a `TimeSeriesBackbone`.
@@ -34,6 +40,7 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
         dropout: rate of both dropout layers.
         class_names: the classes' names in id order (the .ts file's @classLabel order).
         seed: seed of the dropout layers.
+        preprocessor: a `TimeSeriesClassifierPreprocessor` (a new one when None).
 
     Example:
     ```python
@@ -43,12 +50,28 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
     """
 
     backbone_cls = TimeSeriesBackbone
-    preprocessor_cls = None
+    preprocessor_cls = TimeSeriesClassifierPreprocessor
 
     def __init__(self, backbone, num_classes, activation=None, hidden_dim=64, dropout=0.5,
-                 class_names=None, seed=None, **kwargs):
+                 class_names=None, seed=None, preprocessor=None, **kwargs):
+        if preprocessor is None:
+            preprocessor = TimeSeriesClassifierPreprocessor()
         super().__init__(backbone, num_classes, activation=activation, hidden_dim=hidden_dim,
-                         dropout=dropout, class_names=class_names, seed=seed, **kwargs)
+                         dropout=dropout, class_names=class_names, seed=seed,
+                         preprocessor=preprocessor, **kwargs)
+
+    def get_config(self):
+        """keras-hub's, with no preprocessor: it holds nothing and a new one is made on
+        loading, so the config is the one of a task saved without it."""
+        return {**super().get_config(), "preprocessor": None}
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """keras-hub's, without `preprocessor.json` (see `get_config`)."""
+        preprocessor, self.preprocessor = self.preprocessor, None
+        try:
+            super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
+        finally:
+            self.preprocessor = preprocessor
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """keras-hub's classifier defaults: Adam (1e-3 here: a model trained from scratch),
@@ -75,7 +98,8 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
 
         - a float array `[batch, time, channels]`, every step real unless `lengths` (int
           `[batch]`, each in [1, time]) gives each series' real steps (padded at the end);
-        - a list of `[length, channels]` arrays of any lengths (padded per batch);
+        - a list of `[length, channels]` arrays of any lengths (padded per batch), or a
+          `tf.RaggedTensor` `[batch, (length), channels]` of them;
         - the model's own input, `{"series": ..., "padding_mask": ...}`;
         - a `tf.data.Dataset` of that input (passed on unchecked).
 
@@ -88,6 +112,8 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
         kwargs = {"verbose": verbose, "steps": steps, "callbacks": callbacks}
         if isinstance(x, tf.data.Dataset):
             return super().predict(x, batch_size=batch_size, **kwargs)
+        if isinstance(x, tf.RaggedTensor):  # the preprocessor's input: series of any lengths
+            x = [np.asarray(s, np.float32) for s in x.numpy()]
         if isinstance(x, (list, tuple)):
             if lengths is not None:
                 raise ValueError("lengths= applies to an array [batch, time, channels]; a list "
