@@ -6,8 +6,7 @@ import keras
 import keras_hub
 from keras import ops
 
-from kasm_keras.layers import KernelRNN
-from kasm_keras.models.kernel_classifier.backbone import MaskedMean
+from kasm_keras.layers import KernelRNN, MaskedMean
 from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
 
 
