@@ -9,9 +9,10 @@ of stderr on the package's import unless `TF_CPP_MIN_LOG_LEVEL=0` asks for Tenso
 lines: see `kasm_keras.utils.tensorflow_logs`.
 """
 
-from kasm_keras.utils.tensorflow_logs import import_tensorflow as _import_tensorflow
+from kasm_keras.utils import tensorflow_logs as _tensorflow_logs
 
-_import_tensorflow()
+_tensorflow_logs.import_tensorflow()
+_tensorflow_logs.quiet_grain()
 
 from kasm_keras.layers import VARIANT_TABLE, VARIANTS, KernelCell, KernelRNN, Variant, get_variant
 from kasm_keras.models.kernel_classifier import (

@@ -15,7 +15,14 @@ code writes to) read into a temporary file, then writes back every line but thos
 them when the import fails: they may say why). It does so only on TensorFlow's first import and
 when `TF_CPP_MIN_LOG_LEVEL` is unset or above 0: set to 0, TensorFlow's INFO lines are wanted
 and nothing is left out.
+
+Keras imports Grain where it is installed (keras-hub's test harness needs it), and Grain logs
+`Failed to load jax profiler: No module named 'jax'` on its import: a note about a framework
+this package does not use. `quiet_grain()` leaves that one record out of the `absl` logger;
+TensorFlow's INFO lines being wanted keeps it too.
 """
+
+import logging
 
 import os
 import re
@@ -27,6 +34,17 @@ BANNER = re.compile(
     r"|I\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard)\.cc:\d+\] .*"
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
     r"compiler flags\.")
+
+
+def _not_grain_jax_note(record):
+    return not record.getMessage().startswith("Failed to load jax profiler")
+
+
+def quiet_grain():
+    """Leaves Grain's note that JAX's profiler is missing out of the `absl` logger (once)."""
+    logger = logging.getLogger("absl")
+    if not wanted() and _not_grain_jax_note not in logger.filters:
+        logger.addFilter(_not_grain_jax_note)
 
 
 def wanted():
