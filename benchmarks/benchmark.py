@@ -1,5 +1,6 @@
 """Training and inference speed of every variant beside keras.layers.LSTM at each precision, the
 classifier end to end on real AG News batches, scaling curves, serving latency, and the goals.
+The program `python tools/benchmark.py` runs (`define_flags`, `main`).
 
 python tools/benchmark.py [--quick] [--output=FILE] [--json] [--precisions=float32,auto]
     [--data_dir=../shared/data] [--scaling] [--serving_zoo=NAME] [--update_readme]
@@ -18,10 +19,10 @@ import os
 import sys
 import tempfile
 
-import tool_support
+import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/benchmark.py)
 from absl import app, flags
 
-from reporting import benchmark, language_model_benchmark, readme
+from benchmarks.reporting import benchmark, language_model_benchmark, readme
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.training.precision import PRECISIONS
 
@@ -189,7 +190,3 @@ def main(argv):
     if FLAGS.update_readme:
         readme.replace_block("benchmark", table)
 
-
-if __name__ == "__main__":
-    define_flags()
-    tool_support.run(main, ERRORS)

@@ -2,6 +2,7 @@
 the paper's claims judged on them, from the zoo's registry (and finished runs); then the language
 models' perplexities beside Table 3's, and whether the paper's ordering of the cells holds; then
 the time-series classifiers' accuracies beside their goals and Table 4's (another data set).
+The program `python tools/results.py` runs (`define_flags`, `main`).
 
 python tools/results.py [--runs_dir=runs]
 python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
@@ -18,10 +19,10 @@ import glob
 import os
 import sys
 
-import tool_support
+import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/results.py)
 from absl import app, flags
 
-from reporting import language_models, readme, results, time_series
+from benchmarks.reporting import language_models, readme, results, time_series
 from kasm_keras import zoo
 
 FLAGS = flags.FLAGS
@@ -55,7 +56,7 @@ def table(metrics, seeds=None):
     return results.markdown_table(metrics, seeds)
 
 
-def language_model_table(runs):
+def language_model_table(runs, zoo_dir=None):
     """The language models' block: the README's (from the registry) with finished runs' rows
     (`runs`, their metrics.json) added; a metrics.json that lacks what the table shows is
     named."""
@@ -66,7 +67,7 @@ def language_model_table(runs):
             what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else repr(error)
             tool_support.fail(f"{m.get('source', '?')}/metrics.json: not a finished "
                               f"tools/train.py language model run's metrics ({what})")
-    return language_models.block(FLAGS.zoo_dir, [(m, m["source"]) for m in runs])
+    return language_models.block(zoo_dir, [(m, m["source"]) for m in runs])
 
 
 def seed_run_folders(patterns):
@@ -86,6 +87,35 @@ def seed_run_folders(patterns):
     return finished
 
 
+# The tables the program prints, in order; `--update_readme` writes these and the recipes.
+PRINTED = ("results", "claims", "language_models", "time_series")
+
+
+def tables(zoo_dir=None, seed_runs=None, runs_dir=None):
+    """({README block name: text}, warnings): the tables the program prints (`PRINTED`) and the
+    "language_model_recipes" block, from the registry at `zoo_dir`, the seed runs `seed_runs`
+    ({name: [run summary]}; the recorded ones by default) and the finished runs under
+    `runs_dir` (none in the README's). Without `runs_dir` these are the README's blocks, which
+    `--update_readme` writes. A run that lacks what its table shows ends the program naming
+    its metrics.json."""
+    accuracies, warnings = results.seed_accuracies(zoo_dir, seed_runs)
+    try:
+        runs_metrics = results.run_metrics(runs_dir, warn=warnings.append) if runs_dir else []
+        metrics = results.collect(zoo_dir=zoo_dir, runs=runs_metrics)
+        lm_runs = [m for m in runs_metrics if results.is_language_model(m)]
+    except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
+        tool_support.fail(error)
+    blocks = {
+        "results": table(metrics, {name: [v for _, v, _ in values]
+                                   for name, values in accuracies.items()}),
+        "claims": results.claims_table(accuracies),
+        "language_models": language_model_table(lm_runs, zoo_dir),
+        "time_series": time_series.readme_block(zoo_dir),
+        "language_model_recipes": language_models.recipes_block(),
+    }
+    return blocks, warnings
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -96,36 +126,11 @@ def main(argv):
     if FLAGS.seed_runs:
         runs = results.add_seed_runs(runs, seed_run_folders(FLAGS.seed_runs))
     # Every check runs before anything is written.
-    accuracies, warnings = results.seed_accuracies(FLAGS.zoo_dir, runs)
-    try:
-        runs_metrics = results.run_metrics(FLAGS.runs_dir, warn=warnings.append) \
-            if FLAGS.runs_dir else []
-        metrics = results.collect(zoo_dir=FLAGS.zoo_dir, runs=runs_metrics)
-        lm_runs = [m for m in runs_metrics if results.is_language_model(m)]
-    except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
-        tool_support.fail(error)
-    lm_text = language_model_table(lm_runs)
-    text = table(metrics, {name: [v for _, v, _ in values] for name, values in accuracies.items()})
-    claims_text = results.claims_table(accuracies)
+    blocks, warnings = tables(FLAGS.zoo_dir, runs, FLAGS.runs_dir)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if FLAGS.seed_runs:
         results.write_seed_runs(runs, FLAGS.zoo_dir)
-    print(text)
-    print()
-    print(claims_text)
-    print()
-    print(lm_text)
-    time_series_text = time_series.readme_block(FLAGS.zoo_dir)
-    print()
-    print(time_series_text)
+    print("\n\n".join(blocks[name] for name in PRINTED))
     if FLAGS.update_readme:
-        readme.replace_blocks({"results": text, "claims": claims_text,
-                               "language_models": lm_text,
-                               "language_model_recipes": language_models.recipes_block(),
-                               "time_series": time_series_text})
-
-
-if __name__ == "__main__":
-    define_flags()
-    tool_support.run(main, ERRORS)
+        readme.replace_blocks(blocks)

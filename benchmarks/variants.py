@@ -1,10 +1,14 @@
-"""Prints the paper's Table 1 as the library holds it, with weight counts for given sizes."""
+"""Prints the paper's Table 1 as the library holds it, with weight counts for given sizes: the
+program `python tools/variants.py` runs (`define_flags`, `main`).
 
-import tool_support
+python tools/variants.py [--input_dim=300] [--units=300] [--ngrams=1,3] [--update_readme]
+"""
+
+import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/variants.py)
 from absl import app, flags
 
-from reporting import readme
-from kasm_keras.layers.variants import markdown_table
+from benchmarks.reporting import readme
+from benchmarks.reporting.variants import markdown_table
 
 FLAGS = flags.FLAGS
 ERRORS = ()
@@ -29,7 +33,3 @@ def main(argv):
     if FLAGS.update_readme:
         readme.replace_block("variants", table)
 
-
-if __name__ == "__main__":
-    define_flags()
-    tool_support.run(main, ERRORS)

@@ -13,7 +13,7 @@ import pytest
 from absl import flags
 
 import tool_support
-from reporting import benchmark, language_model_benchmark, readme, results
+from benchmarks.reporting import benchmark, language_model_benchmark, readme, results
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ import json
 import math
 import os
 
-from reporting import claims
+from benchmarks.reporting import claims
 from kasm_keras import paper, zoo
 from kasm_keras.utils.atomic_files import atomic_write_text
 from kasm_keras.utils.files import read_json as _read_json
@@ -116,14 +116,14 @@ def run_metrics(runs_dir, warn):
 
 
 def is_language_model(metrics):
-    """A language model's metrics.json (its table is `reporting.language_models`')."""
+    """A language model's metrics.json (its table: `benchmarks.reporting.language_models`)."""
     from kasm_keras.zoo import language_models
 
     return language_models.is_language_model_run(metrics)
 
 
 def is_time_series(metrics):
-    """A time-series classifier's metrics.json (its table is `reporting.time_series`')."""
+    """A time-series classifier's metrics.json (its table: `benchmarks.reporting.time_series`)."""
     from kasm_keras.zoo import time_series
 
     return time_series.is_time_series_run(metrics)
@@ -132,7 +132,8 @@ def is_time_series(metrics):
 def collect(zoo_dir=None, runs=()):
     """Metrics of the zoo's classifiers and of the classifier runs among `runs` (`run_metrics`'
     list), as a list of dicts. The language models, entries and runs, are
-    `reporting.language_models`' table, the time-series classifiers `reporting.time_series`'."""
+    `benchmarks.reporting.language_models`' table, the time-series classifiers
+    `benchmarks.reporting.time_series`'."""
     found = []
     for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
@@ -286,10 +287,3 @@ def claims_table(accuracies):
     return claims.markdown_table(cells, [d for d in zoo.DATASETS if d in cells],
                                  paper.TABLE2_ACCURACY, paper.PYTORCH_TABLE2_ACCURACY)
 
-
-def readme_tables(zoo_dir=None, runs=None):
-    """(results table, claims table, warnings): the README's generated blocks "results" and
-    "claims", from the registry and the recorded seed runs (or `runs`) alone."""
-    accuracies, warnings = seed_accuracies(zoo_dir, runs)
-    seeds = {name: [v for _, v, _ in values] for name, values in accuracies.items()}
-    return markdown_table(collect(zoo_dir), seeds), claims_table(accuracies), warnings
