@@ -189,4 +189,3 @@ def main(argv):
         tool_support.write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")
     if FLAGS.update_readme:
         readme.replace_block("benchmark", table)
-

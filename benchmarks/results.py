@@ -102,7 +102,7 @@ def tables(zoo_dir=None, seed_runs=None, runs_dir=None):
     try:
         runs_metrics = results.run_metrics(runs_dir, warn=warnings.append) if runs_dir else []
         metrics = results.collect(zoo_dir=zoo_dir, runs=runs_metrics)
-        lm_runs = [m for m in runs_metrics if results.is_language_model(m)]
+        lm_runs = [m for m in runs_metrics if results.run_table(m) == "language_models"]
     except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
         tool_support.fail(error)
     blocks = {

@@ -32,4 +32,3 @@ def main(argv):
     print(table)
     if FLAGS.update_readme:
         readme.replace_block("variants", table)
-

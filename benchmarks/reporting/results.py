@@ -115,18 +115,16 @@ def run_metrics(runs_dir, warn):
     return [m for m in found if m.get("test_evaluated") is not False]  # a recipe search's run
 
 
-def is_language_model(metrics):
-    """A language model's metrics.json (its table: `benchmarks.reporting.language_models`)."""
-    from kasm_keras.zoo import language_models
+def run_table(metrics):
+    """The table a finished run's metrics.json is a row of: "language_models" or "time_series"
+    where that family's zoo module recognises its run (`benchmarks.reporting.language_models`,
+    `benchmarks.reporting.time_series`), else "results" (a classifier's)."""
+    from kasm_keras.zoo import language_models, time_series
 
-    return language_models.is_language_model_run(metrics)
-
-
-def is_time_series(metrics):
-    """A time-series classifier's metrics.json (its table: `benchmarks.reporting.time_series`)."""
-    from kasm_keras.zoo import time_series
-
-    return time_series.is_time_series_run(metrics)
+    recognisers = {"language_models": language_models.is_language_model_run,
+                   "time_series": time_series.is_time_series_run}
+    return next((table for table, recognises in recognisers.items() if recognises(metrics)),
+                "results")
 
 
 def collect(zoo_dir=None, runs=()):
@@ -140,7 +138,7 @@ def collect(zoo_dir=None, runs=()):
         # The entry's test accuracy is the one measured from its stored files.
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
-    found += [m for m in runs if not is_language_model(m) and not is_time_series(m)]
+    found += [m for m in runs if run_table(m) == "results"]
     return found
 
 
@@ -286,4 +284,3 @@ def claims_table(accuracies):
     cells = cells_by_dataset(accuracies)
     return claims.markdown_table(cells, [d for d in zoo.DATASETS if d in cells],
                                  paper.TABLE2_ACCURACY, paper.PYTORCH_TABLE2_ACCURACY)
-

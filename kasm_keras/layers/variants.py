@@ -115,4 +115,3 @@ def equations(variant):
     if v.output_gate:
         output = f"o_t * {output}"
     return ("[x_t, h'_{t-1}]" if v.recurrent else "x_t"), cell, output
-
