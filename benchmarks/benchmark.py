@@ -1,17 +1,9 @@
-"""Training and inference speed of every variant beside keras.layers.LSTM at each precision, the
+"""The program `python tools/benchmark.py` runs: its flags (`define_flags`) and `main`.
+
+Training and inference speed of every variant beside keras.layers.LSTM at each precision, the
 classifier end to end on real AG News batches, scaling curves, serving latency, and the goals.
-The program `python tools/benchmark.py` runs (`define_flags`, `main`).
 
-python tools/benchmark.py [--quick] [--output=FILE] [--json] [--precisions=float32,auto]
-    [--data_dir=../shared/data] [--scaling] [--serving_zoo=NAME] [--update_readme]
-python tools/benchmark.py --report=benchmarks/latest.json --language_models \
-    --data_dir=../shared/data --output=benchmarks/latest.json --update_readme
-python tools/benchmark.py --report=benchmarks/latest.json --time_to_accuracy=RUN/metrics.json \
-    --output=benchmarks/latest.json --update_readme
-
-With --report, no layer is measured; --data_dir (with --language_models), --scaling and
---serving_zoo still measure theirs and add them to the report. A new --time_to_accuracy keeps
-the report's earlier figure beside it (as "previous").
+Its usage (what `--help` prints) is tools/benchmark.py's docstring.
 """
 
 import json

@@ -1,18 +1,11 @@
-"""Prints the measured accuracies beside the paper's Table 2 and the PyTorch reproduction's, and
+"""The program `python tools/results.py` runs: its flags (`define_flags`) and `main`.
+
+Prints the measured accuracies beside the paper's Table 2 and the PyTorch reproduction's, and
 the paper's claims judged on them, from the zoo's registry (and finished runs); then the language
 models' perplexities beside Table 3's, and whether the paper's ordering of the cells holds; then
 the time-series classifiers' accuracies beside their goals and Table 4's (another data set).
-The program `python tools/results.py` runs (`define_flags`, `main`).
 
-python tools/results.py [--runs_dir=runs]
-python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
-
---seed_runs records finished runs of the zoo's cells with other seeds than the published
-entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
-seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
-README's "results", "claims" and "language_models" blocks, which come from the registry and
-seed_runs.json alone, the "language_model_recipes" block (from the code's RECIPES) and the
-"time_series" block (from the registry).
+Its usage (what `--help` prints) is tools/results.py's docstring.
 """
 
 import glob

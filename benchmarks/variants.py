@@ -1,7 +1,8 @@
-"""Prints the paper's Table 1 as the library holds it, with weight counts for given sizes: the
-program `python tools/variants.py` runs (`define_flags`, `main`).
+"""The program `python tools/variants.py` runs: its flags (`define_flags`) and `main`.
 
-python tools/variants.py [--input_dim=300] [--units=300] [--ngrams=1,3] [--update_readme]
+Prints the paper's Table 1 as the library holds it, with weight counts for given sizes.
+
+Its usage (what `--help` prints) is tools/variants.py's docstring.
 """
 
 import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/variants.py)

@@ -1,8 +1,17 @@
-"""The measured results beside the paper's tables, and the README's generated tables: runs
-`benchmarks/results.py` (its docstring lists the flags).
+"""Prints the measured accuracies beside the paper's Table 2 and the PyTorch reproduction's, and
+the paper's claims judged on them, from the zoo's registry (and finished runs); then the language
+models' perplexities beside Table 3's, and whether the paper's ordering of the cells holds; then
+the time-series classifiers' accuracies beside their goals and Table 4's (another data set).
 
 python tools/results.py [--runs_dir=runs]
 python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
+
+--seed_runs records finished runs of the zoo's cells with other seeds than the published
+entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
+seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
+README's "results", "claims" and "language_models" blocks, which come from the registry and
+seed_runs.json alone, the "language_model_recipes" block (from the code's RECIPES) and the
+"time_series" block (from the registry).
 """
 
 import os
@@ -13,8 +22,12 @@ import tool_support  # first: it handles stopping signals from here on
 # benchmarks/ sits beside tools/ in the checkout, outside the installed library.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from absl import flags  # noqa: E402
+
 from benchmarks.results import ERRORS, define_flags, main  # noqa: E402
 
 if __name__ == "__main__":
     define_flags()
+    # Key flags of this program, defined in benchmarks/: --help lists them under its name.
+    flags.adopt_module_key_flags(sys.modules[main.__module__])
     tool_support.run(main, ERRORS)
