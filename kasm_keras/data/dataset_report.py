@@ -97,8 +97,8 @@ def _describe_classification(name, data_dir, cache_dir, chosen, batch_size, **op
 
 def _describe_corpus(name, data_dir, cache_dir, chosen, batch_size, sequence_length=70,
                      **options):
-    """A corpus' report; its files are read as they are (no cache), and `options`, the
-    classification data sets' settings, do not apply."""
+    """A corpus' report (`cache_dir` and `options`, the classification data sets' settings,
+    do not apply to a corpus)."""
     corpus = language_model_data.load_corpus(name, data_dir)
     names = {"train": "train", "valid": "validation", "test": "test"}
     return {
