@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-# The measurement and README code lives with the tools, outside the library's import path.
+# The tools' shared module, tool_support, which the tools (and benchmarks/'s programs) import
+# from tools/. benchmarks/ itself is imported from the checkout's root.
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools")
 sys.path.insert(0, os.path.abspath(TOOLS))
 

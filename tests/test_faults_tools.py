@@ -56,7 +56,9 @@ def run_tool(name, *args, monkeypatch, capsys):
     module = _tool(name)
     flag_values = flags.FlagValues()
     module.define_flags(flag_values)
-    monkeypatch.setattr(module, "FLAGS", flag_values)
+    # The FLAGS that `main` reads: its own module's (a tool in tools/ may run one from
+    # benchmarks/, whose module holds them).
+    monkeypatch.setitem(module.main.__globals__, "FLAGS", flag_values)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:
         tool_support.execute(module.main, [f"{name}.py", *map(str, args)], module.ERRORS,

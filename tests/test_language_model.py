@@ -464,7 +464,7 @@ def test_a_training_step_clips_the_gradient_to_its_global_norm(tmp_path):
 
 
 def test_the_readme_recipes_table_is_generated_from_recipes():
-    from reporting import language_models as lm_tables, readme
+    from benchmarks.reporting import language_models as lm_tables, readme
 
     assert readme.read_block("language_model_recipes") == lm_tables.recipes_block()
     for name, recipe in RECIPES.items():

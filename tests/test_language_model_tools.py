@@ -23,8 +23,8 @@ from kasm_keras.data.language_model_data import load_corpus
 from kasm_keras.models.kernel_lm import KernelCausalLM
 from kasm_keras.training.language_model import LanguageModelConfig, train_language_model
 from kasm_keras.zoo import language_models
-from reporting import language_models as lm_tables
-from reporting import readme
+from benchmarks.reporting import language_models as lm_tables
+from benchmarks.reporting import readme
 from tests.test_faults_tools import error_line, run_tool, tree
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

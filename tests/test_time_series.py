@@ -467,7 +467,7 @@ def test_every_time_series_entry_is_a_measured_preset_that_loads():
 
 
 def test_readme_shows_the_current_time_series_table():
-    from reporting import readme, time_series as time_series_table
+    from benchmarks.reporting import readme, time_series as time_series_table
 
     block = readme.read_block("time_series")
     assert block == time_series_table.readme_block()

@@ -7,8 +7,9 @@ import sys
 import pytest
 
 import kasm_keras
-from reporting import readme
-from kasm_keras.layers.variants import equations, markdown_table
+from benchmarks.reporting import readme
+from benchmarks.reporting.variants import markdown_table
+from kasm_keras.layers.variants import equations
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -77,8 +77,8 @@ def describe_time_series():
     with tool_support.download_hint(f"the {FLAGS.dataset} data set"):
         data = time_series_data.load_time_series(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir,
                                                  fraction, FLAGS.seed, FLAGS.max_series_length)
-    report = time_series_data.describe(data)
-    print(json.dumps(report) if FLAGS.json else time_series_data.format_report(report))
+    report = dataset_report.describe_time_series(data)
+    print(json.dumps(report) if FLAGS.json else dataset_report.format_report(report))
 
 
 def main(argv):

@@ -14,118 +14,20 @@ seed_runs.json alone, the "language_model_recipes" block (from the code's RECIPE
 "time_series" block (from the registry).
 """
 
-import glob
 import os
 import sys
 
-import tool_support
-from absl import app, flags
+import tool_support  # first: it handles stopping signals from here on
 
-from reporting import language_models, readme, results, time_series
-from kasm_keras import zoo
+# benchmarks/ sits beside tools/ in the checkout, outside the installed library.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-FLAGS = flags.FLAGS
-ERRORS = (zoo.ZooError,)
+from absl import flags  # noqa: E402
 
-
-def define_flags(flag_values=FLAGS):
-    kw = {"flag_values": flag_values}
-    flags.DEFINE_string("runs_dir", None, "Also include finished runs under this folder (local "
-                        "or any tf.io.gfile path, e.g. gs://...).", **kw)
-    flags.DEFINE_list("seed_runs", None, "Finished runs (folders or globs, comma-separated) of "
-                      "the zoo's cells with other seeds: recorded in seed_runs.json beside the "
-                      "registry, for the seed noise of the tables.", **kw)
-    tool_support.define_zoo_dir(flag_values, "the entries")
-    flags.DEFINE_bool("update_readme", False, "Replace the README's results, claims and language "
-                      "model tables with these (not with --runs_dir: the README's come from the "
-                      "registry).", **kw)
-    tool_support.existing_folder(flag_values, "runs_dir")
-
-
-def table(metrics, seeds=None):
-    """The results table; one metrics.json that lacks what the table shows is named."""
-    for m in metrics:
-        try:
-            results.markdown_table([m])
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else repr(error)
-            source = m.get("source", "?")
-            where = source if source.startswith("zoo: ") else f"{source}/metrics.json"
-            tool_support.fail(f"{where}: not a finished tools/train.py run's metrics ({what})")
-    return results.markdown_table(metrics, seeds)
-
-
-def language_model_table(runs):
-    """The language models' block: the README's (from the registry) with finished runs' rows
-    (`runs`, their metrics.json) added; a metrics.json that lacks what the table shows is
-    named."""
-    for m in runs:
-        try:
-            language_models.markdown_table([language_models.row_from_metrics(m, m["source"])])
-        except (KeyError, TypeError, ValueError) as error:
-            what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else repr(error)
-            tool_support.fail(f"{m.get('source', '?')}/metrics.json: not a finished "
-                              f"tools/train.py language model run's metrics ({what})")
-    return language_models.block(FLAGS.zoo_dir, [(m, m["source"]) for m in runs])
-
-
-def seed_run_folders(patterns):
-    """The finished run folders the patterns name; an unfinished one is skipped, on stderr."""
-    folders = sorted({folder for pattern in patterns
-                      for folder in (glob.glob(pattern) or [pattern])})
-    if not folders:
-        tool_support.fail(f"--seed_runs={','.join(patterns)}: no such folders")
-    finished = []
-    for folder in folders:
-        if not os.path.isdir(folder):
-            tool_support.fail(f"--seed_runs: {folder}: no such folder")
-        if os.path.exists(os.path.join(folder, "metrics.json")):
-            finished.append(folder)
-        else:
-            print(f"skipped {folder}: not finished (no metrics.json)", file=sys.stderr)
-    return finished
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if FLAGS.update_readme and FLAGS.runs_dir:
-        raise app.UsageError("--update_readme takes the tables from the registry alone; leave "
-                             "out --runs_dir")
-    runs = results.read_seed_runs(FLAGS.zoo_dir)
-    if FLAGS.seed_runs:
-        runs = results.add_seed_runs(runs, seed_run_folders(FLAGS.seed_runs))
-    # Every check runs before anything is written.
-    accuracies, warnings = results.seed_accuracies(FLAGS.zoo_dir, runs)
-    try:
-        runs_metrics = results.run_metrics(FLAGS.runs_dir, warn=warnings.append) \
-            if FLAGS.runs_dir else []
-        metrics = results.collect(zoo_dir=FLAGS.zoo_dir, runs=runs_metrics)
-        lm_runs = [m for m in runs_metrics if results.is_language_model(m)]
-    except ValueError as error:  # a metrics.json that is not JSON, named by kasm_keras.utils.files
-        tool_support.fail(error)
-    lm_text = language_model_table(lm_runs)
-    text = table(metrics, {name: [v for _, v, _ in values] for name, values in accuracies.items()})
-    claims_text = results.claims_table(accuracies)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if FLAGS.seed_runs:
-        results.write_seed_runs(runs, FLAGS.zoo_dir)
-    print(text)
-    print()
-    print(claims_text)
-    print()
-    print(lm_text)
-    time_series_text = time_series.readme_block(FLAGS.zoo_dir)
-    print()
-    print(time_series_text)
-    if FLAGS.update_readme:
-        readme.replace_blocks({"results": text, "claims": claims_text,
-                               "language_models": lm_text,
-                               "language_model_recipes": language_models.recipes_block(),
-                               "time_series": time_series_text})
-
+from benchmarks.results import ERRORS, define_flags, main  # noqa: E402
 
 if __name__ == "__main__":
     define_flags()
+    # Key flags of this program, defined in benchmarks/: --help lists them under its name.
+    flags.adopt_module_key_flags(sys.modules[main.__module__])
     tool_support.run(main, ERRORS)

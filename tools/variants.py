@@ -1,35 +1,19 @@
 """Prints the paper's Table 1 as the library holds it, with weight counts for given sizes."""
 
-import tool_support
-from absl import app, flags
+import os
+import sys
 
-from reporting import readme
-from kasm_keras.layers.variants import markdown_table
+import tool_support  # first: it handles stopping signals from here on
 
-FLAGS = flags.FLAGS
-ERRORS = ()
+# benchmarks/ sits beside tools/ in the checkout, outside the installed library.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from absl import flags  # noqa: E402
 
-def define_flags(flag_values=FLAGS):
-    kw = {"flag_values": flag_values}
-    flags.DEFINE_integer("input_dim", 300, "m, the size of each input vector (embedding).",
-                         lower_bound=1, **kw)
-    flags.DEFINE_integer("units", 300, "d, the hidden size.", lower_bound=1, **kw)
-    flags.DEFINE_list("ngrams", ["1", "3"], "Window widths n to count weights for.", **kw)
-    flags.DEFINE_bool("update_readme", False, "Replace the README's variant table (default "
-                      "sizes).", **kw)
-    tool_support.int_list(flag_values, "ngrams", low=1)
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    table = markdown_table(FLAGS.input_dim, FLAGS.units, [int(n) for n in FLAGS.ngrams])
-    print(table)
-    if FLAGS.update_readme:
-        readme.replace_block("variants", table)
-
+from benchmarks.variants import ERRORS, define_flags, main  # noqa: E402
 
 if __name__ == "__main__":
     define_flags()
+    # Key flags of this program, defined in benchmarks/: --help lists them under its name.
+    flags.adopt_module_key_flags(sys.modules[main.__module__])
     tool_support.run(main, ERRORS)

@@ -1,10 +1,15 @@
-"""What a dataset holds, measured: split sizes, classes, vocabulary, lengths, vectors, pipeline speed."""
+"""What a dataset holds, measured: split sizes, classes, vocabulary, lengths, vectors, pipeline
+speed; for a time series its files, channels, lengths and standardisation. `tools/data.py`
+prints these reports (`describe`, `describe_time_series`; `format_report` for either).
+"""
 
+import os
 import time
 
 import numpy as np
 
 from kasm_keras.data import datasets, language_model_data, word_vectors
+from kasm_keras.utils.atomic_files import file_digest
 
 
 def pipeline_speed(batches, seconds=3.0, warmup=5):
@@ -56,8 +61,14 @@ def describe(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO, 
     with the report's "embeddings" entry saying which.
     """
     chosen = _embeddings(embeddings)
-    if name in datasets.LANGUAGE_MODELLING:
-        return _describe_corpus(name, data_dir, chosen, batch_size)
+    # A name that is no corpus is a classification data set's (load_classification refuses
+    # one that is neither).
+    describer = dict.fromkeys(datasets.LANGUAGE_MODELLING, _describe_corpus).get(
+        name, _describe_classification)
+    return describer(name, data_dir, cache_dir, chosen, batch_size, **options)
+
+
+def _describe_classification(name, data_dir, cache_dir, chosen, batch_size, **options):
     data = datasets.load_classification(name, data_dir, cache_dir=cache_dir, **options)
     splits = ("train", "validation", "test")
     labels = {split: data.labels(split) for split in splits}
@@ -84,7 +95,10 @@ def describe(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO, 
     }
 
 
-def _describe_corpus(name, data_dir, chosen, batch_size, sequence_length=70):
+def _describe_corpus(name, data_dir, cache_dir, chosen, batch_size, sequence_length=70,
+                     **options):
+    """A corpus' report (`cache_dir` and `options`, the classification data sets' settings,
+    do not apply to a corpus)."""
     corpus = language_model_data.load_corpus(name, data_dir)
     names = {"train": "train", "valid": "validation", "test": "test"}
     return {
@@ -110,39 +124,109 @@ def _no_vectors_reason(chosen):
     return "none (--embeddings=none)"
 
 
-def format_report(report):
-    """The report as a readable text table."""
-    lines = [f"{report['dataset']} ({report['kind'].replace('_', ' ')})"]
-    unit = "tokens" if report["kind"] == "language_model" else "documents"
-    lines.append(f"  {'split':<12}{unit:>12}")
-    for split, n in report["splits"].items():
-        lines.append(f"  {split:<12}{n:>12,}")
-    lines.append(f"  vocabulary: {report['vocabulary_size']:,} tokens")
-    if report["kind"] == "classification":
-        lines.append(f"  training tokens out of vocabulary: {report['train_oov_share']:.2%}")
-        lines.append("  class balance (train / validation / test):")
-        for name in report["classes"]:
-            counts = " / ".join(f"{report['class_balance'][s][name]:,}" for s in report["splits"])
-            lines.append(f"    {name:<24}{counts}")
-        lines.append(f"  length in tokens (documents cut at {report['max_length']}):")
-        lines.append(f"    {'split':<12}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}{'cut':>8}")
-        for split, s in report["length"].items():
-            lines.append(f"    {split:<12}{s['mean']:>8.1f}{s['median']:>8.0f}{s['p95']:>8.0f}"
-                         f"{s['max']:>8}{s['cut_share']:>8.1%}")
-        if report["skipped_rows"]:
-            lines.append(f"  skipped {len(report['skipped_rows'])} bad rows:")
-            lines.extend(f"    {row}" for row in report["skipped_rows"])
-    else:
-        mapped = ", ".join(f"{s} {n:,}" for s, n in report["mapped_to_unk"].items())
-        lines.append(f"  tokens mapped to <unk>: {mapped}")
+def describe_time_series(data):
+    """What `data` (a `time_series_data.TimeSeriesData`) holds, JSON-ready: files and their
+    sha256, cases per split, channels, classes and their balance, lengths and the per-channel
+    statistics of the standardisation fitted on its training cases."""
+    return {
+        "dataset": data.name, "kind": "time_series",
+        "files": {split: {"path": os.path.abspath(path), "sha256": file_digest(path)}
+                  for split, path in data.paths.items()},
+        "splits": data.split_sizes(), "channels": data.channels, "classes": list(data.classes),
+        "class_balance": {split: {name: int(np.sum(np.asarray(labels) == i))
+                                  for i, name in enumerate(data.classes)}
+                          for split, (_, labels) in data.cases.items()},
+        "length": {split: {"min": int(data.lengths(split).min()),
+                           "mean": float(data.lengths(split).mean()),
+                           "max": int(data.lengths(split).max())} for split in data.cases},
+        "mean": data.mean.tolist(), "std": data.std.tolist(),
+    }
+
+
+def _class_balance_lines(report):
+    lines = ["  class balance (train / validation / test):"]
+    for name in report["classes"]:
+        counts = " / ".join(f"{report['class_balance'][s][name]:,}" for s in report["splits"])
+        lines.append(f"    {name:<24}{counts}")
+    return lines
+
+
+def _split_lines(report, unit):
+    lines = [f"  {'split':<12}{unit:>12}"]
+    lines += [f"  {split:<12}{n:>12,}" for split, n in report["splits"].items()]
+    return lines + [f"  vocabulary: {report['vocabulary_size']:,} tokens"]
+
+
+def _classification_lines(report):
+    lines = _split_lines(report, "documents")
+    lines.append(f"  training tokens out of vocabulary: {report['train_oov_share']:.2%}")
+    lines += _class_balance_lines(report)
+    lines.append(f"  length in tokens (documents cut at {report['max_length']}):")
+    lines.append(f"    {'split':<12}{'mean':>8}{'median':>8}{'p95':>8}{'max':>8}{'cut':>8}")
+    for split, s in report["length"].items():
+        lines.append(f"    {split:<12}{s['mean']:>8.1f}{s['median']:>8.0f}{s['p95']:>8.0f}"
+                     f"{s['max']:>8}{s['cut_share']:>8.1%}")
+    if report["skipped_rows"]:
+        lines.append(f"  skipped {len(report['skipped_rows'])} bad rows:")
+        lines.extend(f"    {row}" for row in report["skipped_rows"])
+    return lines + _text_tail_lines(report)
+
+
+def _corpus_lines(report):
+    lines = _split_lines(report, "tokens")
+    mapped = ", ".join(f"{s} {n:,}" for s, n in report["mapped_to_unk"].items())
+    lines.append(f"  tokens mapped to <unk>: {mapped}")
+    return lines + _text_tail_lines(report)
+
+
+def _text_tail_lines(report):
+    """A text data set's word vectors and input pipeline."""
     vectors = report["vectors"]
     if vectors:
-        lines.append(f"  word vectors {vectors['source']} ({vectors['dim']}d): "
-                     f"{vectors['found']:,} words, {vectors['vocabulary_share']:.1%} of the "
-                     f"vocabulary, {vectors['token_share']:.1%} of training tokens")
+        lines = [f"  word vectors {vectors['source']} ({vectors['dim']}d): "
+                 f"{vectors['found']:,} words, {vectors['vocabulary_share']:.1%} of the "
+                 f"vocabulary, {vectors['token_share']:.1%} of training tokens"]
     else:
-        lines.append(f"  word vectors: {_no_vectors_reason(report.get('embeddings'))}")
+        lines = [f"  word vectors: {_no_vectors_reason(report.get('embeddings'))}"]
     pipeline = report["pipeline"]
     lines.append(f"  input pipeline: {pipeline['batches_per_second']:,.0f} batches/s "
                  f"of {pipeline['batch_size']}")
-    return "\n".join(lines)
+    return lines
+
+
+def _time_series_lines(report):
+    lines = [f"  {split} file: {f['path']} (sha256 {f['sha256'][:16]}...)"
+             for split, f in report["files"].items()]
+    lines.append(f"  {'split':<12}{'cases':>8}{'min len':>9}{'mean len':>10}{'max len':>9}")
+    for split, n in report["splits"].items():
+        length = report["length"][split]
+        lines.append(f"  {split:<12}{n:>8,}{length['min']:>9}{length['mean']:>10.1f}"
+                     f"{length['max']:>9}")
+    lines += _class_balance_lines(report)
+    lines.append("  standardisation fitted on train (mean / std per channel):")
+    lines += [f"    {i:>3} {m:>12.5f} {s:>12.5f}"
+              for i, (m, s) in enumerate(zip(report["mean"], report["std"]))]
+    return lines
+
+
+def _time_series_title(report):
+    return (f"{report['dataset']} (time series: {report['channels']} channels, "
+            f"{len(report['classes'])} classes)")
+
+
+def _title(report):
+    return f"{report['dataset']} ({report['kind'].replace('_', ' ')})"
+
+
+# A report's "kind": (its title line, the lines under it).
+_FORMATS = {
+    "classification": (_title, _classification_lines),
+    "language_model": (_title, _corpus_lines),
+    "time_series": (_time_series_title, _time_series_lines),
+}
+
+
+def format_report(report):
+    """A report of `describe` or `describe_time_series` as a readable text table."""
+    title, body = _FORMATS[report["kind"]]
+    return "\n".join([title(report)] + body(report))

@@ -115,17 +115,3 @@ def equations(variant):
     if v.output_gate:
         output = f"o_t * {output}"
     return ("[x_t, h'_{t-1}]" if v.recurrent else "x_t"), cell, output
-
-
-def markdown_table(input_dim=300, units=300, ngrams=(1, 3)):
-    """Table 1 with each variant's weight entries for the given sizes, as Markdown."""
-    counts = " / ".join(f"{n}-gram" for n in ngrams)
-    lines = [
-        f"| variant | paper's name | input z'_t | cell c_t | output h'_t | k | weights (m={input_dim}, d={units}) {counts} |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for v in VARIANT_TABLE.values():
-        z, cell, output = equations(v)
-        entries = " / ".join(f"{v.weight_entries(input_dim, units, n):,}" for n in ngrams)
-        lines.append(f"| `{v.name}` | {v.title} | {z} | {cell} | {output} | {v.k} | {entries} |")
-    return "\n".join(lines)

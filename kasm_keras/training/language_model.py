@@ -163,23 +163,6 @@ class LanguageModelConfig:
         return precision.resolve(self.precision)
 
 
-def recipes_markdown():
-    """`RECIPES` as a Markdown table, one column per recipe (the README's copy is generated)."""
-    names = list(RECIPES)
-    keys = list(dict.fromkeys(k for recipe in RECIPES.values() for k in recipe))
-    fixed = {k: getattr(LanguageModelConfig, k) for k in (
-        "layer_norm", "alpha", "beta", "weight_decay", "clip_norm", "nonmono",
-        "eval_batch_size", "test_batch_size")}
-    lines = ["| setting | " + " | ".join(f"`{n}`" for n in names) + " |",
-             "|---|" + "---|" * len(names)]
-    for key in keys:
-        lines.append(f"| `{key}` | " + " | ".join(
-            f"{RECIPES[n].get(key, getattr(LanguageModelConfig, key))}" for n in names) + " |")
-    for key, value in fixed.items():
-        lines.append(f"| `{key}` | " + " | ".join(str(value) for _ in names) + " |")
-    return "\n".join(lines)
-
-
 def window_schedule(row_length, bptt, seed):
     """An endless `tf.data.Dataset` of (start, length, first) windows over rows of
     `row_length` tokens, epoch after epoch, AWD-LSTM's variable-length BPTT: the windows of an

@@ -20,7 +20,7 @@ import json
 import math
 import os
 
-from reporting import claims
+from benchmarks.reporting import claims
 from kasm_keras import paper, zoo
 from kasm_keras.utils.atomic_files import atomic_write_text
 from kasm_keras.utils.files import read_json as _read_json
@@ -115,31 +115,30 @@ def run_metrics(runs_dir, warn):
     return [m for m in found if m.get("test_evaluated") is not False]  # a recipe search's run
 
 
-def is_language_model(metrics):
-    """A language model's metrics.json (its table is `reporting.language_models`')."""
-    from kasm_keras.zoo import language_models
+def run_table(metrics):
+    """The table a finished run's metrics.json is a row of: "language_models" or "time_series"
+    where that family's zoo module recognises its run (`benchmarks.reporting.language_models`,
+    `benchmarks.reporting.time_series`), else "results" (a classifier's)."""
+    from kasm_keras.zoo import language_models, time_series
 
-    return language_models.is_language_model_run(metrics)
-
-
-def is_time_series(metrics):
-    """A time-series classifier's metrics.json (its table is `reporting.time_series`')."""
-    from kasm_keras.zoo import time_series
-
-    return time_series.is_time_series_run(metrics)
+    recognisers = {"language_models": language_models.is_language_model_run,
+                   "time_series": time_series.is_time_series_run}
+    return next((table for table, recognises in recognisers.items() if recognises(metrics)),
+                "results")
 
 
 def collect(zoo_dir=None, runs=()):
     """Metrics of the zoo's classifiers and of the classifier runs among `runs` (`run_metrics`'
     list), as a list of dicts. The language models, entries and runs, are
-    `reporting.language_models`' table, the time-series classifiers `reporting.time_series`'."""
+    `benchmarks.reporting.language_models`' table, the time-series classifiers
+    `benchmarks.reporting.time_series`'."""
     found = []
     for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
         metadata = _entry_metadata(name, zoo_dir)
         # The entry's test accuracy is the one measured from its stored files.
         found.append({**metadata["metrics"], "test_accuracy": metadata["test_accuracy"],
                       "source": f"zoo: {name}"})
-    found += [m for m in runs if not is_language_model(m) and not is_time_series(m)]
+    found += [m for m in runs if run_table(m) == "results"]
     return found
 
 
@@ -285,11 +284,3 @@ def claims_table(accuracies):
     cells = cells_by_dataset(accuracies)
     return claims.markdown_table(cells, [d for d in zoo.DATASETS if d in cells],
                                  paper.TABLE2_ACCURACY, paper.PYTORCH_TABLE2_ACCURACY)
-
-
-def readme_tables(zoo_dir=None, runs=None):
-    """(results table, claims table, warnings): the README's generated blocks "results" and
-    "claims", from the registry and the recorded seed runs (or `runs`) alone."""
-    accuracies, warnings = seed_accuracies(zoo_dir, runs)
-    seeds = {name: [v for _, v, _ in values] for name, values in accuracies.items()}
-    return markdown_table(collect(zoo_dir), seeds), claims_table(accuracies), warnings

@@ -12,6 +12,7 @@ than CLEARLY_WORSE above the worst of the three. The paper's own numbers meet bo
 import dataclasses
 
 from kasm_keras import paper, zoo
+from kasm_keras.training.language_model import RECIPES, LanguageModelConfig
 from kasm_keras.zoo.language_models import state_label
 
 COMPARABLE = 0.05
@@ -129,7 +130,7 @@ def judge(test_perplexities):
 def ordering_statement(infos):
     """One sentence per corpus of Table 3: whether the paper's ordering holds on the zoo's
     entries (`infos`: {name: info}), and on the paper's numbers by the same rules."""
-    lines = [f"Whether the paper's ordering holds at our scale (`tools/reporting/"
+    lines = [f"Whether the paper's ordering holds at our scale (`benchmarks/reporting/"
              f"language_models.py`: RKM-LSTM and RKM-CIFG within {100 * COMPARABLE:.0f}% of "
              f"LSTM's test perplexity, Linear Kernel w/ o_t more than "
              f"{100 * CLEARLY_WORSE:.0f}% above the worst of the three), from the published "
@@ -177,7 +178,19 @@ def readme_block(zoo_dir=None):
 
 
 def recipes_block():
-    """The README's generated "language_model_recipes" block: the training recipes."""
-    from kasm_keras.training.language_model import recipes_markdown
-
-    return recipes_markdown()
+    """The README's generated "language_model_recipes" block: the training recipes
+    (`kasm_keras.training.language_model.RECIPES`), one column per recipe, with the settings
+    every recipe shares from `LanguageModelConfig`'s defaults."""
+    names = list(RECIPES)
+    keys = list(dict.fromkeys(k for recipe in RECIPES.values() for k in recipe))
+    fixed = {k: getattr(LanguageModelConfig, k) for k in (
+        "layer_norm", "alpha", "beta", "weight_decay", "clip_norm", "nonmono",
+        "eval_batch_size", "test_batch_size")}
+    lines = ["| setting | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for key in keys:
+        lines.append(f"| `{key}` | " + " | ".join(
+            f"{RECIPES[n].get(key, getattr(LanguageModelConfig, key))}" for n in names) + " |")
+    for key, value in fixed.items():
+        lines.append(f"| `{key}` | " + " | ".join(str(value) for _ in names) + " |")
+    return "\n".join(lines)

@@ -216,7 +216,7 @@ def markdown_table(cells_by_dataset, datasets, paper_table, pytorch_table):
                 paper, pytorch = _reference(paper), _reference(pytorch)
             lines.append(f"| {dataset} | {claim} | {ngram} | {sd if i == 0 else ''} | "
                          f"**{ours.verdict}**: {ours.evidence} | {paper} | {pytorch} |")
-    lines += ["", "Rules (tools/reporting/claims.py; sd: standard deviation of the difference, "
-                  "from the dataset's seed noise; means over seeds):"]
+    lines += ["", "Rules (benchmarks/reporting/claims.py; sd: standard deviation of the "
+                  "difference, from the dataset's seed noise; means over seeds):"]
     lines += [f"- {claim}: {rule}." for claim, rule in RULES.items()]
     return "\n".join(lines)

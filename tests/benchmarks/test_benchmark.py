@@ -13,9 +13,9 @@ import pytest
 from absl import flags
 
 import tool_support
-from reporting import benchmark, language_model_benchmark, readme, results
+from benchmarks.reporting import benchmark, language_model_benchmark, readme, results
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_tiny_benchmark_writes_every_figure(tmp_path):

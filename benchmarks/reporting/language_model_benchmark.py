@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 
+from benchmarks.reporting.child import in_child
 from kasm_keras.paper import TABLE3_PERPLEXITY
 
 CORPUS = "ptb"
@@ -48,16 +49,15 @@ def measure_one(variant, data_dir, cache_dir=None, steps=40, recipe=RECIPE, over
 def measure(data_dir, cache_dir=None, steps=40, variants=VARIANTS, recipe=RECIPE,
             overrides=None, log=print):
     """`measure_one` for each variant, each in a process of its own."""
-    from reporting.benchmark import in_child  # benchmark imports this module
-
     data_dir = os.path.abspath(data_dir)
     cache_dir = cache_dir and os.path.abspath(cache_dir)
     rows = []
     for variant in variants:
         log(f"measuring the {recipe} language-model recipe's {variant} on {CORPUS} ...")
         rows.append(in_child(
-            "__import__('reporting.language_model_benchmark', fromlist=['m']).measure_one("
-            f"{variant!r}, {data_dir!r}, {cache_dir!r}, {steps}, {recipe!r}, {overrides!r})",
+            __name__,
+            f"m.measure_one({variant!r}, {data_dir!r}, {cache_dir!r}, {steps}, {recipe!r}, "
+            f"{overrides!r})",
             f"{CORPUS} language model {variant}"))
     return {"corpus": CORPUS, "recipe": recipe, "goal_minutes": GOAL_MINUTES, "rows": rows}
 

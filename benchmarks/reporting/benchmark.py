@@ -12,7 +12,6 @@ report, and a figure the report lacks reads "not measured".
 
 import dataclasses
 import itertools
-import json
 import os
 import platform
 import resource
@@ -22,8 +21,9 @@ import time
 
 import numpy as np
 
+from benchmarks.reporting import language_model_benchmark
+from benchmarks.reporting.child import in_child
 from kasm_keras.layers.variants import VARIANT_TABLE
-from reporting import language_model_benchmark
 
 BASELINE = "keras_lstm"
 FLOAT32 = "float32"
@@ -31,7 +31,6 @@ FLOAT32 = "float32"
 # of a report (where reports before precisions kept them), the others' under "matmul_rates".
 RATE_FIELDS = ("matmul_flops_per_second", "loop_matmul_flops_per_second",
                "sequence_matmul_flops_per_second")
-TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,24 +279,11 @@ def measure_one(layer, ngram, shape, steps, warmup, xla_modes=(False, True), imp
     return rows
 
 
-def in_child(call, what):
-    """The JSON value of `call`, an expression over this module (as `b`), evaluated in a fresh
-    Python process, so that the peak memory it measures is its own."""
-    code = (f"import json, sys; sys.path.insert(0, {TOOLS!r}); "
-            "from reporting import benchmark as b; "
-            f"print('ROWS' + json.dumps({call}))")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("ROWS")]
-    if result.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark of {what} failed:\n{result.stderr[-3000:]}")
-    return json.loads(lines[-1][4:])
-
-
 def _child(layer, ngram, shape, steps, warmup, xla_modes, implementation="auto",
            precision=FLOAT32, inference=True):
     return in_child(
-        f"b.measure_one({layer!r}, {ngram}, b.Shape(**{dataclasses.asdict(shape)!r}), {steps}, "
+        __name__,
+        f"m.measure_one({layer!r}, {ngram}, m.Shape(**{dataclasses.asdict(shape)!r}), {steps}, "
         f"{warmup}, {tuple(xla_modes)!r}, {implementation!r}, {precision!r}, {inference!r})",
         f"{layer} n={ngram} ({precision})")
 
@@ -487,10 +473,11 @@ def end_to_end(data_dir, cache_dir=None, repeats=1, train_batches=40, warmup=5,
         for mode in END_TO_END_MODES:
             log(f"measuring {result['dataset']} end to end, {mode} (round {round_ + 1} of "
                 f"{repeats}) ...")
-            row = in_child(f"b.end_to_end_one({mode!r}, {data_dir!r}, {cache_dir!r}, "
-                            f"{train_batches}, {warmup}, {inference_batches!r}, "
-                            f"{chosen[mode]!r})",
-                            f"{result['dataset']} end to end ({mode})")
+            row = in_child(__name__,
+                           f"m.end_to_end_one({mode!r}, {data_dir!r}, {cache_dir!r}, "
+                           f"{train_batches}, {warmup}, {inference_batches!r}, "
+                           f"{chosen[mode]!r})",
+                           f"{result['dataset']} end to end ({mode})")
             kept = result["modes"].setdefault(mode, row)
             for name in ("train_documents_per_second", "inference_documents_per_second",
                          "peak_memory_mib"):
