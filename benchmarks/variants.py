@@ -5,11 +5,11 @@ Prints the paper's Table 1 as the library holds it, with weight counts for given
 Its usage (what `--help` prints) is tools/variants.py's docstring.
 """
 
-import tool_support  # tools/tool_support.py: tools/ is on sys.path (see tools/variants.py)
 from absl import app, flags
 
 from benchmarks.reporting import readme
 from benchmarks.reporting.variants import markdown_table
+from kasm_keras.cli import tool_support
 
 FLAGS = flags.FLAGS
 ERRORS = ()

@@ -6,16 +6,11 @@ import threading
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-# The tools' shared module, tool_support, which the tools (and benchmarks/'s programs) import
-# from tools/. benchmarks/ itself is imported from the checkout's root.
-TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools")
-sys.path.insert(0, os.path.abspath(TOOLS))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ trainers on one model_dir, and one refusal end to end.
 """
 
 import hashlib
-import importlib.util
+import importlib
 import json
 import os
 import pathlib
@@ -23,8 +23,8 @@ import types
 import pytest
 from absl import flags
 
-import tool_support
 from kasm_keras import training, zoo
+from kasm_keras.cli import tool_support
 from kasm_keras.data import datasets
 from tests.test_training_resume import write_tiny_ag_news
 
@@ -38,17 +38,15 @@ TINY = {"units": 8, "embedding_dim": 8, "embeddings": "none", "batch_size": 16, 
 
 # ------------------------------------------------------------------ helpers
 
-_modules = {}
+# The programs: kasm_keras.cli's (the console scripts kasm-NAME) and benchmarks/'s, each run by
+# tools/NAME.py.
+PROGRAMS = {"benchmark": "benchmarks.benchmark", "results": "benchmarks.results",
+            "variants": "benchmarks.variants"}
 
 
 def _tool(name):
-    """tools/<name>.py as a module of its own (its flags are defined per call, not here)."""
-    if name not in _modules:
-        spec = importlib.util.spec_from_file_location(f"faults_tool_{name}", TOOLS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[name] = module
-    return _modules[name]
+    """The program `tools/<name>.py` runs, as a module (its flags are defined per call)."""
+    return importlib.import_module(PROGRAMS.get(name, f"kasm_keras.cli.{name}"))
 
 
 def run_tool(name, *args, monkeypatch, capsys):
@@ -56,8 +54,7 @@ def run_tool(name, *args, monkeypatch, capsys):
     module = _tool(name)
     flag_values = flags.FlagValues()
     module.define_flags(flag_values)
-    # The FLAGS that `main` reads: its own module's (a tool in tools/ may run one from
-    # benchmarks/, whose module holds them).
+    # The FLAGS that `main` reads: its own module's.
     monkeypatch.setitem(module.main.__globals__, "FLAGS", flag_values)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:

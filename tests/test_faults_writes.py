@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-import tool_support
 from kasm_keras import training
+from kasm_keras.cli import startup, tool_support
 from kasm_keras.training import checkpoints, classification, loop
 from kasm_keras.training.checkpoints import CheckpointManager
 from kasm_keras.utils import atomic_files
@@ -157,7 +157,7 @@ def _train(model_dir, data, *args):
 
 
 def _default_stopping_signals():
-    for signum in tool_support.STOPPING_SIGNALS:
+    for signum in startup.STOPPING_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
 
 
@@ -225,7 +225,7 @@ def test_a_stopping_signal_says_where_the_run_resumes(data, reference, tmp_path,
 
 def test_another_tool_stopped_by_a_signal_ends_with_one_line(capsys):
     def main(argv):
-        raise tool_support.Stopped(signal.SIGTERM)
+        raise startup.Stopped(signal.SIGTERM)
 
     with pytest.raises(SystemExit) as exit_:
         tool_support.execute(main, ["x.py"])

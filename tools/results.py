@@ -14,20 +14,7 @@ seed_runs.json alone, the "language_model_recipes" block (from the code's RECIPE
 "time_series" block (from the registry).
 """
 
-import os
-import sys
-
-import tool_support  # first: it handles stopping signals from here on
-
-# benchmarks/ sits beside tools/ in the checkout, outside the installed library.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import flags  # noqa: E402
-
-from benchmarks.results import ERRORS, define_flags, main  # noqa: E402
+import launch
 
 if __name__ == "__main__":
-    define_flags()
-    # Key flags of this program, defined in benchmarks/: --help lists them under its name.
-    flags.adopt_module_key_flags(sys.modules[main.__module__])
-    tool_support.run(main, ERRORS)
+    launch.run("benchmarks.results")

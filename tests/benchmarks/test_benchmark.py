@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from absl import flags
 
-import tool_support
 from benchmarks.reporting import benchmark, language_model_benchmark, readme, results
+from kasm_keras.cli import tool_support
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

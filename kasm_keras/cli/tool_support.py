@@ -1,135 +1,37 @@
-"""What every program in tools/ shares.
+"""What every program of kasm_keras.cli shares.
 
-- `run(main, errors)`: `absl.app.run(main)`, with logging at WARNING unless the user passed
-  `--verbosity` (or `-v`); TensorFlow's C++ logs likewise (none unless `--verbosity`, or the
-  user's `TF_CPP_MIN_LOG_LEVEL`; its start-up banner: `kasm_keras.utils.tensorflow_logs`). A bad flag (out of range, failing a validator, unknown, missing), a
-  usage error, and each of the library errors in `errors` (plus `OSError`: the user's paths)
-  end the program with one `error: ...` line on stderr and exit status 1, never a traceback;
-  so does any error that says the disk is full.
+- `run_program(module)`: the program `module` is (its `define_flags`, `main` and `ERRORS`), as
+  `kasm-NAME` and `python tools/NAME.py` run it: `start_program()` (stopping signals and
+  TensorFlow's C++ log level: `kasm_keras.cli.startup`), then `absl.app.run(main)`, with
+  logging at WARNING unless the user passed `--verbosity` (or `-v`). A bad flag (out of range,
+  failing a validator, unknown, missing), a usage error, and each of the library errors in
+  `ERRORS` (plus `OSError`: the user's paths) end the program with one `error: ...` line on
+  stderr and exit status 1, never a traceback; so does any error that says the disk is full.
 - `execute(main, argv, errors, flag_values)`: the same for tests, in process, on their own
   `flags.FlagValues`.
-- A stopping signal (SIGINT, SIGTERM, SIGHUP) raises `Stopped` (a KeyboardInterrupt) in the
-  program, so its writers clean up, and it ends with one `stopped by SIGxxx` line, exit status
-  128 + the signal's number, never a traceback; `stopped(stop, message)` adds where the work
-  can be taken up again. A tool imports this module first, so this holds from its start: while
-  it imports TensorFlow too.
-- Each tool defines its flags in `define_flags(flag_values)`, called when it runs as a program,
-  so that tests can parse a tool's flags without importing every tool's into one `FLAGS`.
-- `existing_folder`, `not_a_file`, `in_range`, `utf8_text`, ...: flag validators, checked while the flags are
-  parsed: before any data is read or any file written.
+- Each program defines its flags in `define_flags(flag_values)`, called when it runs, so that
+  tests can parse a program's flags without importing every program's into one `FLAGS`.
+- `existing_folder`, `not_a_file`, `in_range`, `utf8_text`, ...: flag validators, checked while
+  the flags are parsed: before any data is read or any file written.
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
 - `load_model`: `kasm_keras.zoo.load_model` (a classifier, a language model or a time-series
   classifier; a run's best model is checked against the sha256 that training recorded beside
-  it), with a failed download explained; `is_language_model` and `is_time_series` tell them
-  apart.
+  it), with a failed download explained.
 - `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
   `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
 
-The tools run as `python tools/NAME.py`, which puts tools/ on sys.path, so they import this
-module as `tool_support`.
+Importing this module changes nothing in the process (no signal handler, no log level): a
+program's `run_program` does.
 """
-
-import atexit
 import contextlib
 import math
 import os
-import signal
 import sys
 
-def one_line(message):
-    """`message` on one line: the lines of a multi-line message joined by spaces."""
-    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+from absl import app, flags, logging
 
+from kasm_keras.cli.startup import one_line, raise_on_stopping_signals, start_program, stopped
 
-# ------------------------------------------------------------------ stopping signals
-
-STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Stopped(KeyboardInterrupt):
-    """A stopping signal (`signum`) arrived. Raised in the main thread like Ctrl-C's
-    KeyboardInterrupt, so that `finally` blocks run and every writer removes its temporary."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _raise_stopped(signum, frame):
-    raise Stopped(signum)
-
-
-def raise_on_stopping_signals():
-    """SIGINT, SIGTERM and SIGHUP raise `Stopped` from now on (a signal the process was started
-    with ignored, as under nohup, stays ignored)."""
-    for signum in STOPPING_SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _raise_stopped)
-
-
-def _stopped_outside_guarded(kind, error, traceback):
-    """`sys.excepthook` of a tool: a stopping signal that arrives outside `guarded` (while the
-    tool imports TensorFlow, which takes seconds) ends as one inside it does: one `stopped by
-    SIGxxx` line, and status 128 + the signal's number once the interpreter has cleaned up."""
-    if not issubclass(kind, KeyboardInterrupt):
-        return _excepthook(kind, error, traceback)
-    try:
-        stopped(error)
-    except SystemExit as exit_:
-        _exit_status.append(exit_.code)
-
-
-def _exit_with_stopped_status():
-    """The status `_stopped_outside_guarded` chose, which Python cannot be asked for: it ends
-    an uncaught exception with status 1 (a KeyboardInterrupt by killing itself with SIGINT).
-    Registered with atexit as the tool starts, so it runs after the handlers of the modules the
-    tool imports later (atexit runs the last registered first)."""
-    if _exit_status:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(_exit_status[0])
-
-
-def _running_a_tool():
-    """Whether this process is a program in tools/ (`python tools/NAME.py`), not a test or
-    another program that imports this module."""
-    program = getattr(sys.modules.get("__main__"), "__file__", None)
-    return program is not None and (os.path.dirname(os.path.abspath(program))
-                                    == os.path.dirname(os.path.abspath(__file__)))
-
-
-def stopped(stop, message=""):
-    """Exits with status 128 + the signal's number after one line on stderr, `stopped by
-    SIGxxx`, and `message` (say where the work can be taken up again). `stop` is a `Stopped`
-    or a KeyboardInterrupt (SIGINT)."""
-    for signum in STOPPING_SIGNALS:  # a second signal must not cut the line short
-        if signal.getsignal(signum) is _raise_stopped:
-            signal.signal(signum, signal.SIG_IGN)
-    signum = getattr(stop, "signum", signal.SIGINT)
-    line = f"stopped by {signal.Signals(signum).name}" + (f": {message}" if message else "")
-    with contextlib.suppress(OSError):  # a hung-up terminal
-        print(one_line(line), file=sys.stderr, flush=True)
-    sys.exit(128 + signum)
-
-
-_excepthook = sys.excepthook
-_exit_status = []
-if _running_a_tool():  # now, before the tool imports TensorFlow
-    raise_on_stopping_signals()
-    sys.excepthook = _stopped_outside_guarded
-    atexit.register(_exit_with_stopped_status)
-
-
-# TensorFlow's C++ logs, unless the user set TF_CPP_MIN_LOG_LEVEL: none below FATAL (its ERROR
-# lines on a healthy CPU machine, "failed call to cuInit" and "oneDNN supports DT_BOOL only ...",
-# read as failures; a real failure is a Python exception, the tool's error line), or all of them
-# with --verbosity (-v). Set before TensorFlow is imported, which reads it once.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if any(
-    arg.split("=")[0] in ("--verbosity", "-verbosity", "--v", "-v") for arg in sys.argv[1:])
-    else "3")
-
-from absl import app, flags, logging  # noqa: E402
 
 # Errors that say something about the user's paths, never about a bug (an OSError names the
 # file when it has one: "[Errno 13] Permission denied: '/path'").
@@ -180,10 +82,19 @@ def guarded(main, errors=(), flag_values=flags.FLAGS):
     return wrapped
 
 
-def run(main, errors=()):
-    """`app.run(main)`: see the module's docstring."""
-    raise_on_stopping_signals()
-    app.run(guarded(main, errors), flags_parser=parse_flags)
+def run_program(module):
+    """Runs the program `module` (its `define_flags`, `main` and `ERRORS`) on `sys.argv`: see
+    the module's docstring. Its flags are listed by `--help` under the program's name."""
+    start_program()
+    module.define_flags()
+    # `--help` shows the main module's docstring and key flags: a launcher's (tools/NAME.py) or
+    # a console script's are the program's.
+    main = sys.modules["__main__"]
+    if main is not module:
+        main.__doc__ = module.__doc__
+        for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(guarded(module.main, module.ERRORS), flags_parser=parse_flags)
 
 
 def execute(main, argv, errors=(), flag_values=flags.FLAGS):
