@@ -1,8 +1,15 @@
+import pathlib
+import runpy
+
 from setuptools import find_packages, setup
+
+# The version is written once, in the package; the file runs alone, without importing the package.
+VERSION_FILE = pathlib.Path(__file__).parent / "kasm_keras" / "utils" / "version.py"
+VERSION = runpy.run_path(str(VERSION_FILE))["__version__"]
 
 setup(
     name="kasm-keras",
-    version="0.2.0",
+    version=VERSION,
     description="Recurrent kernel machines (Liang et al., NeurIPS 2019) as Keras 3 layers, "
     "with data pipelines, training tools and a model zoo.",
     packages=find_packages(include=["kasm_keras", "kasm_keras.*"]),

@@ -23,8 +23,9 @@ from kasm_keras.models.kernel_lm import (
 from kasm_keras.models.time_series_classifier import (
     ChannelStandardization, TimeSeriesBackbone, TimeSeriesClassifier,
     build_time_series_classifier)
+from kasm_keras.utils import version as _version
 
-__version__ = "0.2.0"
+__version__ = _version.__version__
 
 __all__ = ["KernelCell", "KernelRNN", "VARIANTS", "VARIANT_TABLE", "Variant", "get_variant",
            "KernelClassifierBackbone", "KernelTextClassifier", "KernelTextClassifierPreprocessor",

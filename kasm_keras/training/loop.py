@@ -55,9 +55,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import kasm_keras
 from kasm_keras.utils import files
 from kasm_keras.utils.atomic_files import is_temporary, writing
+from kasm_keras.utils.version import __version__
 from kasm_keras.training import checkpoints, precision
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
 from kasm_keras.training.lock import claim_model_dir
@@ -157,7 +157,7 @@ def is_chief(strategy):
 
 
 def library_versions():
-    versions = {"kasm_keras": kasm_keras.__version__, "tensorflow": tf.__version__,
+    versions = {"kasm_keras": __version__, "tensorflow": tf.__version__,
                 "keras": keras.__version__}
     for name in ("tensorflow_text", "tensorflow_datasets", "keras_hub"):
         try:

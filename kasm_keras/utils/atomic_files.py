@@ -121,6 +121,11 @@ class DiskFullError(OSError):
         return f"cannot write {self.filename}: the disk is full ({self.strerror}{staging})"
 
 
+def is_local(path):
+    """Whether `path` names a file on this machine rather than a URL such as `gs://...`."""
+    return "://" not in os.fspath(path)
+
+
 def is_disk_full(error):
     """Whether `error` says that a write failed for want of space (or quota)."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -394,10 +399,8 @@ def preparing(folder):
     """
     import fcntl
 
-    from kasm_keras.utils import files
-
     fd = None
-    if files.is_local(folder):
+    if is_local(folder):
         try:
             os.makedirs(folder, exist_ok=True)
             fd = os.open(os.path.join(folder, ".preparing"),

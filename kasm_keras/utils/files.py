@@ -15,17 +15,13 @@ import tempfile
 import tensorflow as tf
 
 from kasm_keras.utils.atomic_files import (
-    atomic_path, staging_for, temporary_basename, temporary_folder, writing)
+    atomic_path, is_local, staging_for, temporary_basename, temporary_folder, writing)
 
 join = os.path.join
 exists = tf.io.gfile.exists
 isdir = tf.io.gfile.isdir
 listdir = tf.io.gfile.listdir
 makedirs = tf.io.gfile.makedirs
-
-
-def is_local(path):
-    return "://" not in os.fspath(path)
 
 
 def temporary_name(path, keep_extension=False):
