@@ -371,8 +371,8 @@ def test_evaluate_names_a_corrupt_best_model(tool, run_copy):
 
 
 @pytest.mark.parametrize("args, message", [
-    ([], "give exactly one of --model_dir and --zoo"),
-    (["--zoo=ag_news/rkm_cifg_1gram", "--model_dir={tmp}"], "give exactly one of"),
+    ([], "Exactly one of (model_dir, zoo) must have a value"),
+    (["--zoo=ag_news/rkm_cifg_1gram", "--model_dir={tmp}"], "Exactly one of (model_dir, zoo)"),
     (["--model_dir={tmp}/nowhere"], "--model_dir={tmp}/nowhere: no such training run folder"),
     (["--zoo=ag_news/x_1gram", "--zoo_dir={tmp}/nowhere"], "--zoo_dir={tmp}/nowhere: no such"),
 ], ids=["neither", "both", "missing model_dir", "missing zoo_dir"])

@@ -272,14 +272,9 @@ def choices_list(flag_values, name, choices):
 
 
 def one_model(flag_values):
-    """Exactly one of --model_dir and --zoo."""
-
-    def check(values):
-        if (values["model_dir"] is None) == (values["zoo"] is None):
-            raise flags.ValidationError("give exactly one of --model_dir and --zoo")
-        return True
-
-    flags.register_multi_flags_validator(["model_dir", "zoo"], check, flag_values=flag_values)
+    """Exactly one of --model_dir and --zoo (absl's mutual exclusion, required)."""
+    flags.mark_flags_as_mutual_exclusive(["model_dir", "zoo"], required=True,
+                                         flag_values=flag_values)
 
 
 def load_model(model_dir, zoo_name, zoo_dir):
