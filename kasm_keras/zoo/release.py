@@ -39,9 +39,9 @@ class Release:
 
 def release_files(names=None, zoo_dir=None):
     """{relative path in a release: (source file, sha256)} of the entries `names` (default:
-    every published one), each source checked against its digest; with the registry's entries
-    used. ZooError for a name the registry lacks, an entry in no local zoo, or a file missing or
-    differing from its digest."""
+    every published one), each source file in the local zoo checked against the registry's
+    digest. ZooError for a name the registry lacks, an entry in no local zoo, or a file missing
+    or differing from its digest."""
     entries = zoo.registry(zoo_dir)
     names = sorted(entries) if names is None else sorted(set(names))
     unknown = [name for name in names if name not in entries]
@@ -88,8 +88,8 @@ def write_release(output, names=None, zoo_dir=None):
     """Writes the files of the entries `names` (default: every published one) to
     `output/<entry path>/<file>`, as the module's docstring says; returns a `Release`."""
     output = os.path.abspath(os.fspath(output))
-    files = release_files(names, zoo_dir)
     chosen = tuple(sorted(zoo.registry(zoo_dir) if names is None else set(names)))
+    files = release_files(chosen, zoo_dir)
     targets = {relative: zoo.inside(output, relative, f"release {output}", "files")
                for relative in files}
     release = Release(output, chosen, len(files),
