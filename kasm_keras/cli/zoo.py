@@ -2,6 +2,7 @@
 
 python tools/zoo.py list      # the published entries, then the names of Tables 2-4 not published
 python tools/zoo.py verify [--data_dir=../shared/data] [--names=A,B]   # digests; measured again
+python tools/zoo.py release --output=DIR [--names=A,B]   # the files the registry's url serves
 python tools/zoo.py best --seed_runs='runs/zoo/ag_news/lstm_1gram_seed*'   # the seed to publish
 python tools/zoo.py publish --model_dir=runs/ag_news/rkm_cifg_1gram --name=ag_news/rkm_cifg_1gram \
     --data_dir=../shared/data
@@ -16,6 +17,12 @@ by its test accuracy, as a document classifier; publish's --data_dir is where it
 the sktime wheel holding them) are, and without it publish downloads the pinned wheel. verify
 reads the sktime data sets from --time_series_data_dir (default $KASM_KERAS_TIME_SERIES_DATA),
 else from --data_dir, else the download; an entry of your own .ts files from --data_dir.
+
+release writes, from the local zoo (this checkout's zoo/, $KASM_KERAS_ZOO_DIR or --zoo_dir), the
+entries' files that a wheel user's zoo.load downloads, each checked against the registry's
+sha256, to DIR/<entry>/<file> (`kasm_keras.zoo.release`): upload DIR's content to the address
+it prints, or serve DIR and point $KASM_KERAS_ZOO_URL at it. DIR must be new or empty (or
+already hold exactly this release: then nothing is written).
 """
 
 import contextlib
@@ -27,6 +34,7 @@ from absl import app, flags
 
 from kasm_keras.cli import tool_support
 from kasm_keras import zoo
+from kasm_keras.zoo.release import write_release
 from kasm_keras.data import classification_data, time_series_data
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
@@ -40,7 +48,7 @@ MAX_REEVALUATION_CHANGE = 0.1
 # verify --data_dir: the most a language model's re-measured test perplexity may differ from the
 # recorded one, relative.
 MAX_PERPLEXITY_REEVALUATION_CHANGE = 0.001
-COMMANDS = ("list", "verify", "publish", "best")
+COMMANDS = ("list", "verify", "publish", "best", "release")
 
 
 def define_flags(flag_values=FLAGS):
@@ -61,7 +69,10 @@ def define_flags(flag_values=FLAGS):
                         "verify: where the time-series entries' .ts files (or the sktime wheel "
                         "holding them) are (default $KASM_KERAS_TIME_SERIES_DATA; unset: "
                         "--data_dir, else the pinned wheel is downloaded).", **kw)
-    flags.DEFINE_list("names", None, "verify: only these entries (default: every one).", **kw)
+    flags.DEFINE_list("names", None, "verify, release: only these entries (default: every "
+                      "one).", **kw)
+    flags.DEFINE_string("output", None, "release: the folder to write the release to (new, or "
+                        "empty).", **kw)
     flags.DEFINE_list("seed_runs", None, "best: finished runs of one cell with different seeds "
                       "(folders or globs, comma-separated); prints the one with the best "
                       "validation accuracy.", **kw)
@@ -70,6 +81,7 @@ def define_flags(flag_values=FLAGS):
     tool_support.existing_folder(flag_values, "data_dir")
     tool_support.existing_folder(flag_values, "time_series_data_dir")
     tool_support.not_a_file(flag_values, "cache_dir")
+    tool_support.not_a_file(flag_values, "output")
     flags.register_validator(
         "url", lambda url: not url or zoo.is_http(url), "must be an http:// or https:// address "
         "(where the entry's files will be served)", flag_values=flag_values)
@@ -100,6 +112,16 @@ def _summary_line(name, info):
                    else f"unreadable metadata ({error})")
         raise zoo.ZooError(f"{zoo.registry_path(FLAGS.zoo_dir)}: entry {name!r}: {problem}; "
                            "the registry is damaged") from None
+
+
+def release_line(release):
+    """`release`'s line: what it wrote and where the files must be uploaded."""
+    where = " or ".join(f"{url}/<entry>/<file>" for url in release.urls) or "an address"
+    done = "written" if release.written else "already there, nothing written"
+    entries = f"{len(release.names)} {'entry' if len(release.names) == 1 else 'entries'}"
+    return (f"{release.output}: {entries}, {release.files} files, "
+            f"{release.bytes:,} bytes ({done}); upload them as {where} (or serve the folder "
+            f"and set ${zoo.URL_VARIABLE} to its address)")
 
 
 def unpublished_lines(unpublished):
@@ -193,6 +215,11 @@ def main(argv):
         with tool_support.download_hint("the test split of the run's dataset"):
             print(zoo.publish_run(FLAGS.model_dir, FLAGS.name, data_dir=FLAGS.data_dir,
                                   cache_dir=FLAGS.cache_dir, zoo_dir=FLAGS.zoo_dir, url=FLAGS.url))
+        return
+    if command == "release":
+        if not FLAGS.output:
+            raise app.UsageError("release needs --output")
+        print(release_line(write_release(FLAGS.output, FLAGS.names, FLAGS.zoo_dir)))
         return
     if command == "best":
         if not FLAGS.seed_runs:

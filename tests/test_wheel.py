@@ -1,0 +1,143 @@
+"""The package as a wheel user has it: the wheel built from this checkout, installed into a fresh
+virtual environment (its dependencies, TensorFlow and the rest, from this Python's site-packages),
+run outside the checkout. Its console scripts exist and run, it imports the installed package,
+and a zoo entry comes from the files `tools/zoo.py release` writes, served as a release is (here
+on 127.0.0.1, named by $KASM_KERAS_ZOO_URL), downloaded and verified into the Keras cache.
+
+Also here: importing a program (`kasm_keras.cli.NAME`) changes nothing in the process, as a
+library user's import must not; starting it (`run()`) does.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import types
+
+import pytest
+
+from kasm_keras import zoo
+from kasm_keras.utils.atomic_files import file_digest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROGRAMS = ("train", "evaluate", "export", "generate", "data", "zoo")
+# What a build reads besides the package (those that exist).
+PACKAGING = ("setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md")
+ENTRY = "ag_news/cnn_1gram"  # a small entry
+# Variables that would make the installed programs read the checkout or a local zoo.
+CHECKOUT_VARIABLES = ("PYTHONPATH", zoo.ZOO_DIR_VARIABLE, zoo.URL_VARIABLE)
+
+
+def _run(command, **kwargs):
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The wheel, built from a copy of the package's files (so the build writes nothing into
+    the checkout) and installed without dependencies into a new venv that sees this Python's
+    site-packages; `run(program, *args, **env)` runs a console script of it in a folder outside
+    the checkout, with the Keras cache in the test's folder."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    shutil.copytree(ROOT / "kasm_keras", source / "kasm_keras",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in PACKAGING:
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, source / name)
+    quiet = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INDEX": "1"}
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+          "-w", root / "dist", source], env=quiet)
+    wheel, = (root / "dist").glob("kasm_keras-*.whl")
+    venv = root / "venv"
+    _run([sys.executable, "-m", "venv", "--system-site-packages", venv])
+    _run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "-q", wheel], env=quiet)
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    environment = {k: v for k, v in os.environ.items() if k not in CHECKOUT_VARIABLES}
+    environment.update(KERAS_HOME=str(root / "keras"), CUDA_VISIBLE_DEVICES="",
+                       TF_CPP_MIN_LOG_LEVEL="3")
+
+    def run(program, *args, **env):
+        return subprocess.run([str(venv / "bin" / program), *map(str, args)], cwd=elsewhere,
+                              capture_output=True, text=True, env={**environment, **env},
+                              timeout=120)
+
+    return types.SimpleNamespace(venv=venv, run=run, cache=root / "keras")
+
+
+def test_every_console_script_is_installed_and_kasm_zoo_list_runs(installed):
+    for program in PROGRAMS:
+        assert (installed.venv / "bin" / f"kasm-{program}").is_file(), program
+    result = installed.run("kasm-zoo", "list")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith(f"Published ({len(zoo.names())}):\n"), result.stdout[:300]
+
+
+def test_the_installed_package_is_imported_not_the_checkout(installed):
+    result = installed.run("python", "-c", "import kasm_keras.zoo as z, os; "
+                           "print(z.__file__); print(os.path.isdir(z.CHECKOUT_ZOO))")
+    assert result.returncode == 0, result.stderr[-3000:]
+    path, has_zoo_folder = result.stdout.split()
+    assert pathlib.Path(path).is_relative_to(installed.venv), path
+    assert has_zoo_folder == "False"  # a wheel user's entries come from the release
+
+
+def test_an_entry_downloads_from_the_files_release_writes(installed, tmp_path, server):
+    output = tmp_path / "release"
+    written = _run([sys.executable, ROOT / "tools" / "zoo.py", "release", f"--output={output}",
+                    f"--names={ENTRY}"], cwd=ROOT,
+                   env={**{k: v for k, v in os.environ.items() if k != zoo.ZOO_DIR_VARIABLE},
+                        "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert written.stdout.startswith(f"{output}: 1 entry, "), written.stdout
+    files = zoo.registry()[ENTRY]["files"]
+    server.files = {f"/{ENTRY}/{name}": (output / ENTRY / name).read_bytes() for name in files}
+    result = installed.run("kasm-evaluate", f"--zoo={ENTRY}", "--text=Stocks fell on Wall Street",
+                           **{zoo.URL_VARIABLE: server.url("")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[1].split("\t")[0] == "Business", result.stdout
+    assert sorted(server.requests) == sorted(server.files)
+    cached = installed.cache / "kasm_keras" / "zoo" / ENTRY
+    assert {name: file_digest(cached / name) for name in files} == files
+
+
+def test_a_release_needs_the_checkouts_zoo_and_says_so(installed, tmp_path):
+    result = installed.run("kasm-zoo", "release", f"--output={tmp_path / 'release'}",
+                           f"--names={ENTRY}")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-3000:]
+    assert f"zoo entry {ENTRY!r} is in no local zoo" in errors[0]
+    assert not (tmp_path / "release").exists()
+
+
+# What importing the programs changes in a fresh process: every signal's handler, the
+# environment, sys.excepthook.
+IMPORT_CHANGES = """
+import json, os, signal, sys
+def state():
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[str(number)] = repr(signal.getsignal(number))
+        except (OSError, ValueError):
+            pass
+    return {"signals": handlers, "environment": dict(os.environ), "excepthook": repr(sys.excepthook)}
+before = state()
+import importlib
+for program in sys.argv[1:]:
+    importlib.import_module(f"kasm_keras.cli.{program}")
+after = state()
+print(json.dumps({k: [before[k], after[k]] for k in before if before[k] != after[k]}))
+"""
+
+
+def test_importing_a_program_installs_no_signal_handler_and_changes_no_variable():
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = _run([sys.executable, "-c", IMPORT_CHANGES, *PROGRAMS], cwd=ROOT,
+                  env={**environment, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""})
+    changes = json.loads(result.stdout.splitlines()[-1])
+    assert changes == {}, changes
