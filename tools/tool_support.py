@@ -22,8 +22,6 @@
   classifier; a run's best model is checked against the sha256 that training recorded beside
   it), with a failed download explained; `is_language_model` and `is_time_series` tell them
   apart.
-- `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
-  `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
 
 The tools run as `python tools/NAME.py`, which puts tools/ on sys.path, so they import this
 module as `tool_support`.
@@ -196,7 +194,7 @@ def execute(main, argv, errors=(), flag_values=flags.FLAGS):
 def says_disk_full(error):
     """Whether `error` says that the disk is full (a TensorFlow or HDF5 error says it in its
     text, which names the file being written)."""
-    from kasm_keras.utils.atomic_files import is_disk_full
+    from kasm_keras.utils.files import is_disk_full
 
     return is_disk_full(error)
 
@@ -399,14 +397,3 @@ def model_source(model_dir, zoo_name):
     return f"--model_dir={model_dir}" if model_dir is not None else f"--zoo={zoo_name}"
 
 
-def read_json(path):
-    from kasm_keras.utils import files
-
-    return files.read_json(path)
-
-
-def write_text(path, text):
-    """Replaces `path` with `text`: atomically on a local disk, by a rename elsewhere."""
-    from kasm_keras.utils import files
-
-    files.write_text(os.fspath(path), text)

@@ -14,6 +14,7 @@ from absl import flags
 
 import tool_support
 from benchmarks.reporting import benchmark, language_model_benchmark, readme, results
+from kasm_keras.utils import files
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -150,14 +151,14 @@ def test_readme_shows_the_committed_benchmark():
 def test_reports_and_runs_are_read_through_tf_io_gfile(tmp_path):
     # ram:// is a filesystem that only tf.io.gfile reaches, standing in for gs://.
     for path in (str(tmp_path / "report.json"), "ram://reports/report.json"):
-        tool_support.write_text(path, json.dumps({"rows": []}))
-        assert tool_support.read_json(path) == {"rows": []}
+        files.write_text(path, json.dumps({"rows": []}))
+        assert files.read_json(path) == {"rows": []}
     with pytest.raises(FileNotFoundError, match="^ram://reports/none.json: no such file$"):
-        tool_support.read_json("ram://reports/none.json")
-    tool_support.write_text("ram://runs/ag_news/rkm_cifg_1gram/metrics.json",
-                            json.dumps({"dataset": "ag_news"}))
-    tool_support.write_text("ram://runs/ag_news/bad/metrics.json",
-                            json.dumps({"dataset": "ag_news", "test_accuracy": float("nan")}))
+        files.read_json("ram://reports/none.json")
+    files.write_text("ram://runs/ag_news/rkm_cifg_1gram/metrics.json",
+                     json.dumps({"dataset": "ag_news"}))
+    files.write_text("ram://runs/ag_news/bad/metrics.json",
+                     json.dumps({"dataset": "ag_news", "test_accuracy": float("nan")}))
     warnings = []
     runs = results.run_metrics("ram://runs", warn=warnings.append)
     assert runs == [{"dataset": "ag_news", "source": "ram://runs/ag_news/rkm_cifg_1gram"}]
