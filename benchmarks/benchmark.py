@@ -17,6 +17,7 @@ from benchmarks.reporting import benchmark, language_model_benchmark, readme
 from kasm_keras.cli import tool_support
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.training.precision import PRECISIONS
+from kasm_keras.utils import files
 
 FLAGS = flags.FLAGS
 ERRORS = ()
@@ -110,7 +111,7 @@ def main(argv):
     steps, warmup = (2, 1) if FLAGS.quick else (10, 3)
     if FLAGS.report:
         try:
-            report = tool_support.read_json(FLAGS.report)
+            report = files.read_json(FLAGS.report)
         except (OSError, ValueError) as error:
             tool_support.fail(f"--report: {error}")
         check_report(report, FLAGS.report)
@@ -135,7 +136,7 @@ def main(argv):
     if FLAGS.time_to_accuracy:
         try:
             report["time_to_accuracy"] = benchmark.with_previous(
-                benchmark.time_to_accuracy(tool_support.read_json(FLAGS.time_to_accuracy),
+                benchmark.time_to_accuracy(files.read_json(FLAGS.time_to_accuracy),
                                            FLAGS.time_to_accuracy),
                 report.get("time_to_accuracy"))
         except (OSError, ValueError) as error:
@@ -178,6 +179,6 @@ def main(argv):
     table = benchmark.markdown(report)
     print(json.dumps(report) if FLAGS.json else table)
     if FLAGS.output:
-        tool_support.write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")
+        files.write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")
     if FLAGS.update_readme:
         readme.replace_block("benchmark", table)

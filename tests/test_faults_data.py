@@ -23,9 +23,9 @@ import tensorflow_datasets as tfds
 from kasm_keras.data import classification_data, datasets, language_model_data
 from kasm_keras.data.classification_data import DataError, get_dataset, read_rows
 from kasm_keras.data.tfds_builders import WRITER_FILE, ZhangTextClassification
-from kasm_keras.utils import atomic_files
-from kasm_keras.utils.atomic_files import atomic_directory, atomic_path, machine_id
+from kasm_keras.utils import files
 from kasm_keras.utils.download import CorruptArchiveError, DownloadError, extract_archive
+from kasm_keras.utils.files import atomic_directory, atomic_path, machine_id
 
 AG_NEWS = get_dataset("ag_news")
 GOOD = '"1","a","b"\n"2","c","d"\n'
@@ -199,16 +199,16 @@ def test_damaged_archive_names_it(tmp_path, name, make):
 
 CHILD = """
 import importlib.util, sys, time
-spec = importlib.util.spec_from_file_location("atomic_files", sys.argv[1])
-atomic_files = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(atomic_files)
+spec = importlib.util.spec_from_file_location("files", sys.argv[1])
+files = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(files)
 if sys.argv[3] == "directory":
-    with atomic_files.atomic_directory(sys.argv[2]) as tmp:
+    with files.atomic_directory(sys.argv[2]) as tmp:
         open(tmp + "/part", "w").write("half")
         print(tmp, flush=True)
         time.sleep(120)
 else:
-    with atomic_files.atomic_path(sys.argv[2]) as tmp:
+    with files.atomic_path(sys.argv[2]) as tmp:
         open(tmp, "w").write("half")
         print(tmp, flush=True)
         time.sleep(120)
@@ -217,7 +217,7 @@ else:
 
 def _start_writer(target, kind):
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, atomic_files.__file__, str(target), kind],
+        [sys.executable, "-c", CHILD, files.__file__, str(target), kind],
         stdout=subprocess.PIPE, text=True)
     tmp = child.stdout.readline().strip()
     assert tmp and os.path.exists(tmp), "the writer did not start"
@@ -244,12 +244,12 @@ def test_killed_writers_temporary_is_removed_a_live_ones_kept(tmp_path, kind):
             with atomic_path(target) as mine:
                 _write(mine, "complete")
         assert os.path.exists(tmp)
-        assert atomic_files.remove_dead_temporaries(target) == []
+        assert files.remove_dead_temporaries(target) == []
     finally:
         _kill(child)
     cache = _snapshot(target.parent)
     assert os.path.exists(tmp)  # SIGKILL: the writer could not clean up
-    assert atomic_files.remove_dead_temporaries(target) == [tmp]
+    assert files.remove_dead_temporaries(target) == [tmp]
     assert not os.path.exists(tmp)
     assert _snapshot(target.parent) == {k: v for k, v in cache.items()
                                         if not k.startswith(os.path.basename(tmp))}
@@ -307,7 +307,7 @@ def test_next_run_removes_what_dead_runs_left(tmp_path):
         incomplete("LIVE01", pid=live.pid)
         incomplete("OTHER1", pid=dead, machine="0123456789ab")  # another machine: unknowable
         incomplete("NOMRK1")  # no writer file yet, fresh: may be a writer just starting
-        incomplete("NOMRK2", age=2 * atomic_files.LEGACY_STALE_SECONDS)
+        incomplete("NOMRK2", age=2 * files.LEGACY_STALE_SECONDS)
         for key, pid, machine in (("dead", dead, machine_id()), ("live", live.pid, machine_id()),
                                   ("other", dead, "0123456789ab")):
             plant[key] = tokenized / f".train.{pid}@{machine}.abcd_{key[:3]}.tmp"

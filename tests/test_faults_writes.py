@@ -24,8 +24,8 @@ from kasm_keras import training
 from kasm_keras.cli import startup, tool_support
 from kasm_keras.training import checkpoints, classification, loop
 from kasm_keras.training.checkpoints import CheckpointManager
-from kasm_keras.utils import atomic_files
-from kasm_keras.utils.atomic_files import machine_id
+from kasm_keras.utils import files
+from kasm_keras.utils.files import machine_id
 from tests.test_faults_tools import (  # noqa: F401 (fixtures)
     ENV, TINY, TOOLS, data, error_line, finished, tool, tree)
 from tests.test_training_resume import _assert_same_run, _metrics
@@ -349,14 +349,14 @@ def test_export_refuses_an_export_dir_inside_a_saved_model(tool, finished, expor
 
 def test_an_older_versions_export_staging_folder_is_removed_once_old(tool, finished, tmp_path):
     """Older versions named the staging folder .export-XXXXXXXX, with no writer in it: the next
-    export removes one older than atomic_files.LEGACY_STALE_SECONDS and keeps a recent one
+    export removes one older than files.LEGACY_STALE_SECONDS and keeps a recent one
     (which may be a live export's)."""
     base = tmp_path / "serving"
     old, recent = base / ".export-abcd1234", base / ".export-wxyz_678"
     for folder in (old, recent):
         (folder / "variables").mkdir(parents=True)
         (folder / "saved_model.pb").write_bytes(b"partial")
-    stale = time.time() - atomic_files.LEGACY_STALE_SECONDS - 60
+    stale = time.time() - files.LEGACY_STALE_SECONDS - 60
     os.utime(old, (stale, stale))
     result = tool("export", f"--model_dir={finished}", f"--export_dir={base}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -372,8 +372,6 @@ def test_a_full_local_disk_staging_a_remote_target_names_that_disk(tool, finishe
     loaded: Keras' loading uses the temporary folder too)."""
     import tensorflow as tf
 
-    from kasm_keras.utils import files
-
     disk = small_disk("1m")
     monkeypatch.setattr(tempfile, "tempdir", str(disk))
     _before(monkeypatch, tool_support, "load_model", disk, after=True)  # Keras loads through it
@@ -382,7 +380,7 @@ def test_a_full_local_disk_staging_a_remote_target_names_that_disk(tool, finishe
                        "staging ram://full_disk/serving/1)")
     assert not tf.io.gfile.exists("ram://full_disk/serving/1")
     assert temporaries(disk) == []  # TensorFlow's autograph leaves its own files there
-    with pytest.raises(atomic_files.DiskFullError) as error:
+    with pytest.raises(files.DiskFullError) as error:
         with files.local_output("ram://full_disk/vocabulary.txt") as local:
             pathlib.Path(local).write_bytes(b"x" * 65536)
     assert str(error.value) == (f"cannot write {disk}: the disk is full (No space left on "
@@ -404,11 +402,11 @@ def test_every_temporary_name_is_recognised_and_only_dead_writers_ones_removed(t
     }
     for name in names:
         (tmp_path / name).write_text("x")
-    fresh = atomic_files.temporary_basename("best.keras", keep_extension=True)
+    fresh = files.temporary_basename("best.keras", keep_extension=True)
     assert fresh.startswith(f".best.keras.{me}@{machine_id()}.") and fresh.endswith(".tmp.keras")
     legacy = f"..partial-0123456789ab-best.keras.{dead}@{machine_id()}.ab12cd_e.tmp.keras"
-    assert all(atomic_files.is_temporary(n) for n in [fresh, legacy, *names][:-1])
-    assert not atomic_files.is_temporary("best.keras")
-    removed = atomic_files.remove_dead_temporaries(tmp_path / "best.keras")
+    assert all(files.is_temporary(n) for n in [fresh, legacy, *names][:-1])
+    assert not files.is_temporary("best.keras")
+    removed = files.remove_dead_temporaries(tmp_path / "best.keras")
     assert sorted(removed) == sorted(str(tmp_path / n) for n, dead in names.items() if dead)
     assert sorted(os.listdir(tmp_path)) == sorted(n for n, dead in names.items() if not dead)

@@ -18,7 +18,7 @@ import pytest
 
 from kasm_keras import zoo
 from kasm_keras.utils import download
-from kasm_keras.utils.atomic_files import DiskFullError, is_temporary
+from kasm_keras.utils.files import DiskFullError, is_temporary
 from tests.test_faults_tools import data, error_line, finished, offline, tool, tree  # noqa: F401
 
 ENTRY = "ag_news/rkm_cifg_1gram"

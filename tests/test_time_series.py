@@ -253,7 +253,7 @@ def test_leave_one_group_out_never_mixes_a_group(tmp_path):
 # ------------------------------------------------------------------ tools/train.py
 
 def _train_flags(*args):
-    import train  # tools/train.py
+    from kasm_keras.cli import train
 
     flag_values = flags.FlagValues()
     train.define_flags(flag_values)

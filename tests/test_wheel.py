@@ -19,7 +19,7 @@ import types
 import pytest
 
 from kasm_keras import zoo
-from kasm_keras.utils.atomic_files import file_digest
+from kasm_keras.utils.files import file_digest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROGRAMS = ("train", "evaluate", "export", "generate", "data", "zoo")

@@ -3,7 +3,7 @@
 
 import os
 
-from kasm_keras.utils.atomic_files import atomic_write_text
+from kasm_keras.utils.files import write_text
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "README.md")
 
@@ -37,7 +37,7 @@ def replace_blocks(contents, path=README):
     for name, content in contents.items():
         head, _, tail = _split(text, name, path)
         text = head + content + tail
-    atomic_write_text(path, text)
+    write_text(path, text)
 
 
 def replace_block(name, content, path=README):

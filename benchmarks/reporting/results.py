@@ -22,8 +22,7 @@ import os
 
 from benchmarks.reporting import claims
 from kasm_keras import paper, zoo
-from kasm_keras.utils.atomic_files import atomic_write_text
-from kasm_keras.utils.files import read_json as _read_json
+from kasm_keras.utils.files import read_json, write_text
 
 SEED_RUNS = "seed_runs.json"
 ABOUT = ("Runs of the zoo's cells with other seeds than the published entry's, for the seed "
@@ -38,7 +37,7 @@ def _source(folder):
 
 def _entry_metadata(name, zoo_dir=None):
     """The entry's metadata.json (its kasm_keras part), read from its verified files."""
-    metadata = _read_json(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json"))
+    metadata = read_json(os.path.join(zoo.entry_dir(name, zoo_dir), "metadata.json"))
     # keras-hub's metadata.json holds the entry's own under "kasm_keras".
     return metadata.get("kasm_keras", metadata)
 
@@ -103,7 +102,7 @@ def run_metrics(runs_dir, warn):
                    for folder, _, files in tf.io.gfile.walk(runs_dir) if "metrics.json" in files)
     found = []
     for path in paths:
-        metrics, folder = _read_json(path), os.path.dirname(path)
+        metrics, folder = read_json(path), os.path.dirname(path)
         problem = run_problem(metrics) if isinstance(metrics, dict) else None
         if any(c in folder for c in "|\r\n"):
             problem = "its folder's name holds a line break or '|', which a table row cannot"
@@ -154,7 +153,7 @@ def read_seed_runs(zoo_dir=None):
     if not os.path.exists(path):
         return {}
     try:
-        data = _read_json(path)
+        data = read_json(path)
     except ValueError as error:
         raise zoo.ZooError(str(error)) from None
     runs = data.get("runs") if isinstance(data, dict) else None
@@ -181,8 +180,8 @@ def add_seed_runs(runs, model_dirs):
 
 
 def write_seed_runs(runs, zoo_dir=None):
-    atomic_write_text(seed_runs_path(zoo_dir),
-                      json.dumps({"about": ABOUT, "runs": runs}, indent=2, sort_keys=True) + "\n")
+    write_text(seed_runs_path(zoo_dir),
+               json.dumps({"about": ABOUT, "runs": runs}, indent=2, sort_keys=True) + "\n")
 
 
 def seed_accuracies(zoo_dir=None, runs=None):

@@ -48,7 +48,7 @@ from kasm_keras.data import time_series_data
 from kasm_keras.training import time_series
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.training.task import TrainingError
-from kasm_keras.utils import download
+from kasm_keras.utils import download, files
 
 FLAGS = flags.FLAGS
 ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
@@ -249,14 +249,14 @@ def recipe(model_dir, zoo_name):
     if model_dir is not None:
         path = f"{model_dir}/config.json"
         try:
-            settings = tool_support.read_json(path)
+            settings = files.read_json(path)
         except (OSError, ValueError) as error:
             tool_support.fail(f"{path}: {error}")
     else:
         with tool_support.download_hint(f"the zoo entry {zoo_name}", "--zoo_dir"):
             directory = zoo.entry_dir(zoo_name, FLAGS.zoo_dir)
         path = f"{directory}/metadata.json"
-        settings = tool_support.read_json(path).get("kasm_keras", {}).get("training", {})
+        settings = files.read_json(path).get("kasm_keras", {}).get("training", {})
     if not isinstance(settings, dict) or settings.get("dataset") not in time_series_data.NAMES:
         tool_support.fail(f"{path}: not a time-series run's settings; --cv cross-validates a "
                           "time-series recipe")

@@ -40,8 +40,6 @@ from kasm_keras.cli import tool_support
 from kasm_keras import zoo
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import files
-from kasm_keras.utils.atomic_files import (
-    remove_stale_legacy, staging_for, temporary_folder, writing)
 
 FLAGS = flags.FLAGS
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
@@ -196,14 +194,14 @@ def write_version(target, write):
     # that the next export removes one a killed export left; older versions named it
     # .export-XXXXXXXX, with no writer, removed once it is old.
     staging_parent = base if local else tempfile.gettempdir()
-    remove_stale_legacy(staging_parent, LEGACY_STAGING)
+    files.remove_stale_legacy(staging_parent, LEGACY_STAGING)
     done = False
     try:
         with contextlib.ExitStack() as stack:
             # A full disk while it is staged names `target`, or the local folder staging it.
-            with writing(target) if local else staging_for(target, staging_parent):
+            with files.writing(target) if local else files.staging_for(target, staging_parent):
                 staging = stack.enter_context(
-                    temporary_folder(os.path.join(staging_parent, "export")))
+                    files.temporary_folder(os.path.join(staging_parent, "export")))
                 path = os.path.join(staging, "model")
                 write(path)
             if local:
@@ -217,7 +215,7 @@ def write_version(target, write):
             if tf.io.gfile.exists(target):
                 raise FileExistsError(f"{target} appeared during the export; not replacing it")
             try:
-                with writing(target):
+                with files.writing(target):
                     _copy_tree(path, target)
             except BaseException:
                 if tf.io.gfile.exists(target):

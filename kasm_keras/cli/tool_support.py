@@ -16,9 +16,8 @@
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
 - `load_model`: `kasm_keras.zoo.load_model` (a classifier, a language model or a time-series
   classifier; a run's best model is checked against the sha256 that training recorded beside
-  it), with a failed download explained.
-- `read_json`, `write_text`: `kasm_keras.utils.files`, through `tf.io.gfile`, so paths may be
-  `gs://...` (or any filesystem TensorFlow knows) as well as local ones.
+  it), with a failed download explained; `is_language_model` and `is_time_series` tell them
+  apart.
 
 Importing this module changes nothing in the process (no signal handler, no log level): a
 program's `run_program` does.
@@ -30,7 +29,7 @@ import sys
 
 from absl import app, flags, logging
 
-from kasm_keras.cli.startup import one_line, raise_on_stopping_signals, start_program, stopped
+from kasm_keras.cli.startup import one_line, start_program, stopped
 
 
 # Errors that say something about the user's paths, never about a bug (an OSError names the
@@ -107,7 +106,7 @@ def execute(main, argv, errors=(), flag_values=flags.FLAGS):
 def says_disk_full(error):
     """Whether `error` says that the disk is full (a TensorFlow or HDF5 error says it in its
     text, which names the file being written)."""
-    from kasm_keras.utils.atomic_files import is_disk_full
+    from kasm_keras.utils.files import is_disk_full
 
     return is_disk_full(error)
 
@@ -305,14 +304,3 @@ def model_source(model_dir, zoo_name):
     return f"--model_dir={model_dir}" if model_dir is not None else f"--zoo={zoo_name}"
 
 
-def read_json(path):
-    from kasm_keras.utils import files
-
-    return files.read_json(path)
-
-
-def write_text(path, text):
-    """Replaces `path` with `text`: atomically on a local disk, by a rename elsewhere."""
-    from kasm_keras.utils import files
-
-    files.write_text(os.fspath(path), text)

@@ -42,7 +42,6 @@ from kasm_keras.data import classification_data, datasets, word_vectors
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.utils import download, files
-from kasm_keras.utils.atomic_files import DiskFullError
 
 FLAGS = flags.FLAGS
 ERRORS = (training.TrainingError, classification_data.DataError, word_vectors.WordVectorsError,
@@ -264,7 +263,7 @@ def main(argv):
                 metrics = training.train_classifier(config, command=command)
     except KeyboardInterrupt as stop:  # SIGINT, SIGTERM, SIGHUP: see tool_support
         tool_support.stopped(stop, where_to_resume(config.model_dir, command))
-    except DiskFullError as error:
+    except files.DiskFullError as error:
         tool_support.fail(f"{error}; once there is space, "
                           f"{where_to_resume(config.model_dir, command)}")
     if metrics is not None:  # the chief, which wrote them

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from kasm_keras.data import datasets, language_model_data, word_vectors
-from kasm_keras.utils.atomic_files import file_digest
+from kasm_keras.utils.files import file_digest
 
 
 def pipeline_speed(batches, seconds=3.0, warmup=5):

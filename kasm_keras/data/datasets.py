@@ -11,8 +11,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from kasm_keras.data import classification_data, language_model_data
-from kasm_keras.utils.atomic_files import atomic_directory, preparing, remove_dead_temporaries
 from kasm_keras.utils.download import DEFAULT_CACHE_DIR
+from kasm_keras.utils.files import atomic_directory, preparing, remove_dead_temporaries
 from kasm_keras.data.text_encoding import (RULES_FINGERPRINT, TextEncoder,
                                            pad_length_to_multiple, tokenize)
 from kasm_keras.data.tfds_builders import ZhangTextClassification
@@ -47,7 +47,7 @@ def _save_dataset(dataset, path):
     """tf.data's own format, renamed into place when complete; a finished copy is never replaced,
     since another process may be reading it (the content is the same whoever writes it). The
     temporary folder is named after its writer's pid, so a later run removes it if the writer was
-    killed, and never while the writer lives (`kasm_keras.utils.atomic_files`)."""
+    killed, and never while the writer lives (`kasm_keras.utils.files`)."""
     with atomic_directory(path, replace=False) as tmp:
         dataset.save(tmp)
 

@@ -15,9 +15,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from kasm_keras.data import classification_data
-from kasm_keras.utils.atomic_files import (
-    atomic_write_text, remove_dead_writer_folders, writer_record)
 from kasm_keras.utils.download import extract_archive, fetch, say_download
+from kasm_keras.utils.files import remove_dead_writer_folders, write_text, writer_record
 
 BAD_ROWS_FILE = "bad_rows.json"
 WRITER_FILE = "writer.json"  # who prepared (or is preparing) the folder: pid, machine, host
@@ -29,12 +28,12 @@ def remove_dead_incomplete_dirs(config_dir):
     """Removes TFDS's `incomplete.*` folders in `config_dir` whose writer is dead; returns them.
 
     TFDS names these folders itself, with no trace of the writer, so the builder writes
-    WRITER_FILE (pid and machine, see `kasm_keras.utils.atomic_files`) into its folder as the
+    WRITER_FILE (pid and machine, see `kasm_keras.utils.files`) into its folder as the
     first step of preparing. A folder is removed when that pid is certainly not running on this
     machine: never while another live process prepares the same cache, and never for a writer on
     another machine, whose pid we cannot check. A folder without WRITER_FILE (killed in the
     instant between TFDS creating it and the builder writing the file, or written by an older
-    version) is removed once it is `atomic_files.LEGACY_STALE_SECONDS` old.
+    version) is removed once it is `files.LEGACY_STALE_SECONDS` old.
     """
     return remove_dead_writer_folders(config_dir, INCOMPLETE_DIR, WRITER_FILE)
 
@@ -129,11 +128,11 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         # self.data_dir is TFDS's incomplete.* folder here: say who is writing it, first.
-        atomic_write_text(os.path.join(self.data_dir, WRITER_FILE), json.dumps(writer_record()))
+        write_text(os.path.join(self.data_dir, WRITER_FILE), json.dumps(writer_record()))
         super()._download_and_prepare(dl_manager, download_config=download_config)
         report = [{"path": r.path, "line": r.line, "reason": r.reason} for r in self.bad_rows]
         # Written into TFDS's temporary folder, so it lands with the prepared files or not at all.
-        atomic_write_text(os.path.join(self.data_dir, BAD_ROWS_FILE), json.dumps(report))
+        write_text(os.path.join(self.data_dir, BAD_ROWS_FILE), json.dumps(report))
 
     def skipped_rows(self):
         """The rows left out when the data was prepared with skip_bad_rows (an empty list if none)."""

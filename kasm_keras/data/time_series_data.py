@@ -42,8 +42,8 @@ import zipfile
 import numpy as np
 
 from kasm_keras.data.classification_data import DataError
-from kasm_keras.utils.atomic_files import atomic_directory, file_digest
 from kasm_keras.utils.download import DEFAULT_CACHE_DIR, fetch, say_download
+from kasm_keras.utils.files import atomic_directory, file_digest
 
 SPLITS = ("train", "test")
 # A user's own .ts files: the one <Problem>_TRAIN.ts / _TEST.ts pair of --data_dir.

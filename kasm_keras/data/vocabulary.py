@@ -4,7 +4,7 @@ import collections
 
 import tensorflow as tf
 
-from kasm_keras.utils.atomic_files import atomic_write_text
+from kasm_keras.utils.files import write_text
 
 PADDING = "[PAD]"
 OOV = "[UNK]"
@@ -85,11 +85,11 @@ class Vocabulary:
         bad = [t for t in self.tokens if not t or any(c.isspace() for c in t)]
         if bad:
             raise ValueError(f"tokens must be non-empty and hold no white space: {bad[:5]}")
-        atomic_write_text(path, "".join(t + "\n" for t in self.tokens))
+        write_text(path, "".join(t + "\n" for t in self.tokens))
 
     def save_counts(self, path):
         """The training counts, one per line in id order (for a cache beside `save`'s file)."""
-        atomic_write_text(path, "".join(f"{n}\n" for n in self.counts))
+        write_text(path, "".join(f"{n}\n" for n in self.counts))
 
     @classmethod
     def load(cls, path, counts_path=None, oov_token=OOV, padding_token=PADDING):

@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from kasm_keras.utils.atomic_files import atomic_directory
+from kasm_keras.utils.files import atomic_directory
 
 
 def write_saved_model(model, module, input_signature, export_dir, endpoints=None):

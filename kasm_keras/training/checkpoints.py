@@ -30,7 +30,6 @@ import re
 import tensorflow as tf
 
 from kasm_keras.utils import files
-from kasm_keras.utils.atomic_files import writing
 
 LATEST = "latest"
 PREFIX = "variables"
@@ -78,7 +77,7 @@ def replace_with_digest(source, target):
     has a digest that the sidecar lists, and a changed or damaged file has none.
     """
     source, target = str(source), str(target)
-    new = files.digest(source)
+    new = files.file_digest(source)
     previous = [d for d in (_digests(target) or []) if d != new] if files.exists(target) else []
     _write_digests(target, [new, *previous])
     tf.io.gfile.rename(source, target, overwrite=True)
@@ -95,7 +94,7 @@ def verify_digest(path):
     expected = _digests(path)
     if expected is None:
         return
-    actual = files.digest(path)
+    actual = files.file_digest(path)
     if actual not in expected:
         raise CheckpointError(f"{path}: its sha256 is not the one recorded in {path}"
                               f"{DIGEST_SUFFIX}; the file is corrupt or was changed")
@@ -118,10 +117,10 @@ class CheckpointManager:
         final = files.join(self.directory, name)
         tmp = files.temporary_name(final)
         try:
-            with writing(final):  # a full disk names the checkpoint, not its temporary
+            with files.writing(final):  # a full disk names the checkpoint, not its temporary
                 checkpoint.write(files.join(tmp, PREFIX))
                 files.write_text(files.join(tmp, STATE), json.dumps({**state, "step": step}))
-                manifest = {n: files.digest(files.join(tmp, n))
+                manifest = {n: files.file_digest(files.join(tmp, n))
                             for n in sorted(files.listdir(tmp))}
                 files.write_text(files.join(tmp, MANIFEST), json.dumps(manifest, indent=1))
                 files.fsync_tree(tmp)
@@ -190,7 +189,7 @@ class CheckpointManager:
             file = files.join(path, name)
             if not files.exists(file):
                 raise CheckpointError(f"{file} is missing; the checkpoint is incomplete")
-            actual = files.digest(file)
+            actual = files.file_digest(file)
             if actual != expected:
                 raise CheckpointError(f"{file}: sha256 {actual} does not match the manifest's "
                                       f"{expected}; the checkpoint is corrupt")

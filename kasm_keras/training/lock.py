@@ -2,10 +2,10 @@
 
 Two trainers on one model_dir would corrupt it: each one's checkpoint pruning deletes the other's
 half-written checkpoints, and the survivor's config.json may describe the other one's weights.
-`claim_model_dir(model_dir, keep)` takes an exclusive `fcntl.flock` on `<model_dir>/.lock` for
-the run's life, so a second trainer is refused at once, naming the holder's pid. The kernel drops
-the lock when its holder exits, however it exits (SIGKILL included), so no lock is ever left
-stuck: the next run simply takes it and resumes.
+`claim_model_dir(model_dir, keep)` takes an exclusive `flock` on `<model_dir>/.lock`
+(`files.flock_exclusive`) for the run's life, so a second trainer is refused at once, naming the
+holder's pid. The kernel drops the lock when its holder exits, however it exits (SIGKILL
+included), so no lock is ever left stuck: the next run simply takes it and resumes.
 
 `.lock` holds `<pid>@<host>` of the run holding it, empty when none does.
 
@@ -19,8 +19,6 @@ start leaves nothing behind.
 """
 
 import contextlib
-import errno
-import fcntl
 import os
 import socket
 
@@ -60,12 +58,13 @@ class ModelDirLock:
                     continue
                 created = False
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as error:
+                taken = files.flock_exclusive(fd)
+            except OSError:
+                os.close(fd)
+                raise
+            if not taken:
                 holder = os.read(fd, 200).decode("utf-8", "replace").strip()
                 os.close(fd)
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
                 raise TrainingError(
                     f"{self.model_dir} is in use by another training run ("
                     f"{'pid ' + holder if holder else 'holder unknown: it is just starting'}); "

@@ -27,7 +27,7 @@ report; `Trainer` does the rest the same way for every task:
   `<file>.sha256`, checked before it is loaded), and at the end the task evaluates it once and
   `metrics.json` is written atomically.
 - A full disk while writing a checkpoint, the best model or its sidecar, metrics.json or the
-  TensorBoard logs stops the run with a `DiskFullError` (`kasm_keras.utils.atomic_files`) naming
+  TensorBoard logs stops the run with a `DiskFullError` (`kasm_keras.utils.files`) naming
   the file being written; every file is written aside and renamed, so what was there before (the
   last checkpoint above all) stays intact, and the temporaries are removed (a killed run's by
   the next run in the model_dir).
@@ -56,7 +56,6 @@ import numpy as np
 import tensorflow as tf
 
 from kasm_keras.utils import files
-from kasm_keras.utils.atomic_files import is_temporary, writing
 from kasm_keras.utils.version import __version__
 from kasm_keras.training import checkpoints, precision
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
@@ -75,17 +74,17 @@ class _Summaries:
 
     def __init__(self, folder, chief):
         self.folder = folder
-        with writing(folder):
+        with files.writing(folder):
             self.writer = tf.summary.create_file_writer(folder) if chief else \
                 tf.summary.create_noop_writer()
 
     def scalars(self, step, values):
-        with writing(self.folder), self.writer.as_default(step=step):
+        with files.writing(self.folder), self.writer.as_default(step=step):
             for name, value in values.items():
                 tf.summary.scalar(name, value)
 
     def flush(self):
-        with writing(self.folder):
+        with files.writing(self.folder):
             self.writer.flush()
 
 
@@ -390,7 +389,7 @@ class Trainer:
         a full disk is a DiskFullError naming the file being written, and the temporary goes."""
         staging = files.temporary_name(path, keep_extension=True)
         try:
-            with writing(path):
+            with files.writing(path):
                 self.task.save_best(self.model, staging)
             checkpoints.replace_with_digest(staging, path)
         finally:
@@ -402,7 +401,7 @@ class Trainer:
         model_dir is running, so they are a killed run's."""
         for name in files.listdir(self.config.model_dir):
             name = name.rstrip("/")
-            if name.startswith(LEGACY_STAGING_PREFIX) or is_temporary(name):
+            if name.startswith(LEGACY_STAGING_PREFIX) or files.is_temporary(name):
                 path = files.join(self.config.model_dir, name)
                 if files.isdir(path):
                     files.rmtree(path)

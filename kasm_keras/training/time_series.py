@@ -181,7 +181,7 @@ class TimeSeriesTask(ClassificationTask):
             "parameters": {"table2": layer.weight_entries, "kernel_rnn": layer.count_params(),
                            "total": model.count_params()},
             "files": {split: {"path": os.path.abspath(path),
-                              "sha256": files.digest(path)}
+                              "sha256": files.file_digest(path)}
                       for split, path in self.data.paths.items()},
             "fold": None if self.fold is None else self.fold.settings,
         }
@@ -214,9 +214,9 @@ def cross_validate(config, groups_path, group_column, cv_dir, command=None, log=
     train = time_series_data.read_files(config.dataset, paths, config.max_series_length)["train"]
     groups = time_series_data.read_groups(groups_path, group_column, len(train))
     about = {"train_file": os.path.abspath(paths["train"]),
-             "train_sha256": files.digest(paths["train"]),
+             "train_sha256": files.file_digest(paths["train"]),
              "groups_file": os.path.abspath(groups_path),
-             "groups_sha256": files.digest(groups_path), "group_column": group_column}
+             "groups_sha256": files.file_digest(groups_path), "group_column": group_column}
     folds = []
     for index, (group, train_indices, test_indices) in enumerate(
             time_series_data.leave_one_group_out(groups)):

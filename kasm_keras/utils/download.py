@@ -31,8 +31,8 @@ import zipfile
 from urllib.parse import urljoin, urlsplit
 import zlib
 
-from kasm_keras.utils.atomic_files import (
-    atomic_path, atomic_write_text, file_digest, remove_dead_temporaries, temporary_prefix)
+from kasm_keras.utils.files import (
+    atomic_path, file_digest, remove_dead_temporaries, temporary_prefix, write_text)
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def extract_archive(archive, dest_dir):
     The members go into a staging directory beside `dest_dir` that is renamed into place with
     a marker file inside, so `dest_dir` either holds a complete extraction or does not exist.
     A damaged archive raises CorruptArchiveError naming it, and leaves nothing behind; staging
-    directories left by a killed extraction are removed (see `kasm_keras.utils.atomic_files`).
+    directories left by a killed extraction are removed (see `kasm_keras.utils.files`).
     """
     archive = os.fspath(archive)
     dest_dir = os.fspath(dest_dir)
@@ -330,7 +330,7 @@ def extract_archive(archive, dest_dir):
             raise CorruptArchiveError(
                 f"{archive}: damaged or not a {_kind(archive)} archive ({detail}); "
                 f"replace it with a complete copy") from error
-        atomic_write_text(os.path.join(tree, MARKER), os.path.basename(archive) + "\n")
+        write_text(os.path.join(tree, MARKER), os.path.basename(archive) + "\n")
         os.replace(tree, dest_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

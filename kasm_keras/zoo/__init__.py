@@ -50,11 +50,11 @@ import keras
 import numpy as np
 
 from kasm_keras.layers import int8_storage
-from kasm_keras.utils.atomic_files import (
-    DiskFullError, atomic_path, atomic_write_text, file_digest, preparing, seal_directory,
-    temporary_folder, writing)
 from kasm_keras.utils.download import (
     DownloadError, fetch, is_http, join_inside, relative_path_problem)
+from kasm_keras.utils.files import (
+    DiskFullError, atomic_path, file_digest, preparing, seal_directory, temporary_folder,
+    write_text, writing)
 
 # An entry's task, recorded in its metadata ("task"); entries without one are classifiers.
 CLASSIFICATION = "classification"
@@ -653,8 +653,7 @@ def save_entry(classifier, directory, metadata):
 def _write_metadata(directory, metadata):
     """keras-hub's metadata.json with ours under "kasm_keras" (replaced if already there)."""
     path = os.path.join(directory, "metadata.json")
-    atomic_write_text(path, json.dumps({**_read_json(path), "kasm_keras": metadata}, indent=2)
-                      + "\n")
+    write_text(path, json.dumps({**_read_json(path), "kasm_keras": metadata}, indent=2) + "\n")
 
 
 def _registry_file(zoo_dir):
@@ -688,8 +687,7 @@ def _entries_to_extend(zoo_dir):
 
 
 def _write_registry(entries, zoo_dir):
-    atomic_write_text(_registry_file(zoo_dir), json.dumps(entries, indent=2, sort_keys=True)
-                      + "\n")
+    write_text(_registry_file(zoo_dir), json.dumps(entries, indent=2, sort_keys=True) + "\n")
 
 
 def publish(classifier, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
@@ -744,7 +742,7 @@ def install_entry(name, zoo_dir, stage, url=DEFAULT_URL):
     temporary folder (`$TMPDIR`), and returns (their digests, the registry's summary: what
     `info` reads): HDF5 writing onto a full disk can crash the process, so the zoo's disk is
     only written here, by plain copies into a folder beside the entry's place. Then, holding
-    the zoo's lock (`atomic_files.preparing` on the zoo folder: two publishes at once each
+    the zoo's lock (`files.preparing` on the zoo folder: two publishes at once each
     keep the other's record), the registry is read again, the new one written beside it and
     read back; only then are both switched in by renames, the folder first. A failure or a
     stopping signal (Ctrl-C) before the registry's rename puts the old folder back. A failure

@@ -20,7 +20,7 @@ import os
 import shutil
 
 from kasm_keras import zoo
-from kasm_keras.utils.atomic_files import (
+from kasm_keras.utils.files import (
     DiskFullError, file_digest, seal_directory, temporary_folder, writing)
 
 

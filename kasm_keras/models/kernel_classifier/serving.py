@@ -8,7 +8,7 @@ import tensorflow as tf
 from kasm_keras.data.text_encoding import TextEncoder, pad_length_to_multiple
 from kasm_keras.data.vocabulary import Vocabulary
 from kasm_keras.models.saved_model import write_saved_model
-from kasm_keras.utils.atomic_files import atomic_write_bytes
+from kasm_keras.utils.files import write_bytes
 
 
 # Documents run through the network at once inside a SavedModel request; larger requests are
@@ -109,6 +109,6 @@ def export_tflite(classifier, path):
     frozen = convert_variables_to_constants_v2(function.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    atomic_write_bytes(path, converter.convert())
+    write_bytes(path, converter.convert())
     classifier.preprocessor.tokenizer.save_assets(os.path.dirname(os.path.abspath(path)))
     return path
