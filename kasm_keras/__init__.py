@@ -23,6 +23,8 @@ from kasm_keras.models.kernel_lm import (
 from kasm_keras.models.time_series_classifier import (
     ChannelStandardization, TimeSeriesBackbone, TimeSeriesClassifier,
     build_time_series_classifier)
+# The zoo registers its names as the families' keras-hub presets (`kasm_keras.models.presets`).
+from kasm_keras import zoo  # noqa: E402
 
 __version__ = "0.2.0"
 
@@ -31,4 +33,4 @@ __all__ = ["KernelCell", "KernelRNN", "VARIANTS", "VARIANT_TABLE", "Variant", "g
            "KernelTokenizer", "MaskedMean", "build_classifier", "KernelCausalLM",
            "KernelCausalLMPreprocessor", "KernelLMBackbone", "KernelLMTokenizer",
            "ChannelStandardization", "TimeSeriesBackbone", "TimeSeriesClassifier",
-           "build_time_series_classifier"]
+           "build_time_series_classifier", "zoo"]
