@@ -24,6 +24,8 @@ from kasm_keras.models.time_series_classifier import (
     ChannelStandardization, TimeSeriesBackbone, TimeSeriesClassifier,
     build_time_series_classifier)
 from kasm_keras.utils import version as _version
+# The zoo registers its names as the families' keras-hub presets (`kasm_keras.models.presets`).
+from kasm_keras import zoo  # noqa: E402
 
 __version__ = _version.__version__
 
@@ -32,4 +34,4 @@ __all__ = ["KernelCell", "KernelRNN", "VARIANTS", "VARIANT_TABLE", "Variant", "g
            "KernelTokenizer", "MaskedMean", "build_classifier", "KernelCausalLM",
            "KernelCausalLMPreprocessor", "KernelLMBackbone", "KernelLMTokenizer",
            "ChannelStandardization", "TimeSeriesBackbone", "TimeSeriesClassifier",
-           "build_time_series_classifier"]
+           "build_time_series_classifier", "zoo"]

@@ -9,11 +9,11 @@ import pytest
 
 MODELS = pathlib.Path(__file__).resolve().parents[1] / "kasm_keras" / "models"
 FAMILIES = {
-    "kernel_classifier": ["presets", "backbone", "tokenizer", "preprocessor", "text_classifier",
-                          "serving"],
-    "kernel_lm": ["backbone", "tokenizer", "preprocessor", "causal_lm", "serving"],
-    "time_series_classifier": ["presets", "backbone", "preprocessor", "time_series_classifier",
-                               "serving"],
+    "kernel_classifier": ["backbone", "tokenizer", "preprocessor", "text_classifier", "serving",
+                          "family"],
+    "kernel_lm": ["backbone", "tokenizer", "preprocessor", "causal_lm", "serving", "family"],
+    "time_series_classifier": ["backbone", "preprocessor", "time_series_classifier", "serving",
+                               "family"],
 }
 
 

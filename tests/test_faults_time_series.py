@@ -384,7 +384,7 @@ def test_evaluate_names_the_line_of_a_value_the_models_statistics_overflow(tool,
 
 
 def test_a_nan_in_a_real_japanese_vowels_case_is_refused_not_answered(tmp_path):
-    from kasm_keras.zoo import time_series as zoo_time_series
+    from kasm_keras.models.time_series_classifier import family as zoo_time_series
 
     name = zoo.names(task=zoo.TIME_SERIES)[0]
     classifier = zoo.load(name)

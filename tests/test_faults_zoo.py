@@ -17,6 +17,7 @@ import time
 import pytest
 
 from kasm_keras import zoo
+from kasm_keras.models.kernel_classifier import family as classifier_family
 from kasm_keras.utils import download
 from kasm_keras.utils.files import DiskFullError, is_temporary
 from tests.test_faults_tools import data, error_line, finished, offline, tool, tree  # noqa: F401
@@ -190,7 +191,7 @@ def test_remove_deletes_the_entry_inside_the_zoo(tmp_path):
 def publish(tool, data, finished, monkeypatch):
     """`tools/zoo.py publish` of the tiny finished run into a zoo folder (its test split read
     from the tiny CSVs); the storage tolerance is widened: a 5-step model is no zoo entry."""
-    monkeypatch.setattr(zoo, "MAX_ACCURACY_CHANGE", 1.0)
+    monkeypatch.setattr(classifier_family, "MAX_ACCURACY_CHANGE", 1.0)
 
     def run(zoo_dir, *args):
         return tool("zoo", "publish", f"--model_dir={finished}", f"--name={PUBLISHED}",
@@ -205,7 +206,7 @@ def published_zoo(data, finished, tmp_path_factory):
     """A private zoo holding the tiny run published as PUBLISHED (made once; tests copy it)."""
     zoo_dir = tmp_path_factory.mktemp("published") / "zoo"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(zoo, "MAX_ACCURACY_CHANGE", 1.0)
+        patch.setattr(classifier_family, "MAX_ACCURACY_CHANGE", 1.0)
         zoo.publish_run(str(finished), PUBLISHED, data_dir=str(data.data_dir),
                         cache_dir=str(data.cache), zoo_dir=str(zoo_dir))
     return zoo_dir
@@ -238,7 +239,7 @@ def test_a_full_disk_while_republishing_leaves_the_published_entry(
         _fill(disk, leave=entry_bytes // 2)
         named = [f"cannot write {zoo_dir / PUBLISHED}{os.sep}"]
     else:  # the entry fits; the disk fills as the registry is written
-        real = zoo.atomic_path
+        real = zoo.publishing.atomic_path
 
         @contextlib.contextmanager
         def full_disk_then(path):
@@ -246,7 +247,7 @@ def test_a_full_disk_while_republishing_leaves_the_published_entry(
             with real(path) as tmp:
                 yield tmp
 
-        monkeypatch.setattr(zoo, "atomic_path", full_disk_then)
+        monkeypatch.setattr(zoo.publishing, "atomic_path", full_disk_then)
         named = [f"cannot write {zoo_dir / 'registry.json'}:"]
     error_line(publish(zoo_dir), *named, "the disk is full", "No space left on device")
     assert _published(zoo_dir) == before
@@ -259,7 +260,7 @@ def test_a_failed_switch_of_the_registry_puts_the_old_entry_back(publish, publis
     back (a fault-injecting rename; no root needed)."""
     zoo_dir = pathlib.Path(shutil.copytree(published_zoo, tmp_path / "zoo"))
     before = _published(zoo_dir)
-    real = zoo.atomic_path
+    real = zoo.publishing.atomic_path
 
     @contextlib.contextmanager
     def failing_switch(path):
@@ -268,7 +269,7 @@ def test_a_failed_switch_of_the_registry_puts_the_old_entry_back(publish, publis
             assert (zoo_dir / PUBLISHED).exists()  # the new folder is in place by now
             raise OSError(errno.EIO, "Input/output error", path)
 
-    monkeypatch.setattr(zoo, "atomic_path", failing_switch)
+    monkeypatch.setattr(zoo.publishing, "atomic_path", failing_switch)
     error_line(publish(zoo_dir), zoo_dir / "registry.json", "Input/output error")
     assert _published(zoo_dir) == before
     assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]
@@ -354,7 +355,7 @@ def test_two_publishes_at_once_both_stay_in_the_registry(published_zoo, tmp_path
     assert sorted(entries) == sorted(names)
     for name in names:
         assert entries[name]["path"] == name
-        zoo._verify(str(zoo_dir / name), entries[name]["files"], name)
+        zoo.store._verify(str(zoo_dir / name), entries[name]["files"], name)
 
 
 def test_a_private_zoo_holds_only_its_own_entries(publish, tool, tmp_path, offline):
@@ -496,7 +497,7 @@ def test_a_failed_download_leaves_no_empty_folder_in_the_cache(mirror, small_dis
 
             return real(*args, progress=stop, **kwargs)
 
-        monkeypatch.setattr(zoo, "fetch", stopped)
+        monkeypatch.setattr(zoo.store, "fetch", stopped)
     monkeypatch.setenv("KERAS_HOME", str(home))
     with pytest.raises(expected[0], match=expected[1]) as error:
         zoo.entry_dir(ENTRY, zoo_dir=str(zoo_dir))
@@ -509,7 +510,7 @@ def test_a_failed_download_leaves_no_empty_folder_in_the_cache(mirror, small_dis
 @pytest.fixture
 def as_from_a_wheel(offline, home, monkeypatch):
     """No checkout zoo/, the package's registry, no network; (the words the error must hold)."""
-    monkeypatch.setattr(zoo, "CHECKOUT_ZOO", str(home / "no_checkout"))
+    monkeypatch.setattr(zoo.records, "CHECKOUT_ZOO", str(home / "no_checkout"))
     monkeypatch.delenv(zoo.ZOO_DIR_VARIABLE, raising=False)
     monkeypatch.delenv(zoo.URL_VARIABLE, raising=False)
     return (zoo.registry()[ENTRY]["url"], str(home / "kasm_keras" / "zoo" / ENTRY), "zoo_dir=",

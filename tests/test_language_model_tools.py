@@ -22,7 +22,7 @@ from kasm_keras import KernelTextClassifier, paper, zoo
 from kasm_keras.data.language_model_data import load_corpus
 from kasm_keras.models.kernel_lm import KernelCausalLM
 from kasm_keras.training.language_model import LanguageModelConfig, train_language_model
-from kasm_keras.zoo import language_models
+from kasm_keras.models.kernel_lm import family as language_models
 from benchmarks.reporting import language_models as lm_tables
 from benchmarks.reporting import readme
 from tests.test_faults_tools import error_line, run_tool, tree
@@ -193,10 +193,9 @@ def test_int8_storage_loads_back_within_its_quantisation(published, tmp_path):
     zoo_dir = tmp_path / "zoo"
     zoo_dir.mkdir()
     (zoo_dir / "registry.json").write_text("{}")
-    language_models.publish(lm, NAME, {"dataset": "ptb", "variant": "rkm_lstm"},
-                            evaluate=lambda stored: language_models.measure(stored, ids, 1, BPTT),
-                            zoo_dir=str(zoo_dir), url=None, reference_perplexity=reference,
-                            exact_rows=4)
+    zoo.publish(lm, NAME, {"dataset": "ptb", "variant": "rkm_lstm"},
+                evaluate=lambda stored: language_models.measure(stored, ids, 1, BPTT),
+                zoo_dir=str(zoo_dir), url=None, reference=reference, exact_rows=4)
     cell = lm.backbone.rnn_layers[0].cell
     with h5py.File(zoo_dir / NAME / "model.weights.h5", "r") as weights:
         table = weights["layers/tied_embedding/vars"]
@@ -269,16 +268,16 @@ def test_publishing_refuses_a_wrong_name_and_storage_that_moves_the_perplexity(
     zoo_dir.mkdir()
     (zoo_dir / "registry.json").write_text("{}")
     with pytest.raises(zoo.ZooError, match=r"storage moved it by more than 0.5%"):
-        language_models.publish(lm, NAME, {"dataset": "ptb", "variant": "rkm_lstm"},
-                                evaluate=lambda stored: {"perplexity": 10.1, "cross_entropy": 2.3,
-                                                         "tokens": 5},
-                                zoo_dir=str(zoo_dir), url=None, reference_perplexity=10.0)
+        zoo.publish(lm, NAME, {"dataset": "ptb", "variant": "rkm_lstm"},
+                    evaluate=lambda stored: {"perplexity": 10.1, "cross_entropy": 2.3,
+                                             "tokens": 5},
+                    zoo_dir=str(zoo_dir), url=None, reference=10.0)
     assert tree(zoo_dir) == {"registry.json": tree(zoo_dir)["registry.json"]}
     assert json.loads((zoo_dir / "registry.json").read_text()) == {}
 
 
 def test_from_preset_takes_language_model_names_of_its_own_family(published, monkeypatch):
-    monkeypatch.setattr(zoo, "REGISTRY", str(published["zoo_dir"] / "registry.json"))
+    monkeypatch.setattr(zoo.records, "REGISTRY", str(published["zoo_dir"] / "registry.json"))
     monkeypatch.setenv(zoo.ZOO_DIR_VARIABLE, str(published["zoo_dir"]))
     with pytest.raises(zoo.ZooError, match="'ptb/rkm_lstm' is a language model, not a "
                                            "document classifier"):

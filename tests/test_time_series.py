@@ -26,7 +26,7 @@ from kasm_keras.models.time_series_classifier import (
 from kasm_keras.models.time_series_classifier import serving
 from kasm_keras.training import language_model, time_series
 from kasm_keras.utils.download import DownloadError
-from kasm_keras.zoo import time_series as zoo_time_series
+from kasm_keras.models.time_series_classifier import family as zoo_time_series
 from tests.conftest import real_time_series_data
 from tests.test_faults_tools import error_line, run_tool, tree
 

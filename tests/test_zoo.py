@@ -78,6 +78,14 @@ def test_keras_hub_loads_an_entry_and_predicts_what_zoo_load_predicts():
     same = KernelTextClassifier.from_preset(ENTRY)
     np.testing.assert_allclose(same.predict(TEXTS, verbose=0), probabilities, atol=1e-6)
     assert ENTRY in KernelTextClassifier.presets
+    # zoo.load takes a keras-hub preset handle too (here a local preset directory).
+    handle = zoo.load(zoo.entry_dir(ENTRY))
+    np.testing.assert_allclose(handle.predict(TEXTS, verbose=0), probabilities, atol=1e-6)
+
+
+def test_load_refuses_a_preset_handle_that_is_no_keras_hub_preset(tmp_path):
+    with pytest.raises(zoo.ZooError, match="not a loadable keras-hub preset"):
+        zoo.load(str(tmp_path))
 
 
 def test_an_entry_fine_tunes_on_raw_text():
@@ -196,12 +204,15 @@ def test_publish_refuses_bad_names_and_stores_a_loadable_compact_entry(tmp_path)
                        evaluate=lambda c: 0.5, zoo_dir=str(tmp_path), url=None)
     assert pathlib.Path(path) == tmp_path / "toy/rkm_cifg_1gram"
     assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 50.0  # percent
+    # keras-hub's metadata names the task's own class, not a mixin's.
+    metadata = json.loads((tmp_path / "toy/rkm_cifg_1gram/metadata.json").read_text())
+    assert metadata["tasks"] == ["KernelTextClassifier"]
     stored = zoo.load("toy/rkm_cifg_1gram", zoo_dir=str(tmp_path))
     np.testing.assert_allclose(stored.predict(texts, verbose=0),
                                classifier.probabilities(texts), atol=2e-3)
     with pytest.raises(zoo.ZooError, match="compact storage moved it"):
         zoo.publish(classifier, "toy/rkm_cifg_1gram", {}, evaluate=lambda c: 0.5,
-                    zoo_dir=str(tmp_path), reference_accuracy=0.6)
+                    zoo_dir=str(tmp_path), reference=0.6)
     assert zoo.info("toy/rkm_cifg_1gram", str(tmp_path))["test_accuracy"] == 50.0  # untouched
     # A recipe search's run (tools/train.py --notest) has no test result to publish.
     run = tmp_path / "search_run"

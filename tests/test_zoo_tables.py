@@ -110,10 +110,10 @@ def test_zoo_list_shows_the_published_and_apart_the_unpublished(tool, tmp_path):
         "  dbpedia         every variant, 1gram and 3gram",
         "  yahoo           every variant, 1gram and 3gram (its data was not available here)",
         "  yelp            every variant, 1gram and 3gram (its data was not available here)",
-        "  japanese_vowels every variant, 1gram and 3gram",
         "  ptb             language model: every variant of Table 3",
         "  wikitext2       language model: every variant of Table 3 (its data was not available "
-        "here)"]
+        "here)",
+        "  japanese_vowels every variant, 1gram and 3gram"]
 
 
 # ------------------------------------------------------------------ seed runs

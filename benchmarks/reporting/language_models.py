@@ -13,7 +13,7 @@ import dataclasses
 
 from kasm_keras import paper, zoo
 from kasm_keras.training.language_model import RECIPES, LanguageModelConfig
-from kasm_keras.zoo.language_models import state_label
+from kasm_keras.models.kernel_lm.family import state_label
 
 COMPARABLE = 0.05
 CLEARLY_WORSE = 0.10

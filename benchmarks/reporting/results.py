@@ -115,15 +115,13 @@ def run_metrics(runs_dir, warn):
 
 
 def run_table(metrics):
-    """The table a finished run's metrics.json is a row of: "language_models" or "time_series"
-    where that family's zoo module recognises its run (`benchmarks.reporting.language_models`,
-    `benchmarks.reporting.time_series`), else "results" (a classifier's)."""
-    from kasm_keras.zoo import language_models, time_series
+    """The table a finished run's metrics.json is a row of, as its family names it
+    (`report_table`): "language_models" (`benchmarks.reporting.language_models`),
+    "time_series" (`benchmarks.reporting.time_series`) or "results" (a classifier's)."""
+    from kasm_keras.models import task_family
 
-    recognisers = {"language_models": language_models.is_language_model_run,
-                   "time_series": time_series.is_time_series_run}
-    return next((table for table, recognises in recognisers.items() if recognises(metrics)),
-                "results")
+    family = task_family.of_run(metrics) or task_family.get(task_family.DEFAULT)
+    return family.report_table
 
 
 def collect(zoo_dir=None, runs=()):

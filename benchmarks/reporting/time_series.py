@@ -4,7 +4,7 @@ is on another data set (mouse local field potentials, not public) and stands the
 """
 
 from kasm_keras import paper, zoo
-from kasm_keras.zoo import time_series
+from kasm_keras.models.time_series_classifier import family as time_series
 
 
 def entries(zoo_dir=None):
@@ -51,7 +51,7 @@ def goals_statement(infos):
     for variant, goal in time_series.GOALS.items():
         by_goal.setdefault(goal, []).append(f"`{variant}`")
     goals = "; ".join(f"{100 * g:.0f}% for {', '.join(v)}" for g, v in sorted(by_goal.items()))
-    return (f"Goals (test accuracy on JapaneseVowels, `kasm_keras/zoo/time_series.py`: {goals}): "
+    return (f"Goals (test accuracy on JapaneseVowels, `kasm_keras/models/time_series_classifier/family.py`: {goals}): "
             f"met by {len(met)} of the {len(published)} published entries "
             f"({len(zoo.time_series_names())} names).")
 

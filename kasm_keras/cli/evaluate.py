@@ -45,6 +45,7 @@ from kasm_keras.cli import tool_support
 from kasm_keras import zoo
 from kasm_keras.data import classification_data, datasets, language_model_data
 from kasm_keras.data import time_series_data
+from kasm_keras.models import task_family
 from kasm_keras.training import time_series
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.training.task import TrainingError
@@ -129,7 +130,7 @@ def format_language_model_report(report):
 
 def evaluate_language_model(lm):
     """Perplexity over a split (or --text's sentences' scores), printed."""
-    from kasm_keras.zoo import language_models
+    from kasm_keras.models.kernel_lm import family as language_models
 
     if FLAGS.text:
         for name in ("batch_size", "bptt"):
@@ -155,9 +156,7 @@ def evaluate_language_model(lm):
     source = (f"{FLAGS.model_dir}/config.json" if FLAGS.model_dir
               else f"the zoo entry {FLAGS.zoo}'s metadata")
     if FLAGS.dataset and dataset not in language_model_data.CORPORA:
-        kind = ("a classification dataset" if dataset in datasets.CLASSIFICATION
-                else "a time-series data set")
-        tool_support.fail(f"--dataset={dataset} is {kind}, but "
+        tool_support.fail(f"--dataset={dataset} is {_kind(dataset)}, but "
                           f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a language "
                           f"model (corpora: {', '.join(language_model_data.CORPORA)})")
     if dataset not in language_model_data.CORPORA:
@@ -189,7 +188,7 @@ def _refuse(names, why):
 def evaluate_time_series(classifier):
     """Accuracy, per-class scores and the confusion matrix over a split of the classifier's
     data set (the validation cases as its run held them out), printed."""
-    from kasm_keras.zoo import time_series as zoo_time_series
+    from kasm_keras.models.time_series_classifier import family as zoo_time_series
 
     _refuse(("text", "batch_size", "bptt"), "applies to text models, not to a time-series "
             "classifier")
@@ -291,6 +290,12 @@ def cross_validate():
     print(json.dumps(report) if FLAGS.json else format_cv_report(report))
 
 
+def _kind(dataset):
+    """What `dataset` is, as the family that trains on it says ("a classification dataset")."""
+    family = task_family.of_dataset(dataset)
+    return family.data_kind if family else "no dataset this tool knows"
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -298,11 +303,12 @@ def main(argv):
         return cross_validate()
     _refuse(("groups", "group_column", "cv_dir"), "applies to --cv only")
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
-    if tool_support.is_language_model(model):
-        return evaluate_language_model(model)
-    if tool_support.is_time_series(model):
-        return evaluate_time_series(model)
-    classifier = model
+    return EVALUATE[task_family.of_model(model).name](model)
+
+
+def evaluate_classifier(classifier):
+    """Accuracy, per-class scores and the confusion matrix over a split of the classifier's
+    dataset (or --text's class probabilities), printed."""
     for name in ("batch_size", "bptt"):
         if FLAGS[name].present:
             raise app.UsageError(f"--{name} applies to a language model, not to a classifier")
@@ -324,9 +330,7 @@ def main(argv):
     run = info.get("training", info)
     dataset = FLAGS.dataset or run.get("dataset")
     if FLAGS.dataset and dataset not in datasets.CLASSIFICATION:
-        kind = ("a language-model corpus" if dataset in language_model_data.CORPORA
-                else "a time-series data set")
-        tool_support.fail(f"--dataset={dataset} is {kind}, but "
+        tool_support.fail(f"--dataset={dataset} is {_kind(dataset)}, but "
                           f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a "
                           "document classifier")
     if dataset not in datasets.CLASSIFICATION:
@@ -347,6 +351,11 @@ def main(argv):
         report = {"dataset": dataset, "split": split,
                   **classifier.classification_report(texts, labels)}
     print(json.dumps(report) if FLAGS.json else format_report(report))
+
+
+# How this tool evaluates a model of each family (by the family's name).
+EVALUATE = {"classification": evaluate_classifier, "language_model": evaluate_language_model,
+            "time_series": evaluate_time_series}
 
 
 def run():

@@ -38,6 +38,7 @@ from absl import app, flags
 
 from kasm_keras.cli import tool_support
 from kasm_keras import zoo
+from kasm_keras.models import task_family
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import files
 
@@ -230,52 +231,24 @@ def write_version(target, write):
                     os.rmdir(folder)
 
 
-def _text_classifier_only(kind):
-    for name in ("tflite", "jit_compile"):
-        if FLAGS[name].value:
-            raise app.UsageError(f"--{name} applies to a document classifier; "
-                                 f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a "
-                                 f"{kind}")
-
-
-def export_language_model(lm, target):
-    from kasm_keras.models.kernel_lm import serving as kernel_lm_serving
-
-    _text_classifier_only("language model")
-    path = write_version(target, lambda folder: kernel_lm_serving.export_saved_model(lm, folder))
-    print(f"SavedModel written to {path}")
-
-
-def export_time_series(classifier, target):
-    from kasm_keras.models.time_series_classifier import serving as time_series_serving
-
-    _text_classifier_only("time-series classifier")
-    path = write_version(
-        target, lambda folder: time_series_serving.export_saved_model(classifier, folder))
-    print(f"SavedModel written to {path}")
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     target = version_dir(FLAGS.export_dir, FLAGS.version)  # refused before the model is loaded
-    from kasm_keras.models.kernel_classifier import serving
-
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
-    if tool_support.is_language_model(model):
-        return export_language_model(model, target)
-    if tool_support.is_time_series(model):
-        return export_time_series(model, target)
-    classifier = model
-
-    def write(folder):
-        serving.export_saved_model(classifier, folder, jit_compile=FLAGS.jit_compile)
-        if FLAGS.tflite:  # beside saved_model.pb, which TensorFlow Serving ignores
-            serving.export_tflite(classifier, os.path.join(folder, "model.tflite"))
-
-    path = write_version(target, write)
+    family = task_family.of_model(model)
+    for name in ("tflite", "jit_compile"):  # the options a family's export takes, if it does
+        if FLAGS[name].value and name not in family.export_options:
+            takers = " or ".join(f"a {f.description}" for f in task_family.all_families()
+                                 if name in f.export_options)
+            raise app.UsageError(f"--{name} applies to {takers}; "
+                                 f"{tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)} is a "
+                                 f"{family.description}")
+    options = {name: FLAGS[name].value for name in family.export_options}
+    path = write_version(target, lambda folder: family.export_saved_model(model, folder,
+                                                                          **options))
     print(f"SavedModel written to {path}")
-    if FLAGS.tflite:
+    if options.get("tflite"):
         print(f"LiteRT model written to {_join(path, 'model.tflite')}")
 
 

@@ -21,10 +21,12 @@ joined by spaces; an <eos> generated mid-text is kept, as the corpus writes sent
 import json
 import sys
 
+import keras_hub
 from absl import app, flags
 
 from kasm_keras.cli import tool_support
 from kasm_keras import zoo
+from kasm_keras.models import task_family
 from kasm_keras.models.kernel_lm import causal_lm
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
@@ -142,8 +144,9 @@ def main(argv):
         tool_support.fail(f"--prompt={empty[0]!r}: an empty prompt (no words to continue)")
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     source = tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)
-    if not tool_support.is_language_model(model):
-        tool_support.fail(f"{source} is a {type(model).__name__} (a document classifier), not a "
+    if not isinstance(model, keras_hub.models.CausalLM):  # what generates text
+        tool_support.fail(f"{source} is a {type(model).__name__} (a "
+                          f"{task_family.of_model(model).description}), not a "
                           f"language model; the zoo's language models: "
                           f"{', '.join(zoo.language_model_names())}")
     words = model.preprocessor.tokenizer.vocabulary_size()

@@ -16,8 +16,8 @@
 - `download_hint(...)`: a failed download becomes one line that says which flag avoids it.
 - `load_model`: `kasm_keras.zoo.load_model` (a classifier, a language model or a time-series
   classifier; a run's best model is checked against the sha256 that training recorded beside
-  it), with a failed download explained; `is_language_model` and `is_time_series` tell them
-  apart.
+  it), with a failed download explained; its family (`kasm_keras.models.task_family.of_model`)
+  says what it is.
 
 Importing this module changes nothing in the process (no signal handler, no log level): a
 program's `run_program` does.
@@ -283,20 +283,6 @@ def load_model(model_dir, zoo_name, zoo_dir):
 
     with download_hint(f"the zoo entry {zoo_name}", "--zoo_dir"):
         return zoo.load_model(model_dir, zoo_name, zoo_dir)
-
-
-def is_language_model(model):
-    """Whether a model `load_model` gave is a language model (a `KernelCausalLM`)."""
-    from kasm_keras.models.kernel_lm import KernelCausalLM
-
-    return isinstance(model, KernelCausalLM)
-
-
-def is_time_series(model):
-    """Whether a model `load_model` gave is a time-series classifier."""
-    from kasm_keras.models.time_series_classifier import TimeSeriesClassifier
-
-    return isinstance(model, TimeSeriesClassifier)
 
 
 def model_source(model_dir, zoo_name):

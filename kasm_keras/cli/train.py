@@ -37,7 +37,8 @@ from absl import app, flags
 
 from kasm_keras.cli import tool_support
 from kasm_keras import training
-from kasm_keras.training import checkpoints, language_model, time_series
+from kasm_keras.models import task_family
+from kasm_keras.training import checkpoints, language_model, tasks, time_series
 from kasm_keras.data import classification_data, datasets, word_vectors
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS
@@ -50,25 +51,6 @@ ERRORS = (training.TrainingError, classification_data.DataError, word_vectors.Wo
 
 def _defaults(config_class):
     return types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(config_class)})
-
-
-# Each task's settings (a dataclass whose fields are flags), by the datasets it takes.
-TASKS = {"document classification": training.TrainConfig,
-         "a language model": language_model.LanguageModelConfig,
-         "a time-series classifier": time_series.TimeSeriesConfig}
-# Flags whose default depends on the task: None here, the task's config default (or recipe's)
-# when not given.
-PER_TASK = ("epochs", "batch_size", "learning_rate", "dropout", "embedding_dim", "eval_every",
-            "units", "validation_fraction", "precision")
-
-
-def task_of(dataset):
-    """The task (a key of TASKS) that trains on `dataset`."""
-    if dataset in language_model.DATASETS:
-        return "a language model"
-    if dataset in time_series.DATASETS:
-        return "a time-series classifier"
-    return "document classification"
 
 
 def define_flags(flag_values=FLAGS):
@@ -198,24 +180,25 @@ def config_from_flags(flag_values=FLAGS):
     flag) for a flag of another task, a value out of range, a path that is not a folder or word
     vectors that do not exist: nothing is read or written."""
     f = flag_values
-    task = task_of(f.dataset)
-    language = task == "a language model"
-    config_class = TASKS[task]
-    own = _fields(config_class) | ({"recipe"} if language else set())
-    given = [name for name in sorted(set().union(*map(_fields, TASKS.values())) | {"recipe"})
+    task = tasks.of_dataset(f.dataset)
+    config_class = task.config
+    own = _fields(config_class) | ({"recipe"} if task.recipes else set())
+    everyone = tasks.TRAINING.values()
+    given = [name for name in sorted(set().union(*map(_fields, (t.config for t in everyone)))
+                                     | {"recipe"})
              if name not in own and f[name].present]
     if given:
-        others = [t for t, c in TASKS.items()
-                  if given[0] in _fields(c) | ({"recipe"} if c is TASKS["a language model"]
-                                               else set())]
+        others = [t.what for t in everyone
+                  if given[0] in _fields(t.config) | ({"recipe"} if t.recipes else set())]
         raise training.TrainingError(f"--{given[0]} applies to {' and '.join(others)}, not to "
                                      f"--dataset={f.dataset}")
-    values = dict(language_model.RECIPES[f.recipe]) if language else {}
+    values = dict(task.recipes[f.recipe]) if task.recipes else {}
     for name in _fields(config_class):
         if f[name].present or (name not in values and f[name].value is not None):
             values[name] = f[name].value
-    model_dir = f.model_dir or (os.path.join("runs", f.dataset, f.model) if language else
-                                os.path.join("runs", f.dataset, f"{f.model}_{f.ngram}gram"))
+    model_dir = f.model_dir or os.path.join(
+        "runs", *task_family.of_dataset(f.dataset).run_name(
+            {"dataset": f.dataset, "model": f.model, "ngram": f.ngram}).split("/"))
     values.pop("model_dir", None)
     return config_class(model_dir=model_dir, **values)
 
@@ -255,12 +238,7 @@ def main(argv):
     command = [os.path.basename(sys.executable)] + sys.argv
     try:
         with tool_support.download_hint(f"the {config.dataset} dataset"):
-            if isinstance(config, language_model.LanguageModelConfig):
-                metrics = language_model.train_language_model(config, command=command)
-            elif isinstance(config, time_series.TimeSeriesConfig):
-                metrics = time_series.train_time_series(config, command=command)
-            else:
-                metrics = training.train_classifier(config, command=command)
+            metrics = tasks.of_dataset(config.dataset).train(config, command=command)
     except KeyboardInterrupt as stop:  # SIGINT, SIGTERM, SIGHUP: see tool_support
         tool_support.stopped(stop, where_to_resume(config.model_dir, command))
     except files.DiskFullError as error:

@@ -34,20 +34,15 @@ from absl import app, flags
 
 from kasm_keras.cli import tool_support
 from kasm_keras import zoo
+from kasm_keras.data import classification_data
+from kasm_keras.models import task_family
 from kasm_keras.zoo.release import write_release
-from kasm_keras.data import classification_data, time_series_data
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.utils import download
 
 FLAGS = flags.FLAGS
 ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
           download.UnsafeArchiveError)
-# verify --data_dir: the most an entry's re-measured test accuracy may differ from the
-# recorded one, in points.
-MAX_REEVALUATION_CHANGE = 0.1
-# verify --data_dir: the most a language model's re-measured test perplexity may differ from the
-# recorded one, relative.
-MAX_PERPLEXITY_REEVALUATION_CHANGE = 0.001
 COMMANDS = ("list", "verify", "publish", "best", "release")
 
 
@@ -94,19 +89,7 @@ def define_flags(flag_values=FLAGS):
 def _summary_line(name, info):
     """`list`'s line for an entry; ZooError when the registry's record of it lacks a field."""
     try:
-        if info.get("task") == zoo.LANGUAGE_MODEL:
-            from kasm_keras.zoo.language_models import state_label
-
-            paper = info.get("paper_perplexity")
-            return (f"  {name:<32} test perplexity {float(info['test_perplexity']):.2f}  "
-                    f"(paper {'none' if paper is None else f'{paper:.2f}'}; state "
-                    f"{state_label(info['state_sizes'])}; {float(info['epochs']):.1f} epochs)")
-        if info.get("task") == zoo.TIME_SERIES:
-            return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
-                    f"({int(info['training_cases']):,} training cases, goal "
-                    f"{float(info['goal']):.0f}%)")
-        return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
-                f"({int(info['training_documents']):,} training documents)")
+        return task_family.of_metadata(info).summary_line(name, info)
     except (KeyError, TypeError, ValueError) as error:
         problem = (f"no {error.args[0]!r} in its metadata" if isinstance(error, KeyError)
                    else f"unreadable metadata ({error})")
@@ -125,84 +108,30 @@ def release_line(release):
 
 
 def unpublished_lines(unpublished):
-    """The names the zoo knows without an entry, one line per dataset and n-gram width."""
-    from kasm_keras.layers.variants import VARIANTS
-    from kasm_keras.zoo import time_series
-
-    missing, language_models = {}, {}
-    for name in unpublished:
-        if zoo.parse_language_model_name(name):
-            corpus, variant = zoo.parse_language_model_name(name)
-            language_models.setdefault(corpus, []).append(variant)
-            continue
-        dataset, variant, ngram = zoo.parse_name(name) or zoo.parse_time_series_name(name)
-        missing.setdefault(dataset, {}).setdefault(ngram, []).append(variant)
+    """The names the zoo knows without an entry, each family's grouped as it groups them (a
+    classifier's by dataset and n-gram width, a language model's by corpus)."""
     lines = [f"Not published ({len(unpublished)}; zoo.load or zoo.info of one prints the "
              "commands that make it):"]
-    width = max(map(len, [*missing, *language_models]))
-    for dataset, by_ngram in missing.items():
-        note = " (its data was not available here)" if dataset in zoo.WITHOUT_DATA else ""
-        variants_known = len(VARIANTS) if dataset in zoo.DATASETS else len(
-            time_series.VARIANTS)
-        if sorted(by_ngram) == list(zoo.NGRAMS) and all(len(v) == variants_known
-                                                       for v in by_ngram.values()):
-            lines.append(f"  {dataset:<{width}} every variant, "
-                         f"{' and '.join(f'{n}gram' for n in zoo.NGRAMS)}{note}")
-            continue
-        for i, (ngram, variants) in enumerate(sorted(by_ngram.items())):
-            shown = "every variant" if len(variants) == variants_known else ", ".join(variants)
-            lines.append(f"  {dataset if i == 0 else '':<{width}} {ngram}gram: {shown}"
-                         f"{note if i == 0 else ''}")
-    table3 = dict(zip(zoo.language_model_names(), map(zoo.parse_language_model_name,
-                                                       zoo.language_model_names())))
-    for corpus, variants in language_models.items():
-        every = len(variants) == sum(1 for c, _ in table3.values() if c == corpus)
-        note = " (its data was not available here)" if corpus in zoo.LM_WITHOUT_DATA else ""
-        lines.append(f"  {corpus:<{width}} language model: "
-                     f"{'every variant of Table 3' if every else ', '.join(variants)}{note}")
+    width = max(len(name.split("/")[0]) for name in unpublished)
+    for family in task_family.all_families():
+        names = [name for name in unpublished if family.parse_name(name) is not None]
+        if names:
+            lines += family.unpublished_lines(names, width)
     return lines
 
 
-def verify_language_model(name, splits):
-    """(`verify`'s line, whether it failed) for a language model: its test perplexity measured
-    again from the stored files, as publish measured it."""
-    from kasm_keras.zoo import language_models
-
+def verify(name, splits):
+    """(`verify`'s line, whether it failed) for entry `name`: its recorded test result measured
+    again from the stored files, as its family measures it."""
     info = zoo.info(name, FLAGS.zoo_dir)
-    lm = zoo.load(name, FLAGS.zoo_dir)
-    key = (info["dataset"], tuple(lm.preprocessor.tokenizer.get_vocabulary()))
-    if key not in splits:
-        with tool_support.download_hint(f"the {info['dataset']} corpus"):
-            splits[key] = language_models.split_ids(lm, info["dataset"], FLAGS.data_dir,
-                                                    FLAGS.cache_dir)
-    evaluation = info["evaluation"]
-    measured = language_models.measure(lm, splits[key], evaluation["batch_size"],
-                                       evaluation["bptt"])["perplexity"]
-    recorded = info["test_perplexity"]
-    change = language_models.relative_change(measured, recorded)
-    failed = abs(change) > MAX_PERPLEXITY_REEVALUATION_CHANGE
-    return (f"{'FAILED' if failed else 'ok':<8}{name}  test perplexity {measured:.2f} (recorded "
-            f"{recorded:.2f}, {100 * change:+.3f}%)"), failed
-
-
-def verify_time_series(name, splits):
-    """(`verify`'s line, whether it failed) for a time-series classifier: its test accuracy
-    measured again from the stored files."""
-    from kasm_keras.zoo import time_series
-
-    info = zoo.info(name, FLAGS.zoo_dir)
-    dataset = info["dataset"]
-    if dataset not in splits:
-        with tool_support.download_hint(f"the {dataset} data set"):
-            # The sktime data sets from their own folder; a user's own .ts files from --data_dir.
-            folder = FLAGS.data_dir if dataset == time_series_data.OWN_FILES else (
-                FLAGS.time_series_data_dir or FLAGS.data_dir)
-            splits[dataset] = time_series.split_cases(dataset, "test", folder, FLAGS.cache_dir)[1:]
-    measured = 100 * time_series.accuracy(zoo.load(name, FLAGS.zoo_dir), *splits[dataset])
-    change = measured - info["test_accuracy"]
-    failed = abs(change) > MAX_REEVALUATION_CHANGE
-    return (f"{'FAILED' if failed else 'ok':<8}{name}  test accuracy {measured:.2f}% (recorded "
-            f"{info['test_accuracy']:.2f}%, {change:+.2f})"), failed
+    model = zoo.load(name, FLAGS.zoo_dir)
+    # TFDS prints its progress: stdout keeps one line per entry.
+    with contextlib.redirect_stdout(sys.stderr), \
+            tool_support.download_hint(f"the {info['dataset']} test split"):
+        return task_family.of_metadata(info).verify(
+            name, info, model, {"data_dir": FLAGS.data_dir,
+                                "time_series_data_dir": FLAGS.time_series_data_dir},
+            FLAGS.cache_dir, splits)
 
 
 def main(argv):
@@ -248,30 +177,9 @@ def main(argv):
         try:
             zoo.entry_dir(name, FLAGS.zoo_dir)
             line = f"ok      {name}"
-            task = zoo.info(name, FLAGS.zoo_dir).get("task")
-            if FLAGS.data_dir and task == zoo.LANGUAGE_MODEL:
-                line, failed = verify_language_model(name, splits)
+            if FLAGS.data_dir:
+                line, failed = verify(name, splits)
                 failures += failed
-            elif FLAGS.data_dir and task == zoo.TIME_SERIES:
-                line, failed = verify_time_series(name, splits)
-                failures += failed
-            elif FLAGS.data_dir:  # the recorded accuracy, measured again from the stored files
-                info = zoo.info(name, FLAGS.zoo_dir)
-                dataset = info["dataset"]
-                if dataset not in splits:
-                    # TFDS prints its progress: stdout keeps one line per entry.
-                    with contextlib.redirect_stdout(sys.stderr), \
-                            tool_support.download_hint(f"the {dataset} test split"):
-                        splits[dataset] = zoo.split_texts(dataset, "test", FLAGS.data_dir,
-                                                          FLAGS.cache_dir)[1:]
-                texts, labels = splits[dataset]
-                report = zoo.load(name, FLAGS.zoo_dir).classification_report(texts, labels)
-                measured = 100 * report["accuracy"]
-                change = measured - info["test_accuracy"]
-                line = (f"{'ok' if abs(change) <= MAX_REEVALUATION_CHANGE else 'FAILED':<8}{name}"
-                        f"  test accuracy {measured:.2f}% (recorded {info['test_accuracy']:.2f}%,"
-                        f" {change:+.2f})")
-                failures += abs(change) > MAX_REEVALUATION_CHANGE
             print(line)
         except (zoo.ZooError, OSError, classification_data.DataError,
                 download.DownloadError) as error:  # the next entries are still checked

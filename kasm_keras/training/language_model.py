@@ -311,7 +311,7 @@ class LanguageModelTask(Task):
     def save_best(self, model, path):
         """The averaged weights once averaging, in float32 whatever the precision."""
         with self.optimizer.averaged_weights(model.trainable_variables):
-            stored = rebuilt(model, dtype="float32")
+            stored = model.rebuilt(dtype="float32")
         super().save_best(stored, path)
 
     def report(self, model, test=True):
@@ -342,16 +342,6 @@ def unigram_perplexity(train, valid, vocabulary_size):
     log_p = np.log(counts / counts.sum())
     return float(np.exp(-log_p[np.asarray(valid)].mean()))
 
-
-def rebuilt(model, dtype="same"):
-    """A new `KernelCausalLM` with these weights, in another dtype policy (a model trained
-    under mixed precision is stored as float32)."""
-    config = model.backbone.get_config()
-    if dtype != "same":
-        config["dtype"] = dtype
-    copy = KernelCausalLM(KernelLMBackbone.from_config(config), model.preprocessor)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def train_language_model(config, command=None, log=print):

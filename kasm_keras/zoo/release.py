@@ -19,7 +19,7 @@ import dataclasses
 import os
 import shutil
 
-from kasm_keras import zoo
+from kasm_keras.zoo import records
 from kasm_keras.utils.files import (
     DiskFullError, file_digest, seal_directory, temporary_folder, writing)
 
@@ -42,30 +42,30 @@ def release_files(names=None, zoo_dir=None):
     every published one), each source file in the local zoo checked against the registry's
     digest. ZooError for a name the registry lacks, an entry in no local zoo, or a file missing
     or differing from its digest."""
-    entries = zoo.registry(zoo_dir)
+    entries = records.registry(zoo_dir)
     names = sorted(entries) if names is None else sorted(set(names))
     unknown = [name for name in names if name not in entries]
     if unknown:
-        raise zoo.ZooError(f"not published: {', '.join(unknown)}; published: "
+        raise records.ZooError(f"not published: {', '.join(unknown)}; published: "
                            f"{', '.join(sorted(entries)) or 'none'}")
-    local_dirs = zoo._local_dirs(zoo_dir)
+    local_dirs = records.local_dirs(zoo_dir)
     files = {}
     for name in names:
         entry = entries[name]
-        where = f"{zoo.registry_path(zoo_dir)}: entry {name!r}"
-        folders = [zoo.inside(local, entry["path"], where, "path") for local in local_dirs]
+        where = f"{records.registry_path(zoo_dir)}: entry {name!r}"
+        folders = [records.inside(local, entry["path"], where, "path") for local in local_dirs]
         folder = next((f for f in folders if os.path.isdir(f)), None)
         if folder is None:
-            raise zoo.ZooError(f"zoo entry {name!r} is in no local zoo "
+            raise records.ZooError(f"zoo entry {name!r} is in no local zoo "
                                f"({', '.join(local_dirs) or 'none'}): a release is written from "
                                f"the files publishing made (pass zoo_dir=, a tool's --zoo_dir, "
-                               f"or set ${zoo.ZOO_DIR_VARIABLE})")
+                               f"or set ${records.ZOO_DIR_VARIABLE})")
         for file_name, digest in entry["files"].items():
-            source = zoo.inside(folder, file_name, where, "files")
+            source = records.inside(folder, file_name, where, "files")
             _check(source, digest, f"zoo entry {name!r}: file {file_name!r} ({source})")
             relative = f"{entry['path']}/{file_name}"
             if files.get(relative, (source, digest))[1] != digest:
-                raise zoo.ZooError(f"{where}: {relative} is another entry's file too, with "
+                raise records.ZooError(f"{where}: {relative} is another entry's file too, with "
                                    "another digest; the registry is damaged")
             files[relative] = (source, digest)
     return files
@@ -74,7 +74,7 @@ def release_files(names=None, zoo_dir=None):
 def base_urls(names=None, zoo_dir=None):
     """The addresses the registry fetches the entries `names` from, without each entry's path:
     where a release's folder is served (`<it>/<entry path>/<file>`)."""
-    entries = zoo.registry(zoo_dir)
+    entries = records.registry(zoo_dir)
     urls = set()
     for name in sorted(entries) if names is None else names:
         entry = entries[name]
@@ -88,25 +88,25 @@ def write_release(output, names=None, zoo_dir=None):
     """Writes the files of the entries `names` (default: every published one) to
     `output/<entry path>/<file>`, as the module's docstring says; returns a `Release`."""
     output = os.path.abspath(os.fspath(output))
-    chosen = tuple(sorted(zoo.registry(zoo_dir) if names is None else set(names)))
+    chosen = tuple(sorted(records.registry(zoo_dir) if names is None else set(names)))
     files = release_files(chosen, zoo_dir)
-    targets = {relative: zoo.inside(output, relative, f"release {output}", "files")
+    targets = {relative: records.inside(output, relative, f"release {output}", "files")
                for relative in files}
     release = Release(output, chosen, len(files),
                       sum(os.path.getsize(source) for source, _ in files.values()),
                       base_urls(chosen, zoo_dir), written=False)
     if os.path.lexists(output) and not os.path.isdir(output):
-        raise zoo.ZooError(f"{output}: a file, not a folder; the release is not written")
+        raise records.ZooError(f"{output}: a file, not a folder; the release is not written")
     if os.path.isdir(output) and os.listdir(output):
         problem = _difference(output, files)
         if problem is None:
             return release
-        raise zoo.ZooError(f"{output} is not empty and holds no copy of this release ({problem});"
+        raise records.ZooError(f"{output} is not empty and holds no copy of this release ({problem});"
                            " nothing in it is changed: choose a new or empty folder")
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with temporary_folder(output) as staging:
         for relative, (source, digest) in files.items():
-            target = zoo.inside(staging, relative, f"release {output}", "files")
+            target = records.inside(staging, relative, f"release {output}", "files")
             try:
                 with writing(targets[relative]):
                     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -114,7 +114,7 @@ def write_release(output, names=None, zoo_dir=None):
             except DiskFullError:
                 raise
             except OSError as error:
-                raise zoo.ZooError(f"{targets[relative]}: could not write the release's file "
+                raise records.ZooError(f"{targets[relative]}: could not write the release's file "
                                    f"({error.strerror or error}); nothing is written") from error
             _check(target, digest, f"release file {relative!r}, copied from {source}")
         with writing(output):
@@ -122,7 +122,7 @@ def write_release(output, names=None, zoo_dir=None):
         try:
             os.rename(staging, output)  # replaces an empty folder, never a non-empty one
         except OSError as error:
-            raise zoo.ZooError(f"{output}: could not rename the verified release into place "
+            raise records.ZooError(f"{output}: could not rename the verified release into place "
                                f"({error.strerror or error}); nothing is written") from error
     return dataclasses.replace(release, written=True)
 
@@ -130,10 +130,10 @@ def write_release(output, names=None, zoo_dir=None):
 def _check(path, digest, what):
     """ZooError naming `what` unless the file `path` exists and has sha256 `digest`."""
     if not os.path.isfile(path):
-        raise zoo.ZooError(f"{what}: missing; the release is not written")
+        raise records.ZooError(f"{what}: missing; the release is not written")
     actual = file_digest(path)
     if actual != digest:
-        raise zoo.ZooError(f"{what}: sha256 {actual} differs from the registry's {digest}; the "
+        raise records.ZooError(f"{what}: sha256 {actual} differs from the registry's {digest}; the "
                            "release is not written")
 
 

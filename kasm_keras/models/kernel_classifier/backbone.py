@@ -6,7 +6,7 @@ import numpy as np
 from keras import ops
 
 from kasm_keras.layers import KernelRNN, MaskedMean
-from kasm_keras.models.kernel_classifier.presets import ZooPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
@@ -70,6 +70,8 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
               "padding_mask": np.array([[1, 1, 1, 0]])})  # [1, 300]
     ```
     """
+
+    zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)
 
     def __init__(self, vocabulary_size, variant, units=300, embedding_dim=300, ngram=1,
                  ngram_padding="causal", layer_norm=True, learn_sigmas=False, sigma_i=0.5,

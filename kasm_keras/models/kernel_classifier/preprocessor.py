@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone
-from kasm_keras.models.kernel_classifier.presets import ZooPresets
+from kasm_keras.models.presets import ZooPresets
 from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
 
 
@@ -42,6 +42,8 @@ class KernelTextClassifierPreprocessor(ZooPresets, keras_hub.models.TextClassifi
     ds = tf.data.Dataset.from_tensor_slices((texts, labels)).map(preprocessor).batch(32)
     ```
     """
+
+    zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)
 
     backbone_cls = KernelClassifierBackbone
     tokenizer_cls = KernelTokenizer

@@ -9,7 +9,7 @@ from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone, token_inputs
 from kasm_keras.models.kernel_classifier.preprocessor import (
     KernelTextClassifierPreprocessor, trim_to_longest)
-from kasm_keras.models.kernel_classifier.presets import ZooPresets
+from kasm_keras.models.presets import ZooPresets
 from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
 
 
@@ -39,6 +39,8 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
     classifier.fit(texts, labels)                                # fine-tunes
     ```
     """
+
+    zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)
 
     backbone_cls = KernelClassifierBackbone
     preprocessor_cls = KernelTextClassifierPreprocessor

@@ -6,7 +6,7 @@ import tensorflow as tf
 from kasm_keras.data.text_encoding import tokenize as split_tokens
 from kasm_keras.data.vocabulary import OOV, PADDING
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone
-from kasm_keras.models.kernel_classifier.presets import ZooPresets
+from kasm_keras.models.presets import ZooPresets
 from kasm_keras.models.vocabulary_tokenizer import VocabularyTokenizer
 
 
@@ -32,6 +32,8 @@ class KernelTokenizer(ZooPresets, VocabularyTokenizer):
     tokenizer(["The cat sat."])   # [[2, 3, 1, 1]]
     ```
     """
+
+    zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)
 
     backbone_cls = KernelClassifierBackbone
 

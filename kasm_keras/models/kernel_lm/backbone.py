@@ -7,7 +7,7 @@ from keras import ops
 
 from kasm_keras.layers import KernelRNN
 from kasm_keras.regularizers import LockedDropout, embedding_dropout
-from kasm_keras.zoo.presets import LanguageModelPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
@@ -83,7 +83,7 @@ class TiedEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class KernelLMBackbone(LanguageModelPresets, keras_hub.models.Backbone):
+class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
     """Word ids -> the last recurrent layer's outputs, one vector per position.
 
     TiedEmbedding -> locked dropout -> `num_layers` KernelRNNs (the last one `embedding_dim`
@@ -122,6 +122,8 @@ class KernelLMBackbone(LanguageModelPresets, keras_hub.models.Backbone):
     # [1, 3, 200]
     ```
     """
+
+    zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
 
     def __init__(self, vocabulary_size, variant="rkm_lstm", num_layers=3, hidden_dim=1150,
                  embedding_dim=400, layer_norm=True, dropout=0.4, hidden_dropout=0.25,

@@ -10,7 +10,7 @@ from keras import ops
 
 from kasm_keras.models.kernel_lm.backbone import KernelLMBackbone
 from kasm_keras.models.kernel_lm.preprocessor import KernelCausalLMPreprocessor
-from kasm_keras.zoo.presets import LanguageModelPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 def _any_equal(values, targets, mask):
@@ -37,7 +37,7 @@ def default_sampler(k=DEFAULT_K, seed=DEFAULT_SEED, temperature=1.0):
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
+class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
     """Next-word prediction with a `KernelLMBackbone`; the softmax is the embedding's transpose.
 
     `generate` uses keras-hub's samplers (`compile(sampler="greedy" | "top_k" | "top_p" | ...)`)
@@ -64,6 +64,8 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
     ```
     """
 
+    zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
+
     backbone_cls = KernelLMBackbone
     preprocessor_cls = KernelCausalLMPreprocessor
 
@@ -77,6 +79,16 @@ class KernelCausalLM(LanguageModelPresets, keras_hub.models.CausalLM):
         hidden = backbone(inputs)
         outputs = backbone.token_embedding(hidden, reverse=True)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def rebuilt(self, dtype="same"):
+        """A new `KernelCausalLM` with these weights, in another dtype policy (a model trained
+        under mixed precision is stored as float32)."""
+        config = self.backbone.get_config()
+        if dtype != "same":
+            config["dtype"] = dtype
+        copy = KernelCausalLM(KernelLMBackbone.from_config(config), self.preprocessor)
+        copy.set_weights(self.get_weights())
+        return copy
 
     def compile(self, *args, sampler=None, **kwargs):
         """keras-hub's `CausalLM.compile`; `sampler` defaults to `default_sampler()`."""

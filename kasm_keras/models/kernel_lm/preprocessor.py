@@ -5,11 +5,11 @@ import keras_hub
 
 from kasm_keras.models.kernel_lm.backbone import KernelLMBackbone
 from kasm_keras.models.kernel_lm.tokenizer import KernelLMTokenizer
-from kasm_keras.zoo.presets import LanguageModelPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class KernelCausalLMPreprocessor(LanguageModelPresets, keras_hub.models.CausalLMPreprocessor):
+class KernelCausalLMPreprocessor(ZooPresets, keras_hub.models.CausalLMPreprocessor):
     """keras-hub's causal-LM packing with `<eos>` as start, end and padding token: a sentence
     `w_1 ... w_n` becomes inputs `<eos> w_1 ... w_n` and targets `w_1 ... w_n <eos>`, the way
     the corpus streams it. For generation the prompt gets the start token only.
@@ -24,6 +24,8 @@ class KernelCausalLMPreprocessor(LanguageModelPresets, keras_hub.models.CausalLM
     x, y, weights = preprocessor(["the company said"])
     ```
     """
+
+    zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
 
     backbone_cls = KernelLMBackbone
     tokenizer_cls = KernelLMTokenizer

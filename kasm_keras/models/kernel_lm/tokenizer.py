@@ -7,7 +7,7 @@ import tensorflow as tf
 from kasm_keras.data.language_model_data import EOS, UNK
 from kasm_keras.models.kernel_lm.backbone import KernelLMBackbone
 from kasm_keras.models.vocabulary_tokenizer import VocabularyTokenizer
-from kasm_keras.zoo.presets import LanguageModelPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 def word_ids(texts, lookup, unk_id, lowercase):
@@ -26,7 +26,7 @@ def word_ids(texts, lookup, unk_id, lowercase):
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class KernelLMTokenizer(LanguageModelPresets, VocabularyTokenizer):
+class KernelLMTokenizer(ZooPresets, VocabularyTokenizer):
     """Word-level tokenizer of a language model's vocabulary (TensorFlow core ops only, so a
     SavedModel holding it loads anywhere).
 
@@ -48,6 +48,8 @@ class KernelLMTokenizer(LanguageModelPresets, VocabularyTokenizer):
     tokenizer(["The cat sat"])   # [[2, 3, 0]]
     ```
     """
+
+    zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
 
     backbone_cls = KernelLMBackbone
 

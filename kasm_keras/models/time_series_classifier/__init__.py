@@ -1,8 +1,8 @@
 """The multichannel time-series classifier (the paper's Table 4 task) as a keras-hub model
 family: `backbone.py` (per-channel standardisation -> KernelRNN -> masked mean),
 `preprocessor.py` (series to the backbone's padded, masked input),
-`time_series_classifier.py` (the task), `presets.py` (zoo names as presets), `serving.py`
-(SavedModel export)."""
+`time_series_classifier.py` (the task), `serving.py` (SavedModel export), `family.py` (what
+the zoo and the tools ask of the task)."""
 
 from kasm_keras.models.time_series_classifier.backbone import (
     ChannelStandardization, TimeSeriesBackbone)

@@ -7,7 +7,7 @@ import keras_hub
 from keras import ops
 
 from kasm_keras.layers import KernelRNN, MaskedMean
-from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
@@ -54,7 +54,7 @@ class ChannelStandardization(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class TimeSeriesBackbone(TimeSeriesPresets, keras_hub.models.Backbone):
+class TimeSeriesBackbone(ZooPresets, keras_hub.models.Backbone):
     """Multichannel series -> one vector per series.
 
     Args:
@@ -80,6 +80,8 @@ class TimeSeriesBackbone(TimeSeriesPresets, keras_hub.models.Backbone):
     backbone({"series": x, "padding_mask": mask})  # [batch, 64]
     ```
     """
+
+    zoo_task = "time_series"  # its zoo names are presets (kasm_keras.models.presets)
 
     def __init__(self, channels, variant, units=64, ngram=1, ngram_padding="causal",
                  layer_norm=True, learn_sigmas=False, sigma_i=0.5, sigma_f=0.5, dropout=0.0,

@@ -9,11 +9,11 @@ from kasm_keras.data.time_series_data import not_finite, pad, padded_batch, ragg
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.time_series_classifier.backbone import TimeSeriesBackbone
 from kasm_keras.models.time_series_classifier.preprocessor import TimeSeriesClassifierPreprocessor
-from kasm_keras.models.time_series_classifier.presets import TimeSeriesPresets
+from kasm_keras.models.presets import ZooPresets
 
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
-class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.Task):
+class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
     """Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
     head of the paper's classifiers (`kasm_keras.models.classifier_head`), on a
     `TimeSeriesBackbone`.
@@ -48,6 +48,8 @@ class TimeSeriesClassifier(ClassifierHead, TimeSeriesPresets, keras_hub.models.T
     classifier.classify([np.random.randn(20, 12)])   # ['3'], a speaker
     ```
     """
+
+    zoo_task = "time_series"  # its zoo names are presets (kasm_keras.models.presets)
 
     backbone_cls = TimeSeriesBackbone
     preprocessor_cls = TimeSeriesClassifierPreprocessor

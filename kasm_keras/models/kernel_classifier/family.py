@@ -1,0 +1,180 @@
+"""The document classifier's task as the zoo and the tools see it: Table 2's names
+`<dataset>/<variant>_<n>gram`, its entries (a keras-hub preset with its tokenizer, weights as
+float16 and the embedding's rarer rows as int8 with a float16 scale each), their `info`, how an
+entry is published from a run (its test accuracy measured again from the stored files) and
+exported."""
+
+import os
+
+from kasm_keras.layers.variants import VARIANTS
+from kasm_keras.models import entry_storage
+from kasm_keras.models.task_family import (
+    CellNames, TaskFamily, ZooError, accuracy_line, register, split_seed)
+
+# Table 2's datasets; with the variants and n-gram widths they make every name of the family.
+DATASETS = ("ag_news", "dbpedia", "yahoo", "yelp")
+NGRAMS = (1, 3)
+PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
+                "task.weights.h5", "preprocessor.json", "tokenizer.json",
+                "assets/tokenizer/vocabulary.txt")
+MAX_ACCURACY_CHANGE = 0.0005  # 0.05 points
+MAX_ENTRY_BYTES = 3_500_000  # 28 entries must stay within 80 MB together (a test)
+# verify: the most an entry's re-measured test accuracy may differ from the recorded one, in
+# points.
+MAX_REEVALUATION_CHANGE = 0.1
+STORAGE = "float16 weights, int8 embedding rows with a float16 scale each"
+# What a run's metrics.json must hold to be published.
+METRICS_KEYS = ("dataset", "model", "ngram", "splits", "parameters", "command", "versions",
+                "test_accuracy")
+
+
+class ClassifierFamily(CellNames, TaskFamily):
+    name = "classification"
+    description = "document classifier"
+    data_kind = "a classification dataset"
+    preset_files = PRESET_FILES
+    metrics_keys = METRICS_KEYS
+    report_table = "results"
+    max_entry_bytes = MAX_ENTRY_BYTES
+    summary_keys = ("dataset", "variant", "ngram", "classes", "test_accuracy", "paper_accuracy",
+                    "pytorch_accuracy", "training_documents", "word_vectors", "parameters",
+                    "command", "seed", "versions", "storage")
+    # Only subsets of AG News and DBpedia were available where the zoo's entries were trained.
+    without_data = ("yahoo", "yelp")
+    datasets = DATASETS
+    variants = VARIANTS  # Table 2's order
+    ngrams = NGRAMS
+    export_options = ("jit_compile", "tflite")
+
+    def task_class(self):
+        from kasm_keras.models.kernel_classifier.text_classifier import KernelTextClassifier
+
+        return KernelTextClassifier
+
+    def owns_dataset(self, dataset):
+        from kasm_keras.data import classification_data
+
+        return dataset in classification_data.DATASETS
+
+    def owns_run(self, metrics):
+        return "task" not in metrics and self.owns_dataset(metrics.get("dataset"))
+
+    def info(self, metadata, where):
+        """A classifier's `info` (see `kasm_keras.zoo.info`): accuracies in percent, the
+        parameter counts by name, Table 2's and the PyTorch reproduction's cells."""
+        from kasm_keras import paper
+
+        fields = dict(metadata)
+        if "test_accuracy" in fields:
+            fields["test_accuracy"] = entry_storage.number(fields, "test_accuracy", where, 100.0)
+        parameters = fields.get("parameters")
+        if isinstance(parameters, dict):
+            fields.setdefault("table2_parameters", parameters.get("table2"))
+            fields.setdefault("total_parameters", parameters.get("total"))
+            fields.setdefault("paper_parameters", parameters.get("table2_at_paper_sizes"))
+        cell = (fields.get("dataset"), fields.get("variant"), fields.get("ngram"))
+        if None not in cell:
+            fields.setdefault("paper_accuracy", paper.table2_accuracy(*cell))
+            fields.setdefault("pytorch_accuracy", paper.pytorch_table2_accuracy(*cell))
+        return fields
+
+    def summary_line(self, name, info):
+        return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
+                f"({int(info['training_documents']):,} training documents)")
+
+    def verify(self, name, info, model, data_dirs, cache_dir, splits):
+        dataset = info["dataset"]
+        if dataset not in splits:
+            splits[dataset] = split_texts(dataset, "test", data_dirs["data_dir"], cache_dir)[1:]
+        report = model.classification_report(*splits[dataset])
+        return accuracy_line(name, 100 * report["accuracy"], info["test_accuracy"],
+                             MAX_REEVALUATION_CHANGE)
+
+    def load_preset(self, directory):
+        """A `KernelTextClassifier` from a verified preset directory, in safe mode."""
+        classifier = entry_storage.task_from_preset(
+            self.task_class(), directory, "the configs (task.json, config.json, "
+            "preprocessor.json, tokenizer.json) or the vocabulary", "kasm_keras classifier")
+        entry_storage.check_vocabulary(classifier, directory)
+        path = os.path.join(directory, "metadata.json")
+        if os.path.exists(path):
+            classes = entry_storage.read_json(path).get("kasm_keras", {}).get("classes")
+            if classes is not None and list(classes) != list(classifier.class_names or classes):
+                raise ZooError(f"{path} names the classes {classes}, task.json "
+                               f"{classifier.class_names}")
+        return entry_storage.load_task_weights(classifier, directory)
+
+    def save_entry(self, classifier, directory, metadata):
+        """Writes `classifier` as a compact float32 preset with softmax outputs and `metadata`
+        merged into keras-hub's metadata.json under "kasm_keras"."""
+        if classifier.preprocessor is None:
+            raise ZooError("a zoo entry needs the classifier's preprocessor (its vocabulary)")
+        # float32 whatever the training precision: every entry is stored and loads the same way.
+        stored = classifier.rebuilt(activation="softmax", dtype="float32")
+        stored.save_to_preset(directory)
+        for weights in ("model.weights.h5", "task.weights.h5"):
+            entry_storage.compact_weights(os.path.join(directory, weights))
+        entry_storage.write_metadata(directory, metadata, stored)
+
+    def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
+        """`evaluate(stored) -> accuracy`; with `reference` (the trained model's accuracy) the
+        entry is refused when the compact storage moved it by more than
+        `MAX_ACCURACY_CHANGE`."""
+        return entry_storage.stage_classifier(self, model, name, folder, metadata, evaluate, reference,
+                                MAX_ACCURACY_CHANGE, "compact storage moved it")
+
+    def entry_metadata(self, metrics, training, classes):
+        """An entry's metadata from the training run's metrics.json and settings."""
+        from kasm_keras import paper
+
+        cell = (metrics["dataset"], metrics["model"], metrics["ngram"])
+        return {
+            "dataset": cell[0], "variant": cell[1], "ngram": cell[2], "classes": list(classes),
+            "paper_accuracy": paper.table2_accuracy(*cell),
+            "pytorch_accuracy": paper.pytorch_table2_accuracy(*cell),
+            "training_documents": metrics["splits"]["train"] + metrics["splits"]["validation"],
+            "word_vectors": metrics.get("word_vectors"), "parameters": metrics["parameters"],
+            "command": metrics["command"], "seed": training.get("seed"),
+            "versions": metrics["versions"], "storage": STORAGE,
+            "metrics": metrics, "training": training,
+        }
+
+    def publication(self, model_dir, model, metrics, data_dir=None, cache_dir=None):
+        training = model.info
+        classes, texts, labels = split_texts(
+            training["dataset"], "test", data_dir, cache_dir,
+            training.get("validation_fraction", 0.05), split_seed(training))
+        if model.class_names and list(model.class_names) != list(classes):
+            raise ZooError(f"{model_dir} predicts {model.class_names}, the data has {classes}")
+        return (self.entry_metadata(metrics, training, classes),
+                lambda stored: stored.classification_report(texts, labels)["accuracy"],
+                metrics["test_accuracy"])
+
+    def export_saved_model(self, model, folder, jit_compile=False, tflite=False):
+        """The SavedModel (raw text in); with `tflite`, a LiteRT model (token ids in) beside
+        saved_model.pb, which TensorFlow Serving ignores."""
+        from kasm_keras.models.kernel_classifier import serving
+
+        serving.export_saved_model(model, folder, jit_compile=jit_compile)
+        if tflite:
+            serving.export_tflite(model, os.path.join(folder, "model.tflite"))
+
+
+
+def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,
+                seed=0):
+    """(classes, texts, labels) of a classification split, read from the canonical files."""
+    import numpy as np
+
+    from kasm_keras.data import datasets
+
+    data = datasets.load_classification(dataset, data_dir, cache_dir=cache_dir,
+                                        validation_fraction=validation_fraction, seed=seed)
+    texts, labels = [], []
+    for text, label in data.texts(split).as_numpy_iterator():
+        texts.append(text)
+        labels.append(label)
+    return data.classes, texts, np.asarray(labels, np.int64)
+
+
+FAMILY = register(ClassifierFamily())

@@ -1,0 +1,321 @@
+"""The language model's task as the zoo and the tools see it: Table 3's names,
+`<corpus>/<variant>` (`ptb/rkm_lstm`).
+
+An entry is a keras-hub preset of a `KernelCausalLM` with its preprocessor (`config.json`,
+`task.json`, `preprocessor.json`, `tokenizer.json`, `assets/tokenizer/vocabulary.txt`,
+`model.weights.h5`, `metadata.json`; the softmax is the embedding's transpose, so the task has no
+weights of its own), stored compactly: the tied embedding as int8 rows with a float16 scale each
+(`TiedEmbedding` reassembles them; `EXACT_EMBEDDING_ROWS` most frequent rows may be kept in
+float16), the cells' matrices as int8 with a float32 scale per column (`KernelCell` reads them,
+`kasm_keras.layers.int8_storage`), biases and norms in float16. keras-hub loads the entry too. Its
+registry record has `"task": "language_model"`.
+
+Publishing stores the run's best model, loads the stored files back (verified) and measures
+their perplexity over the whole test split with the state carried from window to window
+(`KernelCausalLM.perplexity` with the run's `test_batch_size` and `bptt`): that measurement is
+the entry's `test_perplexity`, and the entry is refused when it differs from the run's own by
+more than `MAX_PERPLEXITY_CHANGE` (relative).
+
+Measured on `ptb/lstm` (cpu recipe; test split at batch 1, bptt 70): 88.9092 as trained, 88.9076
+from these files (-0.002%; int8 recurrent kernels alone moved it by -0.001%), far inside the 0.5%
+a published entry may move. The entry is 8.5 MB, against 17 MB in float16.
+"""
+
+import os
+
+from kasm_keras.models import entry_storage
+from kasm_keras.models.task_family import TaskFamily, ZooError, register
+
+PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
+                "preprocessor.json", "tokenizer.json", "assets/tokenizer/vocabulary.txt")
+# The cpu recipe on PTB (10,000 words, 400 + 650 + 400 wide) is 8.4M weights, 17 MB in float16
+# and 8.5 MB with its embedding and recurrent kernels as int8; on WikiText-2 (33,278 words) it
+# would be 17.8 MB.
+MAX_ENTRY_BYTES = 20_000_000
+# The most the stored entry's test perplexity may differ from the trained model's, relative.
+MAX_PERPLEXITY_CHANGE = 0.005
+# verify: the most a re-measured test perplexity may differ from the recorded one, relative.
+MAX_REEVALUATION_CHANGE = 0.001
+# The tools/train.py recipe (`kasm_keras.training.language_model.RECIPES`) the zoo's language
+# models are trained with: a 2-layer model a 2-core CPU trains, not the paper's 24M parameters.
+RECIPE = "cpu"
+# The settings of a run's config.json that make a language model's recipe (`info`'s "recipe").
+RECIPE_KEYS = ("num_layers", "hidden_dim", "embedding_dim", "layer_norm", "dropout",
+               "hidden_dropout", "input_dropout", "embedding_dropout", "weight_dropout", "alpha",
+               "beta", "weight_decay", "learning_rate", "clip_norm", "nonmono", "average_after",
+               "batch_size", "bptt", "epochs", "max_steps", "eval_every", "eval_batch_size",
+               "test_batch_size", "policy")
+# What a language model's metrics.json must hold to be published.
+METRICS_KEYS = ("dataset", "model", "test_perplexity", "val_perplexity", "parameters",
+                "state_sizes", "steps", "steps_per_epoch", "train_seconds", "command",
+                "versions")
+# Tied-embedding rows kept in float16 (the most frequent words; none: int8 rows cost 0.002% on
+# ptb/lstm, see above); the rest are int8 rows.
+EXACT_EMBEDDING_ROWS = 0
+# The path component whose layers' matrices are stored as int8 (the recurrent cells').
+INT8_MATRICES_UNDER = "cell"
+# Where `TiedEmbedding.load_own_variables` reads the int8 rows and their scales ("1" is its bias).
+INT8_KEYS = ("2", "3")
+
+
+def storage_label(exact_rows=EXACT_EMBEDDING_ROWS):
+    """How an entry's weights are stored (its metadata's "storage")."""
+    rows = (f"rows past the {exact_rows:,} most frequent words" if exact_rows else "rows")
+    return (f"int8 tied embedding {rows} with a float16 scale each; int8 cell matrices with a "
+            "float32 scale per column; the rest float16")
+
+
+def state_label(sizes):
+    """Recurrent state sizes as layers x width: "1 x 8", "2 x (650, 400)"; "" for none."""
+    if not sizes:
+        return ""
+    widths = str(sizes[0]) if len(set(sizes)) == 1 else "(" + ", ".join(map(str, sizes)) + ")"
+    return f"{len(sizes)} x {widths}"
+
+
+class LanguageModelFamily(TaskFamily):
+    name = "language_model"
+    description = "language model"
+    data_kind = "a language-model corpus"
+    preset_files = PRESET_FILES
+    metrics_keys = METRICS_KEYS
+    report_table = "language_models"
+    max_entry_bytes = MAX_ENTRY_BYTES
+    summary_keys = ("task", "dataset", "variant", "test_perplexity", "test_cross_entropy",
+                    "test_tokens", "val_perplexity", "trained_test_perplexity",
+                    "paper_perplexity", "paper_valid_perplexity", "pytorch_perplexity",
+                    "parameters", "state_sizes", "steps", "steps_per_epoch", "epochs",
+                    "training_minutes", "corpus_tokens", "evaluation", "recipe", "command",
+                    "seed", "versions", "storage")
+    # Table 3's corpora whose training split was not available where the entries were trained.
+    without_data = ("wikitext2",)
+    export_options = ()
+
+    def task_class(self):
+        from kasm_keras.models.kernel_lm.causal_lm import KernelCausalLM
+
+        return KernelCausalLM
+
+    def names(self):
+        """Table 3's cells, `<corpus>/<variant>`, in the table's order
+        (`kasm_keras.paper.TABLE3_PERPLEXITY`)."""
+        from kasm_keras import paper
+
+        return [f"{corpus}/{variant}" for corpus, cells in paper.TABLE3_PERPLEXITY.items()
+                for variant in cells]
+
+    def parse_name(self, name):
+        """(corpus, variant) of a name of Table 3's cells, else None."""
+        return tuple(name.split("/")) if name in self.names() else None
+
+    def run_name(self, metrics):
+        return f"{metrics['dataset']}/{metrics['model']}"
+
+    def train_command(self, name, run):
+        corpus, variant = self.parse_name(name)
+        return (f"python tools/train.py --model={variant} --dataset={corpus} --recipe={RECIPE} "
+                f"--model_dir={run}")
+
+    def owns_dataset(self, dataset):
+        from kasm_keras.data.language_model_data import CORPORA
+
+        return dataset in CORPORA
+
+    def owns_run(self, metrics):
+        return "test_perplexity" in metrics or self.owns_dataset(metrics.get("dataset"))
+
+    def info(self, metadata, where):
+        """A language model's `info`:
+
+        - `task` ("language_model"), `dataset` (the corpus), `variant`;
+        - `test_perplexity`: measured from the entry's stored files when it was published (the
+          whole test split, state carried, `evaluation`'s batch size and bptt);
+          `val_perplexity`: the run's best validation perplexity (which chose the model);
+          `trained_test_perplexity`: the run's own test measurement, before storage;
+        - `paper_perplexity` and `paper_valid_perplexity`: Table 3's test and validation cells;
+          `pytorch_perplexity`: the PyTorch reproduction's test perplexity (PTB's RKM-CIFG
+          only, None elsewhere);
+        - `parameters` ({"total", "recurrent", "embedding"}; the softmax is the embedding) and
+          `total_parameters`; `state_sizes`: each recurrent layer's width (its h and c), so
+          `len(state_sizes)` layers;
+        - `steps`, `steps_per_epoch`, `epochs` (steps / steps_per_epoch), `training_minutes`;
+        - `recipe`: the run's settings (`RECIPE_KEYS`: layers, widths, dropouts, batch size,
+          bptt...), `command`, `seed`, `versions`, `storage`, `corpus_tokens`.
+        """
+        from kasm_keras import paper
+
+        fields = dict(metadata)
+        for key in ("test_perplexity", "val_perplexity", "trained_test_perplexity", "epochs",
+                    "training_minutes"):
+            if key in fields:
+                fields[key] = entry_storage.number(fields, key, where)
+        corpus, variant = fields.get("dataset"), fields.get("variant")
+        fields.setdefault("paper_perplexity", paper.table3_perplexity(corpus, variant, "test"))
+        fields.setdefault("paper_valid_perplexity",
+                          paper.table3_perplexity(corpus, variant, "valid"))
+        fields.setdefault("pytorch_perplexity", paper.pytorch_table3_perplexity(corpus, variant))
+        parameters = fields.get("parameters")
+        if isinstance(parameters, dict):
+            fields.setdefault("total_parameters", parameters.get("total"))
+        return fields
+
+    def summary_line(self, name, info):
+        paper = info.get("paper_perplexity")
+        return (f"  {name:<32} test perplexity {float(info['test_perplexity']):.2f}  "
+                f"(paper {'none' if paper is None else f'{paper:.2f}'}; state "
+                f"{state_label(info['state_sizes'])}; {float(info['epochs']):.1f} epochs)")
+
+    def unpublished_lines(self, names, width):
+        missing = {}
+        for name in names:
+            corpus, variant = self.parse_name(name)
+            missing.setdefault(corpus, []).append(variant)
+        table3 = [self.parse_name(name)[0] for name in self.names()]
+        lines = []
+        for corpus, variants in missing.items():
+            every = len(variants) == table3.count(corpus)
+            note = " (its data was not available here)" if corpus in self.without_data else ""
+            lines.append(f"  {corpus:<{width}} language model: "
+                         f"{'every variant of Table 3' if every else ', '.join(variants)}{note}")
+        return lines
+
+    def verify(self, name, info, model, data_dirs, cache_dir, splits):
+        """The test perplexity measured again from the stored files, as publishing measured
+        it."""
+        key = (info["dataset"], tuple(model.preprocessor.tokenizer.get_vocabulary()))
+        if key not in splits:
+            splits[key] = split_ids(model, info["dataset"], data_dirs["data_dir"], cache_dir)
+        evaluation = info["evaluation"]
+        measured = measure(model, splits[key], evaluation["batch_size"],
+                           evaluation["bptt"])["perplexity"]
+        recorded = info["test_perplexity"]
+        change = measured / recorded - 1.0
+        failed = abs(change) > MAX_REEVALUATION_CHANGE
+        return (f"{'FAILED' if failed else 'ok':<8}{name}  test perplexity {measured:.2f} "
+                f"(recorded {recorded:.2f}, {100 * change:+.3f}%)"), failed
+
+    def load_preset(self, directory):
+        """A `KernelCausalLM` (with its preprocessor) from a verified preset directory, in safe
+        mode."""
+        cls = self.task_class()
+        try:
+            lm = cls.from_preset(directory, load_weights=False)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ZooError(f"{directory}: the configs (task.json, config.json, "
+                           f"preprocessor.json, tokenizer.json) or the vocabulary do not make a "
+                           f"kasm_keras language model ({error})") from error
+        if not isinstance(lm, cls):
+            raise ZooError(f"{directory}/task.json: a {type(lm).__name__}, not a kasm_keras "
+                           "language model")
+        if lm.preprocessor is None or lm.preprocessor.tokenizer is None:
+            raise ZooError(f"{directory}/preprocessor.json: a language model entry needs its "
+                           "preprocessor (the vocabulary)")
+        entry_storage.check_vocabulary(lm, directory)
+        entry_storage.check_metadata(directory, (("variant", lm.backbone.variant),))
+        entry_storage.load_weights(directory, (("model.weights.h5", lm.backbone.load_weights),))
+        return lm
+
+    def save_entry(self, lm, directory, metadata, exact_rows=EXACT_EMBEDDING_ROWS):
+        """Writes `lm` as a float32 preset stored compactly (int8 matrices, except the
+        embedding's first `exact_rows` rows; biases and norms in float16), with `metadata`
+        merged into keras-hub's metadata.json under "kasm_keras"."""
+        if lm.preprocessor is None:
+            raise ZooError("a zoo entry needs the language model's preprocessor (its "
+                           "vocabulary)")
+        stored = lm.rebuilt(dtype="float32")  # whatever the training precision
+        stored.save_to_preset(directory)
+        entry_storage.compact_weights(
+            os.path.join(directory, "model.weights.h5"), embedding_layer="tied_embedding",
+            exact_rows=exact_rows, int8_keys=INT8_KEYS, int8_matrices_under=INT8_MATRICES_UNDER)
+        entry_storage.write_metadata(directory, metadata, stored)
+
+    def stage(self, model, name, folder, metadata, evaluate=None, reference=None,
+              exact_rows=EXACT_EMBEDDING_ROWS):
+        """`evaluate(stored) -> {"perplexity", "cross_entropy", "tokens"}` measures the stored
+        entry on the test split; its result is recorded as `test_perplexity`
+        (`test_cross_entropy`, `test_tokens`), and with `reference` (the trained model's
+        perplexity) the entry is refused when storage moved it by more than
+        `MAX_PERPLEXITY_CHANGE`, relative. `exact_rows`: the embedding rows kept in float16."""
+        metadata = {**metadata, "task": self.name, "storage": storage_label(exact_rows)}
+        self.save_entry(model, folder, metadata, exact_rows)
+        stored = self.load_preset(folder)
+        if evaluate is not None:
+            scores = evaluate(stored)
+            perplexity = float(scores["perplexity"])
+            change = perplexity / reference - 1.0 if reference is not None else 0.0
+            if abs(change) > MAX_PERPLEXITY_CHANGE:
+                raise ZooError(
+                    f"{name}: the stored entry's test perplexity is {perplexity:.4f}, the "
+                    f"trained model's {reference:.4f} ({100 * change:+.3f}%); storage moved it "
+                    f"by more than {100 * MAX_PERPLEXITY_CHANGE:.1f}%")
+            metadata = {**metadata, "test_perplexity": perplexity,
+                        "test_cross_entropy": float(scores["cross_entropy"]),
+                        "test_tokens": int(scores["tokens"])}
+            entry_storage.write_metadata(folder, metadata, stored)
+        files = entry_storage.digests(folder, PRESET_FILES, name, MAX_ENTRY_BYTES)
+        return files, self.summary(metadata)
+
+    def entry_metadata(self, metrics, training):
+        """An entry's metadata from the run's metrics.json and settings (config.json), before
+        its test perplexity is measured from the stored files."""
+        from kasm_keras import paper
+
+        corpus, variant = metrics["dataset"], metrics["model"]
+        steps, per_epoch = int(metrics["steps"]), int(metrics["steps_per_epoch"])
+        return {
+            "task": self.name, "dataset": corpus, "variant": variant,
+            "val_perplexity": float(metrics["val_perplexity"]),
+            "trained_test_perplexity": float(metrics["test_perplexity"]),
+            "paper_perplexity": paper.table3_perplexity(corpus, variant, "test"),
+            "paper_valid_perplexity": paper.table3_perplexity(corpus, variant, "valid"),
+            "pytorch_perplexity": paper.pytorch_table3_perplexity(corpus, variant),
+            "parameters": metrics["parameters"], "state_sizes": list(metrics["state_sizes"]),
+            "steps": steps, "steps_per_epoch": per_epoch,
+            "epochs": steps / per_epoch if per_epoch else None,
+            "training_minutes": float(metrics["train_seconds"]) / 60,
+            "corpus_tokens": metrics.get("corpus_tokens"),
+            "evaluation": {"batch_size": int(training.get("test_batch_size", 1)),
+                           "bptt": int(training.get("bptt", 70))},
+            "recipe": {k: training[k] for k in RECIPE_KEYS if k in training},
+            "command": metrics["command"], "seed": training.get("seed"),
+            "versions": metrics["versions"], "storage": storage_label(),
+            "metrics": metrics, "training": training,
+        }
+
+    def publication(self, model_dir, model, metrics, data_dir=None, cache_dir=None):
+        """The test perplexity measured from the stored files over the whole test split with
+        the run's `test_batch_size` and `bptt`."""
+        metadata = self.entry_metadata(metrics, model.info)
+        ids = split_ids(model, metrics["dataset"], data_dir, cache_dir)
+        evaluation = metadata["evaluation"]
+        return (metadata,
+                lambda stored: measure(stored, ids, evaluation["batch_size"],
+                                       evaluation["bptt"]),
+                float(metrics["test_perplexity"]))
+
+    def export_saved_model(self, model, folder):
+        from kasm_keras.models.kernel_lm import serving
+
+        serving.export_saved_model(model, folder)
+
+
+def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):
+    """A split of `corpus` as ids of `lm`'s vocabulary. The corpus's vocabulary (its training
+    split's words) must be the model's: perplexities over other vocabularies do not compare."""
+    from kasm_keras.data import language_model_data
+
+    data = language_model_data.load_corpus(corpus, data_dir, cache_dir=cache_dir)
+    tokens = lm.preprocessor.tokenizer.get_vocabulary()
+    if list(data.vocabulary.tokens) != list(tokens):
+        raise ZooError(f"the vocabulary of {data.paths['train']} ({len(data.vocabulary):,} "
+                       f"words) is not the model's ({len(tokens):,} words): a perplexity "
+                       "compares only over the vocabulary the model was trained on")
+    return data.splits[split]
+
+
+def measure(lm, ids, batch_size, bptt):
+    """{"perplexity", "cross_entropy", "tokens"} over a whole stream, the state carried."""
+    return lm.perplexity(ids, batch_size=batch_size, sequence_length=bptt)
+
+
+FAMILY = register(LanguageModelFamily())

@@ -1,0 +1,213 @@
+"""The time-series classifier's task as the zoo and the tools see it: names
+`<dataset>/<variant>_<n>gram` for JapaneseVowels (`japanese_vowels/rkm_lstm_3gram`), the public
+stand-in for the paper's Table 4 task (local field potentials, not public).
+
+An entry is a keras-hub preset of a `TimeSeriesClassifier` (`config.json`, `task.json`,
+`model.weights.h5`, `task.weights.h5`, `metadata.json`; no preprocessor: the per-channel
+standardisation fitted on the training split is inside the backbone, as two non-trainable
+weights). The models are small (tens of thousands of weights), so they are stored in float32 as
+trained: publishing measures the stored entry's test accuracy again and refuses it when it
+differs from the run's at all (`MAX_ACCURACY_CHANGE`). Its registry record has
+`"task": "time_series"`.
+
+`GOALS` are the test accuracies the entries were trained to reach (published results for
+recurrent models on JapaneseVowels are around 97-99%); the README's table states each entry
+beside its goal and beside the paper's Table 4 numbers, which are on the LFP recordings: another
+data set, given for context only.
+"""
+
+from kasm_keras.models import entry_storage
+from kasm_keras.models.task_family import (
+    CellNames, TaskFamily, ZooError, accuracy_line, register)
+
+DATASETS = ("japanese_vowels",)
+VARIANTS = ("lstm", "rkm_lstm", "rkm_cifg", "gated_cnn")
+NGRAMS = (1, 3)
+# Test accuracy (fraction) each variant's entries are to reach on JapaneseVowels.
+GOALS = {"lstm": 0.97, "rkm_lstm": 0.97, "rkm_cifg": 0.97, "gated_cnn": 0.94}
+PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
+                "task.weights.h5")
+# verify: the most an entry's re-measured test accuracy may differ from the recorded one, in
+# points.
+MAX_REEVALUATION_CHANGE = 0.1
+STORAGE = "float32 weights, as trained"
+# Stored as trained: the stored entry must score exactly what the run's best model scored.
+MAX_ACCURACY_CHANGE = 1e-9
+MAX_ENTRY_BYTES = 2_000_000
+# What a time-series run's metrics.json must hold to be published.
+METRICS_KEYS = ("task", "dataset", "model", "ngram", "test_accuracy", "val_accuracy", "classes",
+                "channels", "splits", "parameters", "steps", "train_seconds", "command",
+                "versions")
+# The settings of a run's config.json that make its recipe (`info`'s "recipe").
+RECIPE_KEYS = ("units", "layer_norm", "learn_sigmas", "ngram_padding", "dropout", "batch_size",
+               "learning_rate", "epochs", "max_steps", "eval_every", "validation_fraction",
+               "split_seed", "policy")
+
+
+class TimeSeriesFamily(CellNames, TaskFamily):
+    name = "time_series"
+    description = "time-series classifier"
+    data_kind = "a time-series data set"
+    preset_files = PRESET_FILES
+    metrics_keys = METRICS_KEYS
+    report_table = "time_series"
+    max_entry_bytes = MAX_ENTRY_BYTES
+    summary_keys = ("task", "dataset", "variant", "ngram", "classes", "channels",
+                    "test_accuracy", "val_accuracy", "goal", "paper_lfp_accuracy",
+                    "training_cases", "validation_cases", "test_cases", "parameters", "steps",
+                    "training_minutes", "recipe", "command", "seed", "versions", "storage")
+    datasets = DATASETS
+    variants = VARIANTS
+    ngrams = NGRAMS
+    export_options = ()
+
+    def task_class(self):
+        from kasm_keras.models.time_series_classifier.time_series_classifier import (
+            TimeSeriesClassifier)
+
+        return TimeSeriesClassifier
+
+    def owns_dataset(self, dataset):
+        from kasm_keras.data import time_series_data
+
+        return dataset in time_series_data.NAMES
+
+    def owns_run(self, metrics):
+        return metrics.get("task") == self.name
+
+    def info(self, metadata, where):
+        """A time-series entry's `info`:
+
+        - `task` ("time_series"), `dataset`, `variant`, `ngram`, `classes`, `channels`;
+        - `test_accuracy` (percent): measured from the entry's stored files when it was
+          published, over the whole test split; `val_accuracy` (percent): the best model's on
+          the validation split carved from the training file (the validation loss chose it);
+          `goal` (percent): what the entry was trained to reach (`GOALS`);
+        - `paper_lfp_accuracy`: the paper's Table 4 number for the variant, mean leave-one-out
+          accuracy on the LFP recordings, another data set (None for variants Table 4 lacks);
+        - `training_cases`, `validation_cases`, `test_cases`; `parameters` ({"table2",
+          "kernel_rnn", "total"}); `steps`, `training_minutes`; `recipe`; `command`, `seed`,
+          `versions`, `storage`.
+        """
+        from kasm_keras import paper
+
+        fields = dict(metadata)
+        for key in ("test_accuracy", "val_accuracy", "goal"):
+            fields[key] = entry_storage.number(fields, key, where, 100.0)
+        fields.setdefault("paper_lfp_accuracy", paper.table4_accuracy(fields.get("variant")))
+        return fields
+
+    def summary_line(self, name, info):
+        return (f"  {name:<32} test accuracy {float(info['test_accuracy']):.2f}%  "
+                f"({int(info['training_cases']):,} training cases, goal "
+                f"{float(info['goal']):.0f}%)")
+
+    def verify(self, name, info, model, data_dirs, cache_dir, splits):
+        """The sktime data sets are read from their own folder (`time_series_data_dir`), a
+        user's own .ts files from `data_dir`."""
+        from kasm_keras.data import time_series_data
+
+        dataset = info["dataset"]
+        if dataset not in splits:
+            folder = data_dirs["data_dir"] if dataset == time_series_data.OWN_FILES else (
+                data_dirs.get("time_series_data_dir") or data_dirs["data_dir"])
+            splits[dataset] = split_cases(dataset, "test", folder, cache_dir)[1:]
+        return accuracy_line(name, 100 * accuracy(model, *splits[dataset]),
+                             info["test_accuracy"], MAX_REEVALUATION_CHANGE)
+
+    def load_preset(self, directory):
+        """A `TimeSeriesClassifier` from a verified preset directory, in safe mode."""
+        classifier = entry_storage.task_from_preset(
+            self.task_class(), directory, "the configs (task.json, config.json)",
+            "kasm_keras time-series classifier")
+        entry_storage.check_metadata(directory, (
+            ("classes", classifier.class_names), ("channels", classifier.channels),
+            ("variant", classifier.backbone.variant)))
+        return entry_storage.load_task_weights(classifier, directory)
+
+    def save_entry(self, classifier, directory, metadata):
+        """Writes `classifier` as a float32 preset with softmax outputs, and `metadata` merged
+        into keras-hub's metadata.json under "kasm_keras"."""
+        stored = classifier.rebuilt(activation="softmax", dtype="float32")
+        stored.save_to_preset(directory)
+        entry_storage.write_metadata(directory, metadata, stored)
+
+    def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
+        """`evaluate(stored) -> accuracy`; with `reference` (the trained model's accuracy) the
+        entry is refused when it differs (`MAX_ACCURACY_CHANGE`)."""
+        metadata = {**metadata, "task": self.name, "storage": STORAGE}
+        return entry_storage.stage_classifier(self, model, name, folder, metadata, evaluate,
+                                              reference, MAX_ACCURACY_CHANGE,
+                                              "storing it changed the model")
+
+    def entry_metadata(self, metrics, training):
+        """An entry's metadata from the run's metrics.json and settings (config.json), before
+        its test accuracy is measured from the stored files."""
+        from kasm_keras import paper
+
+        variant = metrics["model"]
+        splits = metrics["splits"]
+        return {
+            "task": self.name, "dataset": metrics["dataset"], "variant": variant,
+            "ngram": metrics["ngram"], "classes": list(metrics["classes"]),
+            "channels": metrics["channels"], "val_accuracy": float(metrics["val_accuracy"]),
+            "trained_test_accuracy": float(metrics["test_accuracy"]),
+            "goal": GOALS.get(variant), "paper_lfp_accuracy": paper.table4_accuracy(variant),
+            "training_cases": splits["train"], "validation_cases": splits["validation"],
+            "test_cases": splits["test"], "parameters": metrics["parameters"],
+            "steps": int(metrics["steps"]),
+            "training_minutes": float(metrics["train_seconds"]) / 60,
+            "recipe": {k: training[k] for k in RECIPE_KEYS if k in training},
+            "command": metrics["command"], "seed": training.get("seed"),
+            "versions": metrics["versions"], "storage": STORAGE,
+            "metrics": metrics, "training": training,
+        }
+
+    def publication(self, model_dir, model, metrics, data_dir=None, cache_dir=None):
+        """The test accuracy measured again from the stored files over the whole test split,
+        which must equal the run's."""
+        if metrics.get("fold"):
+            raise ZooError(f"{model_dir} is a cross-validation fold (tested on one group); "
+                           "publish a tools/train.py run")
+        training = model.info
+        classes, series, labels = split_cases(metrics["dataset"], "test", data_dir, cache_dir,
+                                              training, model)
+        if list(classes) != list(model.class_names):
+            raise ZooError(f"{model_dir} predicts {model.class_names}, the data has {classes}")
+        return (self.entry_metadata(metrics, training),
+                lambda stored: accuracy(stored, series, labels), float(metrics["test_accuracy"]))
+
+    def export_saved_model(self, model, folder):
+        from kasm_keras.models.time_series_classifier import serving
+
+        serving.export_saved_model(model, folder)
+
+
+def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
+                model=None):
+    """(classes, series, labels) of a split of `dataset` as a run with settings `training`
+    (its config.json) split it: "validation" is carved from the training file with the run's
+    `validation_fraction` and `split_seed`; "test" is the test file whole (series up to the
+    run's `max_series_length` steps). With `model` (a TimeSeriesClassifier), a value that is
+    not finite once standardised with the model's statistics is a DataError at its file and
+    line."""
+    from kasm_keras.data import time_series_data
+
+    training = training or {}
+    data = time_series_data.load_time_series(
+        dataset, data_dir, cache_dir, training.get("validation_fraction", 0.2),
+        training.get("split_seed", 0),
+        training.get("max_series_length", time_series_data.MAX_LENGTH))
+    series, labels = data.cases[split]
+    if model is not None and data.channels == model.channels:  # the caller names a mismatch
+        time_series_data.check_standardised(
+            series, data.sources[split], *model.backbone.standardization.get_weights(),
+            "the model's statistics")
+    return data.classes, series, labels
+
+
+def accuracy(classifier, series, labels):
+    return classifier.classification_report(series, labels)["accuracy"]
+
+
+FAMILY = register(TimeSeriesFamily())
