@@ -68,7 +68,8 @@ def decompose(model, forward, source, extras, feature_axes, num_outputs, mode="a
     if forward.__name__ not in functions:
         functions[forward.__name__] = tf.function(
             functools.partial(held_values.decompose, forward), reduce_retracing=True)
-    outputs = functions[forward.__name__](source, tuple(extras), feature_axes, num_outputs, mode)
+    outputs = functions[forward.__name__](
+        source, tuple(tf.convert_to_tensor(e) for e in extras), feature_axes, num_outputs, mode)
     return [np.asarray(o, np.float32) for o in outputs]
 
 
