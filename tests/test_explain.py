@@ -290,6 +290,7 @@ def test_the_cheaper_accumulation_is_chosen():
     assert held_values.cheaper_mode(sources=3, outputs=4) == "forward"
     assert held_values.cheaper_mode(sources=40, outputs=4) == "reverse"
     assert held_values.cheaper_mode(sources=12, outputs=14) == "forward"
+    assert held_values.cheaper_mode(sources=15, outputs=14) == "reverse"
 
 
 def test_held_values_are_off_outside_the_decomposition(rng):

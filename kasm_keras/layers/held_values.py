@@ -11,11 +11,13 @@ add up to the outputs exactly, to float32 rounding.
 How it is computed: the batch holds several copies of the documents (copy-major: rows
 [k * batch, (k + 1) * batch) are copy k). Copy 0 gets the real inputs, and every held factor is
 taken from it, for all copies, as a constant of the differentiation (`holding`). So copy 0's
-outputs are the network's own; a copy whose inputs are zero gives the constant; and
-  - "reverse": one copy per output, each differentiated for its own output: gradient x input
-    is the exact share, since the held map is linear (cost about 3 passes per output);
-  - "forward": one copy per source carrying that source alone; its outputs less the constant
-    are the source's contributions (cost about one pass per source).
+outputs are the network's own, and
+  - "reverse": copy 0 alone, differentiated for each output (one backward pass per output,
+    vectorised over the outputs): gradient x input is the exact share, since the held map is
+    linear, and the constant is the outputs less the shares;
+  - "forward": a copy whose inputs are zero gives the constant, and one copy per source
+    carrying that source alone gives, less the constant, the source's contributions (about
+    one pass per source).
 `decompose` picks the cheaper one. `KernelCell.update` reads its nonlinearities from
 `current()`, so every variant of Table 1 is held by the same code; layers call `current()`
 too for nonlinearities of their own (a head's ReLU).
@@ -61,7 +63,9 @@ class Held(Actual):
         first = x[: self.rows]
         copies = tf.shape(x)[0] // self.rows
         multiples = tf.concat([[copies], tf.ones([tf.rank(x) - 1], tf.int32)], axis=0)
-        return tf.stop_gradient(tf.tile(first, multiples))
+        held = tf.tile(first, multiples)
+        held.set_shape(x.shape)  # a loop's state keeps its static shape
+        return tf.stop_gradient(held)
 
     def sigmoid(self, x):
         return self.hold(ops.sigmoid(x))
@@ -107,13 +111,16 @@ def holding(rows):
 def tile_rows(x, copies):
     """`x` repeated `copies` times along the batch axis, copy-major (as the inputs are)."""
     x = tf.convert_to_tensor(x)
+    if isinstance(copies, int) and copies == 1:
+        return x
     multiples = tf.concat([[copies], tf.ones([tf.rank(x) - 1], tf.int32)], axis=0)
     return tf.tile(x, multiples)
 
 
 def cheaper_mode(sources, outputs):
-    """"forward" when one copy per source costs less than about three passes per output."""
-    return "forward" if sources + 2 <= 3 * (outputs + 1) else "reverse"
+    """"forward" when there are no more sources than outputs: both cost about one pass per
+    source or output, besides the real and the constant's copies."""
+    return "forward" if sources <= outputs else "reverse"
 
 
 def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"):
@@ -144,22 +151,19 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
     source_shape = tf.shape(source)[1:1 + source_rank]
     zeros = tf.zeros_like(source)
     if mode == "reverse":
-        copies = num_outputs + 1  # one per output, then the constant's
-        inputs = tf.concat([tile_rows(source, num_outputs), zeros], axis=0)
         with tf.GradientTape() as tape:
-            tape.watch(inputs)
+            tape.watch(source)
             with holding(rows):
-                out = forward(inputs, copies, *extras)
-            out = tf.reshape(out, [copies, rows, num_outputs])
-            own = tf.linalg.diag_part(tf.transpose(out[:num_outputs], [1, 2, 0]))
-            target = tf.reduce_sum(own)
-        grad = tape.gradient(target, inputs)
-        grad = tf.reshape(grad, tf.concat([[copies, rows], tf.shape(source)[1:]], axis=0))
-        share = grad[:num_outputs] * source[None]
+                outputs = forward(source, 1, *extras)
+        # One backward pass per output, vectorised over the outputs (pfor); row b's outputs
+        # depend on row b's source alone.
+        grad = tape.batch_jacobian(outputs, source)  # [batch, outputs, *source.shape[1:]]
+        share = grad * source[:, None]
         if feature_axes:
             share = tf.reduce_sum(share, axis=list(range(-feature_axes, 0)))
-        contributions = tf.transpose(share, [*range(1, source_rank + 2), 0])
-        return contributions, out[num_outputs], out[0]
+        contributions = tf.transpose(share, [0, *range(2, source_rank + 2), 1])
+        total = tf.reduce_sum(tf.reshape(share, [rows, num_outputs, -1]), axis=-1)
+        return contributions, outputs - total, outputs
     count = tf.reduce_prod(source_shape)
     copies = count + 2  # the real inputs, the constant's, then one per source
     one_hot = tf.reshape(tf.eye(count), tf.concat(
