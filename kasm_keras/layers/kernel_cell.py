@@ -4,10 +4,10 @@ import math
 import os
 
 import keras
-from keras import activations, constraints, initializers, ops, regularizers
+from keras import constraints, initializers, ops, regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from kasm_keras.layers import int8_storage
+from kasm_keras.layers import held_values, int8_storage
 from kasm_keras.layers.variants import get_variant
 
 NGRAM_PADDINGS = ("causal", "same")
@@ -127,8 +127,6 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units, units]  # h'_t, c_t
         self.output_size = units
-        self._candidate_activation = activations.get(self.spec.candidate_activation)
-        self._output_activation = activations.get(self.spec.output_activation)
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -259,18 +257,22 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         `weights` stands in for `update_weights()` (the fused loop passes tensors it
         differentiates itself); `saved`, a dict, receives the intermediates its backward pass
         reads: "cand", "i", "f", "xhat", "rstd", "a" (h'_t before o_t) and "o".
+
+        The gates, the layer norm's 1/sigma and the activations come from
+        `held_values.current()`: the functions themselves, or, while explaining, held values.
         """
         spec = self.spec
+        fn = held_values.current()
         w = self.update_weights() if weights is None else weights
         s = {} if saved is None else saved
         dtype = math_dtype(self.compute_dtype)
         z = ops.cast(z, dtype)
         blocks = dict(zip(spec.blocks, ops.split(z, spec.k, axis=-1)))
-        s["cand"] = self._candidate_activation(blocks["candidate"])
+        s["cand"] = fn.activation(spec.candidate_activation, blocks["candidate"])
         if "forget" in blocks:
-            s["f"] = ops.sigmoid(blocks["forget"])
+            s["f"] = fn.sigmoid(blocks["forget"])
         if spec.input_scale == "gate":
-            s["i"] = ops.sigmoid(blocks["input"])
+            s["i"] = fn.sigmoid(blocks["input"])
         c = self.input_scale(s, w) * s["cand"]
         if spec.memory is not None:
             c_prev = ops.cast(c_prev, dtype)
@@ -279,12 +281,12 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             mean = ops.mean(c, axis=-1, keepdims=True)
             centred = c - mean
             variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
-            s["rstd"] = ops.rsqrt(variance + w["epsilon"])
+            s["rstd"] = fn.hold(ops.rsqrt(variance + w["epsilon"]))
             s["xhat"] = centred * s["rstd"]
             c = s["xhat"] * w["gamma"] + w["beta"]
-        h = s["a"] = self._output_activation(c)
+        h = s["a"] = fn.activation(spec.output_activation, c)
         if spec.output_gate:
-            s["o"] = ops.sigmoid(blocks["output"])
+            s["o"] = fn.sigmoid(blocks["output"])
             h = s["o"] * h
         return h, c
 

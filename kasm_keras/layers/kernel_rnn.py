@@ -6,7 +6,7 @@ import keras
 from keras import ops
 from keras.src import backend, tree
 
-from kasm_keras.layers import tf_loop
+from kasm_keras.layers import held_values, tf_loop
 from kasm_keras.layers.kernel_cell import KernelCell, math_dtype
 from kasm_keras.regularizers.weight_drop import drop_connect
 
@@ -119,7 +119,10 @@ class KernelRNN(keras.layers.RNN):
 
     def _chosen_implementation(self, training=True):
         """"fused" only pays in training (its forward keeps what its backward pass reads), and its
-        gradient function cannot be saved in a SavedModel, so inference runs "loop"."""
+        gradient function cannot be saved in a SavedModel, so inference runs "loop". While
+        explaining (`held_values.holding`) the held derivative is needed, not "fused"'s."""
+        if self.implementation == "fused" and held_values.is_holding():
+            return "loop"
         if self.implementation != "auto":
             return self.implementation
         if not self.cell.spec.sequential:

@@ -8,7 +8,9 @@ in float32 under mixed precision. Its layers keep the names the zoo's stored wei
 
 import keras
 import numpy as np
+from keras import ops
 
+from kasm_keras.layers import held_values
 from kasm_keras.models.classification_report import classification_report
 
 HEAD_CONFIG = ("num_classes", "hidden_dim", "dropout", "class_names", "seed")
@@ -88,6 +90,20 @@ class ClassifierHead:
             seed=self.seed, **preprocessor)
         copy.set_weights(self.get_weights())
         return copy
+
+    def held_logits(self, inputs, copies, padding_mask, offset):
+        """The logits (before the activation) of the recurrent layer's `inputs` less `offset`,
+        as `held_values.decompose` calls its network: `copies` copies of each row of
+        `padding_mask` and `offset`, the ReLU's mask held with the cells' values."""
+        mask = held_values.tile_rows(padding_mask, copies)
+        inputs = inputs - held_values.tile_rows(offset, copies)
+        backbone = self.backbone
+        pooled = backbone.pooling(backbone.kernel_rnn(inputs, mask=mask), mask=mask)
+        hidden, logits = self.hidden_dense, self.output_dense
+        activation = keras.activations.serialize(hidden.activation)
+        x = held_values.current().activation(
+            activation, ops.matmul(pooled, hidden.kernel) + hidden.bias)
+        return ops.matmul(x, logits.kernel) + logits.bias
 
     def as_probabilities(self, outputs):
         """Probabilities from the model's outputs, whatever its activation."""

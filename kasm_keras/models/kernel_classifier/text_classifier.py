@@ -5,6 +5,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from kasm_keras.models import explanation
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone, token_inputs
 from kasm_keras.models.kernel_classifier.preprocessor import (
@@ -84,6 +85,32 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
                 input_signature=[{"token_ids": spec,
                                   "padding_mask": tf.TensorSpec([None, None], tf.bool)}])
         return self._traced_network
+
+    def explain(self, texts, batch_size=32, mode="auto"):
+        """Each token's exact share of each class's logit (`kasm_keras.layers.held_values`):
+        one `Explanation` per text, whose `contributions` `[tokens, num_classes]` and
+        `constant` add up to its `logits`. Computed in float32 whatever the dtype policy.
+        `mode`: "auto", "reverse" or "forward" (see `held_values`)."""
+        if self.preprocessor is None:
+            raise ValueError("explain() needs a preprocessor to read text; this classifier "
+                             "has none")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
+        tokenizer = self.preprocessor.tokenizer
+        names = explanation.names_or_ids(self.class_names, self.num_classes)
+        results = []
+        for start in range(0, len(texts), batch_size):
+            inputs = trim_to_longest(self.preprocessor(tf.constant(texts[start:start + batch_size])))
+            ids, mask = inputs["token_ids"], tf.cast(inputs["padding_mask"], tf.bool)
+            source = model.backbone.token_embedding(ids)
+            offset = tf.zeros_like(source[:, :1, :1])
+            contributions, constant, logits = explanation.decompose(
+                model, model.held_logits, source, (mask, offset), 1, self.num_classes, mode)
+            for row, length in enumerate(np.sum(mask, axis=1)):
+                results.append(explanation.Explanation(
+                    [tokenizer.id_to_token(int(i)) for i in ids[row, :length]],
+                    contributions[row, :length], constant[row], logits[row], names))
+        return results
 
     def classify(self, texts, batch_size=256):
         """Class names (class ids without `class_names`) of raw texts."""

@@ -8,6 +8,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kasm_keras.layers import held_values
+from kasm_keras.models import explanation
 from kasm_keras.models.kernel_lm.backbone import KernelLMBackbone
 from kasm_keras.models.kernel_lm.preprocessor import KernelCausalLMPreprocessor
 from kasm_keras.models.presets import ZooPresets
@@ -184,6 +186,56 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         else:
             padding_mask = ops.ones_like(token_ids, dtype="bool")
         return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+    # ------------------------------------------------------------------ explanations
+
+    def explain(self, prompt, targets=None, mode="auto"):
+        """Each prompt token's exact share, through every layer, of the logits of the next
+        word (`kasm_keras.layers.held_values`): one `Explanation` per prompt (a string or a
+        list), its tokens those the model reads (the start token `<eos>` first), its
+        `class_names` the target words: `targets` (words of the vocabulary, the same for every
+        prompt) or, when None, each prompt's most likely next word. Computed in float32
+        whatever the dtype policy. `mode`: "auto", "reverse" or "forward"."""
+        if self.preprocessor is None:
+            raise ValueError("explain() needs a preprocessor to read text; this model has none")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        tokenizer = self.preprocessor.tokenizer
+        model = explanation.float32_twin(self, lambda: type(self)(type(self.backbone).from_config(
+            {**self.backbone.get_config(), "dtype": "float32"})))
+        words = tokenizer.tokenize(tf.constant(prompts))
+        inputs = self.preprocessor.generate_preprocess(
+            tf.constant(prompts), sequence_length=int(tf.reduce_max(words.row_lengths())) + 1)
+        ids, mask = inputs["token_ids"], tf.cast(inputs["padding_mask"], tf.bool)
+        last = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) - 1
+        if targets is None:
+            logits = model({"token_ids": ids, "padding_mask": tf.cast(mask, tf.int32)})
+            target_ids = tf.argmax(tf.gather(logits, last, batch_dims=1), axis=-1,
+                                   output_type=tf.int32)[:, None]
+        else:
+            targets = [targets] if isinstance(targets, str) else list(targets)
+            target_ids = tf.constant([[tokenizer.token_to_id(t) for t in targets]] * len(prompts),
+                                     tf.int32)
+        source = model.backbone.token_embedding(ids)
+        contributions, constant, logits = explanation.decompose(
+            model, model.held_target_logits, source, (mask, last, target_ids), 1,
+            int(target_ids.shape[1]), mode)
+        return [explanation.Explanation(
+            [tokenizer.id_to_token(int(i)) for i in ids[row, :last[row] + 1]],
+            contributions[row, :last[row] + 1], constant[row], logits[row],
+            [tokenizer.id_to_token(int(i)) for i in target_ids[row]])
+            for row in range(len(prompts))]
+
+    def held_target_logits(self, inputs, copies, padding_mask, last, target_ids):
+        """The logits of `target_ids` after position `last` of the embedded words `inputs`,
+        as `held_values.decompose` calls its network (`copies` copies of each row)."""
+        mask, last, target_ids = (held_values.tile_rows(x, copies)
+                                  for x in (padding_mask, last, target_ids))
+        backbone = self.backbone
+        x = backbone.input_dropout_layer(inputs)
+        for rnn, drop in zip(backbone.rnn_layers, backbone.dropout_layers):
+            x = drop(rnn(x, mask=mask)[0])
+        logits = backbone.token_embedding(tf.gather(x, last, batch_dims=1), reverse=True)
+        return tf.gather(logits, target_ids, batch_dims=1)
 
     # ------------------------------------------------------------------ scores
 

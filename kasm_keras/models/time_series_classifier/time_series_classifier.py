@@ -6,6 +6,7 @@ import numpy as np
 
 from kasm_keras.data.classification_data import DataError
 from kasm_keras.data.time_series_data import not_finite, pad, padded_batch, ragged_series
+from kasm_keras.models import explanation
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.time_series_classifier.backbone import TimeSeriesBackbone
 from kasm_keras.models.time_series_classifier.preprocessor import TimeSeriesClassifierPreprocessor
@@ -195,6 +196,32 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
             outputs[chosen] = np.asarray(self.predict_on_batch(
                 {"series": values, "padding_mask": mask}), np.float32)
         return self.as_probabilities(outputs)
+
+    def explain(self, series, batch_size=32, mode="auto"):
+        """Each (step, channel) value's exact share of each class's logit
+        (`kasm_keras.layers.held_values`): one `Explanation` per series of the list (of
+        `[length, channels]` arrays), whose `contributions` `[length, channels, num_classes]`
+        and `constant` add up to its `logits`. A value's part is value / std of its channel;
+        the standardisation's offset, -mean / std, is in the constant. Computed in float32
+        whatever the dtype policy. `mode`: "auto", "reverse" or "forward"."""
+        series = self.check_series(series)
+        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
+        mean, std = (np.asarray(w, np.float32)
+                     for w in model.backbone.standardization.get_weights())
+        names = explanation.names_or_ids(self.class_names, self.num_classes)
+        results = []
+        for start in range(0, len(series), batch_size):
+            values, lengths = pad(series[start:start + batch_size])
+            mask = (np.arange(values.shape[1])[None, :] < lengths[:, None])[:, :, None]
+            source = np.where(mask, values / std, 0.0).astype(np.float32)
+            offset = np.where(mask, mean / std, 0.0).astype(np.float32)
+            contributions, constant, logits = explanation.decompose(
+                model, model.held_logits, source, (mask[:, :, 0], offset), 0,
+                self.num_classes, mode)
+            for row, length in enumerate(lengths):
+                results.append(explanation.Explanation(
+                    None, contributions[row, :length], constant[row], logits[row], names))
+        return results
 
     def classify(self, series, batch_size=256):
         """Class names (class ids without `class_names`) of a list of series."""
