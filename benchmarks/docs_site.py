@@ -115,6 +115,14 @@ def cited_blocks(docs_dir=ROOT / "docs"):
 NOT_API = ("cli",)
 
 
+def block(name):
+    """The table a page of the site shows as block `name`, as the built page will hold it; a
+    block no page cites is an error."""
+    if name not in cited_blocks():
+        raise ValueError(f"no page of docs/ cites <!-- block: {name} -->")
+    return BLOCKS[name]()
+
+
 def public_packages():
     """kasm_keras's public subpackages (a folder with __init__.py, not starting with _), but the
     programs (NOT_API)."""

@@ -1,4 +1,4 @@
-"""The README's variant table: the paper's Table 1 as `kasm_keras.layers.variants` holds it."""
+"""The variant table (README and the cells page): the paper's Table 1 as `kasm_keras.layers.variants` holds it."""
 
 from kasm_keras.layers.variants import VARIANT_TABLE, equations
 
