@@ -171,7 +171,7 @@ def on_config(config):
                     {name.split("/")[1]: zoo_cards.page_path(name)})
             item[ZOO_NAV] += [{dataset: cards} for dataset, cards in by_dataset.items()]
         if isinstance(item, dict) and REFERENCE_NAV in item:
-            item[REFERENCE_NAV] += sorted(reference_pages())
+            item[REFERENCE_NAV] += list(reference_pages())  # the package first, then its subpackages
     return config
 
 

@@ -10,7 +10,7 @@ import os
 import matplotlib
 
 matplotlib.use("svg")
-from matplotlib import pyplot  # noqa: E402  (after the backend is chosen)
+from matplotlib import pyplot, ticker  # noqa: E402  (after the backend is chosen)
 
 from kasm_keras import VARIANTS, zoo  # noqa: E402
 from benchmarks.reporting import results  # noqa: E402
@@ -54,7 +54,7 @@ def accuracy(zoo_dir=None):
         axis.set_ylabel("test accuracy (%)")
         axis.set_title(dataset)
         axis.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(loc="lower left", fontsize="small")
+    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, 1.35), ncol=3)
     figure.tight_layout()
     return _svg(figure)
 
@@ -71,6 +71,8 @@ def perplexity_history(zoo_dir=None):
         axis.plot([h["step"] / per_epoch for h in history],
                   [h["val_perplexity"] for h in history], label=name)
     axis.set_yscale("log")
+    axis.yaxis.set_major_formatter(ticker.ScalarFormatter())
+    axis.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.0f"))
     axis.set_xlabel("epoch")
     axis.set_ylabel("validation perplexity (log scale)")
     axis.grid(alpha=0.3, which="both")
@@ -99,6 +101,9 @@ def scaling(report):
         axes[1, column].set_xlabel("sequence length" if column == 0 else "batch")
         for row in (0, 1):
             axes[row, column].set_xscale("log", base=2)
+            ticks = [p["time" if column == 0 else "batch"]
+                     for p in fixed["length" if column == 0 else "batch"]["points"]]
+            axes[row, column].set_xticks(ticks, [str(t) for t in ticks])
             axes[row, column].grid(alpha=0.3)
     axes[0, 0].set_ylabel("training tokens/s")
     axes[1, 0].set_ylabel("peak memory (MiB)")

@@ -24,5 +24,6 @@ def markdown_table(input_dim=300, units=300, ngrams=(1, 3)):
     for v in VARIANT_TABLE.values():
         z, cell, output = equations(v)
         entries = " / ".join(f"{v.weight_entries(input_dim, units, n):,}" for n in ngrams)
-        lines.append(f"| `{v.name}` | {v.title} | {z} | {cell} | {output} | {v.k} | {entries} |")
+        lines.append(f"| `{v.name}` | {v.title} | `{z}` | `{cell}` | `{output}` | {v.k} | "
+                     f"{entries} |")
     return "\n".join(lines)
