@@ -140,8 +140,8 @@ def reference_pages():
     """{page path: Markdown}: one page per public subpackage (its modules as sections), and one
     for the package itself with its top-level modules."""
     pages = {"reference/kasm_keras.md": "\n\n".join(
-        ["# kasm_keras", "::: kasm_keras\n    options:\n      members: true\n"
-         "      show_submodules: false"]
+        ["# kasm_keras", "::: kasm_keras\n    options:\n      show_submodules: false\n"
+         "      filters: [\"!^_\", \"!^VARIANT\"]"]
         + [f"::: {module}" for module in public_modules()])}
     for package in public_packages():
         pages[f"reference/{package}.md"] = (
