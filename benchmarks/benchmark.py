@@ -13,7 +13,7 @@ import tempfile
 
 from absl import app, flags
 
-from benchmarks.reporting import benchmark, language_model_benchmark, readme
+from benchmarks.reporting import benchmark, language_model_benchmark
 from kasm_keras.cli import tool_support
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.training.precision import PRECISIONS
@@ -48,12 +48,10 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("serving_zoo", None, "Also time a SavedModel exported from this zoo "
                         "entry.", **kw)
     tool_support.define_zoo_dir(flag_values, "--serving_zoo")
-    flags.DEFINE_bool("update_readme", False, "Replace the README's benchmark table with this "
-                      "one.", **kw)
     flags.DEFINE_string("time_to_accuracy", None, "A tools/train.py metrics.json whose time to "
                         "its test accuracy the table states.", **kw)
-    flags.DEFINE_string("report", None, "Measure no layer: print (and with --update_readme, "
-                        "publish) this earlier --output report, with --time_to_accuracy added "
+    flags.DEFINE_string("report", None, "Measure no layer: print (and with --output, "
+                        "write again) this earlier --output report, with --time_to_accuracy added "
                         "if given (its earlier figure kept beside it) and --data_dir, --scaling "
                         "and --serving_zoo measured now.", **kw)
     flags.DEFINE_list("precisions", ["float32", "auto"], "Precisions (Keras dtype policies) to "
@@ -180,5 +178,3 @@ def main(argv):
     print(json.dumps(report) if FLAGS.json else table)
     if FLAGS.output:
         files.write_text(FLAGS.output, json.dumps(report, indent=2) + "\n")
-    if FLAGS.update_readme:
-        readme.replace_block("benchmark", table)

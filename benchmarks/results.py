@@ -14,7 +14,7 @@ import sys
 
 from absl import app, flags
 
-from benchmarks.reporting import language_models, readme, results, time_series
+from benchmarks.reporting import language_models, readme, results, time_series, zoo_cards
 from kasm_keras import zoo
 from kasm_keras.cli import tool_support
 
@@ -30,9 +30,8 @@ def define_flags(flag_values=FLAGS):
                       "the zoo's cells with other seeds: recorded in seed_runs.json beside the "
                       "registry, for the seed noise of the tables.", **kw)
     tool_support.define_zoo_dir(flag_values, "the entries")
-    flags.DEFINE_bool("update_readme", False, "Replace the README's results, claims and language "
-                      "model tables with these (not with --runs_dir: the README's come from the "
-                      "registry).", **kw)
+    flags.DEFINE_bool("update_readme", False, "Replace the README's zoo summary (from the "
+                      "registry; not with --runs_dir).", **kw)
     tool_support.existing_folder(flag_values, "runs_dir")
 
 
@@ -80,16 +79,16 @@ def seed_run_folders(patterns):
     return finished
 
 
-# The tables the program prints, in order; `--update_readme` writes these and the recipes.
+# The tables the program prints, in order; the documentation's pages show them and the recipes.
 PRINTED = ("results", "claims", "language_models", "time_series")
 
 
 def tables(zoo_dir=None, seed_runs=None, runs_dir=None):
-    """({README block name: text}, warnings): the tables the program prints (`PRINTED`) and the
+    """({block name: text}, warnings): the tables the program prints (`PRINTED`) and the
     "language_model_recipes" block, from the registry at `zoo_dir`, the seed runs `seed_runs`
     ({name: [run summary]}; the recorded ones by default) and the finished runs under
-    `runs_dir` (none in the README's). Without `runs_dir` these are the README's blocks, which
-    `--update_readme` writes. A run that lacks what its table shows ends the program naming
+    `runs_dir` (none in the documentation's). Without `runs_dir` these are the tables the
+    documentation's pages show (benchmarks/docs_site.py). A run that lacks what its table shows ends the program naming
     its metrics.json."""
     accuracies, warnings = results.seed_accuracies(zoo_dir, seed_runs)
     try:
@@ -126,4 +125,4 @@ def main(argv):
         results.write_seed_runs(runs, FLAGS.zoo_dir)
     print("\n\n".join(blocks[name] for name in PRINTED))
     if FLAGS.update_readme:
-        readme.replace_blocks(blocks)
+        readme.replace_block("zoo", zoo_cards.summary_block(FLAGS.zoo_dir))

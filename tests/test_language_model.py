@@ -463,10 +463,11 @@ def test_a_training_step_clips_the_gradient_to_its_global_norm(tmp_path):
     assert change == pytest.approx(0.01, rel=1e-3)  # lr x clip_norm
 
 
-def test_the_readme_recipes_table_is_generated_from_recipes():
-    from benchmarks.reporting import language_models as lm_tables, readme
+def test_the_docs_recipes_table_is_generated_from_recipes():
+    from benchmarks import docs_site
+    from benchmarks.reporting import language_models as lm_tables
 
-    assert readme.read_block("language_model_recipes") == lm_tables.recipes_block()
+    assert docs_site.block("language_model_recipes") == lm_tables.recipes_block()
     for name, recipe in RECIPES.items():
         config = LanguageModelConfig(model="lstm", dataset="ptb", model_dir="unused", **recipe)
         assert config.num_layers == recipe["num_layers"]  # every recipe is a valid config

@@ -24,7 +24,7 @@ from kasm_keras.models.kernel_lm import KernelCausalLM
 from kasm_keras.training.language_model import LanguageModelConfig, train_language_model
 from kasm_keras.models.kernel_lm import family as language_models
 from benchmarks.reporting import language_models as lm_tables
-from benchmarks.reporting import readme
+from benchmarks import docs_site
 from tests.test_faults_tools import error_line, run_tool, tree
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -505,7 +505,7 @@ def test_the_ordering_rules():
             lm_tables.HOLDS
 
 
-def test_readme_shows_the_current_language_model_table():
-    assert readme.read_block("language_models") == lm_tables.readme_block()
+def test_docs_show_the_current_language_model_table():
+    assert docs_site.block("language_models") == lm_tables.readme_block()
     for name in zoo.names(task=zoo.LANGUAGE_MODEL):
-        assert f"zoo: {name} |" in readme.read_block("language_models")
+        assert f"zoo: {name} |" in docs_site.block("language_models")

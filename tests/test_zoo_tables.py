@@ -9,7 +9,8 @@ import pytest
 
 from kasm_keras import KernelTextClassifier, VARIANTS, paper, zoo
 from benchmarks import results as results_tool
-from benchmarks.reporting import claims, readme, results
+from benchmarks import docs_site
+from benchmarks.reporting import claims, readme, results, zoo_cards
 from tests.test_faults_tools import error_line, run_tool, tree
 from tests.test_zoo import ENTRY, _private_zoo
 
@@ -253,13 +254,17 @@ def test_the_paper_and_the_reproduction_are_judged_by_the_same_rules():
 
 # ------------------------------------------------------------------ the README
 
-def test_readme_shows_the_current_results_and_claims():
-    blocks, _ = results_tool.tables()  # what tools/results.py --update_readme writes
+def test_docs_show_the_current_results_and_claims_and_the_readme_its_zoo():
+    blocks, _ = results_tool.tables()  # what tools/results.py prints
     results_table, claims_table = blocks["results"], blocks["claims"]
-    assert readme.read_block("results") == results_table
-    assert readme.read_block("claims") == claims_table
+    assert docs_site.block("results") == results_table
+    assert docs_site.block("claims") == claims_table
     for name in zoo.names(task=zoo.CLASSIFICATION):
         assert f"zoo: {name} |" in results_table
+    # what tools/results.py --update_readme writes
+    assert readme.read_block("zoo") == zoo_cards.summary_block()
+    for dataset in {name.split("/")[0] for name in zoo.names()}:
+        assert f"| {dataset} |" in readme.read_block("zoo")
 
 
 def test_readme_blocks_are_replaced_together_or_not_at_all(tmp_path):

@@ -8,10 +8,9 @@ python tools/results.py --seed_runs='runs/zoo/*/*_seed*' --update_readme
 
 --seed_runs records finished runs of the zoo's cells with other seeds than the published
 entries' in seed_runs.json beside the registry (kasm_keras/zoo/seed_runs.json), which the tables'
-seed noise comes from; unfinished runs among them are skipped. --update_readme replaces the
-README's "results", "claims" and "language_models" blocks, which come from the registry and
-seed_runs.json alone, the "language_model_recipes" block (from the code's RECIPES) and the
-"time_series" block (from the registry).
+seed noise comes from; unfinished runs among them are skipped. The documentation's pages show
+these tables, built from the registry and seed_runs.json when the site is built (mkdocs build);
+--update_readme replaces the README's "zoo" summary, one line per dataset.
 """
 
 import launch

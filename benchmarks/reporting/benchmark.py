@@ -659,7 +659,7 @@ def _in_each_dtype(report, field, text):
 
 
 def _ceiling(report):
-    """The README's sentences on how fast the recurrent layers could train here at best, from
+    """The Speed page's sentences on how fast the recurrent layers could train here at best, from
     the measured product rates, and what the goal of 1.5x Keras' LSTM would take."""
     rates = report.get("loop_matmul_flops_per_second") or {}
     lstm = [r for r in report["rows"] if r["layer"] == BASELINE and row_precision(r) == FLOAT32]
@@ -973,7 +973,7 @@ def _goal_lines(report):
 
 
 def markdown(report):
-    """The report as the README's benchmark section (a report written before precisions, end to
+    """The report as the documentation's Speed section (a report written before precisions, end to
     end and scaling figures renders as it did then)."""
     if not isinstance(report["rows"], list):  # checked first: every report has its rows
         raise TypeError("'rows' is not a list")

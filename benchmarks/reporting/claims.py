@@ -11,7 +11,7 @@ number is one run. Every rule compares means over seeds, and a difference counts
   anywhere, there is no verdict.
 - the noise of a mean over k seeds is sigma^2 / k; of a difference of means, the sum of theirs.
 
-The claims (`RULES` states each as the README prints it):
+The claims (`RULES` states each as the Results page prints it):
 
 1. "RKM-LSTM and RKM-CIFG perform comparably to LSTM" (per n): for rkm_lstm and rkm_cifg,
    |mean - lstm's mean| <= Z standard deviations of that difference.

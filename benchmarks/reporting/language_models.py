@@ -173,12 +173,12 @@ def block(zoo_dir=None, runs=()):
 
 
 def readme_block(zoo_dir=None):
-    """The README's generated "language_models" block, from the registry alone."""
+    """The "language_models" table of the language-modelling guide, from the registry alone."""
     return block(zoo_dir)
 
 
 def recipes_block():
-    """The README's generated "language_model_recipes" block: the training recipes
+    """The "language_model_recipes" table of the Training page: the training recipes
     (`kasm_keras.training.language_model.RECIPES`), one column per recipe, with the settings
     every recipe shares from `LanguageModelConfig`'s defaults."""
     names = list(RECIPES)

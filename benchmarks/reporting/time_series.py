@@ -67,6 +67,6 @@ def references():
 
 
 def readme_block(zoo_dir=None):
-    """The README's generated "time_series" block, from the registry alone."""
+    """The "time_series" table of the time-series guide, from the registry alone."""
     infos = entries(zoo_dir)
     return "\n".join([markdown_table(infos), "", goals_statement(infos), "", references()])

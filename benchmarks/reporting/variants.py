@@ -1,4 +1,4 @@
-"""The README's variant table: the paper's Table 1 as `kasm_keras.layers.variants` holds it."""
+"""The variant table (README and the cells page): the paper's Table 1 as `kasm_keras.layers.variants` holds it."""
 
 from kasm_keras.layers.variants import VARIANT_TABLE, equations
 
@@ -24,5 +24,6 @@ def markdown_table(input_dim=300, units=300, ngrams=(1, 3)):
     for v in VARIANT_TABLE.values():
         z, cell, output = equations(v)
         entries = " / ".join(f"{v.weight_entries(input_dim, units, n):,}" for n in ngrams)
-        lines.append(f"| `{v.name}` | {v.title} | {z} | {cell} | {output} | {v.k} | {entries} |")
+        lines.append(f"| `{v.name}` | {v.title} | `{z}` | `{cell}` | `{output}` | {v.k} | "
+                     f"{entries} |")
     return "\n".join(lines)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from absl import flags
 
-from benchmarks.reporting import benchmark, language_model_benchmark, readme, results
+from benchmarks import docs_site
+from benchmarks.reporting import benchmark, language_model_benchmark, results
 from kasm_keras.cli import tool_support
 from kasm_keras.utils import files
 
@@ -142,9 +143,9 @@ def test_ceiling_adds_up_the_matmuls():
     assert benchmark.ceiling_share(report, {"layer": "cnn", "ngram": 3}) is None
 
 
-def test_readme_shows_the_committed_benchmark():
+def test_docs_show_the_committed_benchmark():
     latest = ROOT / "benchmarks" / "latest.json"
-    assert readme.read_block("benchmark") == benchmark.markdown(json.loads(latest.read_text()))
+    assert docs_site.block("benchmark") == benchmark.markdown(json.loads(latest.read_text()))
 
 
 def test_reports_and_runs_are_read_through_tf_io_gfile(tmp_path):

@@ -49,8 +49,8 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
         units: the cell's hidden size d.
         embedding_dim: the word-vector size m.
         ngram: input window width n.
-        ngram_padding, layer_norm, learn_sigmas, sigma_i, sigma_f, dropout, recurrent_dropout,
-            implementation: as for `kasm_keras.KernelRNN`.
+        ngram_padding: as for `kasm_keras.KernelRNN`, as are `layer_norm`, `learn_sigmas`,
+            `sigma_i`, `sigma_f`, `dropout`, `recurrent_dropout` and `implementation`.
         train_embeddings: whether fine-tuning updates the embedding.
         seed: seed of the RNN's dropout.
         dtype: the dtype policy of every layer.

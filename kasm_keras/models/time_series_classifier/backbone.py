@@ -63,8 +63,8 @@ class TimeSeriesBackbone(ZooPresets, keras_hub.models.Backbone):
         units: the cell's hidden size d.
         ngram: input window width n: x_t becomes [x_t, ..., x_{t-n+1}] of the standardised
             steps.
-        ngram_padding, layer_norm, learn_sigmas, sigma_i, sigma_f, dropout, recurrent_dropout,
-            implementation: as for `kasm_keras.KernelRNN`.
+        ngram_padding: as for `kasm_keras.KernelRNN`, as are `layer_norm`, `learn_sigmas`,
+            `sigma_i`, `sigma_f`, `dropout`, `recurrent_dropout` and `implementation`.
         seed: seed of the RNN's dropout.
         dtype: the dtype policy of the recurrent layer (the standardisation is float32).
 
