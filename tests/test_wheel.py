@@ -80,7 +80,7 @@ def test_every_console_script_is_installed_and_kasm_zoo_list_runs(installed):
 
 def test_the_installed_package_is_imported_not_the_checkout(installed):
     result = installed.run("python", "-c", "import kasm_keras.zoo as z, os; "
-                           "print(z.__file__); print(os.path.isdir(z.CHECKOUT_ZOO))")
+                           "print(z.__file__); print(os.path.isdir(z.records.CHECKOUT_ZOO))")
     assert result.returncode == 0, result.stderr[-3000:]
     path, has_zoo_folder = result.stdout.split()
     assert pathlib.Path(path).is_relative_to(installed.venv), path
