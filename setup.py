@@ -17,7 +17,7 @@ setup(
     # The programs, as `python tools/NAME.py` runs them from a checkout.
     entry_points={"console_scripts": [
         f"kasm-{name}=kasm_keras.cli.{name}:run"
-        for name in ("train", "evaluate", "export", "generate", "data", "zoo")]},
+        for name in ("train", "evaluate", "explain", "export", "generate", "data", "zoo")]},
     python_requires=">=3.10,<3.13",
     install_requires=[
         "tensorflow>=2.21,<2.22",

@@ -80,7 +80,7 @@ def exported(tmp_path_factory):
     """The zoo's ag_news entry as version 1 under a new model base path, as TensorFlow Serving
     reads it."""
     base = tmp_path_factory.mktemp("serving_export") / "ag_news"
-    result = _tool("export", f"--zoo={ENTRY}", f"--export_dir={base}", "--tflite")
+    result = _tool("export", f"--zoo={ENTRY}", f"--export_dir={base}", "--tflite", "--explain")
     assert f"SavedModel written to {base / '1'}\n" in result.stdout
     assert sorted(os.listdir(base)) == ["1"]
     return base / "1"
@@ -112,6 +112,37 @@ print(json.dumps({{k: v.numpy().tolist() for k, v in out.items() if k != "class_
     np.testing.assert_allclose(probabilities, keras_model.probabilities(list(texts.numpy())),
                                atol=1e-5)
     assert served["class_id"] == probabilities.argmax(-1).tolist()
+
+
+def test_the_explain_signature_serves_the_kernel_view_without_kasm_keras(exported, tmp_path):
+    """`tools/export.py --explain`: raw text in; tokens, contributions, constant and logits out,
+    equal to `KernelTextClassifier.explain`'s, in a process that never imports kasm_keras."""
+    texts = ["Stocks fell sharply on Wall Street today", "NASA launches a probe", ""]
+    script = f"""
+import json, sys, tensorflow as tf
+model = tf.saved_model.load({str(exported)!r})
+out = model.signatures["explain"](text=tf.constant({texts!r}))
+assert not any(m.startswith(("kasm_keras", "keras_hub", "tensorflow_text")) for m in sys.modules), "imported"
+print(json.dumps({{k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
+                  for k, v in out.items()}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=ENV, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = {k: np.array(v) for k, v in json.loads(result.stdout).items()}
+    expected = zoo.load(ENTRY).explain(texts)
+    assert served["length"].tolist() == [len(e.tokens) for e in expected]
+    for row, e in enumerate(expected):
+        n = len(e.tokens)
+        assert served["tokens"][row, :n].tolist() == e.tokens
+        assert set(served["tokens"][row, n:]) <= {""}
+        assert not served["contributions"][row, n:].any()  # padding contributes nothing
+        np.testing.assert_allclose(served["contributions"][row, :n], e.contributions, atol=1e-5)
+        np.testing.assert_allclose(served["constant"][row], e.constant, atol=1e-5)
+        np.testing.assert_allclose(served["logits"][row], e.logits, atol=1e-5)
+        total = served["contributions"][row].sum(0) + served["constant"][row]
+        np.testing.assert_allclose(total, served["logits"][row],
+                                   atol=1e-4 * np.abs(served["logits"][row]).max())
 
 
 def test_saved_model_cli_runs_it(exported):

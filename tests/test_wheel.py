@@ -22,7 +22,7 @@ from kasm_keras import zoo
 from kasm_keras.utils.files import file_digest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PROGRAMS = ("train", "evaluate", "export", "generate", "data", "zoo")
+PROGRAMS = ("train", "evaluate", "explain", "export", "generate", "data", "zoo")
 # What a build reads besides the package (those that exist).
 PACKAGING = ("setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md")
 ENTRY = "ag_news/cnn_1gram"  # a small entry

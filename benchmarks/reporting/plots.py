@@ -13,7 +13,7 @@ matplotlib.use("svg")
 from matplotlib import pyplot, ticker  # noqa: E402  (after the backend is chosen)
 
 from kasm_keras import VARIANTS, zoo  # noqa: E402
-from benchmarks.reporting import results  # noqa: E402
+from benchmarks.reporting import explanations, results  # noqa: E402
 
 COLOURS = {"measured": "#1f77b4", "paper": "#d62728", "reproduction": "#7f7f7f"}
 
@@ -110,5 +110,28 @@ def scaling(report):
     axes[0, 0].legend()
     figure.suptitle(f"{scaling['precision']}, d = {scaling['units']}; "
                     f"{report['machine']['cpu']}, {report['machine']['cores']} cores")
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def explanation_deletion(report):
+    """The mean deletion curve of each method, one panel per model, as SVG text."""
+    names = list(report["models"])
+    columns = min(4, len(names))
+    rows = -(-len(names) // columns)
+    figure, axes = pyplot.subplots(rows, columns, figsize=(3.2 * columns, 2.9 * rows),
+                                   squeeze=False, sharey=True)
+    for axis, name in zip(axes.flat, names):
+        for method, values in report["models"][name]["methods"].items():
+            axis.plot(report["fractions"], values["deletion_curve"],
+                      label=explanations.LABELS[method], linewidth=2.2 if method == "kernel" else 1.2)
+        axis.set_title(name.split("/")[1], fontsize=10)
+        axis.set_xlabel("fraction of tokens removed")
+        axis.grid(alpha=0.3)
+    for axis in axes[:, 0]:
+        axis.set_ylabel("P(predicted class)")
+    for axis in list(axes.flat)[len(names):]:
+        axis.axis("off")
+    axes[0, 0].legend(fontsize=8)
     figure.tight_layout()
     return _svg(figure)

@@ -1,7 +1,7 @@
 """Exports a trained model as a SavedModel for TensorFlow Serving (raw text in).
 
 python tools/export.py --model_dir=DIR|--zoo=NAME --export_dir=BASE [--version=N] [--tflite]
-    [--jit_compile]
+    [--jit_compile] [--explain]
 
 --export_dir is the model base path that TensorFlow Serving watches (--model_base_path): the
 SavedModel goes to BASE/<version>/, version --version or else one more than the highest numbered
@@ -12,7 +12,11 @@ the versions, named after its writer, which the next export removes if its write
 
 serving_default takes `text` (1-D tf.string) and returns `probabilities` (float32 [batch,
 classes]), `class_id` (int64) and `class_name` (string). Tokenisation is inside the graph, in
-core TensorFlow ops, so the SavedModel loads without kasm_keras or tensorflow-text.
+core TensorFlow ops, so the SavedModel loads without kasm_keras or tensorflow-text. With
+--explain, the `explain` signature takes the same `text` and returns `tokens` (string [batch,
+time], empty past each document's `length`), `contributions` (float32 [batch, time, classes]:
+each token's exact share of each class's logit), `constant` and `logits` (float32 [batch,
+classes]); contributions summed over the tokens plus the constant are the logits.
 
 A language model (a ptb/... entry, or a language model's run): serving_default takes `text`
 (1-D tf.string, one sentence each) and returns per sentence `log_likelihood` (float32, natural
@@ -24,8 +28,8 @@ takes `series` (float32 [batch, time, channels] of raw values, every step real: 
 standardisation fitted on the training split is inside) and returns `probabilities` (float32
 [batch, classes]), `class_id` (int64) and `class_name` (string); the `with_lengths` signature
 takes series of different lengths padded at the end with any value, and `lengths` (int32 [batch],
-each series' real steps; clipped to [0, time]) (kasm_keras/models/time_series_classifier/serving.py). --tflite and --jit_compile are the
-document classifier's only.
+each series' real steps; clipped to [0, time]) (kasm_keras/models/time_series_classifier/serving.py). --tflite, --jit_compile and --explain
+are the document classifier's only.
 """
 
 import contextlib
@@ -73,6 +77,9 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_bool("jit_compile", False, "Run the network (not the tokenisation) under XLA: "
                       "one document is served several times faster on a CPU. TensorFlow Serving "
                       "then needs --xla_cpu_compilation_enabled=true.", **kw)
+    flags.DEFINE_bool("explain", False, "Add an `explain` signature: raw text in; tokens, "
+                      "each token's exact share of each class's logit (contributions), the "
+                      "constant and the logits out (`KernelTextClassifier.explain`).", **kw)
     flags.mark_flag_as_required("export_dir", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.not_a_file(flag_values, "export_dir")
@@ -237,7 +244,7 @@ def main(argv):
     target = version_dir(FLAGS.export_dir, FLAGS.version)  # refused before the model is loaded
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     family = task_family.of_model(model)
-    for name in ("tflite", "jit_compile"):  # the options a family's export takes, if it does
+    for name in ("tflite", "jit_compile", "explain"):  # the options a family's export takes
         if FLAGS[name].value and name not in family.export_options:
             takers = " or ".join(f"a {f.description}" for f in task_family.all_families()
                                  if name in f.export_options)

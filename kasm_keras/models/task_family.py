@@ -40,6 +40,9 @@ class TaskFamily:
     report_table = None
     #: The options of `export_saved_model` besides the model and the folder.
     export_options = ()
+    #: What the task's `explain` reads, for the explain tool: "text" (documents), "prompt"
+    #: (text whose next word is explained) or "series" (`[length, channels]` arrays).
+    explains = None
 
     def task_class(self):
         """The family's keras-hub task class."""

@@ -31,6 +31,7 @@ METRICS_KEYS = ("dataset", "model", "ngram", "splits", "parameters", "command", 
 class ClassifierFamily(CellNames, TaskFamily):
     name = "classification"
     description = "document classifier"
+    explains = "text"
     data_kind = "a classification dataset"
     preset_files = PRESET_FILES
     metrics_keys = METRICS_KEYS
@@ -44,7 +45,7 @@ class ClassifierFamily(CellNames, TaskFamily):
     datasets = DATASETS
     variants = VARIANTS  # Table 2's order
     ngrams = NGRAMS
-    export_options = ("jit_compile", "tflite")
+    export_options = ("jit_compile", "tflite", "explain")
 
     def task_class(self):
         from kasm_keras.models.kernel_classifier.text_classifier import KernelTextClassifier
@@ -150,12 +151,13 @@ class ClassifierFamily(CellNames, TaskFamily):
                 lambda stored: stored.classification_report(texts, labels)["accuracy"],
                 metrics["test_accuracy"])
 
-    def export_saved_model(self, model, folder, jit_compile=False, tflite=False):
-        """The SavedModel (raw text in); with `tflite`, a LiteRT model (token ids in) beside
-        saved_model.pb, which TensorFlow Serving ignores."""
+    def export_saved_model(self, model, folder, jit_compile=False, tflite=False, explain=False):
+        """The SavedModel (raw text in; with `explain`, an `explain` signature too); with
+        `tflite`, a LiteRT model (token ids in) beside saved_model.pb, which TensorFlow Serving
+        ignores."""
         from kasm_keras.models.kernel_classifier import serving
 
-        serving.export_saved_model(model, folder, jit_compile=jit_compile)
+        serving.export_saved_model(model, folder, jit_compile=jit_compile, explain=explain)
         if tflite:
             serving.export_tflite(model, os.path.join(folder, "model.tflite"))
 

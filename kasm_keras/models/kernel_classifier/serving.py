@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from kasm_keras.data.text_encoding import TextEncoder, pad_length_to_multiple
 from kasm_keras.data.vocabulary import Vocabulary
+from kasm_keras.layers import held_values
+from kasm_keras.models import explanation
 from kasm_keras.models.saved_model import write_saved_model
 from kasm_keras.utils.files import write_bytes
 
@@ -81,13 +83,48 @@ class ServingModule(tf.Module):
                 "class_name": tf.gather(self.class_names, class_id)}
 
 
-def export_saved_model(classifier, export_dir, jit_compile=False):
+class ExplainModule(tf.Module):
+    """The `explain` signature: `KernelTextClassifier.explain` inside the SavedModel, raw text
+    in. Reverse accumulation (one backward pass per class): a document has more tokens than a
+    classifier has classes."""
+
+    def __init__(self, classifier, encoder):
+        super().__init__(name="kasm_text_classifier_explain")
+        self.encoder = encoder
+        self.model = explanation.float32_twin(
+            classifier, lambda: classifier.rebuilt(dtype="float32"))
+        self.tokens = tf.constant(classifier.preprocessor.tokenizer.get_vocabulary(), tf.string)
+        self.num_classes = classifier.num_classes
+
+    def explain(self, text):
+        ids, mask = self.encoder(text)
+        source = self.model.backbone.token_embedding(ids)
+        offset = tf.zeros_like(source[:, :1, :1])
+        contributions, constant, logits = held_values.decompose(
+            self.model.held_logits, source, (mask, offset), 1, self.num_classes, "reverse")
+        return {"tokens": tf.where(mask, tf.gather(self.tokens, ids), ""),
+                "contributions": contributions * tf.cast(mask, tf.float32)[..., None],
+                "constant": constant, "logits": logits,
+                "length": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
+
+
+def export_saved_model(classifier, export_dir, jit_compile=False, explain=False):
     """A SavedModel whose `serving_default` takes raw `text` (1-D tf.string) and returns
     `probabilities`, `class_id` and `class_name`; written beside `export_dir`, then renamed.
     It loads without kasm_keras, keras-hub or tensorflow-text. `jit_compile`: the network runs
-    under XLA (see `ServingModule`; TF Serving needs `--xla_cpu_compilation_enabled`)."""
-    return write_saved_model(classifier, ServingModule(classifier, jit_compile=jit_compile),
-                             [tf.TensorSpec([None], tf.string, name="text")], export_dir)
+    under XLA (see `ServingModule`; TF Serving needs `--xla_cpu_compilation_enabled`).
+
+    With `explain`, an `explain` signature too (`ExplainModule`): the same `text` in; `tokens`
+    `[batch, time]` (empty past each document's `length`), `contributions` `[batch, time,
+    classes]`, `constant` and `logits` `[batch, classes]` out, which add up as
+    `KernelTextClassifier.explain`'s do."""
+    module = ServingModule(classifier, jit_compile=jit_compile)
+    text = [tf.TensorSpec([None], tf.string, name="text")]
+    endpoints = {}
+    if explain:
+        module.explainer = ExplainModule(classifier, module.encoder)
+        endpoints["explain"] = (module.explainer.explain, text)
+    return write_saved_model(classifier, module, text, export_dir, endpoints)
 
 
 def export_tflite(classifier, path):

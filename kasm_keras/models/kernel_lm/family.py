@@ -76,6 +76,7 @@ def state_label(sizes):
 class LanguageModelFamily(TaskFamily):
     name = "language_model"
     description = "language model"
+    explains = "prompt"
     data_kind = "a language-model corpus"
     preset_files = PRESET_FILES
     metrics_keys = METRICS_KEYS

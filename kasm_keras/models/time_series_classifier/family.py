@@ -47,6 +47,7 @@ RECIPE_KEYS = ("units", "layer_norm", "learn_sigmas", "ngram_padding", "dropout"
 class TimeSeriesFamily(CellNames, TaskFamily):
     name = "time_series"
     description = "time-series classifier"
+    explains = "series"
     data_kind = "a time-series data set"
     preset_files = PRESET_FILES
     metrics_keys = METRICS_KEYS
