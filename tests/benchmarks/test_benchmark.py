@@ -23,16 +23,16 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), "--quick", "--batch_size=2",
-         "--time=6", "--units=8", "--layers=rkm_lstm,gated_cnn", "--ngrams=1,3", "--repeats=1",
+         "--time=6", "--units=8", "--layers=rkm_lstm", "--ngrams=1,3", "--repeats=1",
          "--precisions=float32", f"--output={out}"],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["shape"] == {"batch": 2, "time": 6, "input_dim": 8, "units": 8}
     layers = {(r["layer"], r["ngram"], r["xla"], r["implementation"]) for r in report["rows"]}
-    assert ("keras_lstm", 1, False, "auto") in layers and ("gated_cnn", 3, True, "auto") in layers
+    assert ("keras_lstm", 1, False, "auto") in layers and ("rkm_lstm", 3, True, "auto") in layers
     assert ("rkm_lstm", 1, True, "loop") in layers  # the design "auto" replaced, beside it
-    assert len(report["rows"]) == 2 * (2 * 2 + 1 + 1)
+    assert len(report["rows"]) == 2 * (1 * 2 + 1 + 1)  # XLA x (n-grams, the loop, Keras' LSTM)
     for row in report["rows"]:
         assert row["train_tokens_per_second"] > 0 and row["inference_tokens_per_second"] > 0
         assert row["peak_memory_mib"] > 100
@@ -42,7 +42,7 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
     assert set(report["sequence_matmul_flops_per_second"]) == {"1,4", "3,4"}
     assert all(rate > 1e6 for rate in report["sequence_matmul_flops_per_second"].values())
     assert report["repeats"] == 1 and "(round 1 of 1)" in result.stderr
-    assert "| `gated_cnn` | 3 | on |" in result.stdout
+    assert "| `rkm_lstm` | 3 | on |" in result.stdout
     assert "| `rkm_lstm` (loop) | 1 | off |" in result.stdout
     assert "The ceiling column" in result.stdout and "1.5x would take" in result.stdout
 
@@ -56,7 +56,7 @@ def test_tiny_benchmark_writes_every_figure(tmp_path):
          f"--time_to_accuracy={metrics}"], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "reached 90.12% on the ag_news test split in 5.0 minutes" in again.stdout
-    assert "| `gated_cnn` | 3 | on |" in again.stdout
+    assert "| `rkm_lstm` | 3 | on |" in again.stdout
     # --json prints the report itself, time to accuracy included.
     as_json = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), f"--report={out}",
