@@ -5,6 +5,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from kasm_keras.layers.memory_kernel import memory_kernel
 from kasm_keras.models import explanation
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone, token_inputs
@@ -111,6 +112,31 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
                     [tokenizer.id_to_token(int(i)) for i in ids[row, :length]],
                     contributions[row, :length], constant[row], logits[row], names))
         return results
+
+    def memory_kernel(self, texts, batch_size=32):
+        """Each text's memory kernel (`kasm_keras.layers.memory_kernel`): float32 `[tokens,
+        tokens]`, at `[t, s]` how strongly token s's candidate weighs in the recurrent layer's
+        state at token t, under the held values `explain` uses. Computed in float32.
+
+        Example:
+
+        >>> [kernel] = classifier.memory_kernel(["Stocks fell on Wall Street"])
+        >>> kernel.shape  # five tokens
+        (5, 5)
+        """
+        if self.preprocessor is None:
+            raise ValueError("memory_kernel() needs a preprocessor to read text; this "
+                             "classifier has none")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
+        kernels = []
+        for start in range(0, len(texts), batch_size):
+            inputs = trim_to_longest(self.preprocessor(tf.constant(texts[start:start + batch_size])))
+            mask = tf.cast(inputs["padding_mask"], tf.bool)
+            source = model.backbone.token_embedding(inputs["token_ids"])
+            batch = memory_kernel(model.backbone.kernel_rnn, source, mask)
+            kernels += [k[:n, :n] for k, n in zip(batch, np.sum(mask, axis=1))]
+        return kernels
 
     def classify(self, texts, batch_size=256):
         """Class names (class ids without `class_names`) of raw texts."""
