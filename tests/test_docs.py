@@ -131,7 +131,10 @@ def test_every_link_in_the_site_resolves(site):
     assert not broken, broken[:20]
 
 
-# The API a user reaches first: every name of `kasm_keras.__all__` and the zoo's functions.
+# The API a user reaches first: every name of `kasm_keras.__all__` and the zoo's functions. Their
+# docstrings have Google-style sections as mkdocstrings renders them: "Examples:" (the title
+# whose `>>>` lines it shows as code), "Args:", "Returns:" ("Call arguments:" beside it for a
+# layer or a model).
 ZOO_FUNCTIONS = ("load", "info", "names", "load_model", "entry_dir", "unpublished_names",
                  "publish_run", "best_run")
 
@@ -201,13 +204,13 @@ def test_the_public_api_has_args_returns_and_an_example():
         if inspect.isclass(thing):
             init = thing.__init__
             own_init = init.__module__.startswith("kasm_keras") and _takes_arguments(init)
-            need(label, thing.__doc__, {"Example"} | ({"Args"} if own_init else set()))
+            need(label, thing.__doc__, {"Examples"} | ({"Args"} if own_init else set()))
             for method_label, method in _public_methods(thing):
                 need(method_label, method.__doc__,
                      ({"Args"} if _takes_arguments(method) else set())
                      | ({"Returns"} if _returns_a_value(method) else set()))
         elif inspect.isfunction(thing):
-            need(label, thing.__doc__, {"Example"}
+            need(label, thing.__doc__, {"Examples"}
                  | ({"Args"} if _takes_arguments(thing) else set())
                  | ({"Returns"} if _returns_a_value(thing) else set()))
     assert not missing, "\n".join(missing)

@@ -78,14 +78,14 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
-        inputs: x_t, of shape `(batch, features)`.
-        states: `[h'_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
-        training: whether dropout applies.
+        - `inputs`: x_t, of shape `(batch, features)`.
+        - `states`: `[h'_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
+        - `training`: whether dropout applies.
 
     Returns:
         `(h'_t, [h'_t, c_t])`: the output and the new states, as `keras.layers.RNN` expects.
 
-    Example:
+    Examples:
         >>> import numpy as np, keras, kasm_keras
         >>> cell = kasm_keras.KernelCell(16, variant="rkm_cifg")
         >>> layer = keras.layers.RNN(cell, return_sequences=True)
@@ -280,7 +280,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
 
         Returns:
             A dict: the layer norm's "gamma" and "beta" (when it normalises), "s_i" and "s_f"
-            (when the variant uses them; floats unless learned) and "epsilon".
+                (when the variant uses them; floats unless learned) and "epsilon".
         """
         dtype = math_dtype(self.compute_dtype)
         weights = {"epsilon": self.layer_norm_epsilon}

@@ -69,16 +69,16 @@ class KernelRNN(keras.layers.RNN):
             `trainable`).
 
     Call arguments:
-        sequences: the inputs, of shape `(batch, time, features)`.
-        initial_state: `[h'_0, c_0]`, each `(batch, units)`, or None for zeros.
-        mask: a boolean `(batch, time)` tensor, True at the steps to use, or None.
-        training: whether dropout and weight dropout apply.
+        - `sequences`: the inputs, of shape `(batch, time, features)`.
+        - `initial_state`: `[h'_0, c_0]`, each `(batch, units)`, or None for zeros.
+        - `mask`: a boolean `(batch, time)` tensor, True at the steps to use, or None.
+        - `training`: whether dropout and weight dropout apply.
 
     Returns:
         h'_T, `(batch, units)`; or every h'_t, `(batch, time, units)`, with
-        `return_sequences`; followed by h'_T and c_T with `return_state`.
+            `return_sequences`; followed by h'_T and c_T with `return_state`.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> x = np.zeros((4, 10, 8), "float32")
         >>> kasm_keras.KernelRNN(16, variant="rkm_cifg", ngram=2)(x).shape

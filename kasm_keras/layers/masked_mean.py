@@ -15,13 +15,13 @@ class MaskedMean(keras.layers.Layer):
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Call arguments:
-        inputs: a `(batch, time, features)` tensor.
-        mask: a boolean `(batch, time)` tensor, True at the steps to average, or None for all.
+        - `inputs`: a `(batch, time, features)` tensor.
+        - `mask`: a boolean `(batch, time)` tensor, True at the steps to average, or None for all.
 
     Returns:
         A `(batch, features)` tensor.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> x = np.ones((2, 3, 4), "float32")
         >>> mask = np.array([[True, True, False], [False, False, False]])

@@ -36,7 +36,7 @@ class Variant:
         output_gate: whether h'_t is multiplied by an output gate o_t.
         output_activation: "tanh" or "linear", applied to c_t in h'_t.
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> v = kasm_keras.get_variant("rkm_cifg")
         >>> v.title, v.blocks, v.sequential
@@ -138,7 +138,7 @@ def get_variant(name):
     Raises:
         ValueError: `name` is not a variant; the message lists the valid names.
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> kasm_keras.get_variant("gated_cnn").recurrent
         False

@@ -111,7 +111,7 @@ class ClassifierHead:
         Returns:
             A task of the same class, with the same preprocessor and a copy of the weights.
 
-        Example:
+        Examples:
             >>> logits_model = classifier.rebuilt(activation=None, dtype="float32")
         """
         config = self.backbone.get_config()
@@ -177,7 +177,7 @@ class ClassifierHead:
 
         Returns:
             A dict: "accuracy", the count under `unit`, "per_class", "confusion_matrix"
-            (rows: true class) and "classes".
+                (rows: true class) and "classes".
         """
         predictions = np.asarray(probabilities).argmax(-1) if len(probabilities) else []
         return classification_report(predictions, labels, self.num_classes, self.class_names,

@@ -61,7 +61,7 @@ class ZooPresets:
         Returns:
             An instance of this class.
 
-        Example:
+        Examples:
             >>> import kasm_keras
             >>> lm = kasm_keras.KernelCausalLM.from_preset("ptb/rkm_lstm")
         """

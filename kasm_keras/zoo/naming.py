@@ -49,7 +49,7 @@ def unpublished_names(zoo_dir=None):
     Returns:
         The names, in `known_names`' order.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> set(zoo.unpublished_names()) & set(zoo.names())
         set()

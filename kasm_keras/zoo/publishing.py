@@ -69,7 +69,7 @@ def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, ur
             another cell, or a stored model whose test result moved more than its family
             allows.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> record = zoo.publish_run("runs/ag_news_rkm_cifg_1gram", "ag_news/rkm_cifg_1gram",
         ...                          zoo_dir="my_zoo")

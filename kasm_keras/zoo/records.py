@@ -103,7 +103,7 @@ def names(zoo_dir=None, task=None):
     Raises:
         ValueError: `task` is not one of `kasm_keras.zoo.TASKS`.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> "ptb/rkm_lstm" in zoo.names(task="language_model")
         True

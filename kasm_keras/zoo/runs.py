@@ -78,7 +78,7 @@ def best_run(model_dirs):
     Raises:
         ZooError: no runs, a run that is not finished, or runs of different cells.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> best = zoo.best_run(["runs/seed0", "runs/seed1", "runs/seed2"])
     """

@@ -60,7 +60,7 @@ def info(name, zoo_dir=None):
         ZooError: the zoo has no entry `name`; for a name the zoo knows, the message says
             how to make it.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> entry = zoo.info("ag_news/rkm_cifg_1gram")
         >>> entry["variant"], entry["ngram"], entry["paper_accuracy"]
@@ -124,7 +124,7 @@ def entry_dir(name, zoo_dir=None, cache_dir=None):
     Raises:
         ZooError: no entry `name`, a file missing or changed, or a failed download.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")  # .../ag_news/rkm_cifg_1gram
     """
@@ -262,15 +262,15 @@ def load(name, zoo_dir=None, cache_dir=None):
 
     Returns:
         A `KernelTextClassifier` (raw text in; `classify` gives class names) for Table 2's
-        names, a `KernelCausalLM` with its preprocessor (`generate`, `score`, `perplexity`)
-        for Table 3's, a `TimeSeriesClassifier` (`classify` of a list of
-        `[length, channels]` arrays) for the time-series names.
+            names, a `KernelCausalLM` with its preprocessor (`generate`, `score`, `perplexity`)
+            for Table 3's, a `TimeSeriesClassifier` (`classify` of a list of
+            `[length, channels]` arrays) for the time-series names.
 
     Raises:
         ZooError: no entry `name` (the message says how to make it), or a file missing or
             changed.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> classifier = zoo.load("ag_news/rkm_cifg_1gram")
         >>> classifier.classify(["Oil prices rose as markets opened"])
@@ -297,13 +297,13 @@ def load_model(model_dir=None, zoo_name=None, zoo_dir=None):
 
     Returns:
         The model, with `.info` telling how it was trained: the run's settings, or the
-        entry's metadata (whose "training" holds the run's settings); a zoo entry's also
-        has `.zoo_name`.
+            entry's metadata (whose "training" holds the run's settings); a zoo entry's also
+            has `.zoo_name`.
 
     Raises:
         ZooError: neither or both given, a run that is not finished, or as `load`.
 
-    Example:
+    Examples:
         >>> from kasm_keras import zoo
         >>> lm = zoo.load_model(zoo_name="ptb/rkm_lstm")
         >>> type(lm).__name__

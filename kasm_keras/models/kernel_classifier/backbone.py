@@ -57,7 +57,7 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
         **kwargs: `keras_hub.models.Backbone` arguments (`name`, `trainable`).
 
     Call arguments:
-        inputs: keras-hub's `{"token_ids": int32 [batch, length], "padding_mask": [batch,
+        - `inputs`: keras-hub's `{"token_ids": int32 [batch, length], "padding_mask": [batch,
             length]}`, any length; padded steps leave the state as it is and the mean leaves
             them out, so padding changes nothing. Token ids alone (`[batch, length]`, 0 for
             padding) are taken too, with the mask `token_ids != 0`, as the training loop and
@@ -66,7 +66,7 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
     Returns:
         The documents' vectors, `(batch, units)`.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> backbone = kasm_keras.KernelClassifierBackbone(
         ...     vocabulary_size=100, variant="rkm_cifg", units=16, embedding_dim=8, ngram=2)

@@ -33,15 +33,15 @@ class KernelTextClassifierPreprocessor(ZooPresets, keras_hub.models.TextClassifi
         **kwargs: `keras_hub.models.Preprocessor` arguments (`name`).
 
     Call arguments:
-        x: a string or a batch of strings.
-        y: labels, passed through.
-        sample_weight: weights, passed through.
+        - `x`: a string or a batch of strings.
+        - `y`: labels, passed through.
+        - `sample_weight`: weights, passed through.
 
     Returns:
         `x` packed, or `(x, y, sample_weight)` as `keras.utils.pack_x_y_sample_weight` packs
-        them when labels are given.
+            them when labels are given.
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> tokenizer = kasm_keras.KernelTokenizer(vocabulary=["[PAD]", "[UNK]", "the", "cat"])
         >>> preprocessor = kasm_keras.KernelTextClassifierPreprocessor(tokenizer,

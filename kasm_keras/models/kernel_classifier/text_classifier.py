@@ -37,7 +37,7 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
         seed: seed of the dropout layers.
         **kwargs: `keras_hub.models.Task` arguments (`name`).
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> classifier = kasm_keras.KernelTextClassifier.from_preset("ag_news/rkm_cifg_1gram")
         >>> classifier.predict(["Oil prices rose as markets opened"], verbose=0).shape
@@ -79,7 +79,7 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
         Returns:
             A float32 NumPy array `(documents, num_classes)` whose rows sum to 1.
 
-        Example:
+        Examples:
             >>> classifier.probabilities(["Oil prices rose as markets opened"]).shape
             (1, 4)
         """
@@ -117,9 +117,9 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
 
         Returns:
             One `Explanation` per text, whose `contributions` `(tokens, num_classes)` and
-            `constant` add up to its `logits`.
+                `constant` add up to its `logits`.
 
-        Example:
+        Examples:
             >>> [explanation] = classifier.explain("Oil prices rose as markets opened")
             >>> explanation.tokens
             ['oil', 'prices', 'rose', 'as', 'markets', 'opened']
@@ -158,7 +158,7 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
         Returns:
             One float32 NumPy array `(tokens, tokens)` per text.
 
-        Example:
+        Examples:
             >>> [kernel] = classifier.memory_kernel(["Stocks fell on Wall Street"])
             >>> kernel.shape  # five tokens
             (5, 5)
@@ -187,7 +187,7 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
         Returns:
             A list of class names (class ids without `class_names`).
 
-        Example:
+        Examples:
             >>> classifier.classify(["Oil prices rose as markets opened"])
             ['Business']
         """
@@ -203,9 +203,9 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
 
         Returns:
             A dict: "accuracy", "documents", "per_class" (precision, recall, F1 and support
-            of each class), "confusion_matrix" (rows: true class) and "classes".
+                of each class), "confusion_matrix" (rows: true class) and "classes".
 
-        Example:
+        Examples:
             >>> report = classifier.classification_report(["Oil prices rose"], [2])
             >>> report["accuracy"]
             1.0
@@ -244,7 +244,7 @@ def build_classifier(vocabulary_size, num_classes, variant, units=300, ngram=1, 
     Returns:
         A `KernelTextClassifier`, its weights freshly initialised.
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> classifier = kasm_keras.build_classifier(
         ...     vocabulary_size=4, num_classes=2, variant="rkm_lstm", units=8,

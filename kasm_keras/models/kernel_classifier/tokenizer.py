@@ -25,13 +25,13 @@ class KernelTokenizer(ZooPresets, VocabularyTokenizer):
         **kwargs: `keras_hub.tokenizers.Tokenizer` arguments (`name`).
 
     Call arguments:
-        inputs: a string or a batch of strings.
+        - `inputs`: a string or a batch of strings.
 
     Returns:
         int32 ids: a 1-D tensor for one string, a `tf.RaggedTensor` for a batch (lists when
-        called eagerly, as keras-hub's tokenizers give them).
+            called eagerly, as keras-hub's tokenizers give them).
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> tokenizer = kasm_keras.KernelTokenizer(vocabulary=["[PAD]", "[UNK]", "the", "cat"])
         >>> tokenizer(["The cat sat."])
@@ -53,7 +53,7 @@ class KernelTokenizer(ZooPresets, VocabularyTokenizer):
 
         Returns:
             `{"oov_token": ..., "padding_token": ...}`, as `kasm_keras.data.vocabulary.Vocabulary`
-            takes them.
+                takes them.
         """
         return {"oov_token": self.oov_token, "padding_token": self.pad_token}
 

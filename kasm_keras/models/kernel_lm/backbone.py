@@ -111,13 +111,13 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
         **kwargs: `keras_hub.models.Backbone` arguments (`name`, `trainable`).
 
     Call arguments:
-        inputs: `{"token_ids": int32 [batch, length], "padding_mask": [batch, length]}`;
+        - `inputs`: `{"token_ids": int32 [batch, length], "padding_mask": [batch, length]}`;
             padded steps keep the state (so right padding changes nothing before it).
 
     Returns:
         The last layer's outputs, `(batch, length, embedding_dim)`.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> backbone = kasm_keras.KernelLMBackbone(
         ...     vocabulary_size=100, variant="rkm_cifg", num_layers=2, hidden_dim=32,
@@ -212,10 +212,10 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
 
         Returns:
             `(outputs, raw_outputs, new_states)`: the last layer's outputs after its dropout
-            and before it (AWD-LSTM's activation regularisation reads the first, the temporal
-            one the second), and the states after the last position.
+                and before it (AWD-LSTM's activation regularisation reads the first, the temporal
+                one the second), and the states after the last position.
 
-        Example:
+        Examples:
             >>> outputs, raw, states = backbone.run(np.array([[4, 17, 9]]))
             >>> outputs.shape
             TensorShape([1, 3, 16])

@@ -44,7 +44,7 @@ def default_sampler(k=DEFAULT_K, seed=DEFAULT_SEED, temperature=1.0):
     Returns:
         A `keras_hub.samplers.TopKSampler`.
 
-    Example:
+    Examples:
         >>> lm.compile(sampler=default_sampler(k=10))
     """
     return keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
@@ -68,12 +68,12 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         **kwargs: `keras_hub.models.Task` arguments (`name`).
 
     Call arguments:
-        inputs: `{"token_ids": int32 (batch, length), "padding_mask": (batch, length)}`.
+        - `inputs`: `{"token_ids": int32 (batch, length), "padding_mask": (batch, length)}`.
 
     Returns:
         The next word's logits at every position, float32 `(batch, length, vocabulary_size)`.
 
-    Example:
+    Examples:
         >>> import kasm_keras, keras_hub
         >>> lm = kasm_keras.KernelCausalLM.from_preset("ptb/rkm_lstm")
         >>> lm.generate("the company said", max_length=10)
@@ -167,7 +167,7 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
 
         Returns:
             `(logits, hidden_states, cache)`: the logits `(batch, length, vocabulary_size)`,
-            the last layer's outputs and the new states.
+                the last layer's outputs and the new states.
         """
         hidden, _, states = self.backbone.run(token_ids, self._states(cache),
                                               padding_mask=padding_mask, training=False)
@@ -243,9 +243,9 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
 
         Returns:
             One `Explanation` per prompt: its tokens those the model reads (the start token
-            `<eos>` first), its `class_names` the target words.
+                `<eos>` first), its `class_names` the target words.
 
-        Example:
+        Examples:
             >>> [explanation] = lm.explain("the company said")
             >>> explanation.tokens, explanation.class_names
             (['<eos>', 'the', 'company', 'said'], ['it'])
@@ -346,7 +346,7 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         Returns:
             The logits or the per-token losses, float32.
 
-        Example:
+        Examples:
             >>> x = lm.preprocessor.generate_preprocess(["the company said"], sequence_length=5)
             >>> lm.score(x["token_ids"], x["padding_mask"]).shape
             TensorShape([1, 5, 10000])
@@ -385,10 +385,10 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
 
         Returns:
             A dict of NumPy arrays, one entry per sentence: "log_likelihood" (natural log, of
-            its words and the closing `<eos>`, each predicted from the start of the
-            sentence), "tokens" (how many were predicted) and "perplexity".
+                its words and the closing `<eos>`, each predicted from the start of the
+                sentence), "tokens" (how many were predicted) and "perplexity".
 
-        Example:
+        Examples:
             >>> scores = lm.score_texts(["the company said it expects higher sales"])
             >>> scores["tokens"]
             array([8], dtype=int32)
@@ -426,9 +426,9 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
 
         Returns:
             A dict: "perplexity", "cross_entropy" (nats per token) and "tokens" (how many
-            were predicted).
+                were predicted).
 
-        Example:
+        Examples:
             >>> ids = lm.preprocessor.tokenizer("the company said it expects higher sales")
             >>> sorted(lm.perplexity(np.tile(ids, 10), batch_size=2, sequence_length=10))
             ['cross_entropy', 'perplexity', 'tokens']

@@ -22,14 +22,14 @@ class KernelCausalLMPreprocessor(ZooPresets, keras_hub.models.CausalLMPreprocess
         **kwargs: `keras_hub.models.Preprocessor` arguments (`name`).
 
     Call arguments:
-        x: a sentence or a batch of them, strings.
-        sequence_length: overrides the preprocessor's, or None.
+        - `x`: a sentence or a batch of them, strings.
+        - `sequence_length`: overrides the preprocessor's, or None.
 
     Returns:
         `(x, y, sample_weight)`: `{"token_ids", "padding_mask"}`, the target ids and the mask
-        of the positions that are predicted.
+            of the positions that are predicted.
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> tokenizer = kasm_keras.KernelLMTokenizer(vocabulary=["<unk>", "<eos>", "the", "cat"])
         >>> preprocessor = kasm_keras.KernelCausalLMPreprocessor(tokenizer, sequence_length=5)

@@ -45,13 +45,13 @@ class KernelLMTokenizer(ZooPresets, VocabularyTokenizer):
         **kwargs: `keras_hub.tokenizers.Tokenizer` arguments (`name`).
 
     Call arguments:
-        inputs: a string or a batch of strings.
+        - `inputs`: a string or a batch of strings.
 
     Returns:
         int32 ids: a 1-D tensor for one string, a `tf.RaggedTensor` for a batch (lists when
-        called eagerly, as keras-hub's tokenizers give them).
+            called eagerly, as keras-hub's tokenizers give them).
 
-    Example:
+    Examples:
         >>> import kasm_keras
         >>> tokenizer = kasm_keras.KernelLMTokenizer(
         ...     vocabulary=["<unk>", "<eos>", "the", "cat"], lowercase=True)

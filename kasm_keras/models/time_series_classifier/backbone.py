@@ -23,13 +23,13 @@ class ChannelStandardization(keras.layers.Layer):
         **kwargs: `keras.layers.Layer` arguments (`name`); the dtype is always float32.
 
     Call arguments:
-        inputs: `(batch, time, channels)` raw values.
-        mask: a boolean `(batch, time)` tensor, True at real steps, or None.
+        - `inputs`: `(batch, time, channels)` raw values.
+        - `mask`: a boolean `(batch, time)` tensor, True at real steps, or None.
 
     Returns:
         The standardised values, float32 `(batch, time, channels)`, zeros at masked steps.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> standardization = kasm_keras.ChannelStandardization(3)
         >>> standardization.set_statistics(mean=[1.0, 2.0, 3.0], std=[2.0, 2.0, 2.0])
@@ -90,7 +90,7 @@ class TimeSeriesBackbone(ZooPresets, keras_hub.models.Backbone):
         **kwargs: `keras_hub.models.Backbone` arguments (`name`, `trainable`).
 
     Call arguments:
-        inputs: a dict: "series", float `[batch, time, channels]`, raw values (standardised
+        - `inputs`: a dict: "series", float `[batch, time, channels]`, raw values (standardised
             inside); "padding_mask", bool `[batch, time]`, True at real steps. Series of
             different lengths are padded at the end (with anything: padded steps are zeroed
             and masked).
@@ -98,7 +98,7 @@ class TimeSeriesBackbone(ZooPresets, keras_hub.models.Backbone):
     Returns:
         The series' vectors, `(batch, units)`.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> backbone = kasm_keras.TimeSeriesBackbone(channels=12, variant="rkm_lstm",
         ...                                          units=16, ngram=3)

@@ -46,7 +46,7 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
         preprocessor: a `TimeSeriesClassifierPreprocessor` (a new one when None).
         **kwargs: `keras_hub.models.Task` arguments (`name`).
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> classifier = kasm_keras.TimeSeriesClassifier.from_preset(
         ...     "japanese_vowels/rkm_lstm_3gram")
@@ -214,7 +214,7 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
         Returns:
             A float32 NumPy array `(cases, num_classes)` whose rows sum to 1.
 
-        Example:
+        Examples:
             >>> classifier.probabilities([np.random.randn(20, 12)]).shape
             (1, 9)
         """
@@ -244,9 +244,9 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
 
         Returns:
             One `Explanation` per series, whose `contributions`
-            `(length, channels, num_classes)` and `constant` add up to its `logits`.
+                `(length, channels, num_classes)` and `constant` add up to its `logits`.
 
-        Example:
+        Examples:
             >>> [explanation] = classifier.explain([np.random.randn(20, 12)])
             >>> explanation.contributions.shape
             (20, 12, 9)
@@ -280,7 +280,7 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
         Returns:
             A list of class names (class ids without `class_names`).
 
-        Example:
+        Examples:
             >>> speakers = classifier.classify([np.random.randn(20, 12)])  # e.g. ['7']
         """
         return self.names_of(self.probabilities(series, batch_size))
@@ -295,9 +295,9 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
 
         Returns:
             A dict: "accuracy", "cases", "per_class" (precision, recall, F1 and support of
-            each class), "confusion_matrix" (rows: true class) and "classes".
+                each class), "confusion_matrix" (rows: true class) and "classes".
 
-        Example:
+        Examples:
             >>> report = classifier.classification_report([np.random.randn(20, 12)], [0])
             >>> sorted(report)
             ['accuracy', 'cases', 'classes', 'confusion_matrix', 'per_class']
@@ -329,7 +329,7 @@ def build_time_series_classifier(channels, num_classes, variant, mean=None, std=
     Returns:
         A `TimeSeriesClassifier`, its weights freshly initialised.
 
-    Example:
+    Examples:
         >>> import numpy as np, kasm_keras
         >>> classifier = kasm_keras.build_time_series_classifier(
         ...     channels=12, num_classes=9, variant="rkm_lstm", mean=np.zeros(12),
