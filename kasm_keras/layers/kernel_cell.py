@@ -40,8 +40,9 @@ def _logit(p):
 class KernelCell(keras.layers.Layer, DropoutRNNCell):
     """Cell for `keras.layers.RNN`: one of the paper's seven variants, one time step at a time.
 
-    The cell computes Table 1's row for its variant: the pre-activations z'_t = W x_t (+ U h'_{t-1}
-    for the recurrent variants) + b, the memory c_t and the output h'_t. Its state is
+    The cell computes Table 1's row for its variant: the pre-activations
+    `z'_t = W x_t (+ U h'_{t-1} for the recurrent variants) + b`, the memory c_t and the output
+    h'_t. Its state is
     `[h'_t, c_t]`. Use it to put a kernel cell inside your own `keras.layers.RNN` (or a stacked
     or bidirectional one); `kasm_keras.KernelRNN` wraps it with faster loops and n-gram windows.
 
@@ -320,7 +321,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return saved["f"] if self.spec.memory == "gate" else weights["s_f"]
 
     def update(self, z, c_prev, weights=None, saved=None):
-        """Table 1's elementwise update from the pre-activations z'_t and c_{t-1}.
+        """Table 1's elementwise update from the pre-activations `z'_t` and `c_{t-1}`.
 
         Works on any leading shape, so the feed-forward variants run it on a whole sequence.
         The gates, the layer norm's 1/sigma and the activations come from

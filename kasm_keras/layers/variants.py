@@ -28,7 +28,7 @@ class Variant:
     Args:
         name: the name layers take, e.g. "rkm_cifg".
         title: the paper's name, e.g. "RKM-CIFG".
-        recurrent: whether z'_t includes h'_{t-1} (a recurrent kernel U).
+        recurrent: whether `z'_t` includes `h'_{t-1}` (a recurrent kernel U).
         input_scale: what multiplies the candidate c~_t: "gate" (an input gate eta_t),
             "coupled" (1 - f_t) or "sigma" (the scalar s_i).
         memory: what multiplies c_{t-1}: "gate" (f_t), "sigma" (s_f) or None (no memory).

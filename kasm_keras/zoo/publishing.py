@@ -48,8 +48,8 @@ def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, ur
 
     The model is stored as its family stores it, and its test result (a classifier's
     accuracy, a language model's perplexity) is measured again from the stored files and
-    checked against the run's, so an entry never holds less than what was trained. The new
-    entry and registry replace the old ones only once both are whole.
+    checked against the run's: storage that moved it more than its family allows is refused.
+    The new entry and registry replace the old ones only once both are whole.
 
     Args:
         model_dir: the run's directory (`best.keras`, `metrics.json`, `config.json`).
