@@ -104,19 +104,37 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
 
     def predict(self, x=None, batch_size=None, verbose="auto", steps=None, callbacks=None, *,
                 lengths=None):
-        """The model's outputs (probabilities or logits, as its activation) of raw series:
-
-        - a float array `[batch, time, channels]`, every step real unless `lengths` (int
-          `[batch]`, each in [1, time]) gives each series' real steps (padded at the end);
-        - a list of `[length, channels]` arrays of any lengths (padded per batch), or a
-          `tf.RaggedTensor` `[batch, (length), channels]` of them;
-        - the model's own input, `{"series": ..., "padding_mask": ...}`;
-        - a `tf.data.Dataset` of that input (passed on unchecked).
+        """The model's outputs (probabilities or logits, as its activation) of raw series.
 
         Every real step must be finite once standardised (`check_series`): a NaN or inf, or
         a value that overflows float32 on standardisation, raises ValueError naming the
-        series. The other arguments are `keras.Model.predict`'s, in its order; `lengths` is
-        keyword-only, so that `predict(x, 32, 0)` means verbose=0 as it does for any model."""
+        series.
+
+        Args:
+            x: the series, as
+
+                - a float array `[batch, time, channels]`, every step real unless `lengths`
+                  gives each series' real steps (padded at the end);
+                - a list of `[length, channels]` arrays of any lengths (padded per batch), or
+                  a `tf.RaggedTensor` `[batch, (length), channels]` of them;
+                - the model's own input, `{"series": ..., "padding_mask": ...}`;
+                - a `tf.data.Dataset` of that input (passed on unchecked).
+            batch_size: as for `keras.Model.predict` (32 for a list of series).
+            verbose: as for `keras.Model.predict`.
+            steps: as for `keras.Model.predict`.
+            callbacks: as for `keras.Model.predict`.
+            lengths: int `[batch]`, each in [1, time], the real steps of each series of an
+                array; None when every step is real. Keyword-only, so that
+                `predict(x, 32, 0)` means verbose=0 as it does for any model.
+
+        Returns:
+            A NumPy array `(batch, num_classes)`.
+
+        Examples:
+            >>> classifier.predict(np.random.randn(2, 20, 12), lengths=[20, 15],
+            ...                    verbose=0).shape
+            (2, 9)
+        """
         import tensorflow as tf
 
         kwargs = {"verbose": verbose, "steps": steps, "callbacks": callbacks}
