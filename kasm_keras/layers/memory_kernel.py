@@ -37,9 +37,11 @@ def signs(units, seed=0):
 
 
 def memory_kernel(rnn, sequences, mask=None, seed=0):
-    """`K[b, t, s]` of a `KernelRNN` (its cell's variant, weights and n-gram width) over
-    `sequences`, float32 `[batch, time, time]`; rows and columns past a sequence's end (where
-    `mask` is False) are 0.
+    """The memory kernel `K[b, t, s]` of a `KernelRNN` over sequences.
+
+    It is computed with the layer's own cell (its variant, weights and n-gram width); rows and
+    columns past a sequence's end (where `mask` is False) are 0, as is every `K[t, s]` with
+    s > t.
 
     Args:
         rnn: a built `kasm_keras.KernelRNN`.
@@ -49,15 +51,16 @@ def memory_kernel(rnn, sequences, mask=None, seed=0):
 
     Returns:
         A NumPy array `[batch, time, time]`: at `[b, t, s]`, how strongly step s's candidate
-        weighs in the state at step t (see the module's docstring).
+            weighs in the state at step t (see the module's docstring).
 
-    Example:
-
-    >>> rnn = kasm_keras.KernelRNN(8, variant="rkm_lstm")
-    >>> x = np.random.randn(1, 5, 4).astype("float32")
-    >>> _ = rnn(x)
-    >>> memory_kernel(rnn, x).shape
-    (1, 5, 5)
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> from kasm_keras.layers.memory_kernel import memory_kernel
+        >>> rnn = kasm_keras.KernelRNN(8, variant="rkm_lstm")
+        >>> x = np.random.randn(1, 5, 4).astype("float32")
+        >>> _ = rnn(x)  # builds the layer
+        >>> memory_kernel(rnn, x).shape
+        (1, 5, 5)
     """
     cell = rnn.cell
     sequences = tf.convert_to_tensor(sequences, tf.float32)
