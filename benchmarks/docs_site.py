@@ -16,11 +16,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # mkdocs loads this file by path; the modules below live beside it
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.reporting import benchmark, plots, variants, zoo_cards  # noqa: E402
+from benchmarks.reporting import (  # noqa: E402
+    benchmark, explanations, plots, variants, zoo_cards)
 from kasm_keras import zoo  # noqa: E402
 
 PACKAGE = ROOT / "kasm_keras"
 LATEST = ROOT / "benchmarks" / "latest.json"
+EXPLANATIONS = ROOT / "benchmarks" / "explanations.json"  # benchmarks/explanation_faithfulness.py
+MEMORY_BY_LAG = ROOT / "benchmarks" / "memory_by_lag.json"  # benchmarks/memory_by_lag.py
 BLOCK = re.compile(r"^<!-- block: (\w+) -->$", re.M)
 ZOO_NAV, REFERENCE_NAV = "Model zoo", "API reference"
 
@@ -82,6 +85,7 @@ BLOCKS = {
        for name in ("results", "claims", "language_models", "time_series",
                     "language_model_recipes")},
     "benchmark": lambda: benchmark.markdown(_latest()),
+    "explanations": lambda: explanations.markdown(json.loads(EXPLANATIONS.read_text())),
     "zoo_entries": zoo_cards.entries_block,
     "zoo": zoo_cards.summary_block,
 }
@@ -91,6 +95,10 @@ PLOTS = {
     "images/accuracy.svg": plots.accuracy,
     "images/perplexity.svg": plots.perplexity_history,
     "images/scaling.svg": lambda: plots.scaling(_latest()),
+    "images/explanations_deletion.svg": lambda: plots.explanation_deletion(
+        json.loads(EXPLANATIONS.read_text())),
+    "images/memory_by_lag.svg": lambda: plots.memory_by_lag(
+        json.loads(MEMORY_BY_LAG.read_text())),
 }
 
 

@@ -8,7 +8,8 @@ Each document's tokens are scored for its predicted class by
   - `kernel`: `KernelTextClassifier.explain`'s contributions (`kasm_keras.layers.held_values`);
   - `gradient_x_input`: the predicted logit's gradient on the token embeddings, times them;
   - `integrated_gradients`: 50 midpoint steps from the zero embedding, times the embeddings;
-  - `occlusion`: the predicted logit less its value with the token removed from the document;
+  - `occlusion`: the predicted class's log-probability less its value with the token removed
+    from the document;
   - `random`: a random order (seeded).
 Deletion removes the tokens from the document in the order of their scores, highest first, and
 insertion puts them back into an empty document in that order (keeping the document's word
@@ -34,11 +35,13 @@ from kasm_keras import zoo
 from kasm_keras.models.kernel_classifier.preprocessor import trim_to_longest
 from kasm_keras.utils import files
 
-MODELS = tuple(f"ag_news/{variant}_{n}gram" for variant in ("rkm_lstm", "rkm_cifg", "lstm",
-                                                            "gated_cnn") for n in (1, 3))
+# The 1-gram cells first, then the 3-gram ones: a run stopped early has every variant once.
+MODELS = tuple(f"ag_news/{variant}_{n}gram" for n in (1, 3)
+               for variant in ("rkm_lstm", "rkm_cifg", "lstm", "gated_cnn"))
 METHODS = ("kernel", "gradient_x_input", "integrated_gradients", "occlusion", "random")
 FRACTIONS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2).tolist())
 IG_STEPS = 50
+IG_BATCH = 10  # steps run together, as copies of the batch
 BATCH = 50
 
 
@@ -78,13 +81,14 @@ class Scorer:
     def _logits(self, ids, mask):
         return self.model({"token_ids": ids, "padding_mask": mask}, training=False)
 
+    def all_probabilities(self, sequences):
+        """The class probabilities of token lists, whatever the model's output activation."""
+        return np.concatenate([self.model.as_probabilities(self.logits(sequences[i:i + 512]))
+                               for i in range(0, len(sequences), 512)])
+
     def probabilities(self, sequences, classes):
-        out = []
-        for start in range(0, len(sequences), 512):
-            logits = self.logits(sequences[start:start + 512])
-            p = tf.nn.softmax(logits).numpy()
-            out.append(p[np.arange(len(p)), classes[start:start + 512]])
-        return np.concatenate(out)
+        p = self.all_probabilities(sequences)
+        return p[np.arange(len(p)), classes]
 
     @tf.function(reduce_retracing=True)
     def _gradient(self, embedded, mask, classes):
@@ -101,20 +105,29 @@ class Scorer:
         return _rows(tf.reduce_sum(grad * embedded, -1).numpy(), sequences)
 
     def integrated_gradients(self, sequences, classes):
+        """The steps in batches of `IG_BATCH` copies of the documents, scaled."""
         ids, mask = self._packed(sequences)
         embedded = self.model.backbone.token_embedding(ids)
-        classes = tf.constant(classes, tf.int32)
+        rows = len(sequences)
         total = tf.zeros_like(embedded)
-        for step in range(IG_STEPS):
-            total += self._gradient(embedded * ((step + 0.5) / IG_STEPS), mask, classes)
+        for first in range(0, IG_STEPS, IG_BATCH):
+            alphas = (tf.range(first, min(first + IG_BATCH, IG_STEPS), dtype=tf.float32)
+                      + 0.5) / IG_STEPS
+            copies = int(alphas.shape[0])
+            scaled = tf.reshape(alphas[:, None, None, None] * embedded[None],
+                                [copies * rows, *embedded.shape[1:]])
+            grad = self._gradient(scaled, tf.tile(mask, [copies, 1]),
+                                  tf.constant(np.tile(classes, copies), tf.int32))
+            total += tf.reduce_sum(tf.reshape(grad, [copies, rows, *embedded.shape[1:]]), 0)
         return _rows(tf.reduce_sum(total / IG_STEPS * embedded, -1).numpy(), sequences)
 
     def occlusion(self, sequences, classes):
+        """The predicted class's log-probability less its value with each token removed."""
         scores = []
         for s, k in zip(sequences, classes):
             variants = [s] + [np.delete(s, t) for t in range(len(s))]
-            logits = self.logits(variants)[:, k]
-            scores.append(logits[0] - logits[1:])
+            log_p = np.log(np.maximum(self.all_probabilities(variants)[:, k], 1e-30))
+            scores.append(log_p[0] - log_p[1:])
         return scores
 
     def kernel(self, texts, classes):

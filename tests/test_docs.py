@@ -129,3 +129,88 @@ def test_every_link_in_the_site_resolves(site):
             if not (target.exists() or (target / "index.html").exists()):
                 broken.append(f"{page.relative_to(site)} -> {href}")
     assert not broken, broken[:20]
+
+
+# The API a user reaches first: every name of `kasm_keras.__all__` and the zoo's functions. Their
+# docstrings have Google-style sections as mkdocstrings renders them: "Examples:" (the title
+# whose `>>>` lines it shows as code), "Args:", "Returns:" ("Call arguments:" beside it for a
+# layer or a model).
+ZOO_FUNCTIONS = ("load", "info", "names", "load_model", "entry_dir", "unpublished_names",
+                 "publish_run", "best_run")
+
+
+def _sections(doc):
+    """The Google-style section titles of a docstring ("Args", "Returns", "Example", ...)."""
+    return set(re.findall(r"^\s*([A-Z][a-z]+(?: [a-z]+)?):\s*$", doc or "", re.M))
+
+
+def _takes_arguments(function):
+    import inspect
+    return any(name not in ("self", "cls") for name in inspect.signature(function).parameters)
+
+
+def _returns_a_value(function):
+    """Whether `function`'s own body (not a nested function's) returns or yields a value."""
+    import ast
+    import inspect
+    import textwrap
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+    nodes, found = list(tree.body), False
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None or \
+                isinstance(node, (ast.Yield, ast.YieldFrom)):
+            found = True
+        nodes.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _public_methods(cls):
+    """(name, function) of the public methods the package defines on `cls` or its own bases.
+    A method that overrides one of Keras' or keras-hub's (`call`, `get_config`, `tokenize`,
+    `predict`, ...) is documented there and left out."""
+    import inspect
+    outside = [c for c in cls.__mro__ if not c.__module__.startswith("kasm_keras")]
+    seen = set()
+    for owner in cls.__mro__:
+        if not owner.__module__.startswith("kasm_keras"):
+            continue
+        for name, attribute in vars(owner).items():
+            if name.startswith("_") or name in seen or any(name in vars(c) for c in outside):
+                continue
+            seen.add(name)
+            function = getattr(attribute, "__func__", attribute)
+            if inspect.isfunction(function):
+                yield f"{cls.__name__}.{name}", function
+
+
+def test_the_public_api_has_args_returns_and_an_example():
+    import inspect
+    import kasm_keras
+    missing = []
+
+    def need(label, doc, sections):
+        lacking = sorted(s for s in sections if s not in _sections(doc))
+        if not doc:
+            missing.append(f"{label}: no docstring")
+        elif lacking:
+            missing.append(f"{label}: no {', '.join(lacking)}")
+
+    things = [(name, getattr(kasm_keras, name)) for name in kasm_keras.__all__]
+    things += [(f"zoo.{name}", getattr(zoo, name)) for name in ZOO_FUNCTIONS]
+    for label, thing in things:
+        if inspect.isclass(thing):
+            init = thing.__init__
+            own_init = init.__module__.startswith("kasm_keras") and _takes_arguments(init)
+            need(label, thing.__doc__, {"Examples"} | ({"Args"} if own_init else set()))
+            for method_label, method in _public_methods(thing):
+                need(method_label, method.__doc__,
+                     ({"Args"} if _takes_arguments(method) else set())
+                     | ({"Returns"} if _returns_a_value(method) else set()))
+        elif inspect.isfunction(thing):
+            need(label, thing.__doc__, {"Examples"}
+                 | ({"Args"} if _takes_arguments(thing) else set())
+                 | ({"Returns"} if _returns_a_value(thing) else set()))
+    assert not missing, "\n".join(missing)

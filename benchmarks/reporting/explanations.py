@@ -17,36 +17,52 @@ def verdict(methods):
     return "met" if not better else f"not met ({', '.join(better)} as low or lower)"
 
 
+SHORT = {"kernel": "kernel", "gradient_x_input": "grad x input",
+         "integrated_gradients": "IG", "occlusion": "occlusion", "random": "random"}
+
+
+def _row(name, cells):
+    return f"| `{name}` | " + " | ".join(cells) + " |"
+
+
 def markdown(report):
-    """One row per model: each method's deletion and insertion AUC, time per document, the
-    kernel's speed-up over Integrated Gradients, and the verdict."""
+    """Three tables, one row per model: each method's deletion AUC (the lowest in bold) with
+    the verdict; each method's insertion AUC; each method's time per document and Integrated
+    Gradients' time over the kernel's. Then what was measured and how."""
     methods = list(LABELS)
-    head = ("| model | documents | " + " | ".join(f"deletion: {LABELS[m]}" for m in methods)
-            + " | insertion: kernel / IG / occlusion | ms per document: "
-            + " / ".join(LABELS[m] for m in methods[:-1])
-            + " | IG's time / kernel's | deletion below every rival |")
-    lines = [head, "|---|" + "---|" * (len(methods) + 5)]
+    header = " | ".join(SHORT[m] for m in methods)
+    deletion = [f"| model | documents | {header} | below every rival |",
+                "|---|---|" + "---|" * (len(methods) + 1)]
+    insertion = [f"| model | {header} |", "|---|" + "---|" * len(methods)]
+    timed = methods[:-1]
+    times = ["| model | " + " | ".join(SHORT[m] for m in timed) + " | IG / kernel |",
+             "|---|" + "---|" * (len(timed) + 1)]
     for name, row in report["models"].items():
         m = row["methods"]
         best = min(m[x]["deletion_auc"] for x in methods)
-        cells = [(f"**{m[x]['deletion_auc']:.3f}**" if m[x]["deletion_auc"] == best
-                  else f"{m[x]['deletion_auc']:.3f}") for x in methods]
-        insertion = " / ".join(f"{m[x]['insertion_auc']:.3f}"
-                               for x in ("kernel", "integrated_gradients", "occlusion"))
-        times = " / ".join(f"{1000 * m[x]['seconds_per_document']:.2f}" for x in methods[:-1])
-        speedup = (m["integrated_gradients"]["seconds_per_document"]
-                   / m["kernel"]["seconds_per_document"])
-        lines.append(f"| `{name}` | {row['documents']} | " + " | ".join(cells)
-                     + f" | {insertion} | {times} | {speedup:.1f}x | {verdict(m)} |")
+        deletion.append(_row(name, [str(row["documents"])] + [
+            f"**{m[x]['deletion_auc']:.3f}**" if m[x]["deletion_auc"] == best
+            else f"{m[x]['deletion_auc']:.3f}" for x in methods] + [verdict(m)]))
+        top = max(m[x]["insertion_auc"] for x in methods)
+        insertion.append(_row(name, [
+            f"**{m[x]['insertion_auc']:.3f}**" if m[x]["insertion_auc"] == top
+            else f"{m[x]['insertion_auc']:.3f}" for x in methods]))
+        ratio = (m["integrated_gradients"]["seconds_per_document"]
+                 / m["kernel"]["seconds_per_document"])
+        times.append(_row(name, [f"{1000 * m[x]['seconds_per_document']:.1f}" for x in timed]
+                          + [f"{ratio:.1f}x"]))
     met = sum(verdict(r["methods"]) == "met" for r in report["models"].values())
     worst = max(r["relative_completeness_error"] for r in report["models"].values())
-    lines += ["", f"Deletion AUC (lower is better) and insertion AUC (higher is better) of the "
-                  f"predicted class's probability, as tokens are removed from (or put back into) "
-                  f"the document in the order of each method's scores, at "
-                  f"{len(report['fractions'])} fractions of its tokens; {report['dataset']} "
-                  f"{report['split']} documents; Integrated Gradients with "
-                  f"{report['ig_steps']} steps from the zero embedding. The kernel's deletion "
-                  f"AUC is below every rival's for {met} of {len(report['models'])} models. "
-                  f"Completeness: the largest |sum + constant - logit| over these documents was "
-                  f"{worst:.1e} of the largest |logit|."]
-    return "\n".join(lines)
+    return "\n".join(
+        ["Deletion AUC (lower is better):", ""] + deletion
+        + ["", "Insertion AUC (higher is better):", ""] + insertion
+        + ["", "Milliseconds per document (the kernel: every class's shares, as `explain` "
+               "gives them; the others: the predicted class's):", ""] + times
+        + ["", f"The area under the predicted class's probability as tokens are removed from "
+               f"(or put back into) the document in the order of each method's scores, at "
+               f"{len(report['fractions'])} fractions of its tokens, on {report['dataset']} "
+               f"{report['split']} documents; Integrated Gradients (IG) with "
+               f"{report['ig_steps']} steps from the zero embedding. The kernel's deletion "
+               f"AUC is below every rival's for {met} of {len(report['models'])} models. "
+               f"Completeness: the largest |sum + constant - logit| over these documents was "
+               f"{worst:.1e} of the largest |logit|."])

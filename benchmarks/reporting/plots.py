@@ -135,3 +135,27 @@ def explanation_deletion(report):
     axes[0, 0].legend(fontsize=8)
     figure.tight_layout()
     return _svg(figure)
+
+
+def memory_by_lag(report):
+    """The weight of a token `lag` steps back in the recurrent layer's state, relative to the
+    current token's (the memory kernel averaged by lag, benchmarks/memory_by_lag.json), one
+    line per variant, one panel per n-gram width."""
+    widths = sorted({int(name.rsplit("_", 1)[1][:-len("gram")]) for name in report["models"]})
+    figure, axes = pyplot.subplots(1, len(widths), figsize=(5.2 * len(widths), 4),
+                                   squeeze=False, sharey=True)
+    for axis, width in zip(axes[0], widths):
+        for name, row in report["models"].items():
+            if not name.endswith(f"_{width}gram") or not row["relative"]:
+                continue
+            lags = [lag for lag, value in enumerate(row["relative"]) if value > 0]
+            axis.plot(lags, [row["relative"][lag] for lag in lags], "o-", markersize=3,
+                      label=name.split("/")[1].rsplit("_", 1)[0])
+        axis.set_yscale("log")
+        axis.set_title(f"{width}-gram ({report['dataset']}, {report['documents']} documents)")
+        axis.set_xlabel("lag (tokens back)")
+        axis.grid(alpha=0.3, which="both")
+    axes[0, 0].set_ylabel("weight in the state, relative to lag 0")
+    axes[0, 0].legend(fontsize=8)
+    figure.tight_layout()
+    return _svg(figure)

@@ -13,7 +13,9 @@ time-series classifier the cases of a UEA .ts file (--series; --cases picks some
 index). Each input prints the predicted output, every token with its share of that output's
 logit (coloured in a terminal, plain when piped or with $NO_COLOR), the top parts of every
 output and the constant. --json prints the results instead; --html writes one self-contained
-page (tokens shaded by their share, an output selector).
+page (tokens shaded by their share, an output selector and, for a document classifier, the
+memory kernel as a heatmap: `kasm_keras.layers.memory_kernel`, how strongly each token weighs in
+the state at each later token).
 """
 
 import json
@@ -127,6 +129,9 @@ def main(argv):
             raise
         tool_support.fail(f"--target: {error}")
     records = [explanation_page.record(s, r) for s, r in zip(sources, results)]
+    if hasattr(model, "memory_kernel"):  # a recurrent layer reads the tokens themselves
+        for record, kernel in zip(records, model.memory_kernel(values)):
+            record["memory"] = kernel.round(5).tolist()
     if FLAGS.html:
         files.write_text(FLAGS.html, explanation_page.page(
             f"{FLAGS.zoo or FLAGS.model_dir}: the kernel view of {len(records)} "

@@ -3,8 +3,8 @@ HTML page, from `kasm_keras.models.explanation.Explanation`s.
 
 The page carries its data as JSON inside the page and draws it with a few lines of script (no
 file or address outside it is fetched): tokens shaded by their contribution to the chosen class
-(red for, blue against), a class selector, the top parts per class, and for a time series a
-heatmap of (channel, step). Text reaches the page only through `textContent`, never as HTML.
+(red for, blue against), a class selector, the top parts per class, for a time series a heatmap
+of (channel, step), and where the record has one the memory kernel as a heatmap. Text reaches the page only through `textContent`, never as HTML.
 """
 
 import html
@@ -93,6 +93,9 @@ table.top { border-collapse: collapse; font-size: .85rem; margin-top: .5rem; }
 table.top td, table.top th { padding: 1px 8px; text-align: left; }
 .grid { border-collapse: collapse; margin-top: .4rem; }
 .grid td { width: 10px; height: 14px; padding: 0; }
+.memory td { width: 16px; height: 16px; } .memory td.meta { width: auto; padding-right: 6px; }
+.memory th { font-weight: normal; font-size: .75rem; writing-mode: vertical-rl;
+             transform: rotate(180deg); padding: 2px 0; }
 .legend span { padding: 0 6px; border-radius: 3px; }
 </style></head>
 <body>
@@ -163,6 +166,28 @@ function draw() {
         });
         grid.append(row);
       }
+      box.append(grid);
+    }
+    if (r.memory) {
+      box.append(el("div", "memory kernel: how strongly each token (column) weighs in the " +
+        "state at each later token (row), each row scaled to its largest", "meta"));
+      const grid = el("table", undefined, "grid memory");
+      const head = el("tr");
+      head.append(el("td"));
+      r.tokens.forEach(t => head.append(el("th", t)));
+      grid.append(head);
+      r.memory.forEach((row, t) => {
+        const line = el("tr");
+        line.append(el("td", r.tokens[t], "meta"));
+        const top = Math.max(...row, 1e-12);
+        row.forEach((value, s) => {
+          const cell = el("td");
+          cell.style.background = `rgba(30,120,60,${(0.85 * value / top).toFixed(3)})`;
+          cell.title = `${r.tokens[s]} in the state at ${r.tokens[t]}: ${value.toFixed(4)}`;
+          line.append(cell);
+        });
+        grid.append(line);
+      });
       box.append(grid);
     }
     const table = el("table", undefined, "top");

@@ -1,4 +1,4 @@
-"""The kernel view of a prediction: each input's exact share of the outputs (issue 28).
+"""The kernel view of a prediction: each input's exact share of the outputs.
 
 Hold at their values in the forward pass every sigmoid gate (eta_t, f_t, o_t, so 1 - f_t too),
 each step's layer-norm 1/sigma and each nonlinearity's secant (tanh(a)/a, 1 at a = 0; ReLU's
@@ -98,8 +98,29 @@ def is_holding():
 
 @contextlib.contextmanager
 def holding(rows):
-    """Within it, the cells (and whatever reads `current()`) hold copy 0's values; see the
-    module's docstring. `rows` is one copy's batch size."""
+    """A context in which the cells (and whatever reads `current()`) hold copy 0's values.
+
+    Inside it, every gate, layer-norm 1/sigma and nonlinearity's secant is computed on the
+    batch's first `rows` rows (copy 0, the real inputs) and given to every copy as a
+    constant of the differentiation, so the network is linear in its inputs (see the module's
+    docstring). Contexts nest; the previous one is restored on leaving.
+
+    Args:
+        rows: one copy's batch size (an int or a scalar tensor).
+
+    Yields:
+        The `Held` nonlinearities in force.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> from kasm_keras.layers import held_values
+        >>> rnn = kasm_keras.KernelRNN(8, variant="rkm_cifg")
+        >>> x = np.random.randn(2, 5, 4).astype("float32")
+        >>> with held_values.holding(rows=2):
+        ...     y = rnn(np.concatenate([x, np.zeros_like(x)]))  # copy 1 runs under copy 0's gates
+        >>> y.shape
+        TensorShape([4, 8])
+    """
     previous = getattr(_state, "held", None)
     _state.held = Held(rows)
     try:
@@ -140,7 +161,20 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
 
     Returns:
         (contributions `[batch, *sources, num_outputs]`, constant `[batch, num_outputs]`,
-        outputs `[batch, num_outputs]`), float32 tensors.
+            outputs `[batch, num_outputs]`), float32 tensors.
+
+    Examples:
+        >>> import keras, numpy as np, kasm_keras
+        >>> from kasm_keras.layers import held_values
+        >>> rnn, head = kasm_keras.KernelRNN(8, variant="rkm_cifg"), keras.layers.Dense(3)
+        >>> def forward(inputs, copies):
+        ...     return head(rnn(inputs))
+        >>> x = np.random.randn(2, 5, 4).astype("float32")  # 2 sequences of 5 steps
+        >>> contributions, constant, outputs = held_values.decompose(forward, x, (), 1, 3)
+        >>> contributions.shape  # each step's share of each output
+        TensorShape([2, 5, 3])
+        >>> np.allclose(np.sum(contributions, axis=1) + constant, outputs, atol=1e-5)
+        True
     """
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")

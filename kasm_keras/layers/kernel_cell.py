@@ -40,22 +40,58 @@ def _logit(p):
 class KernelCell(keras.layers.Layer, DropoutRNNCell):
     """Cell for `keras.layers.RNN`: one of the paper's seven variants, one time step at a time.
 
+    The cell computes Table 1's row for its variant: the pre-activations
+    `z'_t = W x_t (+ U h'_{t-1} for the recurrent variants) + b`, the memory c_t and the output
+    h'_t. Its state is
+    `[h'_t, c_t]`. Use it to put a kernel cell inside your own `keras.layers.RNN` (or a stacked
+    or bidirectional one); `kasm_keras.KernelRNN` wraps it with faster loops and n-gram windows.
+
     Args:
         units: d, the size of h'_t and c_t.
-        variant: a name from `kasm_keras.VARIANTS`.
+        variant: a name from `kasm_keras.VARIANTS` (or a `Variant`). Defaults to "rkm_lstm".
         ngram: n, the width of the input window. The kernel has n*m rows (one m-block per lag,
             most recent first). A cell called step by step only sees x_t, so `ngram > 1` works
             only inside `KernelRNN`, which builds the windows for the whole sequence.
-        ngram_padding: "causal" (window x_t ... x_{t-n+1}, zeros before the start) or "same"
-            (centred, as the authors' convolution; `KernelRNN` only).
+        ngram_padding: "causal" (window x_t ... x_{t-n+1}, zeros before the start; the default)
+            or "same" (centred, as the authors' convolution; `KernelRNN` only).
         layer_norm: layer-normalise c_t (learned gain and bias); the normalised c_t is the state.
-        layer_norm_epsilon: added to the variance.
-        sigma_i, sigma_f: s_i = sigma_i^2 and s_f = sigma_f^2 of the Linear Kernel, Gated CNN and
-            CNN variants (0.5 as in the paper's reproduction).
+            Defaults to True.
+        layer_norm_epsilon: added to the variance before its square root.
+        sigma_i: s_i = sigma_i^2 of the Linear Kernel, Gated CNN and CNN variants (0.5 as in
+            the paper's reproduction). Positive; in (0, 1) with `learn_sigmas`.
+        sigma_f: s_f = sigma_f^2 of the Linear Kernel variants, as `sigma_i`.
         learn_sigmas: learn s_f per unit and s_i as one scalar through a sigmoid, initialised at
-            the given values, as the authors' TensorFlow code does.
-        unit_forget_bias: initialise the forget-gate bias at +1.
-        dropout, recurrent_dropout: rates on x_t and on h'_{t-1}; one mask for all time steps.
+            the given values, as the authors' TensorFlow code does. Defaults to False (fixed).
+        use_bias: whether z'_t has the bias b.
+        unit_forget_bias: initialise the forget-gate bias at +1, so the memory starts open.
+        kernel_initializer: initializer of W, the `(n m, k d)` input kernel.
+        recurrent_initializer: initializer of U, the `(d, k d)` recurrent kernel.
+        bias_initializer: initializer of b (the forget block aside, with `unit_forget_bias`).
+        kernel_regularizer: regularizer of W, or None.
+        recurrent_regularizer: regularizer of U, or None.
+        bias_regularizer: regularizer of b, or None.
+        kernel_constraint: constraint on W, or None.
+        recurrent_constraint: constraint on U, or None.
+        bias_constraint: constraint on b, or None.
+        dropout: rate on x_t in training, in [0, 1); one mask for all time steps.
+        recurrent_dropout: rate on h'_{t-1} in training, in [0, 1); one mask for all time steps.
+        seed: seed of the dropout masks, or None.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        - `inputs`: x_t, of shape `(batch, features)`.
+        - `states`: `[h'_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
+        - `training`: whether dropout applies.
+
+    Returns:
+        `(h'_t, [h'_t, c_t])`: the output and the new states, as `keras.layers.RNN` expects.
+
+    Examples:
+        >>> import numpy as np, keras, kasm_keras
+        >>> cell = kasm_keras.KernelCell(16, variant="rkm_cifg")
+        >>> layer = keras.layers.RNN(cell, return_sequences=True)
+        >>> layer(np.zeros((4, 10, 8), "float32")).shape
+        TensorShape([4, 10, 16])
     """
 
     def __init__(
@@ -183,19 +219,25 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
 
     @property
     def weight_entries(self):
-        """Entries of the kernels, the figure the paper's Table 2 counts."""
+        """Entries of the kernels W and U (no biases, norms or sigmas), the figure the paper's
+        Table 2 counts. The cell must be built."""
         kernels = [self.kernel, self.recurrent_kernel]
         return sum(math.prod(k.shape) for k in kernels if k is not None)
 
     def project_sequence(self, sequences):
-        """W [x_t, ..., x_{t-n+1}] + b for every step at once: (batch, time, m) -> (batch, time, k d).
-
-        With n = 1 it is a matmul on the last axis, so time-major input works as well.
+        """W [x_t, ..., x_{t-n+1}] + b for every step at once.
 
         The window at t is [x_t, ..., x_{t-n+1}] with causal padding; with "same" it is shifted
         (n-1)//2 steps into the future, as TensorFlow's centred convolution. An n-gram window is a
-        width-n convolution whose filter is the kernel's n lag blocks in reverse order (measured
-        1.2-1.9x faster, forward and backward, than concatenating the shifted inputs).
+        width-n convolution whose filter is the kernel's n lag blocks in reverse order, so no
+        shifted copies of the input are made. With n = 1 it is a matmul on the last axis, so
+        time-major input works as well.
+
+        Args:
+            sequences: the inputs, of shape `(batch, time, m)`.
+
+        Returns:
+            The pre-activations of every block, of shape `(batch, time, k d)`.
         """
         n = self.ngram
         kernel = ops.cast(self.kernel, sequences.dtype)
@@ -211,8 +253,17 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return z
 
     def recurrent_projection(self, h_prev, recurrent_mask=None, kernel=None):
-        """U h'_{t-1}, in the compute dtype. `kernel` stands in for U (`KernelRNN` passes it
-        with its weight dropout applied, drawn once for the whole sequence)."""
+        """U h'_{t-1}, the recurrent part of the pre-activations.
+
+        Args:
+            h_prev: h'_{t-1}, of shape `(batch, units)`.
+            recurrent_mask: a dropout mask multiplied into `h_prev`, or None.
+            kernel: stands in for U, or None for the cell's own (`KernelRNN` passes U with its
+                weight dropout applied, drawn once for the whole sequence).
+
+        Returns:
+            U h'_{t-1} in the compute dtype, of shape `(batch, k d)`.
+        """
         if recurrent_mask is not None:
             h_prev = h_prev * ops.cast(recurrent_mask, h_prev.dtype)
         h_prev = ops.cast(h_prev, self.compute_dtype)
@@ -226,9 +277,12 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return self.sigma_i if which == "input" else self.sigma_f
 
     def update_weights(self):
-        """The weights `update` reads besides z: the layer norm's "gamma" and "beta" (when it
-        normalises), "s_i" and "s_f" (when the variant uses them; floats unless learned) and
-        "epsilon"."""
+        """The weights `update` reads besides z.
+
+        Returns:
+            A dict: the layer norm's "gamma" and "beta" (when it normalises), "s_i" and "s_f"
+                (when the variant uses them; floats unless learned) and "epsilon".
+        """
         dtype = math_dtype(self.compute_dtype)
         weights = {"epsilon": self.layer_norm_epsilon}
         if self.layer_norm:
@@ -239,7 +293,15 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return weights
 
     def input_scale(self, saved, weights):
-        """What multiplies c~_t: eta_t, 1 - f_t or s_i (from `update`'s saved gates)."""
+        """What multiplies the candidate c~_t in c_t.
+
+        Args:
+            saved: the gates `update` saved ("i", "f").
+            weights: `update_weights()`'s dict.
+
+        Returns:
+            eta_t, 1 - f_t or s_i, by the variant.
+        """
         if self.spec.input_scale == "gate":
             return saved["i"]
         if self.spec.input_scale == "coupled":
@@ -247,19 +309,34 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return weights["s_i"]
 
     def forget_scale(self, saved, weights):
-        """What multiplies c_{t-1}: f_t or s_f."""
+        """What multiplies c_{t-1} in c_t.
+
+        Args:
+            saved: the gates `update` saved ("f").
+            weights: `update_weights()`'s dict.
+
+        Returns:
+            f_t or s_f, by the variant.
+        """
         return saved["f"] if self.spec.memory == "gate" else weights["s_f"]
 
     def update(self, z, c_prev, weights=None, saved=None):
-        """Table 1 from the pre-activations z'_t (all blocks) and c_{t-1}; returns (h'_t, c_t).
+        """Table 1's elementwise update from the pre-activations `z'_t` and `c_{t-1}`.
 
         Works on any leading shape, so the feed-forward variants run it on a whole sequence.
-        `weights` stands in for `update_weights()` (the fused loop passes tensors it
-        differentiates itself); `saved`, a dict, receives the intermediates its backward pass
-        reads: "cand", "i", "f", "xhat", "rstd", "a" (h'_t before o_t) and "o".
-
         The gates, the layer norm's 1/sigma and the activations come from
         `held_values.current()`: the functions themselves, or, while explaining, held values.
+
+        Args:
+            z: z'_t, all blocks, of shape `(..., k d)`.
+            c_prev: c_{t-1}, of shape `(..., d)` (ignored by the variants without memory).
+            weights: stands in for `update_weights()`, or None for the cell's own (the fused
+                loop passes tensors it differentiates itself).
+            saved: a dict that receives the intermediates a backward pass reads: "cand", "i",
+                "f", "xhat", "rstd", "a" (h'_t before o_t) and "o"; or None.
+
+        Returns:
+            `(h'_t, c_t)`, each of shape `(..., d)`, in float32 under a 16-bit policy.
         """
         spec = self.spec
         fn = held_values.current()
@@ -322,6 +399,14 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             variable.assign(value)
 
     def get_initial_state(self, batch_size=None):
+        """Zero states.
+
+        Args:
+            batch_size: the batch size.
+
+        Returns:
+            `[h'_0, c_0]`, zeros of shape `(batch_size, units)`.
+        """
         return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in self.state_size]
 
     def get_config(self):

@@ -25,31 +25,12 @@ _CELL_ARGS = (
 class KernelRNN(keras.layers.RNN):
     """A recurrent kernel machine layer over `(batch, time, features)` inputs.
 
-    Takes every `KernelCell` argument (`units`, `variant`, `ngram`, `ngram_padding`,
-    `layer_norm`, `sigma_i`, `sigma_f`, `learn_sigmas`, initializers, regularizers,
-    constraints, `dropout`, `recurrent_dropout`, `seed`) and the `keras.layers.RNN` ones
-    (`return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll`,
-    `zero_output_for_mask`).
-
     The input projection W [x_t ... x_{t-n+1}] + b of every step is one matmul before the
-    time loop; only U h'_{t-1} and the elementwise update stay inside it.
+    time loop; only U h'_{t-1} and the elementwise update stay inside it. States are
+    `[h'_T, c_T]`. With `stateful=True` they carry over between calls, but the n-gram window
+    does not: each call starts its window with zeros.
 
-    `implementation`: "parallel" (no loop at all; `gated_cnn` and `cnn` only), "fused" (the
-    sequential variants on TensorFlow: a loop with its backward pass written out, see
-    `kasm_keras.layers.tf_loop`), "loop" (Keras' `backend.rnn` and automatic gradients, any backend),
-    or "auto", the fastest that applies. All give the same results.
-
-    `weight_dropout`: DropConnect on the recurrent kernel U in training, as AWD-LSTM's weight
-    drop (Merity et al. 2017): one mask per call, the same at every time step, kept entries
-    scaled by 1/(1-rate); it regularises the recurrence while the loop stays one matmul per
-    step. In [0, 1); the variants without feedback (no U) accept it and ignore it. Its masks
-    come from a seed generator of their own, seeded from `seed`, so layers built with one seed
-    draw the same masks.
-
-    States are `[h'_T, c_T]`. With `stateful=True` they carry over between calls, but the
-    n-gram window does not: each call starts its window with zeros.
-
-    Masking: masked steps leave the state unchanged, so trailing padding never changes the
+    Masked steps leave the state unchanged, so trailing padding never changes the
     final output or states: without `return_sequences` the output is the final h'_T.
     With `return_sequences=True` a masked step outputs the state, that is the last unmasked
     step's h'_t, or the initial h before any (`keras.layers.RNN` outputs zeros there, which
@@ -58,6 +39,54 @@ class KernelRNN(keras.layers.RNN):
     states (`initial_state` or `stateful`), outputs what one call on the whole does (n = 1).
     Masked inputs count as zeros inside the n-gram windows of their neighbours, so with
     padding at the start or the end the result equals running on the unpadded sequence.
+
+    Args:
+        units: d, the size of h'_t and c_t.
+        variant: a name from `kasm_keras.VARIANTS`. Defaults to "rkm_lstm".
+        return_sequences: return h'_t of every step, `(batch, time, units)`, rather than the
+            last one, `(batch, units)`.
+        return_state: also return the final states h'_T and c_T.
+        go_backwards: run over the sequence backwards (and return the reversed sequence).
+        stateful: carry the final states of a batch over as the initial states of the next.
+        unroll: unroll the loop (the "loop" implementation), for short sequences.
+        zero_output_for_mask: output zeros at masked steps with `return_sequences`, rather
+            than the state.
+        implementation: "parallel" (no loop at all; `gated_cnn` and `cnn` only), "fused" (the
+            sequential variants on TensorFlow: a loop with its backward pass written out, see
+            `kasm_keras.layers.tf_loop`), "loop" (Keras' `backend.rnn` and automatic
+            gradients, any backend), or "auto" (the default), the fastest that applies. All
+            give the same results.
+        weight_dropout: DropConnect on the recurrent kernel U in training, as AWD-LSTM's weight
+            drop (Merity et al. 2017): one mask per call, the same at every time step, kept
+            entries scaled by 1/(1-rate); it regularises the recurrence while the loop stays one
+            matmul per step. In [0, 1); the variants without feedback (no U) accept it and
+            ignore it. Its masks come from a seed generator of their own, seeded from `seed`,
+            so layers built with one seed draw the same masks.
+        **kwargs: every other `KernelCell` argument (`ngram`, `ngram_padding`, `layer_norm`,
+            `layer_norm_epsilon`, `sigma_i`, `sigma_f`, `learn_sigmas`, `use_bias`,
+            `unit_forget_bias`, initializers, regularizers, constraints, `dropout`,
+            `recurrent_dropout`, `seed`) and the `keras.layers.Layer` ones (`name`, `dtype`,
+            `trainable`).
+
+    Call arguments:
+        - `sequences`: the inputs, of shape `(batch, time, features)`.
+        - `initial_state`: `[h'_0, c_0]`, each `(batch, units)`, or None for zeros.
+        - `mask`: a boolean `(batch, time)` tensor, True at the steps to use, or None.
+        - `training`: whether dropout and weight dropout apply.
+
+    Returns:
+        h'_T, `(batch, units)`; or every h'_t, `(batch, time, units)`, with
+            `return_sequences`; followed by h'_T and c_T with `return_state`.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> x = np.zeros((4, 10, 8), "float32")
+        >>> kasm_keras.KernelRNN(16, variant="rkm_cifg", ngram=2)(x).shape
+        TensorShape([4, 16])
+        >>> h, h_last, c_last = kasm_keras.KernelRNN(
+        ...     16, return_sequences=True, return_state=True)(x)
+        >>> h.shape, c_last.shape
+        (TensorShape([4, 10, 16]), TensorShape([4, 16]))
     """
 
     def __init__(
@@ -133,14 +162,17 @@ class KernelRNN(keras.layers.RNN):
 
     @property
     def units(self):
+        """d, the size of h'_t and c_t."""
         return self.cell.units
 
     @property
     def variant(self):
+        """The variant's name, one of `kasm_keras.VARIANTS`."""
         return self.cell.variant
 
     @property
     def weight_entries(self):
+        """Entries of the kernels W and U, the figure the paper's Table 2 counts (built layers)."""
         return self.cell.weight_entries
 
     def inner_loop(self, sequences, initial_state, mask, training=False):

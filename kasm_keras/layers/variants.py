@@ -21,6 +21,30 @@ BLOCK_ORDER = ("input", "forget", "candidate", "output")
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
+    """One row of the paper's Table 1: how a variant's cell computes c_t and h'_t.
+
+    Get one with `get_variant`; the seven rows are `kasm_keras.VARIANT_TABLE`.
+
+    Args:
+        name: the name layers take, e.g. "rkm_cifg".
+        title: the paper's name, e.g. "RKM-CIFG".
+        recurrent: whether `z'_t` includes `h'_{t-1}` (a recurrent kernel U).
+        input_scale: what multiplies the candidate c~_t: "gate" (an input gate eta_t),
+            "coupled" (1 - f_t) or "sigma" (the scalar s_i).
+        memory: what multiplies c_{t-1}: "gate" (f_t), "sigma" (s_f) or None (no memory).
+        candidate_activation: "tanh" or "linear", applied to c~_t.
+        output_gate: whether h'_t is multiplied by an output gate o_t.
+        output_activation: "tanh" or "linear", applied to c_t in h'_t.
+
+    Examples:
+        >>> import kasm_keras
+        >>> v = kasm_keras.get_variant("rkm_cifg")
+        >>> v.title, v.blocks, v.sequential
+        ('RKM-CIFG', ('forget', 'candidate', 'output'), True)
+        >>> v.weight_entries(input_dim=8, units=16)
+        1152
+    """
+
     name: str
     title: str
     recurrent: bool  # z'_t includes h'_{t-1}
@@ -74,7 +98,16 @@ class Variant:
         )
 
     def weight_entries(self, input_dim, units, ngram=1):
-        """Weight entries without biases, norms or sigmas: (n m + d) k d, or n m k d."""
+        """Weight entries without biases, norms or sigmas: (n m + d) k d, or n m k d.
+
+        Args:
+            input_dim: m, the size of x_t.
+            units: d, the size of h'_t.
+            ngram: n, the width of the input window.
+
+        Returns:
+            The number of entries of W and U, an int.
+        """
         rows = ngram * input_dim + (units if self.recurrent else 0)
         return rows * self.k * units
 
@@ -94,7 +127,22 @@ VARIANTS = tuple(VARIANT_TABLE)
 
 
 def get_variant(name):
-    """The Variant for `name`, or a ValueError that lists the valid names."""
+    """The `Variant` (row of Table 1) for a variant's name.
+
+    Args:
+        name: one of `kasm_keras.VARIANTS`, or a `Variant` (returned as it is).
+
+    Returns:
+        The `Variant`.
+
+    Raises:
+        ValueError: `name` is not a variant; the message lists the valid names.
+
+    Examples:
+        >>> import kasm_keras
+        >>> kasm_keras.get_variant("gated_cnn").recurrent
+        False
+    """
     if isinstance(name, Variant):
         return name
     try:

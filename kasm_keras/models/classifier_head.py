@@ -37,7 +37,20 @@ class ClassifierHead:
 
     def head_outputs(self, backbone, num_classes, *, activation, hidden_dim, dropout,
                      class_names, seed):
-        """Makes the head's layers and returns its outputs on `backbone.input`."""
+        """Makes the head's layers on top of a backbone.
+
+        Args:
+            backbone: the family's backbone (a functional model with a pooled output).
+            num_classes: width of the last layer.
+            activation: of the last layer, or None for logits.
+            hidden_dim: width of the hidden layer.
+            dropout: rate of both dropout layers.
+            class_names: the classes' names in id order, or None.
+            seed: seed of the dropout layers, or None.
+
+        Returns:
+            The head's output tensor on `backbone.input`.
+        """
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.pooled_dropout = keras.layers.Dropout(
@@ -55,6 +68,16 @@ class ClassifierHead:
 
     def set_head_config(self, num_classes, *, activation, hidden_dim, dropout, class_names,
                         seed):
+        """Keeps the head's arguments as attributes, for `get_config` and `rebuilt`.
+
+        Args:
+            num_classes: number of classes.
+            activation: of the last layer, or None.
+            hidden_dim: width of the hidden layer.
+            dropout: rate of both dropout layers.
+            class_names: the classes' names in id order, or None.
+            seed: seed of the dropout layers, or None.
+        """
         self.num_classes = num_classes
         self.activation = keras.activations.get(activation)
         self.hidden_dim = hidden_dim
@@ -77,8 +100,20 @@ class ClassifierHead:
         return None
 
     def rebuilt(self, activation="same", dtype="same"):
-        """A new task with these weights, another output `activation` and/or dtype policy: a
-        model trained under mixed precision is stored and served as `dtype="float32"`."""
+        """A new task with these weights and another output activation or dtype policy.
+
+        A model trained under mixed precision is stored and served as `dtype="float32"`.
+
+        Args:
+            activation: of the last layer; "same" keeps this model's.
+            dtype: the new dtype policy; "same" keeps this model's.
+
+        Returns:
+            A task of the same class, with the same preprocessor and a copy of the weights.
+
+        Examples:
+            >>> logits_model = classifier.rebuilt(activation=None, dtype="float32")
+        """
         config = self.backbone.get_config()
         if dtype != "same":
             config["dtype"] = dtype
@@ -92,9 +127,20 @@ class ClassifierHead:
         return copy
 
     def held_logits(self, inputs, copies, padding_mask, offset):
-        """The logits (before the activation) of the recurrent layer's `inputs` less `offset`,
-        as `held_values.decompose` calls its network: `copies` copies of each row of
-        `padding_mask` and `offset`, the ReLU's mask held with the cells' values."""
+        """The logits (before the activation) from the recurrent layer's inputs, as
+        `held_values.decompose` calls its network; the ReLU's mask is held with the cells'
+        values.
+
+        Args:
+            inputs: the recurrent layer's inputs (the embedded tokens), `copies` rows per
+                document.
+            copies: how many rows of `inputs` each document has.
+            padding_mask: one row per document, True at its tokens.
+            offset: subtracted from `inputs` (one row per document).
+
+        Returns:
+            The logits, `(rows of inputs, num_classes)`.
+        """
         mask = held_values.tile_rows(padding_mask, copies)
         inputs = inputs - held_values.tile_rows(offset, copies)
         backbone = self.backbone
@@ -106,7 +152,15 @@ class ClassifierHead:
         return ops.matmul(x, logits.kernel) + logits.bias
 
     def as_probabilities(self, outputs):
-        """Probabilities from the model's outputs, whatever its activation."""
+        """Probabilities from the model's outputs, whatever its activation.
+
+        Args:
+            outputs: the model's outputs, `(batch, num_classes)`: probabilities with a softmax
+                activation, logits otherwise.
+
+        Returns:
+            A float32 NumPy array of the same shape whose rows sum to 1.
+        """
         outputs = np.asarray(outputs, np.float32)
         if self.activation is keras.activations.softmax:
             return outputs
@@ -114,12 +168,29 @@ class ClassifierHead:
         return outputs / outputs.sum(axis=-1, keepdims=True)
 
     def report_from(self, probabilities, labels, unit="documents"):
-        """`classification_report` of these probabilities against `labels`."""
+        """The classification report of predicted probabilities against true labels.
+
+        Args:
+            probabilities: `(examples, num_classes)`; the most probable class is predicted.
+            labels: the true class ids.
+            unit: what the examples are called in the report ("documents", "series").
+
+        Returns:
+            A dict: "accuracy", the count under `unit`, "per_class", "confusion_matrix"
+                (rows: true class) and "classes".
+        """
         predictions = np.asarray(probabilities).argmax(-1) if len(probabilities) else []
         return classification_report(predictions, labels, self.num_classes, self.class_names,
                                      unit=unit)
 
     def names_of(self, probabilities):
-        """Class names (ids without `class_names`) of the most probable classes."""
+        """The most probable class of each row.
+
+        Args:
+            probabilities: `(examples, num_classes)`.
+
+        Returns:
+            A list of class names (class ids without `class_names`).
+        """
         ids = np.asarray(probabilities).argmax(-1)
         return [self.class_names[i] for i in ids] if self.class_names else ids.tolist()

@@ -46,10 +46,25 @@ class ZooPresets:
 
     @classproperty
     def presets(cls):
+        """{name: info} of the zoo's published entries of this family."""
         return _resolver.presets(cls.zoo_task)
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
+        """Loads a zoo entry of the family, or any other keras-hub preset.
+
+        Args:
+            preset: a zoo name of the family's task, a preset directory, or a `hf://` or
+                `kaggle://` handle.
+            **kwargs: keras-hub's `from_preset` arguments (e.g. `load_weights`).
+
+        Returns:
+            An instance of this class.
+
+        Examples:
+            >>> import kasm_keras
+            >>> lm = kasm_keras.KernelCausalLM.from_preset("ptb/rkm_lstm")
+        """
         if isinstance(preset, str):
             preset = _resolver.resolve(preset, cls.zoo_task)
         return super().from_preset(preset, **kwargs)

@@ -23,11 +23,23 @@ class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
         self.file_assets = [VOCABULARY_FILE]
 
     def vocabulary_specials(self):
-        """`Vocabulary`'s `oov_token` and `padding_token` for this tokenizer."""
+        """The special tokens of this tokenizer's vocabulary.
+
+        Returns:
+            `Vocabulary`'s `oov_token` and `padding_token` arguments, a dict.
+        """
         raise NotImplementedError
 
     def set_vocabulary(self, vocabulary):
-        """Tokens in id order, or the path of a file with one per line (None: no vocabulary)."""
+        """Sets the tokenizer's vocabulary.
+
+        Args:
+            vocabulary: tokens in id order, the path of a file with one per line, or None
+                (no vocabulary).
+
+        Returns:
+            The `kasm_keras.data.vocabulary.Vocabulary`, or None.
+        """
         if vocabulary is None:
             self.vocabulary, self._table, self._ids = None, None, {}
             return None
@@ -42,11 +54,21 @@ class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
         return vocabulary
 
     def save_assets(self, dir_path):
+        """Writes the vocabulary as `vocabulary.txt` in `dir_path` (a preset's assets).
+
+        Args:
+            dir_path: the assets directory.
+        """
         self._check_vocabulary()
         Vocabulary(self.vocabulary, **self.vocabulary_specials()).save(
             os.path.join(dir_path, VOCABULARY_FILE))
 
     def load_assets(self, dir_path):
+        """Reads the vocabulary from `vocabulary.txt` in `dir_path` (a preset's assets).
+
+        Args:
+            dir_path: the assets directory.
+        """
         self.set_vocabulary(os.path.join(dir_path, VOCABULARY_FILE))
 
     def _check_vocabulary(self):
@@ -75,5 +97,12 @@ class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
         return self._ids[token]
 
     def lookup(self, words):
-        """Ids of a ragged batch of words (the unknown token's id for the rest)."""
+        """Ids of words by the vocabulary.
+
+        Args:
+            words: a ragged string tensor of words.
+
+        Returns:
+            Their ids, ragged as `words`; words outside the vocabulary get the unknown token's.
+        """
         return tf.cast(tf.ragged.map_flat_values(self._table.lookup, words), self.compute_dtype)

@@ -37,7 +37,23 @@ def known_names():
 
 
 def unpublished_names(zoo_dir=None):
-    """The names the zoo knows (`known_names`) that it has no entry for (yet), in that order."""
+    """The names the zoo knows (`known_names`) that it has no entry for yet.
+
+    `load` and `info` on one of them raise a `ZooError` that says how to make it.
+
+    Args:
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+
+    Returns:
+        The names, in `known_names`' order.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> set(zoo.unpublished_names()) & set(zoo.names())
+        set()
+    """
     published = set(records.names(zoo_dir))
     return [name for name in known_names() if name not in published]
 

@@ -44,10 +44,36 @@ def publish(model, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
 
 
 def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, url=DEFAULT_URL):
-    """Publishes the best model of a finished tools/train.py run as entry `name`: stored as
-    its family stores it, its test result (a classifier's accuracy, a language model's
-    perplexity) measured again from the stored files (the test split read from `data_dir`, or
-    downloaded) and checked against the run's."""
+    """Publishes the best model of a finished tools/train.py run as a zoo entry.
+
+    The model is stored as its family stores it, and its test result (a classifier's
+    accuracy, a language model's perplexity) is measured again from the stored files and
+    checked against the run's: storage that moved it more than its family allows is refused.
+    The new entry and registry replace the old ones only once both are whole.
+
+    Args:
+        model_dir: the run's directory (`best.keras`, `metrics.json`, `config.json`).
+        name: the entry's name; a name of the paper's tables must be the run's cell.
+        data_dir: where the test split is read from; None to download it.
+        cache_dir: where downloaded entries are kept; None for the Keras cache
+            (`$KERAS_HOME`, else ~/.keras).
+        zoo_dir: the zoo to publish into; None for the checkout's `zoo/` and the package's
+            registry.
+        url: the address the registry records for downloading the entry's files.
+
+    Returns:
+        The entry's folder.
+
+    Raises:
+        ZooError: a bad name, an unfinished run or one trained with --notest, a run of
+            another cell, or a stored model whose test result moved more than its family
+            allows.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> record = zoo.publish_run("runs/ag_news_rkm_cifg_1gram", "ag_news/rkm_cifg_1gram",
+        ...                          zoo_dir="my_zoo")
+    """
     if not NAME.match(name):
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
                        f"<corpus>/<variant> (a language model), got {name!r}")

@@ -88,8 +88,26 @@ def entry_task(entry):
 
 
 def names(zoo_dir=None, task=None):
-    """The published entries' names; with `task` (a family's name, one of `TASKS`), those of
-    that task only."""
+    """The names of the published entries.
+
+    Args:
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+        task: a family's name, one of `kasm_keras.zoo.TASKS` ("classification",
+            "language_model", "time_series"), for that task's entries only; None for all.
+
+    Returns:
+        The names, a sorted list.
+
+    Raises:
+        ValueError: `task` is not one of `kasm_keras.zoo.TASKS`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> "ptb/rkm_lstm" in zoo.names(task="language_model")
+        True
+    """
     if task is not None and task not in task_family.names():
         raise ValueError(f"task must be one of {task_family.names()}, got {task!r}")
     entries = registry(zoo_dir)

@@ -64,8 +64,24 @@ def run_summary(model_dir):
 
 
 def best_run(model_dirs):
-    """Of finished runs of one cell that differ in their seed, the one to publish: the best
-    validation accuracy (on a tie, the lowest seed). The test split plays no part in the choice."""
+    """Of finished runs of one cell that differ in their seed, the one to publish.
+
+    The choice is the best validation accuracy (on a tie, the lowest seed): the test split
+    plays no part in it, so the published test accuracy is not picked for its luck.
+
+    Args:
+        model_dirs: the runs' directories.
+
+    Returns:
+        The chosen run's directory.
+
+    Raises:
+        ZooError: no runs, a run that is not finished, or runs of different cells.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> best = zoo.best_run(["runs/seed0", "runs/seed1", "runs/seed2"])
+    """
     if not model_dirs:
         raise ZooError("no runs to choose from")
     summaries = [run_summary(d) for d in model_dirs]

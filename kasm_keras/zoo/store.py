@@ -23,7 +23,9 @@ HANDLE_SCHEMES = ("hf://", "kaggle://", "gs://", "modelscope://")
 
 
 def info(name, zoo_dir=None):
-    """The entry's metadata as a dict, from the registry (nothing is downloaded):
+    """An entry's metadata, from the registry (nothing is downloaded).
+
+    A classifier's holds:
 
     - `name`, `dataset`, `variant`, `ngram`, `classes`;
     - `test_accuracy`: in percent, measured from the entry's stored files when it was published
@@ -45,7 +47,24 @@ def info(name, zoo_dir=None):
     parameters, state sizes, epochs, training minutes and recipe; a time-series classifier's
     (`task` "time_series") in `kasm_keras.models.time_series_classifier.family`.
 
-    A name the zoo knows without an entry raises a ZooError that says how to make it.
+    Args:
+        name: a zoo name, e.g. "ag_news/rkm_cifg_1gram".
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+
+    Returns:
+        A dict, as listed above.
+
+    Raises:
+        ZooError: the zoo has no entry `name`; for a name the zoo knows, the message says
+            how to make it.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> entry = zoo.info("ag_news/rkm_cifg_1gram")
+        >>> entry["variant"], entry["ngram"], entry["paper_accuracy"]
+        ('rkm_cifg', 1, 92.29)
     """
     entries = registry(zoo_dir)
     if name not in entries:
@@ -86,7 +105,29 @@ def max_entry_bytes(entry):
 
 
 def entry_dir(name, zoo_dir=None, cache_dir=None):
-    """The entry's verified local directory, downloading what is missing into the cache."""
+    """An entry's local directory, its files verified against the registry's digests.
+
+    The entry is read from a local zoo when one holds it; otherwise what is missing is
+    downloaded into the cache, each file checked against its sha256 digest.
+
+    Args:
+        name: a zoo name, e.g. "ag_news/rkm_cifg_1gram".
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+        cache_dir: where downloaded entries are kept; None for the Keras cache
+            (`$KERAS_HOME`, else ~/.keras).
+
+    Returns:
+        The directory, a keras-hub preset directory.
+
+    Raises:
+        ZooError: no entry `name`, a file missing or changed, or a failed download.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")  # .../ag_news/rkm_cifg_1gram
+    """
     entries = registry(zoo_dir)
     if name not in entries:
         raise naming.no_entry(name, entries)
@@ -208,12 +249,33 @@ def load_handle(handle):
 
 
 def load(name, zoo_dir=None, cache_dir=None):
-    """The entry as a keras-hub task: a `KernelTextClassifier` (raw text in; `classify` gives
-    class names) for Table 2's names, a `KernelCausalLM` with its preprocessor (`generate`,
-    `score`, `perplexity`) for Table 3's, a `TimeSeriesClassifier` (`classify` of a list of
-    `[length, channels]` arrays) for the time-series names. `name` may also be a keras-hub
-    preset handle (a local preset directory, `hf://...`, `kaggle://...`), which keras-hub
-    loads."""
+    """A zoo entry as a keras-hub task, its files verified before anything is deserialised.
+
+    Args:
+        name: a zoo name (see `names`), or a keras-hub preset handle (a local preset
+            directory, `hf://...`, `kaggle://...`), which keras-hub loads.
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+        cache_dir: where downloaded entries are kept; None for the Keras cache
+            (`$KERAS_HOME`, else ~/.keras).
+
+    Returns:
+        A `KernelTextClassifier` (raw text in; `classify` gives class names) for Table 2's
+            names, a `KernelCausalLM` with its preprocessor (`generate`, `score`, `perplexity`)
+            for Table 3's, a `TimeSeriesClassifier` (`classify` of a list of
+            `[length, channels]` arrays) for the time-series names.
+
+    Raises:
+        ZooError: no entry `name` (the message says how to make it), or a file missing or
+            changed.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> classifier = zoo.load("ag_news/rkm_cifg_1gram")
+        >>> classifier.classify(["Oil prices rose as markets opened"])
+        ['Business']
+    """
     if name not in registry(zoo_dir) and task_family.of_name(name) is None and \
             is_preset_handle(name):
         return load_handle(name)
@@ -223,9 +285,30 @@ def load(name, zoo_dir=None, cache_dir=None):
 
 
 def load_model(model_dir=None, zoo_name=None, zoo_dir=None):
-    """A trained model (of any family) from a tools/train.py run or a zoo entry (exactly one of
-    them). `.info` holds how it was trained: the run's settings, or the entry's metadata (whose
-    "training" holds the run's settings)."""
+    """A trained model of any family, from a tools/train.py run or a zoo entry, as the tools
+    load it.
+
+    Args:
+        model_dir: a finished tools/train.py run's directory (its `best.keras` is loaded).
+        zoo_name: a zoo name. Give exactly one of `model_dir` and `zoo_name`.
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+
+    Returns:
+        The model, with `.info` telling how it was trained: the run's settings, or the
+            entry's metadata (whose "training" holds the run's settings); a zoo entry's also
+            has `.zoo_name`.
+
+    Raises:
+        ZooError: neither or both given, a run that is not finished, or as `load`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> lm = zoo.load_model(zoo_name="ptb/rkm_lstm")
+        >>> type(lm).__name__
+        'KernelCausalLM'
+    """
     if (model_dir is None) == (zoo_name is None):
         raise ZooError("give exactly one of --model_dir and --zoo")
     if model_dir is not None:

@@ -54,21 +54,25 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
         train_embeddings: whether fine-tuning updates the embedding.
         seed: seed of the RNN's dropout.
         dtype: the dtype policy of every layer.
+        **kwargs: `keras_hub.models.Backbone` arguments (`name`, `trainable`).
 
     Call arguments:
-        inputs: keras-hub's `{"token_ids": int32 [batch, length], "padding_mask": [batch,
+        - `inputs`: keras-hub's `{"token_ids": int32 [batch, length], "padding_mask": [batch,
             length]}`, any length; padded steps leave the state as it is and the mean leaves
             them out, so padding changes nothing. Token ids alone (`[batch, length]`, 0 for
-            padding) are taken too, with the mask `token_ids != 0`: the training loop, the
-            SavedModel and earlier callers feed ids so.
+            padding) are taken too, with the mask `token_ids != 0`, as the training loop and
+            the SavedModel feed them.
 
-    Example:
-    ```python
-    backbone = KernelClassifierBackbone(vocabulary_size=20000, variant="rkm_cifg", units=300,
-                                        embedding_dim=50, ngram=3)
-    backbone({"token_ids": np.array([[4, 17, 9, 0]]),
-              "padding_mask": np.array([[1, 1, 1, 0]])})  # [1, 300]
-    ```
+    Returns:
+        The documents' vectors, `(batch, units)`.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> backbone = kasm_keras.KernelClassifierBackbone(
+        ...     vocabulary_size=100, variant="rkm_cifg", units=16, embedding_dim=8, ngram=2)
+        >>> backbone({"token_ids": np.array([[4, 17, 9, 0]]),
+        ...           "padding_mask": np.array([[1, 1, 1, 0]])}).shape
+        TensorShape([1, 16])
     """
 
     zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)

@@ -30,17 +30,24 @@ class KernelTextClassifierPreprocessor(ZooPresets, keras_hub.models.TextClassifi
     Args:
         tokenizer: a `KernelTokenizer`.
         sequence_length: tokens kept and padded to per document, or None (see above).
+        **kwargs: `keras_hub.models.Preprocessor` arguments (`name`).
 
     Call arguments:
-        x: a string or a batch of strings. `y` and `sample_weight` pass through
-            (`keras.utils.pack_x_y_sample_weight`).
+        - `x`: a string or a batch of strings.
+        - `y`: labels, passed through.
+        - `sample_weight`: weights, passed through.
 
-    Example:
-    ```python
-    preprocessor = KernelTextClassifierPreprocessor(tokenizer, sequence_length=128)
-    preprocessor(["Stocks rallied on Friday"])  # {"token_ids": [1, 128], "padding_mask": ...}
-    ds = tf.data.Dataset.from_tensor_slices((texts, labels)).map(preprocessor).batch(32)
-    ```
+    Returns:
+        `x` packed, or `(x, y, sample_weight)` as `keras.utils.pack_x_y_sample_weight` packs
+            them when labels are given.
+
+    Examples:
+        >>> import kasm_keras
+        >>> tokenizer = kasm_keras.KernelTokenizer(vocabulary=["[PAD]", "[UNK]", "the", "cat"])
+        >>> preprocessor = kasm_keras.KernelTextClassifierPreprocessor(tokenizer,
+        ...                                                            sequence_length=6)
+        >>> preprocessor(["The cat sat."])["token_ids"].numpy()
+        array([[2, 3, 1, 1, 0, 0]], dtype=int32)
     """
 
     zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)

@@ -5,6 +5,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from kasm_keras.layers.memory_kernel import memory_kernel
 from kasm_keras.models import explanation
 from kasm_keras.models.classifier_head import ClassifierHead
 from kasm_keras.models.kernel_classifier.backbone import KernelClassifierBackbone, token_inputs
@@ -16,10 +17,13 @@ from kasm_keras.models.kernel_classifier.tokenizer import KernelTokenizer
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
 class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClassifier):
-    """Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
+    """The paper's document classifier as a keras-hub `TextClassifier`.
+
+    Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
     authors' head (`kasm_keras.models.classifier_head`). Raw strings in when it has a
     preprocessor (`fit`, `predict`, `evaluate`); through `__call__` the backbone's inputs, a
-    `{"token_ids", "padding_mask"}` dict or token ids alone (0 for padding).
+    `{"token_ids", "padding_mask"}` dict or token ids alone (0 for padding). The zoo's
+    entries load with `from_preset`.
 
     Args:
         backbone: a `KernelClassifierBackbone`.
@@ -31,14 +35,15 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
         dropout: rate of both dropout layers.
         class_names: the classes' names in id order, kept in the config.
         seed: seed of the dropout layers.
+        **kwargs: `keras_hub.models.Task` arguments (`name`).
 
-    Example:
-    ```python
-    classifier = KernelTextClassifier.from_preset("ag_news/rkm_cifg_1gram")
-    classifier.predict(["Oil prices rose as markets opened"])   # probabilities [1, 4]
-    classifier.classify(["Oil prices rose as markets opened"])  # ['Business']
-    classifier.fit(texts, labels)                                # fine-tunes
-    ```
+    Examples:
+        >>> import kasm_keras
+        >>> classifier = kasm_keras.KernelTextClassifier.from_preset("ag_news/rkm_cifg_1gram")
+        >>> classifier.predict(["Oil prices rose as markets opened"], verbose=0).shape
+        (1, 4)
+        >>> classifier.classify(["Oil prices rose as markets opened"])
+        ['Business']
     """
 
     zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)
@@ -57,14 +62,27 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
 
     @property
     def sequence_length(self):
+        """Tokens the preprocessor keeps per document (None: all)."""
         return self.preprocessor.sequence_length
 
     def probabilities(self, texts, batch_size=256):
-        """Class probabilities [documents, num_classes] for raw texts, whatever the activation.
+        """Class probabilities of raw texts, whatever the output activation.
 
         The texts run in order of length, each batch cut to its longest document
         (`trim_to_longest`: padding is masked, so only time is saved), so that a batch holds
-        documents of similar length; the rows come back in the order given."""
+        documents of similar length; the rows come back in the order given.
+
+        Args:
+            texts: the documents, strings.
+            batch_size: documents per batch.
+
+        Returns:
+            A float32 NumPy array `(documents, num_classes)` whose rows sum to 1.
+
+        Examples:
+            >>> classifier.probabilities(["Oil prices rose as markets opened"]).shape
+            (1, 4)
+        """
         texts = list(texts)
         order = np.argsort([len(t) for t in texts], kind="stable")
         outputs = np.empty([len(texts), self.num_classes], np.float32)
@@ -87,10 +105,25 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
         return self._traced_network
 
     def explain(self, texts, batch_size=32, mode="auto"):
-        """Each token's exact share of each class's logit (`kasm_keras.layers.held_values`):
-        one `Explanation` per text, whose `contributions` `[tokens, num_classes]` and
-        `constant` add up to its `logits`. Computed in float32 whatever the dtype policy.
-        `mode`: "auto", "reverse" or "forward" (see `held_values`)."""
+        """Each token's exact share of each class's logit (`kasm_keras.layers.held_values`).
+
+        Computed in float32 whatever the dtype policy.
+
+        Args:
+            texts: a document or a list of them, strings.
+            batch_size: documents per batch.
+            mode: "auto", "reverse" or "forward", how the Jacobians are computed (see
+                `kasm_keras.layers.held_values.decompose`); all give the same numbers.
+
+        Returns:
+            One `Explanation` per text, whose `contributions` `(tokens, num_classes)` and
+                `constant` add up to its `logits`.
+
+        Examples:
+            >>> [explanation] = classifier.explain("Oil prices rose as markets opened")
+            >>> explanation.tokens
+            ['oil', 'prices', 'rose', 'as', 'markets', 'opened']
+        """
         if self.preprocessor is None:
             raise ValueError("explain() needs a preprocessor to read text; this classifier "
                              "has none")
@@ -112,12 +145,71 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
                     contributions[row, :length], constant[row], logits[row], names))
         return results
 
+    def memory_kernel(self, texts, batch_size=32):
+        """Each text's memory kernel (`kasm_keras.layers.memory_kernel`).
+
+        At `[t, s]`, how strongly token s's candidate weighs in the recurrent layer's state at
+        token t, under the held values `explain` uses. Computed in float32.
+
+        Args:
+            texts: a document or a list of them, strings.
+            batch_size: documents per batch.
+
+        Returns:
+            One float32 NumPy array `(tokens, tokens)` per text.
+
+        Examples:
+            >>> [kernel] = classifier.memory_kernel(["Stocks fell on Wall Street"])
+            >>> kernel.shape  # five tokens
+            (5, 5)
+        """
+        if self.preprocessor is None:
+            raise ValueError("memory_kernel() needs a preprocessor to read text; this "
+                             "classifier has none")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
+        kernels = []
+        for start in range(0, len(texts), batch_size):
+            inputs = trim_to_longest(self.preprocessor(tf.constant(texts[start:start + batch_size])))
+            mask = tf.cast(inputs["padding_mask"], tf.bool)
+            source = model.backbone.token_embedding(inputs["token_ids"])
+            batch = memory_kernel(model.backbone.kernel_rnn, source, mask)
+            kernels += [k[:n, :n] for k, n in zip(batch, np.sum(mask, axis=1))]
+        return kernels
+
     def classify(self, texts, batch_size=256):
-        """Class names (class ids without `class_names`) of raw texts."""
+        """The most probable class of each raw text.
+
+        Args:
+            texts: the documents, strings.
+            batch_size: documents per batch.
+
+        Returns:
+            A list of class names (class ids without `class_names`).
+
+        Examples:
+            >>> classifier.classify(["Oil prices rose as markets opened"])
+            ['Business']
+        """
         return self.names_of(self.probabilities(texts, batch_size))
 
     def classification_report(self, texts, labels, batch_size=256):
-        """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class)."""
+        """How well the classifier labels these texts.
+
+        Args:
+            texts: the documents, strings.
+            labels: their true class ids.
+            batch_size: documents per batch.
+
+        Returns:
+            A dict: "accuracy", "documents", "per_class" (precision, recall, F1 and support
+                of each class), "confusion_matrix" (rows: true class) and "classes".
+
+        Examples:
+            >>> report = classifier.classification_report(["Oil prices rose"], [2])
+            >>> report["accuracy"]
+            1.0
+        """
         return self.report_from(self.probabilities(texts, batch_size), labels)
 
 
@@ -125,11 +217,41 @@ def build_classifier(vocabulary_size, num_classes, variant, units=300, ngram=1, 
                      embedding_dim=300, embedding_matrix=None, train_embeddings=True, dropout=0.5,
                      hidden=300, seed=0, vocabulary=None, class_names=None, activation=None,
                      **cell_options):
-    """The paper's classifier as a `KernelTextClassifier`: token ids -> class logits.
+    """The paper's classifier as a `KernelTextClassifier`, from its hyperparameters.
 
-    `embedding_matrix` (e.g. GloVe rows in vocabulary order) initialises the embedding; it is
-    assigned after the model is built, so the model's config never holds it. With `vocabulary`
-    (tokens in id order) the classifier gets its preprocessor and takes raw text too.
+    Args:
+        vocabulary_size: rows of the embedding; id 0 is padding.
+        num_classes: number of classes.
+        variant: one of `kasm_keras.VARIANTS`.
+        units: the cell's hidden size d.
+        ngram: input window width n.
+        max_length: tokens the preprocessor keeps per document (with `vocabulary`).
+        embedding_dim: the word-vector size m (taken from `embedding_matrix` when given).
+        embedding_matrix: a `(vocabulary_size, m)` array (e.g. GloVe rows in vocabulary order)
+            the embedding starts from, or None for a random start. It is assigned after the
+            model is built, so the model's config never holds it.
+        train_embeddings: whether training updates the embedding.
+        dropout: rate of the head's two dropout layers.
+        hidden: width of the head's hidden layer.
+        seed: seed of the dropout layers.
+        vocabulary: tokens in id order, or None. With it the classifier gets its
+            preprocessor and takes raw text too; without, it takes token ids.
+        class_names: the classes' names in id order, or None.
+        activation: of the last layer: None gives logits, "softmax" probabilities.
+        **cell_options: further `KernelClassifierBackbone` arguments (`layer_norm`,
+            `learn_sigmas`, `sigma_i`, `sigma_f`, `implementation`, ...).
+
+    Returns:
+        A `KernelTextClassifier`, its weights freshly initialised.
+
+    Examples:
+        >>> import kasm_keras
+        >>> classifier = kasm_keras.build_classifier(
+        ...     vocabulary_size=4, num_classes=2, variant="rkm_lstm", units=8,
+        ...     embedding_dim=4, hidden=8, vocabulary=["[PAD]", "[UNK]", "good", "film"],
+        ...     class_names=["negative", "positive"])
+        >>> classifier.probabilities(["good film"]).shape
+        (1, 2)
     """
     if embedding_matrix is not None:
         embedding_dim = embedding_matrix.shape[1]

@@ -21,16 +21,21 @@ class KernelTokenizer(ZooPresets, VocabularyTokenizer):
             `vocabulary.txt`, never in the config.
         pad_token: the token of id 0.
         oov_token: the token unknown words map to.
+        dtype: the dtype of the ids.
+        **kwargs: `keras_hub.tokenizers.Tokenizer` arguments (`name`).
 
     Call arguments:
-        inputs: a string or a batch of strings. Returns int32 ids: a 1-D tensor for one string,
-            a `tf.RaggedTensor` for a batch.
+        - `inputs`: a string or a batch of strings.
 
-    Example:
-    ```python
-    tokenizer = KernelTokenizer(vocabulary=["[PAD]", "[UNK]", "the", "cat"])
-    tokenizer(["The cat sat."])   # [[2, 3, 1, 1]]
-    ```
+    Returns:
+        int32 ids: a 1-D tensor for one string, a `tf.RaggedTensor` for a batch (lists when
+            called eagerly, as keras-hub's tokenizers give them).
+
+    Examples:
+        >>> import kasm_keras
+        >>> tokenizer = kasm_keras.KernelTokenizer(vocabulary=["[PAD]", "[UNK]", "the", "cat"])
+        >>> tokenizer(["The cat sat."])
+        [[2, 3, 1, 1]]
     """
 
     zoo_task = "classification"  # its zoo names are presets (kasm_keras.models.presets)
@@ -44,10 +49,17 @@ class KernelTokenizer(ZooPresets, VocabularyTokenizer):
         self.set_vocabulary(vocabulary)
 
     def vocabulary_specials(self):
+        """The special tokens of this tokenizer's vocabulary.
+
+        Returns:
+            `{"oov_token": ..., "padding_token": ...}`, as `kasm_keras.data.vocabulary.Vocabulary`
+                takes them.
+        """
         return {"oov_token": self.oov_token, "padding_token": self.pad_token}
 
     @property
     def pad_token_id(self):
+        """The id of padding, 0."""
         return 0
 
     def tokenize(self, inputs):

@@ -90,6 +90,8 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
     wide, so the softmax can share the embedding), locked dropout between them and after the
     last. The defaults are AWD-LSTM's for the Penn Treebank (the paper's Table 3 recipe):
     3 layers, embedding 400, hidden 1150, dropouts 0.4 / 0.25 / 0.4 / 0.1, weight-drop 0.5.
+    `run` runs from given states and returns the new ones, which is how training carries the
+    state across batches and generation caches it.
 
     Args:
         vocabulary_size: words in the vocabulary (the softmax's width).
@@ -106,21 +108,23 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
         implementation: as for `KernelRNN`.
         seed: seed of every dropout.
         dtype: the dtype policy.
+        **kwargs: `keras_hub.models.Backbone` arguments (`name`, `trainable`).
 
     Call arguments:
-        inputs: `{"token_ids": int32 [batch, length], "padding_mask": [batch, length]}`;
+        - `inputs`: `{"token_ids": int32 [batch, length], "padding_mask": [batch, length]}`;
             padded steps keep the state (so right padding changes nothing before it).
 
-    `run(token_ids, states, training)` runs from given states and returns the new ones, which
-    is how training carries the state across batches and generation caches it.
+    Returns:
+        The last layer's outputs, `(batch, length, embedding_dim)`.
 
-    Example:
-    ```python
-    backbone = KernelLMBackbone(vocabulary_size=10000, variant="rkm_cifg", num_layers=2,
-                                hidden_dim=400, embedding_dim=200)
-    backbone({"token_ids": np.array([[4, 17, 9]]), "padding_mask": np.ones((1, 3), bool)})
-    # [1, 3, 200]
-    ```
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> backbone = kasm_keras.KernelLMBackbone(
+        ...     vocabulary_size=100, variant="rkm_cifg", num_layers=2, hidden_dim=32,
+        ...     embedding_dim=16)
+        >>> backbone({"token_ids": np.array([[4, 17, 9]]),
+        ...           "padding_mask": np.ones((1, 3), "int32")}).shape
+        TensorShape([1, 3, 16])
     """
 
     zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
@@ -184,14 +188,37 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
         return [rnn.units for rnn in self.rnn_layers]
 
     def initial_states(self, batch_size, dtype="float32"):
-        """Zero states: one [h, c] pair per layer."""
+        """Zero states, where a stream starts.
+
+        Args:
+            batch_size: rows of the states.
+            dtype: their dtype.
+
+        Returns:
+            One `[h, c]` pair per layer, each `(batch_size, width of the layer)`.
+        """
         return [[ops.zeros((batch_size, d), dtype) for _ in range(2)] for d in self.state_sizes]
 
     def run(self, token_ids, states=None, padding_mask=None, training=False):
-        """(outputs, raw_outputs, new_states) from `states` (zeros when None).
+        """Reads token ids from given states and returns the new ones.
 
-        `outputs` are the last layer's after its dropout, `raw_outputs` before it (AWD-LSTM's
-        activation regularisation reads the first, the temporal one the second).
+        Args:
+            token_ids: int32 `(batch, length)`.
+            states: one `[h, c]` pair per layer, as `initial_states` gives them, or None for
+                zeros.
+            padding_mask: `(batch, length)`, False at padding (which keeps the states); None
+                for none.
+            training: whether the dropouts apply.
+
+        Returns:
+            `(outputs, raw_outputs, new_states)`: the last layer's outputs after its dropout
+                and before it (AWD-LSTM's activation regularisation reads the first, the temporal
+                one the second), and the states after the last position.
+
+        Examples:
+            >>> outputs, raw, states = backbone.run(np.array([[4, 17, 9]]))
+            >>> outputs.shape
+            TensorShape([1, 3, 16])
         """
         if states is None:
             states = self.initial_states(ops.shape(token_ids)[0])

@@ -34,7 +34,19 @@ DEFAULT_SEED = 0
 
 
 def default_sampler(k=DEFAULT_K, seed=DEFAULT_SEED, temperature=1.0):
-    """The keras-hub sampler `KernelCausalLM.generate` uses by default (see DEFAULT_SAMPLER)."""
+    """The keras-hub sampler `KernelCausalLM.generate` uses by default (see DEFAULT_SAMPLER).
+
+    Args:
+        k: how many of the most likely words are drawn from.
+        seed: the sampler's seed, so the same prompt gives the same text.
+        temperature: divides the logits before the draw.
+
+    Returns:
+        A `keras_hub.samplers.TopKSampler`.
+
+    Examples:
+        >>> lm.compile(sampler=default_sampler(k=10))
+    """
     return keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
 
 
@@ -47,23 +59,27 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
     step of each layer, not a re-run of the prefix. The default sampler (`default_sampler()`,
     tools/generate.py's default too) draws one of the 5 most likely words with seed 0. Whatever
     the sampler, a generated word is never `<unk>`: the corpus's stand-in for every rare word is
-    not text, and a model that predicts it often (5 % of PTB's training words are `<unk>`) would
-    otherwise continue with `<unk> <unk> ...`.
+    not text, and a model that predicts it often would otherwise continue with
+    `<unk> <unk> ...`.
 
     Args:
         backbone: a `KernelLMBackbone`.
         preprocessor: a `KernelCausalLMPreprocessor`, or None to feed token ids.
+        **kwargs: `keras_hub.models.Task` arguments (`name`).
 
-    Example:
-    ```python
-    lm = KernelCausalLM.from_preset("ptb/rkm_lstm")
-    lm.generate("the company said", max_length=30)  # default_sampler(): top 5 words, seed 0
-    lm.compile(sampler=keras_hub.samplers.TopPSampler(p=0.9))
-    lm.generate("the company said", max_length=30)
-    lm.perplexity(token_ids)            # over a whole stream, state carried
-    lm.score_texts(["the company said it expects higher sales"])  # per-sentence log-likelihood
-    lm.score(token_ids=ids, padding_mask=mask, scoring_mode="loss", target_ids=targets)
-    ```
+    Call arguments:
+        - `inputs`: `{"token_ids": int32 (batch, length), "padding_mask": (batch, length)}`.
+
+    Returns:
+        The next word's logits at every position, float32 `(batch, length, vocabulary_size)`.
+
+    Examples:
+        >>> import kasm_keras, keras_hub
+        >>> lm = kasm_keras.KernelCausalLM.from_preset("ptb/rkm_lstm")
+        >>> lm.generate("the company said", max_length=10)
+        'the company said the company had been in the'
+        >>> lm.compile(sampler=keras_hub.samplers.TopPSampler(p=0.9))
+        >>> text = lm.generate("the company said", max_length=10)
     """
 
     zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
@@ -83,8 +99,16 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
     def rebuilt(self, dtype="same"):
-        """A new `KernelCausalLM` with these weights, in another dtype policy (a model trained
-        under mixed precision is stored as float32)."""
+        """A new `KernelCausalLM` with these weights, in another dtype policy.
+
+        A model trained under mixed precision is stored as float32.
+
+        Args:
+            dtype: the new dtype policy; "same" keeps this model's.
+
+        Returns:
+            A `KernelCausalLM` with the same preprocessor and a copy of the weights.
+        """
         config = self.backbone.get_config()
         if dtype != "same":
             config["dtype"] = dtype
@@ -120,13 +144,30 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         return [[cache[2 * i], cache[2 * i + 1]] for i in range(self.backbone.num_layers)]
 
     def empty_cache(self, batch_size):
-        """Zero states, flattened: (h_0, c_0, h_1, c_1, ...)."""
+        """Zero states, the cache `generate` starts from.
+
+        Args:
+            batch_size: rows of the cache.
+
+        Returns:
+            The states flattened: a tuple `(h_0, c_0, h_1, c_1, ...)`, one pair per layer.
+        """
         return tuple(s for pair in self.backbone.initial_states(batch_size) for s in pair)
 
     def call_with_cache(self, token_ids, cache, padding_mask=None, compute_head=True):
-        """(logits, hidden_states, cache) after reading `token_ids` from the states in `cache`.
+        """Reads token ids on from the states in a cache, as keras-hub's samplers call it.
 
         Padded positions leave the states as they are.
+
+        Args:
+            token_ids: int32 `(batch, length)`.
+            cache: the states, as `empty_cache` gives them.
+            padding_mask: `(batch, length)`, False at padding; None for none.
+            compute_head: whether to compute the logits (None otherwise).
+
+        Returns:
+            `(logits, hidden_states, cache)`: the logits `(batch, length, vocabulary_size)`,
+                the last layer's outputs and the new states.
         """
         hidden, _, states = self.backbone.run(token_ids, self._states(cache),
                                               padding_mask=padding_mask, training=False)
@@ -190,12 +231,25 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
     # ------------------------------------------------------------------ explanations
 
     def explain(self, prompt, targets=None, mode="auto"):
-        """Each prompt token's exact share, through every layer, of the logits of the next
-        word (`kasm_keras.layers.held_values`): one `Explanation` per prompt (a string or a
-        list), its tokens those the model reads (the start token `<eos>` first), its
-        `class_names` the target words: `targets` (words of the vocabulary, the same for every
-        prompt) or, when None, each prompt's most likely next word. Computed in float32
-        whatever the dtype policy. `mode`: "auto", "reverse" or "forward"."""
+        """Each prompt token's exact share, through every layer, of the next word's logits
+        (`kasm_keras.layers.held_values`). Computed in float32 whatever the dtype policy.
+
+        Args:
+            prompt: a prompt or a list of them, strings.
+            targets: the words whose logits are explained (words of the vocabulary, the same
+                for every prompt), or None for each prompt's most likely next word.
+            mode: "auto", "reverse" or "forward", how the Jacobians are computed (see
+                `kasm_keras.layers.held_values.decompose`); all give the same numbers.
+
+        Returns:
+            One `Explanation` per prompt: its tokens those the model reads (the start token
+                `<eos>` first), its `class_names` the target words.
+
+        Examples:
+            >>> [explanation] = lm.explain("the company said")
+            >>> explanation.tokens, explanation.class_names
+            (['<eos>', 'the', 'company', 'said'], ['it'])
+        """
         if self.preprocessor is None:
             raise ValueError("explain() needs a preprocessor to read text; this model has none")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -226,8 +280,19 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
             for row in range(len(prompts))]
 
     def held_target_logits(self, inputs, copies, padding_mask, last, target_ids):
-        """The logits of `target_ids` after position `last` of the embedded words `inputs`,
-        as `held_values.decompose` calls its network (`copies` copies of each row)."""
+        """The logits of the target words after the prompt, as `held_values.decompose` calls
+        its network.
+
+        Args:
+            inputs: the embedded words, `copies` rows per prompt.
+            copies: how many rows of `inputs` each prompt has.
+            padding_mask: one row per prompt, True at its tokens.
+            last: the position of each prompt's last token.
+            target_ids: `(prompts, targets)`, the ids whose logits are returned.
+
+        Returns:
+            The logits, `(rows of inputs, targets)`.
+        """
         mask, last, target_ids = (held_values.tile_rows(x, copies)
                                   for x in (padding_mask, last, target_ids))
         backbone = self.backbone
@@ -240,7 +305,16 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
     # ------------------------------------------------------------------ scores
 
     def log_likelihoods(self, token_ids, padding_mask, targets):
-        """Per-position log p(target | inputs so far), 0 where `padding_mask` is off."""
+        """The log-probability of each target given the inputs so far, from zero states.
+
+        Args:
+            token_ids: int32 `(batch, length)`, the inputs.
+            padding_mask: `(batch, length)`, False at padding.
+            targets: int `(batch, length)`, the word predicted at each position.
+
+        Returns:
+            log p(target | inputs so far), `(batch, length)`, 0 where `padding_mask` is off.
+        """
         logits = self(
             {"token_ids": token_ids, "padding_mask": ops.cast(padding_mask, "int32")},
             training=False)
@@ -250,8 +324,10 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
 
     def score(self, token_ids, padding_mask=None, scoring_mode="logits",
               layer_intercept_fn=None, target_ids=None):
-        """keras-hub's `CausalLM.score` (as `GPT2CausalLM.score`): per-token scores of token
-        ids, from zero states, in inference mode.
+        """Per-token scores of token ids, from zero states, in inference mode.
+
+        keras-hub's `CausalLM.score`, as `GPT2CausalLM.score`. `score_texts` scores whole
+        sentences given as text.
 
         Args:
             token_ids: int `[batch, length]`, e.g. `generate`'s output run through
@@ -270,7 +346,10 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         Returns:
             The logits or the per-token losses, float32.
 
-        `score_texts` scores whole sentences given as text.
+        Examples:
+            >>> x = lm.preprocessor.generate_preprocess(["the company said"], sequence_length=5)
+            >>> lm.score(x["token_ids"], x["padding_mask"]).shape
+            TensorShape([1, 5, 10000])
         """
         if scoring_mode not in ("logits", "loss"):
             raise ValueError(f"scoring_mode must be 'logits' or 'loss', got {scoring_mode!r}")
@@ -298,8 +377,22 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         return ops.where(mask, loss, ops.zeros_like(loss))
 
     def score_texts(self, texts, batch_size=64):
-        """Each sentence's log-likelihood (natural log, its words and the closing `<eos>`, each
-        predicted from the start of the sentence), word count and perplexity."""
+        """How likely the model finds each sentence.
+
+        Args:
+            texts: a sentence or a list of them, strings.
+            batch_size: sentences per batch.
+
+        Returns:
+            A dict of NumPy arrays, one entry per sentence: "log_likelihood" (natural log, of
+                its words and the closing `<eos>`, each predicted from the start of the
+                sentence), "tokens" (how many were predicted) and "perplexity".
+
+        Examples:
+            >>> scores = lm.score_texts(["the company said it expects higher sales"])
+            >>> scores["tokens"]
+            array([8], dtype=int32)
+        """
         if self.preprocessor is None:
             raise ValueError("score_texts() needs a preprocessor; use score() or "
                              "log_likelihoods() on token ids")
@@ -319,10 +412,27 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
                 "perplexity": np.exp(-totals / np.maximum(counts, 1))}
 
     def perplexity(self, token_ids, batch_size=10, sequence_length=70):
-        """Perplexity of a whole stream of ids, AWD-LSTM's evaluation: the stream cut into
-        `batch_size` rows (the remainder of the division left out), read in windows of
-        `sequence_length` with the states carried from window to window, the last window
-        shorter. Returns {"perplexity", "cross_entropy", "tokens"}."""
+        """Perplexity of a whole stream of ids, AWD-LSTM's evaluation.
+
+        The stream is cut into `batch_size` rows (the remainder of the division left out),
+        read in windows of `sequence_length` with the states carried from window to window,
+        the last window shorter.
+
+        Args:
+            token_ids: the stream, a 1-D sequence of ids (e.g. a test split's words and
+                `<eos>`s).
+            batch_size: rows the stream is cut into.
+            sequence_length: positions per window.
+
+        Returns:
+            A dict: "perplexity", "cross_entropy" (nats per token) and "tokens" (how many
+                were predicted).
+
+        Examples:
+            >>> ids = lm.preprocessor.tokenizer("the company said it expects higher sales")
+            >>> sorted(lm.perplexity(np.tile(ids, 10), batch_size=2, sequence_length=10))
+            ['cross_entropy', 'perplexity', 'tokens']
+        """
         ids = np.asarray(token_ids, np.int32)
         rows = len(ids) // batch_size
         if rows < 2:

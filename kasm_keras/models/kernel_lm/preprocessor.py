@@ -17,12 +17,25 @@ class KernelCausalLMPreprocessor(ZooPresets, keras_hub.models.CausalLMPreprocess
     Args:
         tokenizer: a `KernelLMTokenizer`.
         sequence_length: positions per sentence (longer ones are cut).
+        add_start_token: whether inputs start with `<eos>`.
+        add_end_token: whether targets end with `<eos>`.
+        **kwargs: `keras_hub.models.Preprocessor` arguments (`name`).
 
-    Example:
-    ```python
-    preprocessor = KernelCausalLMPreprocessor(tokenizer, sequence_length=64)
-    x, y, weights = preprocessor(["the company said"])
-    ```
+    Call arguments:
+        - `x`: a sentence or a batch of them, strings.
+        - `sequence_length`: overrides the preprocessor's, or None.
+
+    Returns:
+        `(x, y, sample_weight)`: `{"token_ids", "padding_mask"}`, the target ids and the mask
+            of the positions that are predicted.
+
+    Examples:
+        >>> import kasm_keras
+        >>> tokenizer = kasm_keras.KernelLMTokenizer(vocabulary=["<unk>", "<eos>", "the", "cat"])
+        >>> preprocessor = kasm_keras.KernelCausalLMPreprocessor(tokenizer, sequence_length=5)
+        >>> x, y, weights = preprocessor(["the cat"])
+        >>> x["token_ids"].numpy(), y.numpy()
+        (array([[1, 2, 3, 1, 1]], dtype=int32), array([[2, 3, 1, 1, 1]], dtype=int32))
     """
 
     zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)

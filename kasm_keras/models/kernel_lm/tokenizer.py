@@ -41,12 +41,22 @@ class KernelLMTokenizer(ZooPresets, VocabularyTokenizer):
             (the Penn Treebank is lower case but for its number token `N`; WikiText is not).
         unk_token: the token unknown words map to.
         eos_token: the end-of-sentence token.
+        dtype: the dtype of the ids.
+        **kwargs: `keras_hub.tokenizers.Tokenizer` arguments (`name`).
 
-    Example:
-    ```python
-    tokenizer = KernelLMTokenizer(vocabulary=["<unk>", "<eos>", "the", "cat"], lowercase=True)
-    tokenizer(["The cat sat"])   # [[2, 3, 0]]
-    ```
+    Call arguments:
+        - `inputs`: a string or a batch of strings.
+
+    Returns:
+        int32 ids: a 1-D tensor for one string, a `tf.RaggedTensor` for a batch (lists when
+            called eagerly, as keras-hub's tokenizers give them).
+
+    Examples:
+        >>> import kasm_keras
+        >>> tokenizer = kasm_keras.KernelLMTokenizer(
+        ...     vocabulary=["<unk>", "<eos>", "the", "cat"], lowercase=True)
+        >>> tokenizer(["The cat sat"])
+        [[2, 3, 0]]
     """
 
     zoo_task = "language_model"  # its zoo names are presets (kasm_keras.models.presets)
@@ -64,9 +74,20 @@ class KernelLMTokenizer(ZooPresets, VocabularyTokenizer):
         self.set_vocabulary(vocabulary)
 
     def vocabulary_specials(self):
+        """The special tokens of this tokenizer's vocabulary.
+
+        Returns:
+            `{"oov_token": unk_token, "padding_token": None}`: there is no padding token.
+        """
         return {"oov_token": self.unk_token, "padding_token": None}
 
     def set_vocabulary(self, vocabulary):
+        """Sets the tokenizer's vocabulary, which must hold `eos_token`.
+
+        Args:
+            vocabulary: tokens in id order, the path of a file with one per line, or None
+                (no vocabulary).
+        """
         vocabulary = super().set_vocabulary(vocabulary)
         if vocabulary is None:
             return

@@ -20,6 +20,21 @@ class ChannelStandardization(keras.layers.Layer):
 
     Args:
         channels: the input's last dimension.
+        **kwargs: `keras.layers.Layer` arguments (`name`); the dtype is always float32.
+
+    Call arguments:
+        - `inputs`: `(batch, time, channels)` raw values.
+        - `mask`: a boolean `(batch, time)` tensor, True at real steps, or None.
+
+    Returns:
+        The standardised values, float32 `(batch, time, channels)`, zeros at masked steps.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> standardization = kasm_keras.ChannelStandardization(3)
+        >>> standardization.set_statistics(mean=[1.0, 2.0, 3.0], std=[2.0, 2.0, 2.0])
+        >>> standardization(np.array([[[3.0, 2.0, 1.0]]])).numpy()
+        array([[[ 1.,  0., -1.]]], dtype=float32)
     """
 
     def __init__(self, channels, **kwargs):
@@ -33,7 +48,12 @@ class ChannelStandardization(keras.layers.Layer):
         self.supports_masking = True
 
     def set_statistics(self, mean, std):
-        """Assigns the statistics fitted on the training data (`channel_statistics`)."""
+        """Assigns the statistics fitted on the training data (`channel_statistics`).
+
+        Args:
+            mean: `(channels,)`, each channel's mean.
+            std: `(channels,)`, each channel's standard deviation (positive).
+        """
         self.mean.assign(ops.convert_to_tensor(mean, "float32"))
         self.std.assign(ops.convert_to_tensor(std, "float32"))
 
@@ -67,18 +87,25 @@ class TimeSeriesBackbone(ZooPresets, keras_hub.models.Backbone):
             `sigma_i`, `sigma_f`, `dropout`, `recurrent_dropout` and `implementation`.
         seed: seed of the RNN's dropout.
         dtype: the dtype policy of the recurrent layer (the standardisation is float32).
+        **kwargs: `keras_hub.models.Backbone` arguments (`name`, `trainable`).
 
-    Call arguments (a dict):
-        series: float `[batch, time, channels]`, raw values (standardised inside).
-        padding_mask: bool `[batch, time]`, True at real steps; series of different lengths
-            are padded at the end (with anything: padded steps are zeroed and masked).
+    Call arguments:
+        - `inputs`: a dict: "series", float `[batch, time, channels]`, raw values (standardised
+            inside); "padding_mask", bool `[batch, time]`, True at real steps. Series of
+            different lengths are padded at the end (with anything: padded steps are zeroed
+            and masked).
 
-    Example:
-    ```python
-    backbone = TimeSeriesBackbone(channels=12, variant="rkm_lstm", units=64, ngram=3)
-    backbone.standardization.set_statistics(mean, std)
-    backbone({"series": x, "padding_mask": mask})  # [batch, 64]
-    ```
+    Returns:
+        The series' vectors, `(batch, units)`.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> backbone = kasm_keras.TimeSeriesBackbone(channels=12, variant="rkm_lstm",
+        ...                                          units=16, ngram=3)
+        >>> backbone.standardization.set_statistics(np.zeros(12), np.ones(12))
+        >>> backbone({"series": np.zeros((2, 20, 12), "float32"),
+        ...           "padding_mask": np.ones((2, 20), bool)}).shape
+        TensorShape([2, 16])
     """
 
     zoo_task = "time_series"  # its zoo names are presets (kasm_keras.models.presets)

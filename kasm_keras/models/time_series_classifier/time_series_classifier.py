@@ -15,7 +15,9 @@ from kasm_keras.models.presets import ZooPresets
 
 @keras.saving.register_keras_serializable(package="kasm_keras")
 class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
-    """Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
+    """The paper's multichannel time-series classifier (its Table 4 task) as a keras-hub `Task`.
+
+    Backbone -> dropout -> Dense(hidden_dim, ReLU) -> dropout -> Dense(num_classes), the
     head of the paper's classifiers (`kasm_keras.models.classifier_head`), on a
     `TimeSeriesBackbone`.
 
@@ -42,12 +44,16 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
         class_names: the classes' names in id order (the .ts file's @classLabel order).
         seed: seed of the dropout layers.
         preprocessor: a `TimeSeriesClassifierPreprocessor` (a new one when None).
+        **kwargs: `keras_hub.models.Task` arguments (`name`).
 
-    Example:
-    ```python
-    classifier = TimeSeriesClassifier.from_preset("japanese_vowels/rkm_lstm_3gram")
-    classifier.classify([np.random.randn(20, 12)])   # ['3'], a speaker
-    ```
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> classifier = kasm_keras.TimeSeriesClassifier.from_preset(
+        ...     "japanese_vowels/rkm_lstm_3gram")
+        >>> series = [np.random.randn(20, 12), np.random.randn(15, 12)]  # any lengths
+        >>> classifier.probabilities(series).shape  # nine speakers
+        (2, 9)
+        >>> speakers = classifier.classify(series)  # e.g. ['7', '9']
     """
 
     zoo_task = "time_series"  # its zoo names are presets (kasm_keras.models.presets)
@@ -93,23 +99,42 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
 
     @property
     def channels(self):
+        """Channels per step the model takes."""
         return self.backbone.channels
 
     def predict(self, x=None, batch_size=None, verbose="auto", steps=None, callbacks=None, *,
                 lengths=None):
-        """The model's outputs (probabilities or logits, as its activation) of raw series:
-
-        - a float array `[batch, time, channels]`, every step real unless `lengths` (int
-          `[batch]`, each in [1, time]) gives each series' real steps (padded at the end);
-        - a list of `[length, channels]` arrays of any lengths (padded per batch), or a
-          `tf.RaggedTensor` `[batch, (length), channels]` of them;
-        - the model's own input, `{"series": ..., "padding_mask": ...}`;
-        - a `tf.data.Dataset` of that input (passed on unchecked).
+        """The model's outputs (probabilities or logits, as its activation) of raw series.
 
         Every real step must be finite once standardised (`check_series`): a NaN or inf, or
         a value that overflows float32 on standardisation, raises ValueError naming the
-        series. The other arguments are `keras.Model.predict`'s, in its order; `lengths` is
-        keyword-only, so that `predict(x, 32, 0)` means verbose=0 as it does for any model."""
+        series.
+
+        Args:
+            x: the series, as
+
+                - a float array `[batch, time, channels]`, every step real unless `lengths`
+                  gives each series' real steps (padded at the end);
+                - a list of `[length, channels]` arrays of any lengths (padded per batch), or
+                  a `tf.RaggedTensor` `[batch, (length), channels]` of them;
+                - the model's own input, `{"series": ..., "padding_mask": ...}`;
+                - a `tf.data.Dataset` of that input (passed on unchecked).
+            batch_size: as for `keras.Model.predict` (32 for a list of series).
+            verbose: as for `keras.Model.predict`.
+            steps: as for `keras.Model.predict`.
+            callbacks: as for `keras.Model.predict`.
+            lengths: int `[batch]`, each in [1, time], the real steps of each series of an
+                array; None when every step is real. Keyword-only, so that
+                `predict(x, 32, 0)` means verbose=0 as it does for any model.
+
+        Returns:
+            A NumPy array `(batch, num_classes)`.
+
+        Examples:
+            >>> classifier.predict(np.random.randn(2, 20, 12), lengths=[20, 15],
+            ...                    verbose=0).shape
+            (2, 9)
+        """
         import tensorflow as tf
 
         kwargs = {"verbose": verbose, "steps": steps, "callbacks": callbacks}
@@ -158,11 +183,23 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
                                **kwargs)
 
     def check_series(self, series):
-        """`series` (`[length, channels]` arrays) as float32 arrays, or DataError (a
-        ValueError) naming the first series that has the wrong shape, no steps, or a value
-        the model cannot answer: NaN or inf, or one that is not finite once standardised with
-        the training statistics (3e38 on a channel whose standard deviation is below 1); the
-        network would give any such series the same answer."""
+        """Checks series before the model reads them.
+
+        The network would give a series with a value that is not finite once standardised
+        the same answer whatever it is, so such input is refused rather than answered.
+
+        Args:
+            series: a list of `[length, channels]` arrays.
+
+        Returns:
+            The series as float32 arrays.
+
+        Raises:
+            DataError: (a ValueError) naming the first series that has the wrong shape, no
+                steps, or a value the model cannot answer: NaN or inf, or one that is not
+                finite once standardised with the training statistics (3e38 on a channel
+                whose standard deviation is below 1).
+        """
         series = [np.asarray(s, np.float32) for s in series]
         mean, std = self.backbone.standardization.get_weights()
         for i, s in enumerate(series):
@@ -183,9 +220,22 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
         return series
 
     def probabilities(self, series, batch_size=256):
-        """Class probabilities [cases, num_classes] of a list of `[length, channels]` arrays,
-        whatever the activation (checked by `check_series`). They run in order of length, each
-        batch padded to its longest; the rows come back in the order given."""
+        """Class probabilities of series of any lengths, whatever the output activation.
+
+        The series are checked by `check_series`, run in order of length, each batch padded
+        to its longest; the rows come back in the order given.
+
+        Args:
+            series: a list of `[length, channels]` arrays of raw values.
+            batch_size: series per batch.
+
+        Returns:
+            A float32 NumPy array `(cases, num_classes)` whose rows sum to 1.
+
+        Examples:
+            >>> classifier.probabilities([np.random.randn(20, 12)]).shape
+            (1, 9)
+        """
         series = self.check_series(series)
         order = np.argsort([len(s) for s in series], kind="stable")
         outputs = np.empty([len(series), self.num_classes], np.float32)
@@ -199,11 +249,26 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
 
     def explain(self, series, batch_size=32, mode="auto"):
         """Each (step, channel) value's exact share of each class's logit
-        (`kasm_keras.layers.held_values`): one `Explanation` per series of the list (of
-        `[length, channels]` arrays), whose `contributions` `[length, channels, num_classes]`
-        and `constant` add up to its `logits`. A value's part is value / std of its channel;
-        the standardisation's offset, -mean / std, is in the constant. Computed in float32
-        whatever the dtype policy. `mode`: "auto", "reverse" or "forward"."""
+        (`kasm_keras.layers.held_values`).
+
+        A value's part is value / std of its channel; the standardisation's offset,
+        -mean / std, is in the constant. Computed in float32 whatever the dtype policy.
+
+        Args:
+            series: a list of `[length, channels]` arrays of raw values.
+            batch_size: series per batch.
+            mode: "auto", "reverse" or "forward", how the Jacobians are computed (see
+                `kasm_keras.layers.held_values.decompose`); all give the same numbers.
+
+        Returns:
+            One `Explanation` per series, whose `contributions`
+                `(length, channels, num_classes)` and `constant` add up to its `logits`.
+
+        Examples:
+            >>> [explanation] = classifier.explain([np.random.randn(20, 12)])
+            >>> explanation.contributions.shape
+            (20, 12, 9)
+        """
         series = self.check_series(series)
         model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
         mean, std = (np.asarray(w, np.float32)
@@ -224,19 +289,72 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
         return results
 
     def classify(self, series, batch_size=256):
-        """Class names (class ids without `class_names`) of a list of series."""
+        """The most probable class of each series.
+
+        Args:
+            series: a list of `[length, channels]` arrays of raw values.
+            batch_size: series per batch.
+
+        Returns:
+            A list of class names (class ids without `class_names`).
+
+        Examples:
+            >>> speakers = classifier.classify([np.random.randn(20, 12)])  # e.g. ['7']
+        """
         return self.names_of(self.probabilities(series, batch_size))
 
     def classification_report(self, series, labels, batch_size=256):
-        """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: true class)
-        over `cases`."""
+        """How well the classifier labels these series.
+
+        Args:
+            series: a list of `[length, channels]` arrays of raw values.
+            labels: their true class ids.
+            batch_size: series per batch.
+
+        Returns:
+            A dict: "accuracy", "cases", "per_class" (precision, recall, F1 and support of
+                each class), "confusion_matrix" (rows: true class) and "classes".
+
+        Examples:
+            >>> report = classifier.classification_report([np.random.randn(20, 12)], [0])
+            >>> sorted(report)
+            ['accuracy', 'cases', 'classes', 'confusion_matrix', 'per_class']
+        """
         return self.report_from(self.probabilities(series, batch_size), labels, unit="cases")
 
 def build_time_series_classifier(channels, num_classes, variant, mean=None, std=None, units=64,
                                  ngram=1, hidden_dim=64, dropout=0.5, seed=0, class_names=None,
                                  activation=None, **cell_options):
-    """A `TimeSeriesClassifier` whose standardisation holds `mean` and `std` (the training
-    split's `channel_statistics`; zeros and ones when not given)."""
+    """A new `TimeSeriesClassifier` from its hyperparameters.
+
+    Args:
+        channels: channels per step.
+        num_classes: number of classes.
+        variant: one of `kasm_keras.VARIANTS`.
+        mean: `(channels,)`, the training split's per-channel means (`channel_statistics`);
+            zeros when None.
+        std: `(channels,)`, the per-channel standard deviations; ones when None.
+        units: the cell's hidden size d.
+        ngram: input window width n.
+        hidden_dim: width of the head's hidden layer.
+        dropout: rate of the head's two dropout layers.
+        seed: seed of every dropout.
+        class_names: the classes' names in id order, or None.
+        activation: of the last layer: None gives logits, "softmax" probabilities.
+        **cell_options: further `TimeSeriesBackbone` arguments (`layer_norm`,
+            `learn_sigmas`, `sigma_i`, `sigma_f`, `implementation`, ...).
+
+    Returns:
+        A `TimeSeriesClassifier`, its weights freshly initialised.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> classifier = kasm_keras.build_time_series_classifier(
+        ...     channels=12, num_classes=9, variant="rkm_lstm", mean=np.zeros(12),
+        ...     std=np.ones(12), units=16, hidden_dim=16)
+        >>> classifier.probabilities([np.random.randn(20, 12)]).shape
+        (1, 9)
+    """
     backbone = TimeSeriesBackbone(channels, variant, units=units, ngram=ngram, seed=seed,
                                   **cell_options)
     if mean is not None:
