@@ -24,6 +24,7 @@ PACKAGE = ROOT / "kasm_keras"
 LATEST = ROOT / "benchmarks" / "latest.json"
 EXPLANATIONS = ROOT / "benchmarks" / "explanations.json"  # benchmarks/explanation_faithfulness.py
 MEMORY_BY_LAG = ROOT / "benchmarks" / "memory_by_lag.json"  # benchmarks/memory_by_lag.py
+COMPLETENESS = ROOT / "benchmarks" / "explanation_completeness.json"  # ...completeness.py
 BLOCK = re.compile(r"^<!-- block: (\w+) -->$", re.M)
 ZOO_NAV, REFERENCE_NAV = "Model zoo", "API reference"
 
@@ -86,6 +87,8 @@ BLOCKS = {
                     "language_model_recipes")},
     "benchmark": lambda: benchmark.markdown(_latest()),
     "explanations": lambda: explanations.markdown(json.loads(EXPLANATIONS.read_text())),
+    "explanation_completeness": lambda: explanations.completeness_markdown(
+        json.loads(COMPLETENESS.read_text())),
     "zoo_entries": zoo_cards.entries_block,
     "zoo": zoo_cards.summary_block,
 }

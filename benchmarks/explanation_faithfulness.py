@@ -212,28 +212,62 @@ def _score(scorer, method, texts, sequences, classes, rng):
     return getattr(scorer, method)(sequences, classes), None
 
 
+def served_latency(name, texts, requests=200):
+    """Milliseconds per request of the `explain` signature of `name`'s SavedModel
+    (`tools/export.py --explain`), one document per request, loaded with TensorFlow alone:
+    {"p50", "p90", "requests", "mean_tokens"}, after 10 untimed requests."""
+    import tempfile
+
+    from kasm_keras.models import task_family
+
+    model = zoo.load(name)
+    with tempfile.TemporaryDirectory() as folder:
+        task_family.of_model(model).export_saved_model(model, folder, explain=True)
+        explain = tf.saved_model.load(folder).signatures["explain"]
+        for text in texts[:10]:
+            explain(text=tf.constant([text]))
+        times, tokens = [], []
+        for text in texts[:requests]:
+            began = time.perf_counter()
+            out = explain(text=tf.constant([text]))
+            times.append(1000 * (time.perf_counter() - began))
+            tokens.append(int(out["length"][0]))
+    return {"model": name, "requests": len(times), "mean_tokens": float(np.mean(tokens)),
+            "p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", required=True, help="a folder holding ag_news")
     parser.add_argument("--documents", type=int, default=500)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--output", default="benchmarks/explanations.json")
+    parser.add_argument("--served", default=None, help="also time this zoo classifier's "
+                        "served explain signature (one document per request)")
     args = parser.parse_args(argv)
     if not os.path.isdir(os.path.join(args.data_dir, "ag_news")):
         parser.error(f"--data_dir={args.data_dir}: no ag_news folder in it")
     texts = documents(args.data_dir, args.documents)
     report = {"dataset": "ag_news", "split": "test", "fractions": list(FRACTIONS),
               "ig_steps": IG_STEPS, "models": {}}
+    previous = {}
     if os.path.exists(args.output):  # a resumed run keeps the models already measured
         with open(args.output, encoding="utf-8") as f:
             previous = json.load(f)
         if previous.get("fractions") == report["fractions"]:
             report["models"] = {k: v for k, v in previous["models"].items()
                                 if v["requested"] == args.documents}
-    for name in args.models.split(","):
+    if "served" in previous:
+        report["served"] = previous["served"]
+    for name in filter(None, args.models.split(",")):
         if name in report["models"]:
             continue
         report["models"][name] = {"requested": args.documents, **measure(name, texts)}
+        files.write_text(args.output, json.dumps(report, indent=1) + "\n")
+    if args.served:
+        report["served"] = served_latency(args.served, texts)
+        print(f"served explain of {args.served}: p50 {report['served']['p50']:.1f} ms, p90 "
+              f"{report['served']['p90']:.1f} ms", file=sys.stderr)
         files.write_text(args.output, json.dumps(report, indent=1) + "\n")
     print(f"written: {args.output}", file=sys.stderr)
 

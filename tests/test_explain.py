@@ -76,28 +76,27 @@ def _reference_classifier(model, texts):
     return logit_parts[:, :-1], logit_parts[:, -1], logits, mask.sum(1)
 
 
-# Every variant at both widths; the layer norm on and off alternates, so each width and each
-# state of the layer norm meets every kind of cell (gated, kernel, convolutional).
-CLASSIFIER_CASES = [(v, n, (i + n) % 2 == 0) for i, v in enumerate(VARIANTS) for n in (1, 3)]
+# Every variant at both widths, the layer norm on and off; each case checks one accumulation,
+# alternately, so each mode meets every variant, width and state of the layer norm.
+CLASSIFIER_CASES = [(v, n, layer_norm, ("reverse", "forward")[(i + n + layer_norm) % 2])
+                    for i, v in enumerate(VARIANTS) for n in (1, 3) for layer_norm in (True, False)]
 
 
-@pytest.mark.parametrize("variant, ngram, layer_norm", CLASSIFIER_CASES)
+@pytest.mark.parametrize("variant, ngram, layer_norm, mode", CLASSIFIER_CASES)
 def test_classifier_contributions_are_the_definitions_and_complete(variant, ngram, layer_norm,
-                                                                    rng):
+                                                                    mode, rng):
     model = _classifier(rng, variant, ngram, layer_norm)
     contributions, constant, logits, lengths = _reference_classifier(model, TEXTS)
     real = np.asarray(model(model.preprocessor(tf.constant(TEXTS))))
     np.testing.assert_allclose(logits, real, atol=1e-5)
-    for mode in ("reverse", "forward"):
-        results = model.explain(TEXTS, mode=mode)
-        for row, result in enumerate(results):
-            assert result.contributions.dtype == np.float32
-            assert result.contributions.shape == (lengths[row], 3)
-            _complete(result)
-            np.testing.assert_allclose(result.logits, real[row], atol=1e-5)
-            np.testing.assert_allclose(result.contributions, contributions[row, :lengths[row]],
-                                       atol=2e-5)
-            np.testing.assert_allclose(result.constant, constant[row], atol=2e-5)
+    for row, result in enumerate(model.explain(TEXTS, mode=mode)):
+        assert result.contributions.dtype == np.float32
+        assert result.contributions.shape == (lengths[row], 3)
+        _complete(result)
+        np.testing.assert_allclose(result.logits, real[row], atol=1e-5)
+        np.testing.assert_allclose(result.contributions, contributions[row, :lengths[row]],
+                                   atol=2e-5)
+        np.testing.assert_allclose(result.constant, constant[row], atol=2e-5)
 
 
 def test_tokens_are_the_tokenizers_with_the_unknown_token(rng):

@@ -65,4 +65,37 @@ def markdown(report):
                f"{report['ig_steps']} steps from the zero embedding. The kernel's deletion "
                f"AUC is below every rival's for {met} of {len(report['models'])} models. "
                f"Completeness: the largest |sum + constant - logit| over these documents was "
-               f"{worst:.1e} of the largest |logit|."])
+               f"{worst:.1e} of the largest |logit|." + _served(report)])
+
+
+def _served(report):
+    """The served `explain` signature's latency, when the report holds it."""
+    served = report.get("served")
+    if not served:
+        return ""
+    return (f" The served `explain` signature of `{served['model']}` (SavedModel, one document "
+            f"per request, {served['mean_tokens']:.0f} tokens on average) took "
+            f"{served['p50']:.1f} ms at the median and {served['p90']:.1f} ms at the 90th "
+            f"percentile over {served['requests']} requests.")
+
+
+def completeness_markdown(report):
+    """One line per task: the entries checked, the inputs each, the largest relative error and
+    whether every entry meets the goal; then the entries skipped, if any (from
+    benchmarks/explanation_completeness.json)."""
+    entries = report["entries"]
+    checked = {n: e for n, e in entries.items() if "skipped" not in e}
+    lines = ["| task | entries | inputs each | largest \\|sum + constant - logit\\| / max\\|logit\\| "
+             "| goal |", "|---|---|---|---|---|"]
+    for task in sorted({e["task"] for e in checked.values()}):
+        rows = {n: e for n, e in checked.items() if e["task"] == task}
+        worst_name = max(rows, key=lambda n: rows[n]["max_relative_error"])
+        worst = rows[worst_name]["max_relative_error"]
+        met = "met" if worst <= report["goal"] else "**not met**"
+        lines.append(f"| {task} | {len(rows)} | {report['inputs']} | {worst:.1e} "
+                     f"(`{worst_name}`) | {met} (<= {report['goal']:.0e}) |")
+    skipped = {n: e["skipped"] for n, e in entries.items() if "skipped" in e}
+    if skipped:
+        lines += ["", "Skipped (no data here): " + "; ".join(
+            f"`{n}` ({why})" for n, why in skipped.items())]
+    return "\n".join(lines)
