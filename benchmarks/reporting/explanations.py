@@ -85,14 +85,18 @@ def completeness_markdown(report):
     benchmarks/explanation_completeness.json)."""
     entries = report["entries"]
     checked = {n: e for n, e in entries.items() if "skipped" not in e}
-    lines = ["| task | entries | inputs each | largest \\|sum + constant - logit\\| / max\\|logit\\| "
-             "| goal |", "|---|---|---|---|---|"]
+    lines = ["| task | entries | inputs each | entries within the goal | largest \\|sum + "
+             "constant - logit\\| / max\\|logit\\| | goal |", "|---|---|---|---|---|---|"]
     for task in sorted({e["task"] for e in checked.values()}):
         rows = {n: e for n, e in checked.items() if e["task"] == task}
         worst_name = max(rows, key=lambda n: rows[n]["max_relative_error"])
         worst = rows[worst_name]["max_relative_error"]
         met = "met" if worst <= report["goal"] else "**not met**"
-        lines.append(f"| {task} | {len(rows)} | {report['inputs']} | {worst:.1e} "
+        within = sum(e["max_relative_error"] <= report["goal"] for e in rows.values())
+        outside = ", ".join(f"`{n}` {e['max_relative_error']:.1e}" for n, e in rows.items()
+                            if e["max_relative_error"] > report["goal"])
+        lines.append(f"| {task} | {len(rows)} | {report['inputs']} | {within}"
+                     + (f" (not: {outside})" if outside else "") + f" | {worst:.1e} "
                      f"(`{worst_name}`) | {met} (<= {report['goal']:.0e}) |")
     skipped = {n: e["skipped"] for n, e in entries.items() if "skipped" in e}
     if skipped:
