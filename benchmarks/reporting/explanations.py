@@ -13,8 +13,8 @@ def verdict(methods):
     """Whether the kernel's deletion AUC is below each rival's: "met", or "not met" naming the
     methods that did better or as well."""
     kernel = methods["kernel"]["deletion_auc"]
-    better = [LABELS[m] for m in RIVALS if methods[m]["deletion_auc"] <= kernel]
-    return "met" if not better else f"not met ({', '.join(better)} as low or lower)"
+    better = [SHORT[m] for m in RIVALS if methods[m]["deletion_auc"] <= kernel]
+    return "met" if not better else f"not met ({', '.join(better)} lower)"
 
 
 SHORT = {"kernel": "kernel", "gradient_x_input": "grad x input",
