@@ -8,6 +8,7 @@ Also here: importing a program (`kasm_keras.cli.NAME`) changes nothing in the pr
 library user's import must not; starting it (`run()`) does.
 """
 
+import importlib
 import json
 import os
 import pathlib
@@ -68,6 +69,18 @@ def installed(tmp_path_factory):
                               timeout=120)
 
     return types.SimpleNamespace(venv=venv, run=run, cache=root / "keras")
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_every_console_script_prints_its_help(installed, program):
+    """`kasm-NAME --help`, from the installed wheel outside the checkout: the program's own
+    usage (its module docstring's first line) and its flags, with absl's exit status for
+    --help (1) and nothing on stderr."""
+    result = installed.run(f"kasm-{program}", "--help")
+    assert result.returncode == 1 and result.stderr == "", result.stderr[-3000:]
+    first = importlib.import_module(f"kasm_keras.cli.{program}").__doc__.splitlines()[0]
+    assert result.stdout.startswith(first), result.stdout[:500]
+    assert "--zoo" in result.stdout or "--model" in result.stdout or "--dataset" in result.stdout
 
 
 def test_every_console_script_is_installed_and_kasm_zoo_list_runs(installed):
