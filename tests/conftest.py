@@ -5,6 +5,10 @@ import threading
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests compare two training runs bit for bit (resumed against uninterrupted, one process
+# against another): oneDNN's CPU kernels differ in the last bits from run to run on a busy
+# machine (the suite runs two workers on two cores). The programs the tests start inherit it.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 import numpy as np  # noqa: E402

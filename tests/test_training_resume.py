@@ -20,7 +20,9 @@ from kasm_keras.training.checkpoints import CheckpointManager
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "tools" / "train.py")
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+# Without conftest's TF_ENABLE_ONEDNN_OPTS: `--deterministic` alone must make the runs agree.
+ENV = {**{k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"},
+       "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 SETTINGS = {"max_vocabulary": 500, "min_count": 1, "max_length": 32}
 
 
@@ -51,7 +53,7 @@ def tiny(tmp_path_factory):
                                  **SETTINGS).split_sizes()
     return ["--dataset=ag_news", f"--data_dir={data_dir}", f"--cache_dir={cache}",
             "--units=8", "--embedding_dim=8", "--embeddings=none", "--batch_size=16",
-            "--eval_every=5", "--log_every=5", *[f"--{k}={v}" for k, v in SETTINGS.items()]]
+            "--eval_every=5", "--log_every=5", "--deterministic", *[f"--{k}={v}" for k, v in SETTINGS.items()]]
 
 
 def _final_state(model_dir):

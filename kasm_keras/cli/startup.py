@@ -14,6 +14,9 @@ seconds ends the program as one later does.
   only ...", read as failures; a real failure is a Python exception, the program's error line),
   or all of them with `--verbosity` (`-v`). Set before TensorFlow is imported, which reads it
   once.
+- `--deterministic`: oneDNN's CPU kernels off (`TF_ENABLE_ONEDNN_OPTS=0`, unless the user set
+  it), which TensorFlow reads once as it loads. Those kernels are not repeatable bit for bit on
+  a busy machine, and a small difference grows over a training run.
 """
 
 import atexit
@@ -106,3 +109,18 @@ def start_program(argv=None):
     verbose = any(arg.split("=")[0] in ("--verbosity", "-verbosity", "--v", "-v")
                   for arg in (sys.argv if argv is None else argv)[1:])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if wants_determinism(sys.argv if argv is None else argv):
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def wants_determinism(argv):
+    """Whether `argv` (a program's, with its name first) turns `--deterministic` on: absl's
+    boolean forms `--deterministic`, `--deterministic=true` or `=1`; the last one counts."""
+    wanted = False
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        name, _, value = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and name in ("deterministic", "nodeterministic"):
+            wanted = name == "deterministic" and value.lower() in ("", "true", "t", "1")
+    return wanted

@@ -106,9 +106,11 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_bool("test", d.test, "Evaluate the test split once, at the end; --notest for "
                       "the runs of a recipe search, which must choose on the validation split "
                       "alone (such a run cannot be published).", **kw)
-    flags.DEFINE_bool("deterministic", d.deterministic, "tf.config.experimental."
-                      "enable_op_determinism(): bit-for-bit repeatable GPU kernels, at some cost "
-                      "in speed (CPU kernels already are in practice).", **kw)
+    flags.DEFINE_bool("deterministic", d.deterministic, "Bit-for-bit repeatable "
+                      "kernels, at some cost in speed: tf.config.experimental."
+                      "enable_op_determinism(), and oneDNN's CPU kernels off "
+                      "(TF_ENABLE_ONEDNN_OPTS=0), which on a busy machine are not repeatable.",
+                      **kw)
 
     # Document classification and time series.
     flags.DEFINE_integer("ngram", d.ngram, "Input window width n.", **kw)

@@ -37,9 +37,11 @@ report; `Trainer` does the rest the same way for every task:
   is checked before the run writes anything, and a run that fails before its first checkpoint in
   a model_dir it found new leaves nothing there.
 
-Bit-for-bit equal resumes need deterministic kernels: on CPU TensorFlow's are in practice;
-`LoopConfig.deterministic` (`tools/train.py --deterministic`) calls
-`tf.config.experimental.enable_op_determinism()` for GPUs, at some cost in speed.
+Bit-for-bit equal resumes need deterministic kernels. `LoopConfig.deterministic`
+(`tools/train.py --deterministic`) calls `tf.config.experimental.enable_op_determinism()`, at
+some cost in speed; on CPU it also needs oneDNN's kernels off (`TF_ENABLE_ONEDNN_OPTS=0` before
+TensorFlow loads, which the programs set for `--deterministic`): on a busy machine those differ
+from run to run in the last bits, and the difference grows as a run trains.
 """
 
 import contextlib
@@ -236,6 +238,10 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         self.strategy = make_strategy(c.strategy, c.cpu_devices)
         self.chief = is_chief(self.strategy)
+        if c.deterministic and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0" and self.chief:
+            self.log("note: oneDNN's CPU kernels are on, and they are not repeatable bit for bit "
+                     "on a busy machine; set TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is "
+                     "imported (tools/train.py --deterministic does)")
         started = self._started_policy() if c.precision == "auto" else None
         self.policy = started or precision.resolve(c.precision)
         if self.chief:
