@@ -1,6 +1,9 @@
 """Completeness of the kernel view on every zoo entry: the shares plus the constant against the
 logits, |sum + constant - logit| / max|logit|, on real inputs of each entry's own data set
-(its test split's first documents, sentences or cases):
+(its test split's first documents, sentences or cases), in float32, and again in float64 for the
+entries float32 leaves outside the goal; with the largest share against the largest logit,
+which says why (shares far larger than the logits cancel, and float32 keeps too few digits of
+their sum):
 
 python -m benchmarks.explanation_completeness --data_dir=../shared/data \
     [--time_series_data_dir=$KASM_KERAS_TIME_SERIES_DATA] [--inputs=50] \
@@ -37,6 +40,12 @@ def inputs(kind, dataset, count, data_dir, time_series_data_dir):
     return list(series[:count])
 
 
+def worst_error(results):
+    """The largest |sum + constant - logit| / max|logit| of the results."""
+    return float(max(r.completeness_error() / max(1e-12, float(np.abs(r.logits).max()))
+                     for r in results))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", required=True)
@@ -56,11 +65,18 @@ def main(argv=None):
             report["entries"][name] = {"skipped": f"{type(error).__name__}: {error}"}
             print(f"{name}: skipped ({error})", file=sys.stderr)
             continue
-        results = zoo.load(name).explain(values)
-        errors = [r.completeness_error() / max(1e-12, float(np.abs(r.logits).max()))
-                  for r in results]
-        report["entries"][name] = {"task": family.name, "inputs": len(results),
-                                   "max_relative_error": float(max(errors))}
+        model = zoo.load(name)
+        results = model.explain(values)
+        entry = {"task": family.name, "inputs": len(results),
+                 "max_relative_error": worst_error(results),
+                 "largest_share": float(max(np.abs(r.contributions).max(initial=0.0) /
+                                            max(1e-12, float(np.abs(r.logits).max()))
+                                            for r in results))}
+        if entry["max_relative_error"] > GOAL:
+            entry["float64_max_relative_error"] = worst_error(model.explain(values,
+                                                                            dtype="float64"))
+        report["entries"][name] = entry
+        errors = [entry["max_relative_error"]]
         print(f"{name}: {max(errors):.2e}", file=sys.stderr)
         files.write_text(args.output, json.dumps(report, indent=1) + "\n")
     print(f"written: {args.output}", file=sys.stderr)

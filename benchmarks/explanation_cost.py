@@ -2,8 +2,9 @@
 pass of the same batch, on zoo entries: `python -m benchmarks.explanation_cost [--batch=32]`.
 
 Prints one row per model: the median time of the traced forward pass, of the decomposition
-for one output and for every class by reverse accumulation, and by forward accumulation (one
-copy per token), each also as a multiple of the forward pass. Tracing is left out (each
+for each document's predicted class and for every class by reverse accumulation (one backward
+pass per class, vectorised), and by forward accumulation (one copy per token), each
+also as a multiple of the forward pass. Tracing is left out (each
 function runs once before it is timed); tokenising and building the results are left out.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from kasm_keras import zoo
+from kasm_keras.layers import held_values
 from kasm_keras.models import explanation
 from kasm_keras.models.kernel_classifier.preprocessor import trim_to_longest
 
@@ -45,19 +47,18 @@ def classifier_row(name, batch, length, repeats):
     source = model.backbone.token_embedding(inputs["token_ids"])
     extras = (mask, tf.zeros_like(source[:, :1, :1]))
 
-    def one_class(inputs, copies, padding_mask, offset):
-        return model.held_logits(inputs, copies, padding_mask, offset)[:, :1]
-
-    def decomposition(forward, outputs, mode):
-        return lambda: explanation.decompose(model, forward, source, extras, 1, outputs, mode)
+    def decomposition(mode, chosen=None):
+        return lambda: explanation.decompose(model, model.held_logits, source, extras, 1,
+                                             model.num_classes, mode, chosen)
 
     forward = median_seconds(lambda: model._network(inputs), repeats)
     times = {
-        "1 output, reverse": median_seconds(decomposition(one_class, 1, "reverse"), repeats),
+        "predicted class, reverse": median_seconds(
+            decomposition("reverse", held_values.TOP), repeats),
         f"{model.num_classes} classes, reverse": median_seconds(
-            decomposition(model.held_logits, model.num_classes, "reverse"), repeats),
+            decomposition("reverse"), repeats),
         f"{model.num_classes} classes, forward": median_seconds(
-            decomposition(model.held_logits, model.num_classes, "forward"), repeats),
+            decomposition("forward"), repeats),
     }
     return name, forward, times
 

@@ -5,7 +5,8 @@ python -m benchmarks.explanation_faithfulness --data_dir=../shared/data [--docum
     [--models=ag_news/rkm_lstm_1gram,...] [--output=benchmarks/explanations.json]
 
 Each document's tokens are scored for its predicted class by
-  - `kernel`: `KernelTextClassifier.explain`'s contributions (`kasm_keras.layers.held_values`);
+  - `kernel`: `KernelTextClassifier.explain(classes="predicted")`'s contributions
+    (`kasm_keras.layers.held_values`), from the text (tokenising included in its time);
   - `gradient_x_input`: the predicted logit's gradient on the token embeddings, times them;
   - `integrated_gradients`: 50 midpoint steps from the zero embedding, times the embeddings;
   - `occlusion`: the predicted class's log-probability less its value with the token removed
@@ -32,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from kasm_keras import zoo
+from kasm_keras.models import explanation
 from kasm_keras.models.kernel_classifier.preprocessor import trim_to_longest
 from kasm_keras.utils import files
 
@@ -57,6 +59,7 @@ class Scorer:
 
     def __init__(self, model):
         self.model = model
+        self.names = explanation.names_or_ids(model.class_names, model.num_classes)
         self.pad = 0
 
     def encode(self, texts):
@@ -131,8 +134,9 @@ class Scorer:
         return scores
 
     def kernel(self, texts, classes):
-        results = self.model.explain(texts, batch_size=BATCH)
-        return [r.contributions[:, k] for r, k in zip(results, classes)], results
+        results = self.model.explain(texts, classes="predicted", batch_size=BATCH)
+        assert all(r.class_names == [self.names[k]] for r, k in zip(results, classes))
+        return [r.contributions[:, 0] for r in results], results
 
 
 def _rows(values, sequences):
@@ -213,27 +217,37 @@ def _score(scorer, method, texts, sequences, classes, rng):
 
 
 def served_latency(name, texts, requests=200):
-    """Milliseconds per request of the `explain` signature of `name`'s SavedModel
-    (`tools/export.py --explain`), one document per request, loaded with TensorFlow alone:
-    {"p50", "p90", "requests", "mean_tokens"}, after 10 untimed requests."""
+    """Milliseconds per request of `name`'s SavedModel (`tools/export.py --explain`, without
+    and with `--jit_compile`), one document per request, loaded with TensorFlow alone: for each
+    export the `explain` signature's and, beside it, `serving_default`'s p50 and p90, after 10
+    untimed requests; {"model", "requests", "mean_tokens", "plain", "xla"}."""
     import tempfile
 
     from kasm_keras.models import task_family
 
     model = zoo.load(name)
-    with tempfile.TemporaryDirectory() as folder:
-        task_family.of_model(model).export_saved_model(model, folder, explain=True)
-        explain = tf.saved_model.load(folder).signatures["explain"]
-        for text in texts[:10]:
-            explain(text=tf.constant([text]))
-        times, tokens = [], []
-        for text in texts[:requests]:
-            began = time.perf_counter()
-            out = explain(text=tf.constant([text]))
-            times.append(1000 * (time.perf_counter() - began))
-            tokens.append(int(out["length"][0]))
-    return {"model": name, "requests": len(times), "mean_tokens": float(np.mean(tokens)),
-            "p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
+    family = task_family.of_model(model)
+    report = {"model": name}
+    for export, jit_compile in (("plain", False), ("xla", True)):
+        with tempfile.TemporaryDirectory() as folder:
+            family.export_saved_model(model, folder, jit_compile=jit_compile, explain=True)
+            signatures = tf.saved_model.load(folder).signatures
+            report[export] = {}
+            for signature in ("explain", "serving_default"):
+                function = signatures[signature]
+                for text in texts[:10]:
+                    function(text=tf.constant([text]))
+                times = []
+                for text in texts[:requests]:
+                    began = time.perf_counter()
+                    out = function(text=tf.constant([text]))
+                    times.append(1000 * (time.perf_counter() - began))
+                    if signature == "explain" and export == "plain":
+                        report.setdefault("tokens", []).append(int(out["length"][0]))
+                report[export][signature] = {"p50": float(np.percentile(times, 50)),
+                                             "p90": float(np.percentile(times, 90))}
+    tokens = report.pop("tokens")
+    return {**report, "requests": len(tokens), "mean_tokens": float(np.mean(tokens))}
 
 
 def main(argv=None):
@@ -266,8 +280,10 @@ def main(argv=None):
         files.write_text(args.output, json.dumps(report, indent=1) + "\n")
     if args.served:
         report["served"] = served_latency(args.served, texts)
-        print(f"served explain of {args.served}: p50 {report['served']['p50']:.1f} ms, p90 "
-              f"{report['served']['p90']:.1f} ms", file=sys.stderr)
+        for export in ("plain", "xla"):
+            timed = report["served"][export]["explain"]
+            print(f"served explain of {args.served} ({export}): p50 {timed['p50']:.1f} ms, p90 "
+                  f"{timed['p90']:.1f} ms", file=sys.stderr)
         files.write_text(args.output, json.dumps(report, indent=1) + "\n")
     print(f"written: {args.output}", file=sys.stderr)
 

@@ -99,6 +99,28 @@ def test_classifier_contributions_are_the_definitions_and_complete(variant, ngra
         np.testing.assert_allclose(result.constant, constant[row], atol=2e-5)
 
 
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_chosen_classes_are_columns_of_every_class(rng, mode):
+    model = _classifier(rng, "rkm_lstm", ngram=3, class_names=["World", "Sports", "Business"])
+    every = model.explain(TEXTS, mode=mode)
+    predicted = model.explain(TEXTS, classes="predicted", mode=mode)
+    chosen = model.explain(TEXTS, classes=["Business", 0], mode=mode)
+    for full, top, two in zip(every, predicted, chosen):
+        k = int(np.argmax(full.logits))
+        assert top.class_names == [full.class_names[k]] and top.contributions.shape[1] == 1
+        assert two.class_names == ["Business", "World"]
+        for result, columns in ((top, [k]), (two, [2, 0])):
+            _complete(result)
+            np.testing.assert_allclose(result.contributions, full.contributions[:, columns],
+                                       atol=1e-5)
+            np.testing.assert_allclose(result.constant, full.constant[columns], atol=1e-5)
+            np.testing.assert_allclose(result.logits, full.logits[columns], atol=1e-6)
+    assert model.explain(TEXTS[:1], classes="Sports")[0].class_names == ["Sports"]
+    for wrong in ("Weather", 3, [], True):
+        with pytest.raises(ValueError, match="classes"):
+            model.explain(TEXTS[:1], classes=wrong)
+
+
 def test_tokens_are_the_tokenizers_with_the_unknown_token(rng):
     result = _classifier(rng, "rkm_cifg").explain("W1 zebra w2.")[0]
     assert result.tokens == ["w1", "[UNK]", "w2", "[UNK]"]
@@ -294,6 +316,47 @@ def test_the_cheaper_accumulation_is_chosen():
     assert held_values.cheaper_mode(sources=40, outputs=4) == "reverse"
     assert held_values.cheaper_mode(sources=12, outputs=14) == "forward"
     assert held_values.cheaper_mode(sources=15, outputs=14) == "reverse"
+
+
+def test_float64_explanations_equal_float32_and_add_up_to_float64_rounding(rng):
+    """One `dtype` argument for the three tasks: the same shares, complete to 1e-12."""
+    classifier = _classifier(rng, "linear_kernel", ngram=3)
+    series = [rng.normal(size=(n, 3)).astype(np.float32) for n in SERIES_LENGTHS]
+    cases = [(classifier, TEXTS, {"classes": "predicted"}),
+             (_series_model(rng, "rkm_lstm", 1), series, {}),
+             (_lm(rng, "rkm_cifg"), PROMPTS, {"targets": ["mat", "the"]})]
+    for model, inputs, options in cases:
+        for single, double in zip(model.explain(inputs, **options),
+                                  model.explain(inputs, dtype="float64", **options)):
+            assert single.contributions.dtype == np.float32
+            assert double.contributions.dtype == double.constant.dtype == np.float64
+            assert double.class_names == single.class_names
+            assert double.completeness_error() <= 1e-12 * np.abs(double.logits).max()
+            np.testing.assert_allclose(double.contributions, single.contributions, atol=2e-5)
+            np.testing.assert_allclose(double.logits, single.logits, atol=1e-5)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        classifier.explain(TEXTS, dtype="float16")
+
+
+@pytest.mark.parametrize("chosen", [None, "top", [[2, 0], [1, 1]]])
+def test_the_xla_form_of_reverse_accumulation_gives_the_same_shares(chosen, rng):
+    """Under XLA the outputs' backward passes run as copies of the batch, not pfor."""
+    rnn = kasm_keras.KernelRNN(5, variant="rkm_lstm", ngram=3, layer_norm=True)
+    head = keras.layers.Dense(3)
+    x = rng.normal(size=(2, 6, 4)).astype(np.float32)
+    head(rnn(x))
+    randomize_weights(rnn, rng)
+
+    def forward(inputs, copies):
+        return head(rnn(inputs))
+
+    vectorised = held_values.decompose(forward, x, (), 1, 3, chosen=chosen)
+    compiled = tf.function(lambda: held_values.decompose(forward, x, (), 1, 3, chosen=chosen,
+                                                         for_xla=True), jit_compile=True)()
+    for a, b in zip(vectorised, compiled):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    contributions, constant, outputs = compiled
+    assert contributions.shape == (2, 6, 3 if chosen is None else 1 if chosen == "top" else 2)
 
 
 def test_held_values_are_off_outside_the_decomposition(rng):

@@ -34,6 +34,17 @@ def test_a_classifiers_texts_are_explained_completely_as_json(tool):
     assert max(business, key=business.get) == "stocks"
 
 
+def test_float64_explanations_add_up_to_float64_rounding(tool):
+    single = json.loads(tool("explain", f"--zoo={CLASSIFIER}", f"--text={TEXTS[0]}",
+                             "--json").stdout)[0]
+    result = tool("explain", f"--zoo={CLASSIFIER}", f"--text={TEXTS[0]}", "--json",
+                  "--dtype=float64")
+    assert result.returncode == 0, result.stderr
+    [double] = json.loads(result.stdout)
+    assert double["completeness_error"] < 1e-12 * max(map(abs, double["logits"]))
+    np.testing.assert_allclose(double["contributions"], single["contributions"], atol=1e-4)
+
+
 def test_the_printed_lines_and_the_page(tool, tmp_path):
     page = tmp_path / "out" / "page.html"
     texts = tmp_path / "texts.txt"

@@ -288,9 +288,10 @@ def test_shipped_entries_reproduce_their_test_accuracy(data_cache):
 
 def test_xla_export_gives_the_same_answers(tmp_path):
     """--jit_compile pads each request to a length multiple of 16 and a power-of-two batch for
-    XLA; the answers are the plain export's (and the Keras model's) for any batch and length."""
+    XLA; the answers are the plain export's (and the Keras model's) for any batch and length,
+    and the `explain` signature's are `KernelTextClassifier.explain`'s."""
     base = tmp_path / "xla"
-    _tool("export", f"--zoo={ENTRY}", f"--export_dir={base}", "--jit_compile")
+    _tool("export", f"--zoo={ENTRY}", f"--export_dir={base}", "--jit_compile", "--explain")
     serve = tf.saved_model.load(str(base / "1")).signatures["serving_default"]
     keras_model = zoo.load(ENTRY)
     texts = [t.encode() if isinstance(t, str) else t for t in HOSTILE]
@@ -302,6 +303,15 @@ def test_xla_export_gives_the_same_answers(tmp_path):
     graph = serve.graph.as_graph_def()
     functions = list(graph.library.function)
     assert any(f.attr["_XlaMustCompile"].b for f in functions), "the network must be XLA-compiled"
+    explain = tf.saved_model.load(str(base / "1")).signatures["explain"]
+    for chosen in (texts[-1:], texts[:3]):
+        served = explain(text=tf.constant(chosen))
+        for row, expected in enumerate(keras_model.explain([t.decode() for t in chosen])):
+            n = len(expected.tokens)
+            assert int(served["length"][row]) == n
+            np.testing.assert_allclose(served["contributions"][row, :n], expected.contributions,
+                                       atol=1e-4)
+            np.testing.assert_allclose(served["logits"][row], expected.logits, atol=1e-5)
 
 
 def test_zoo_verify_measures_the_accuracy_again(data_cache):

@@ -56,8 +56,8 @@ def markdown(report):
     return "\n".join(
         ["Deletion AUC (lower is better):", ""] + deletion
         + ["", "Insertion AUC (higher is better):", ""] + insertion
-        + ["", "Milliseconds per document (the kernel: every class's shares, as `explain` "
-               "gives them; the others: the predicted class's):", ""] + times
+        + ["", "Milliseconds per document, each method's scores for the predicted class (the "
+               "kernel's from the text, `explain(texts, classes=\"predicted\")`):", ""] + times
         + ["", f"The area under the predicted class's probability as tokens are removed from "
                f"(or put back into) the document in the order of each method's scores, at "
                f"{len(report['fractions'])} fractions of its tokens, on {report['dataset']} "
@@ -69,37 +69,17 @@ def markdown(report):
 
 
 def _served(report):
-    """The served `explain` signature's latency, when the report holds it."""
+    """The served `explain` signature's latency, plain and under XLA, when the report holds
+    it."""
     served = report.get("served")
-    if not served:
+    if not served or "xla" not in served:
         return ""
+
+    def timed(export):
+        explain, forward = served[export]["explain"], served[export]["serving_default"]
+        return (f"{explain['p50']:.1f} ms at the median and {explain['p90']:.1f} ms at the 90th "
+                f"percentile (`serving_default`: {forward['p50']:.1f} ms)")
     return (f" The served `explain` signature of `{served['model']}` (SavedModel, one document "
-            f"per request, {served['mean_tokens']:.0f} tokens on average) took "
-            f"{served['p50']:.1f} ms at the median and {served['p90']:.1f} ms at the 90th "
-            f"percentile over {served['requests']} requests.")
-
-
-def completeness_markdown(report):
-    """One line per task: the entries checked, the inputs each, the largest relative error and
-    whether every entry meets the goal; then the entries skipped, if any (from
-    benchmarks/explanation_completeness.json)."""
-    entries = report["entries"]
-    checked = {n: e for n, e in entries.items() if "skipped" not in e}
-    lines = ["| task | entries | inputs each | entries within the goal | largest \\|sum + "
-             "constant - logit\\| / max\\|logit\\| | goal |", "|---|---|---|---|---|---|"]
-    for task in sorted({e["task"] for e in checked.values()}):
-        rows = {n: e for n, e in checked.items() if e["task"] == task}
-        worst_name = max(rows, key=lambda n: rows[n]["max_relative_error"])
-        worst = rows[worst_name]["max_relative_error"]
-        met = "met" if worst <= report["goal"] else "**not met**"
-        within = sum(e["max_relative_error"] <= report["goal"] for e in rows.values())
-        outside = ", ".join(f"`{n}` {e['max_relative_error']:.1e}" for n, e in rows.items()
-                            if e["max_relative_error"] > report["goal"])
-        lines.append(f"| {task} | {len(rows)} | {report['inputs']} | {within}"
-                     + (f" (not: {outside})" if outside else "") + f" | {worst:.1e} "
-                     f"(`{worst_name}`) | {met} (<= {report['goal']:.0e}) |")
-    skipped = {n: e["skipped"] for n, e in entries.items() if "skipped" in e}
-    if skipped:
-        lines += ["", "Skipped (no data here): " + "; ".join(
-            f"`{n}` ({why})" for n, why in skipped.items())]
-    return "\n".join(lines)
+            f"per request, {served['mean_tokens']:.0f} tokens on average, "
+            f"{served['requests']} requests) took {timed('plain')}; exported with "
+            f"`--jit_compile` (XLA), {timed('xla')}.")

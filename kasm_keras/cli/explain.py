@@ -56,6 +56,9 @@ def define_flags(flag_values=FLAGS):
                         "cases are explained.", **kw)
     flags.DEFINE_list("cases", None, "With --series: the cases (0-based, in the file's order) "
                       "to explain (default: all).", **kw)
+    flags.DEFINE_enum("dtype", "float32", ["float32", "float64"], "What the explanation "
+                      "computes in: float64 where the shares are far larger than the logits and "
+                      "float32 cannot hold their sum (see the explanations guide).", **kw)
     flags.DEFINE_integer("top", 5, "Parts listed per output.", lower_bound=1, **kw)
     flags.DEFINE_bool("json", False, "Print one JSON list of the results instead.", **kw)
     flags.DEFINE_string("html", None, "Also write one self-contained HTML page of the results "
@@ -123,7 +126,7 @@ def main(argv):
                           + (" or --input" if family.explains == "text" else ""))
     sources, values, options = inputs(family.explains)
     try:
-        results = model.explain(values, **options)
+        results = model.explain(values, dtype=FLAGS.dtype, **options)
     except ValueError as error:  # a target word outside the vocabulary
         if not FLAGS.target:
             raise

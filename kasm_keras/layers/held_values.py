@@ -12,13 +12,14 @@ How it is computed: the batch holds several copies of the documents (copy-major:
 [k * batch, (k + 1) * batch) are copy k). Copy 0 gets the real inputs, and every held factor is
 taken from it, for all copies, as a constant of the differentiation (`holding`). So copy 0's
 outputs are the network's own, and
-  - "reverse": copy 0 alone, differentiated for each output (one backward pass per output,
-    vectorised over the outputs): gradient x input is the exact share, since the held map is
-    linear, and the constant is the outputs less the shares;
+  - "reverse": copy 0 alone, differentiated for each output explained (one backward pass per
+    output, vectorised over the outputs; under XLA one copy per output instead): gradient x
+    input is the exact share, since the held map is linear, and the constant is the output
+    less the shares;
   - "forward": a copy whose inputs are zero gives the constant, and one copy per source
     carrying that source alone gives, less the constant, the source's contributions (about
     one pass per source).
-`decompose` picks the cheaper one. `KernelCell.update` reads its nonlinearities from
+`cheaper_mode` picks the cheaper one. `KernelCell.update` reads its nonlinearities from
 `current()`, so every variant of Table 1 is held by the same code; layers call `current()`
 too for nonlinearities of their own (a head's ReLU).
 """
@@ -30,6 +31,7 @@ import tensorflow as tf
 from keras import activations, ops
 
 MODES = ("auto", "reverse", "forward")
+TOP = "top"  # `decompose(chosen=TOP)`: each row's largest output
 
 # f(a) / a at a = 0, where the secant is its limit: tanh's slope, ReLU's mask (a > 0 is off).
 _SECANT_AT_ZERO = {"tanh": 1.0, "relu": 0.0}
@@ -139,13 +141,14 @@ def tile_rows(x, copies):
 
 
 def cheaper_mode(sources, outputs):
-    """"forward" when there are no more sources than outputs: both cost about one pass per
-    source or output, besides the real and the constant's copies."""
+    """"forward" when there are no more sources than outputs explained: both cost about one
+    pass per source or output, besides the real and the constant's copies."""
     return "forward" if sources <= outputs else "reverse"
 
 
-def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"):
-    """Contributions of each source to each output, the constant, and the outputs.
+def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse", chosen=None,
+              for_xla=False):
+    """Contributions of each source to the chosen outputs, the constant, and the outputs.
 
     Args:
         forward: `forward(inputs, copies, *extras)` -> `[copies * batch, num_outputs]`: the
@@ -153,15 +156,23 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
             whatever else it reads per row (`extras`, masks) with `tile_rows`. It runs inside
             `holding`, and must be linear in `inputs` under held values (what is not
             proportional to the source, offsets included, it adds itself).
-        source: float32 `[batch, *sources, *features]`, the part of the input shared out.
+        source: float `[batch, *sources, *features]`, the part of the input shared out (the
+            network computes in its dtype).
         extras: tensors passed on to `forward`.
         feature_axes: how many trailing axes of `source` belong to one source (summed over).
         num_outputs: the outputs' width.
         mode: "reverse" or "forward" (the choice is the caller's, e.g. by `cheaper_mode`).
+        chosen: int32 `[batch, k]`, the outputs shared out for each row; "top" for each row's
+            largest output (its predicted class); None for all `num_outputs` in order.
+            Reverse accumulation costs about one backward pass per chosen output.
+        for_xla: run under XLA (`jit_compile`), which cannot compile the vectorised backward
+            loop (pfor's TensorLists): reverse accumulation then differentiates one copy of
+            the batch per chosen output, in one backward pass.
 
     Returns:
-        (contributions `[batch, *sources, num_outputs]`, constant `[batch, num_outputs]`,
-            outputs `[batch, num_outputs]`), float32 tensors.
+        (contributions `[batch, *sources, k]`, constant `[batch, k]`, outputs
+            `[batch, num_outputs]`), tensors of the network's dtype: summed over the sources,
+            contributions plus constant are the chosen outputs.
 
     Examples:
         >>> import keras, numpy as np, kasm_keras
@@ -178,36 +189,99 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
     """
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}")
-    source = tf.convert_to_tensor(source, tf.float32)
+    source = tf.convert_to_tensor(source)
+    if not source.dtype.is_floating:
+        source = tf.cast(source, tf.float32)
     rows = tf.shape(source)[0]
-    rank = source.shape.rank
-    source_rank = rank - 1 - feature_axes  # axes that index the sources
+    if chosen is None:
+        chosen = tf.tile(tf.range(num_outputs, dtype=tf.int32)[None], [rows, 1])
+    elif isinstance(chosen, str) and chosen == "top":
+        chosen = TOP
+    else:
+        chosen = tf.convert_to_tensor(chosen, tf.int32)
+    source_rank = source.shape.rank - 1 - feature_axes  # axes that index the sources
+    if mode == "forward":
+        contributions, constant, outputs = _forward(
+            forward, source, extras, feature_axes, num_outputs)
+        chosen = _top(outputs) if chosen is TOP else chosen
+        return (_pick(contributions, chosen, source_rank),
+                tf.gather(constant, chosen, batch_dims=1), outputs)
+    how = _reverse_by_copies if for_xla else _reverse
+    contributions, outputs, chosen = how(forward, source, extras, feature_axes, chosen)
+    # The constant is what the shares leave of each chosen output.
+    total = tf.reduce_sum(tf.reshape(contributions, [rows, -1, tf.shape(chosen)[1]]), axis=1)
+    return contributions, tf.gather(outputs, chosen, batch_dims=1) - total, outputs
+
+
+def _top(outputs):
+    return tf.argmax(outputs, axis=-1, output_type=tf.int32)[:, None]
+
+
+def _pick(contributions, chosen, source_rank):
+    """`contributions[b, ..., chosen[b, k]]` as `[batch, sources..., k]`."""
+    moved = tf.transpose(contributions, [0, source_rank + 1, *range(1, source_rank + 1)])
+    picked = tf.gather(moved, chosen, batch_dims=1)  # [batch, k, sources...]
+    return tf.transpose(picked, [0, *range(2, source_rank + 2), 1])
+
+
+def _reverse(forward, source, extras, feature_axes, chosen):
+    """The real inputs differentiated for each chosen output (TOP: the row's largest), one
+    backward pass per output vectorised over them (pfor; a row's outputs depend on its own
+    source alone): the contributions `[batch, sources..., k]`, the outputs and the chosen
+    ids."""
+    rows = tf.shape(source)[0]
+    with tf.GradientTape() as tape:
+        tape.watch(source)
+        with holding(rows):
+            out = forward(source, 1, *extras)
+        if isinstance(chosen, str):
+            chosen = _top(out)
+        picked = tf.gather(out, chosen, batch_dims=1)  # [batch, k]
+    grad = tape.batch_jacobian(picked, source)  # [batch, k, *source.shape[1:]]
+    share = grad * source[:, None]
+    if feature_axes:
+        share = tf.reduce_sum(share, axis=list(range(-feature_axes, 0)))
+    rank = len(share.shape)
+    return tf.transpose(share, [0, *range(2, rank), 1]), out, chosen
+
+
+def _reverse_by_copies(forward, source, extras, feature_axes, chosen):
+    """As `_reverse`, with copy k of the real inputs differentiated for output `chosen[:, k]`
+    in one backward pass of all the copies: no pfor, so XLA compiles it."""
+    rows = tf.shape(source)[0]
+    copies = 1 if isinstance(chosen, str) else tf.shape(chosen)[1]
+    inputs = tile_rows(source, copies)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        with holding(rows):
+            out = forward(inputs, copies, *extras)
+        if isinstance(chosen, str):
+            chosen = _top(out[:rows])
+        picked = tf.gather(out, tf.reshape(tf.transpose(chosen), [-1]), batch_dims=1)
+    share = tape.gradient(picked, inputs) * inputs
+    if feature_axes:
+        share = tf.reduce_sum(share, axis=list(range(-feature_axes, 0)))
+    share = tf.reshape(share, tf.concat([[copies, rows], tf.shape(share)[1:]], axis=0))
+    rank = len(share.shape)
+    return tf.transpose(share, [1, *range(2, rank), 0]), out[:rows], chosen
+
+
+def _forward(forward, source, extras, feature_axes, num_outputs):
+    """One copy per source carrying it alone, and one of zeros for the constant: the
+    contributions to every output `[batch, sources..., num_outputs]`, the constant and the
+    outputs `[batch, num_outputs]`."""
+    rows = tf.shape(source)[0]
+    source_rank = source.shape.rank - 1 - feature_axes
     source_shape = tf.shape(source)[1:1 + source_rank]
-    zeros = tf.zeros_like(source)
-    if mode == "reverse":
-        with tf.GradientTape() as tape:
-            tape.watch(source)
-            with holding(rows):
-                outputs = forward(source, 1, *extras)
-        # One backward pass per output, vectorised over the outputs (pfor); row b's outputs
-        # depend on row b's source alone.
-        grad = tape.batch_jacobian(outputs, source)  # [batch, outputs, *source.shape[1:]]
-        share = grad * source[:, None]
-        if feature_axes:
-            share = tf.reduce_sum(share, axis=list(range(-feature_axes, 0)))
-        contributions = tf.transpose(share, [0, *range(2, source_rank + 2), 1])
-        total = tf.reduce_sum(tf.reshape(share, [rows, num_outputs, -1]), axis=-1)
-        return contributions, outputs - total, outputs
     count = tf.reduce_prod(source_shape)
     copies = count + 2  # the real inputs, the constant's, then one per source
     one_hot = tf.reshape(tf.eye(count), tf.concat(
         [[count, 1], source_shape, tf.ones([feature_axes], tf.int32)], axis=0))
     alone = tf.reshape(one_hot * source[None], tf.concat([[-1], tf.shape(source)[1:]], axis=0))
-    inputs = tf.concat([source, zeros, alone], axis=0)
+    inputs = tf.concat([source, tf.zeros_like(source), alone], axis=0)
     with holding(rows):
         out = tf.reshape(forward(inputs, copies, *extras), [copies, rows, num_outputs])
-    constant = out[1]
-    share = tf.reshape(out[2:] - constant[None],
+    share = tf.reshape(out[2:] - out[1][None],
                        tf.concat([source_shape, [rows, num_outputs]], axis=0))
     contributions = tf.transpose(share, [source_rank, *range(source_rank), source_rank + 1])
-    return contributions, constant, out[0]
+    return contributions, out[1], out[0]

@@ -147,9 +147,10 @@ class ClassifierHead:
         pooled = backbone.pooling(backbone.kernel_rnn(inputs, mask=mask), mask=mask)
         hidden, logits = self.hidden_dense, self.output_dense
         activation = keras.activations.serialize(hidden.activation)
-        x = held_values.current().activation(
-            activation, ops.matmul(pooled, hidden.kernel) + hidden.bias)
-        return ops.matmul(x, logits.kernel) + logits.bias
+        x = held_values.current().activation(activation, ops.matmul(
+            pooled, ops.cast(hidden.kernel, pooled.dtype)) + ops.cast(hidden.bias, pooled.dtype))
+        # The output layer keeps float32 under any policy (keras-hub's tasks do).
+        return ops.matmul(x, ops.cast(logits.kernel, x.dtype)) + ops.cast(logits.bias, x.dtype)
 
     def as_probabilities(self, outputs):
         """Probabilities from the model's outputs, whatever its activation.

@@ -3,8 +3,8 @@
 `auto` picks `mixed_bfloat16` where the hardware multiplies bfloat16 fast and `float32`
 elsewhere. On a GPU the answer is its compute capability (8.0 and later have bfloat16 tensor
 cores). On a CPU it is measured: a CPU without AVX512_BF16 or AMX runs TensorFlow's bfloat16
-matmul several times slower than float32, one with them about 1.8x faster, and a short timed
-product tells the two apart more reliably than a list of CPU names.
+matmul several times slower than float32, one with them faster, and a short timed product tells
+the two apart more reliably than a list of CPU names.
 
 Under either mixed policy the cells keep their gates, state and layer norm in float32
 (`kasm_keras.layers.kernel_cell.math_dtype`) and the variables stay float32, so the optimizer

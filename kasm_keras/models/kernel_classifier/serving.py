@@ -86,23 +86,37 @@ class ServingModule(tf.Module):
 class ExplainModule(tf.Module):
     """The `explain` signature: `KernelTextClassifier.explain` inside the SavedModel, raw text
     in. Reverse accumulation (one backward pass per class): a document has more tokens than a
-    classifier has classes."""
+    classifier has classes. Under XLA with the serving module's
+    `jit_compile` (the decomposition's many small ops per step fused), on padded shapes as
+    `serving_default`'s."""
 
-    def __init__(self, classifier, encoder):
+    def __init__(self, classifier, serving):
         super().__init__(name="kasm_text_classifier_explain")
-        self.encoder = encoder
-        self.model = explanation.float32_twin(
-            classifier, lambda: classifier.rebuilt(dtype="float32"))
+        self.serving = serving
+        self.model = explanation.twin(
+            classifier, "float32", lambda d: classifier.rebuilt(dtype=d))
         self.tokens = tf.constant(classifier.preprocessor.tokenizer.get_vocabulary(), tf.string)
         self.num_classes = classifier.num_classes
+        self._decompose = tf.function(self._shares, jit_compile=serving.jit_compile)
 
-    def explain(self, text):
-        ids, mask = self.encoder(text)
+    def _shares(self, ids, mask):
         source = self.model.backbone.token_embedding(ids)
         offset = tf.zeros_like(source[:, :1, :1])
-        contributions, constant, logits = held_values.decompose(
-            self.model.held_logits, source, (mask, offset), 1, self.num_classes, "reverse")
-        return {"tokens": tf.where(mask, tf.gather(self.tokens, ids), ""),
+        return held_values.decompose(self.model.held_logits, source, (mask, offset), 1,
+                                     self.num_classes, "reverse",
+                                     for_xla=self.serving.jit_compile)
+
+    def explain(self, text):
+        ids, mask = self.serving.encoder(text)
+        batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
+        if self.serving.jit_compile:
+            ids = self.serving._padded_for_xla(ids)
+            mask = ids != 0  # id 0 is padding (`TextEncoder`)
+        contributions, constant, logits = self._decompose(ids, mask)
+        contributions, constant, logits = (
+            contributions[:batch, :length], constant[:batch], logits[:batch])
+        mask = mask[:batch, :length]
+        return {"tokens": tf.where(mask, tf.gather(self.tokens, ids[:batch, :length]), ""),
                 "contributions": contributions * tf.cast(mask, tf.float32)[..., None],
                 "constant": constant, "logits": logits,
                 "length": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)}
@@ -122,7 +136,7 @@ def export_saved_model(classifier, export_dir, jit_compile=False, explain=False)
     text = [tf.TensorSpec([None], tf.string, name="text")]
     endpoints = {}
     if explain:
-        module.explainer = ExplainModule(classifier, module.encoder)
+        module.explainer = ExplainModule(classifier, module)
         endpoints["explain"] = (module.explainer.explain, text)
     return write_saved_model(classifier, module, text, export_dir, endpoints)
 

@@ -104,31 +104,39 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
                                   "padding_mask": tf.TensorSpec([None, None], tf.bool)}])
         return self._traced_network
 
-    def explain(self, texts, batch_size=32, mode="auto"):
-        """Each token's exact share of each class's logit (`kasm_keras.layers.held_values`).
+    def explain(self, texts, classes=None, batch_size=32, mode="auto", dtype="float32"):
+        """Each token's exact share of the class logits (`kasm_keras.layers.held_values`).
 
-        Computed in float32 whatever the dtype policy.
+        Computed in float32 whatever the dtype policy (or in float64: where the shares are
+        far larger than the logits, float32 cannot hold their sum). One class costs about a
+        forward and a backward pass; each further class adds about one backward pass.
 
         Args:
             texts: a document or a list of them, strings.
+            classes: the classes explained: None for all, "predicted" for each document's
+                most likely class, or a class name or id or a list of them.
             batch_size: documents per batch.
             mode: "auto", "reverse" or "forward", how the Jacobians are computed (see
                 `kasm_keras.layers.held_values.decompose`); all give the same numbers.
+            dtype: "float32" or "float64", what the explanation computes in.
 
         Returns:
-            One `Explanation` per text, whose `contributions` `(tokens, num_classes)` and
-                `constant` add up to its `logits`.
+            One `Explanation` per text, whose `contributions` `(tokens, classes explained)`
+                and `constant` add up to its `logits` of those classes.
 
         Examples:
             >>> [explanation] = classifier.explain("Oil prices rose as markets opened")
             >>> explanation.tokens
             ['oil', 'prices', 'rose', 'as', 'markets', 'opened']
+            >>> [top] = classifier.explain("Oil prices rose", classes="predicted")
+            >>> top.class_names
+            ['Business']
         """
         if self.preprocessor is None:
             raise ValueError("explain() needs a preprocessor to read text; this classifier "
                              "has none")
         texts = [texts] if isinstance(texts, str) else list(texts)
-        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
+        model = explanation.twin(self, dtype, lambda d: self.rebuilt(dtype=d))
         tokenizer = self.preprocessor.tokenizer
         names = explanation.names_or_ids(self.class_names, self.num_classes)
         results = []
@@ -137,12 +145,17 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
             ids, mask = inputs["token_ids"], tf.cast(inputs["padding_mask"], tf.bool)
             source = model.backbone.token_embedding(ids)
             offset = tf.zeros_like(source[:, :1, :1])
+            chosen = explanation.chosen_outputs(classes, names, int(ids.shape[0]))
             contributions, constant, logits = explanation.decompose(
-                model, model.held_logits, source, (mask, offset), 1, self.num_classes, mode)
+                model, model.held_logits, source, (mask, offset), 1, self.num_classes, mode,
+                chosen)
+            explained = explanation.explained_ids(chosen, logits)
+            ids = np.asarray(ids)  # read as NumPy: indexing a tensor is one op per element
             for row, length in enumerate(np.sum(mask, axis=1)):
                 results.append(explanation.Explanation(
                     [tokenizer.id_to_token(int(i)) for i in ids[row, :length]],
-                    contributions[row, :length], constant[row], logits[row], names))
+                    contributions[row, :length], constant[row],
+                    logits[row, explained[row]], [names[k] for k in explained[row]]))
         return results
 
     def memory_kernel(self, texts, batch_size=32):
@@ -167,7 +180,7 @@ class KernelTextClassifier(ClassifierHead, ZooPresets, keras_hub.models.TextClas
             raise ValueError("memory_kernel() needs a preprocessor to read text; this "
                              "classifier has none")
         texts = [texts] if isinstance(texts, str) else list(texts)
-        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
+        model = explanation.twin(self, "float32", lambda d: self.rebuilt(dtype=d))
         kernels = []
         for start in range(0, len(texts), batch_size):
             inputs = trim_to_longest(self.preprocessor(tf.constant(texts[start:start + batch_size])))

@@ -17,7 +17,7 @@ class TiedEmbedding(keras.layers.Layer):
 
     `call(ids)` looks words up, dropping whole words in training (embedding dropout: a dropped
     word is zero wherever it occurs in the batch); `call(hidden, reverse=True)` gives logits,
-    in float32 whatever the dtype policy.
+    in float32 under a float16 or bfloat16 policy (and float64 under float64).
     """
 
     def __init__(self, vocabulary_size, embedding_dim, embedding_dropout=0.0, seed=None,
@@ -43,7 +43,8 @@ class TiedEmbedding(keras.layers.Layer):
         if reverse:
             table = ops.cast(self.embeddings, self.compute_dtype)
             logits = ops.matmul(inputs, ops.transpose(table))
-            return ops.cast(logits, "float32") + ops.cast(self.bias, "float32")
+            dtype = self._logits_dtype()
+            return ops.cast(logits, dtype) + ops.cast(self.bias, dtype)
         vectors = ops.take(ops.cast(self.embeddings, self.compute_dtype), inputs, axis=0)
         if training and self.embedding_dropout > 0:
             scale = embedding_dropout(inputs, self.vocabulary_size, self.embedding_dropout,
@@ -74,7 +75,10 @@ class TiedEmbedding(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, reverse=False, training=False):
         shape = self.compute_output_shape(inputs.shape, reverse=reverse)
-        return keras.KerasTensor(shape, dtype="float32" if reverse else self.compute_dtype)
+        return keras.KerasTensor(shape, dtype=self._logits_dtype() if reverse else self.compute_dtype)
+
+    def _logits_dtype(self):
+        return "float64" if self.compute_dtype == "float64" else "float32"
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,

@@ -230,9 +230,10 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
 
     # ------------------------------------------------------------------ explanations
 
-    def explain(self, prompt, targets=None, mode="auto"):
+    def explain(self, prompt, targets=None, mode="auto", dtype="float32"):
         """Each prompt token's exact share, through every layer, of the next word's logits
-        (`kasm_keras.layers.held_values`). Computed in float32 whatever the dtype policy.
+        (`kasm_keras.layers.held_values`). Computed in float32 whatever the dtype policy, or in
+        float64 if asked.
 
         Args:
             prompt: a prompt or a list of them, strings.
@@ -240,6 +241,7 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
                 for every prompt), or None for each prompt's most likely next word.
             mode: "auto", "reverse" or "forward", how the Jacobians are computed (see
                 `kasm_keras.layers.held_values.decompose`); all give the same numbers.
+            dtype: "float32" or "float64", what the explanation computes in.
 
         Returns:
             One `Explanation` per prompt: its tokens those the model reads (the start token
@@ -254,8 +256,8 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
             raise ValueError("explain() needs a preprocessor to read text; this model has none")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         tokenizer = self.preprocessor.tokenizer
-        model = explanation.float32_twin(self, lambda: type(self)(type(self.backbone).from_config(
-            {**self.backbone.get_config(), "dtype": "float32"})))
+        model = explanation.twin(self, dtype, lambda d: type(self)(type(self.backbone).from_config(
+            {**self.backbone.get_config(), "dtype": d})))
         words = tokenizer.tokenize(tf.constant(prompts))
         inputs = self.preprocessor.generate_preprocess(
             tf.constant(prompts), sequence_length=int(tf.reduce_max(words.row_lengths())) + 1)
@@ -273,6 +275,7 @@ class KernelCausalLM(ZooPresets, keras_hub.models.CausalLM):
         contributions, constant, logits = explanation.decompose(
             model, model.held_target_logits, source, (mask, last, target_ids), 1,
             int(target_ids.shape[1]), mode)
+        ids, last, target_ids = (np.asarray(x) for x in (ids, last, target_ids))
         return [explanation.Explanation(
             [tokenizer.id_to_token(int(i)) for i in ids[row, :last[row] + 1]],
             contributions[row, :last[row] + 1], constant[row], logits[row],

@@ -15,10 +15,6 @@ their perplexity over the whole test split with the state carried from window to
 (`KernelCausalLM.perplexity` with the run's `test_batch_size` and `bptt`): that measurement is
 the entry's `test_perplexity`, and the entry is refused when it differs from the run's own by
 more than `MAX_PERPLEXITY_CHANGE` (relative).
-
-Measured on `ptb/lstm` (cpu recipe; test split at batch 1, bptt 70): 88.9092 as trained, 88.9076
-from these files (-0.002%; int8 recurrent kernels alone moved it by -0.001%), far inside the 0.5%
-a published entry may move. The entry is 8.5 MB, against 17 MB in float16.
 """
 
 import os
@@ -28,9 +24,8 @@ from kasm_keras.models.task_family import TaskFamily, ZooError, register
 
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "preprocessor.json", "tokenizer.json", "assets/tokenizer/vocabulary.txt")
-# The cpu recipe on PTB (10,000 words, 400 + 650 + 400 wide) is 8.4M weights, 17 MB in float16
-# and 8.5 MB with its embedding and recurrent kernels as int8; on WikiText-2 (33,278 words) it
-# would be 17.8 MB.
+# Room for the cpu recipe's entries, whose embedding and recurrent kernels are stored as int8
+# (each entry's size is on its model card).
 MAX_ENTRY_BYTES = 20_000_000
 # The most the stored entry's test perplexity may differ from the trained model's, relative.
 MAX_PERPLEXITY_CHANGE = 0.005

@@ -247,22 +247,27 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
                 {"series": values, "padding_mask": mask}), np.float32)
         return self.as_probabilities(outputs)
 
-    def explain(self, series, batch_size=32, mode="auto"):
+    def explain(self, series, classes=None, batch_size=32, mode="auto", dtype="float32"):
         """Each (step, channel) value's exact share of each class's logit
         (`kasm_keras.layers.held_values`).
 
         A value's part is value / std of its channel; the standardisation's offset,
-        -mean / std, is in the constant. Computed in float32 whatever the dtype policy.
+        -mean / std, is in the constant. Computed in float32 whatever the dtype policy, or in
+        float64 if asked.
 
         Args:
             series: a list of `[length, channels]` arrays of raw values.
+            classes: the classes explained: None for all, "predicted" for each series' most
+                likely class, or a class name or id or a list of them.
             batch_size: series per batch.
             mode: "auto", "reverse" or "forward", how the Jacobians are computed (see
                 `kasm_keras.layers.held_values.decompose`); all give the same numbers.
+            dtype: "float32" or "float64", what the explanation computes in.
 
         Returns:
             One `Explanation` per series, whose `contributions`
-                `(length, channels, num_classes)` and `constant` add up to its `logits`.
+                `(length, channels, classes explained)` and `constant` add up to its `logits`
+                of those classes.
 
         Examples:
             >>> [explanation] = classifier.explain([np.random.randn(20, 12)])
@@ -270,22 +275,25 @@ class TimeSeriesClassifier(ClassifierHead, ZooPresets, keras_hub.models.Task):
             (20, 12, 9)
         """
         series = self.check_series(series)
-        model = explanation.float32_twin(self, lambda: self.rebuilt(dtype="float32"))
-        mean, std = (np.asarray(w, np.float32)
+        model = explanation.twin(self, dtype, lambda d: self.rebuilt(dtype=d))
+        mean, std = (np.asarray(w, dtype)
                      for w in model.backbone.standardization.get_weights())
         names = explanation.names_or_ids(self.class_names, self.num_classes)
         results = []
         for start in range(0, len(series), batch_size):
             values, lengths = pad(series[start:start + batch_size])
             mask = (np.arange(values.shape[1])[None, :] < lengths[:, None])[:, :, None]
-            source = np.where(mask, values / std, 0.0).astype(np.float32)
-            offset = np.where(mask, mean / std, 0.0).astype(np.float32)
+            source = np.where(mask, values / std, 0.0).astype(dtype)
+            offset = np.where(mask, mean / std, 0.0).astype(dtype)
+            chosen = explanation.chosen_outputs(classes, names, len(values))
             contributions, constant, logits = explanation.decompose(
                 model, model.held_logits, source, (mask[:, :, 0], offset), 0,
-                self.num_classes, mode)
+                self.num_classes, mode, chosen)
+            explained = explanation.explained_ids(chosen, logits)
             for row, length in enumerate(lengths):
                 results.append(explanation.Explanation(
-                    None, contributions[row, :length], constant[row], logits[row], names))
+                    None, contributions[row, :length], constant[row],
+                    logits[row, explained[row]], [names[k] for k in explained[row]]))
         return results
 
     def classify(self, series, batch_size=256):
