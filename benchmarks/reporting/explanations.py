@@ -83,3 +83,40 @@ def _served(report):
             f"per request, {served['mean_tokens']:.0f} tokens on average, "
             f"{served['requests']} requests) took {timed('plain')}; exported with "
             f"`--jit_compile` (XLA), {timed('xla')}.")
+
+
+def _outside(name, entry):
+    """An entry outside the goal: its float32 error, its float64 one, its largest share."""
+    text = f"`{name}` {entry['max_relative_error']:.1e}"
+    if "float64_max_relative_error" in entry:
+        text += f", {entry['float64_max_relative_error']:.0e} in float64"
+    if "largest_share" in entry:
+        text += f"; shares up to {entry['largest_share']:.0e} x the largest logit"
+    return text
+
+
+def completeness_markdown(report):
+    """One line per task: the entries checked, the inputs each, the largest relative error and
+    whether every entry meets the goal, the entries outside it with their error in float64 and
+    their largest share against the largest logit; then the entries skipped, if any (from
+    benchmarks/explanation_completeness.json)."""
+    entries = report["entries"]
+    checked = {n: e for n, e in entries.items() if "skipped" not in e}
+    lines = ["| task | entries | inputs each | entries within the goal in float32 | largest "
+             "\\|sum + constant - logit\\| / max\\|logit\\| | goal |", "|---|---|---|---|---|---|"]
+    for task in sorted({e["task"] for e in checked.values()}):
+        rows = {n: e for n, e in checked.items() if e["task"] == task}
+        worst_name = max(rows, key=lambda n: rows[n]["max_relative_error"])
+        worst = rows[worst_name]["max_relative_error"]
+        met = "met" if worst <= report["goal"] else "**not met**"
+        within = sum(e["max_relative_error"] <= report["goal"] for e in rows.values())
+        outside = ", ".join(_outside(n, e) for n, e in rows.items()
+                            if e["max_relative_error"] > report["goal"])
+        lines.append(f"| {task} | {len(rows)} | {report['inputs']} | {within}"
+                     + (f" (not: {outside})" if outside else "") + f" | {worst:.1e} "
+                     f"(`{worst_name}`) | {met} (<= {report['goal']:.0e}) |")
+    skipped = {n: e["skipped"] for n, e in entries.items() if "skipped" in e}
+    if skipped:
+        lines += ["", "Skipped (no data here): " + "; ".join(
+            f"`{n}` ({why})" for n, why in skipped.items())]
+    return "\n".join(lines)
