@@ -649,19 +649,31 @@ def _other_rates(report):
     return {dtype: rates for dtype, rates in (report.get("matmul_rates") or {}).items() if rates}
 
 
-def _in_each_dtype(report, field, text):
-    """`text(rates)` of a rate `field`, "GFLOP/s" after it, for float32 and then each other
-    dtype measured (named when there is more than one)."""
-    others = {d: r[field] for d, r in _other_rates(report).items() if r.get(field)}
-    parts = [f"{text(report[field])} GFLOP/s" + (" in float32" if others else "")]
-    parts += [f"{text(rates)} GFLOP/s in {dtype}" for dtype, rates in others.items()]
-    return "; ".join(parts)
+def _product_rates(report, shape):
+    """A table of the measured product rates (GFLOP/s), one row per product and shape, one
+    column per dtype: the recurrent product inside the time loop, then the whole-sequence
+    products at the layers' own shapes."""
+    dtypes = {FLOAT32: report, **_other_rates(report)}
+    products = [("loop_matmul_flops_per_second", k,
+                 f"h'_(t-1) U in the time loop ({shape.batch}x{shape.units} by "
+                 f"{shape.units}x({k} {shape.units}))")
+                for k in sorted(report.get("loop_matmul_flops_per_second") or {})]
+    products += [("sequence_matmul_flops_per_second", key,
+                  f"W x, dW and dU over the sequence (n = {key.split(',')[0]}, "
+                  f"k = {key.split(',')[1]})")
+                 for key in sorted(report.get("sequence_matmul_flops_per_second") or {})]
+    lines = ["The products' measured rates, GFLOP/s:", "",
+             "| product | " + " | ".join(dtypes) + " |", "|---" * (len(dtypes) + 1) + "|"]
+    for field, key, label in products:
+        cells = [(rates.get(field) or {}).get(key) for rates in dtypes.values()]
+        lines.append(f"| {label} | " + " | ".join(
+            "" if rate is None else f"{float(rate) / 1e9:.1f}" for rate in cells) + " |")
+    return "\n".join(lines)
 
 
 def _ceiling(report):
     """The Speed page's sentences on how fast the recurrent layers could train here at best, from
     the measured product rates, and what the goal of 1.5x Keras' LSTM would take."""
-    rates = report.get("loop_matmul_flops_per_second") or {}
     lstm = [r for r in report["rows"] if r["layer"] == BASELINE and row_precision(r) == FLOAT32]
     ceiling = row_ceiling(report, {"layer": "rkm_lstm", "ngram": 1})
     if ceiling is None or not lstm:
@@ -671,21 +683,13 @@ def _ceiling(report):
     keras_best = max(lstm, key=lambda r: r["train_tokens_per_second"])
     baseline = keras_best["train_tokens_per_second"]
     flops = training_flops_per_token("rkm_lstm", shape, 1)
-    measured = _in_each_dtype(report, "loop_matmul_flops_per_second", lambda rates: ", ".join(
-        f"{float(rates[k]) / 1e9:.1f} (k = {k})" for k in sorted(rates)))
-    sentences = [f"Inside the time loop the recurrent product h'_(t-1) U ({shape.batch}x{shape.units} "
-                 f"by {shape.units}x(k {shape.units})) runs at {measured}."]
     sequence = report.get("sequence_matmul_flops_per_second") or {}
-    if sequence:
-        listed = _in_each_dtype(report, "sequence_matmul_flops_per_second", lambda rates: ", ".join(
-            f"{float(rates[key]) / 1e9:.1f} (n = {key.split(',')[0]}, k = {key.split(',')[1]})"
-            for key in sorted(rates)))
-        sentences.append(f"The whole-sequence products W x, dW and dU, at the layers' own shapes, "
-                         f"run at {listed}.")
+    sentences = [_product_rates(report, shape)]
     where = "their own rates" if sequence else "the 2048x2048 rate"
     sentences.append(
         f"The ceiling column is what a recurrent layer could train at with its two per-step "
-        f"products at the first rate, W x, dW and dU at {where} and no other work at all; "
+        f"products at the time loop's rates, W x, dW and dU at {where} and no other work at "
+        f"all; "
         f"its share column is that ceiling's FLOP/s as a share of the 2048x2048 rate, the most "
         f"the layer's share of matmul can be here. For `rkm_lstm` at 1-gram (the same five "
         f"products as Keras' LSTM) the ceiling is {ceiling:,.0f} tokens/s, "

@@ -6,22 +6,29 @@ import re
 from kasm_keras import paper, zoo
 from benchmarks.reporting import results
 
-# How each task's entry is loaded, fine-tuned and exported, and what it reads.
+# How each task's entry is loaded, explained and fine-tuned, and what it reads.
 USAGE = {
     zoo.CLASSIFICATION: (
         "classifier = kasm_keras.zoo.load(\"{name}\")  # a KernelTextClassifier\n"
         "classifier.classify([\"Oil prices rose as markets opened\"])\n"
+        "classifier.explain([\"Oil prices rose as markets opened\"])  # each token's share\n"
         "classifier.fit(texts, labels, epochs=1)  # fine-tunes"),
     zoo.LANGUAGE_MODEL: (
         "lm = kasm_keras.zoo.load(\"{name}\")  # a KernelCausalLM\n"
         "lm.generate(\"the company said\", max_length=30)\n"
         "lm.score_texts([\"the company said it expects higher sales\"])\n"
+        "lm.explain(\"the company said\")  # each word's share of the next word's logit\n"
         "lm.fit(token_windows, epochs=1)  # fine-tunes"),
     zoo.TIME_SERIES: (
         "model = kasm_keras.zoo.load(\"{name}\")  # a TimeSeriesClassifier\n"
         "model.classify([np.random.randn(20, {channels})])\n"
+        "model.explain([np.random.randn(20, {channels})])  # each step's and channel's share\n"
         "model.fit(series, labels, epochs=1)  # fine-tunes"),
 }
+# What tools/explain.py reads for each task's entry.
+EXPLAIN_INPUT = {zoo.CLASSIFICATION: "--text=\"Oil prices rose as markets opened\"",
+                 zoo.LANGUAGE_MODEL: "--prompt=\"the company said\"",
+                 zoo.TIME_SERIES: "--series=CASES.ts --cases=0"}
 
 
 def page_path(name):
@@ -120,6 +127,7 @@ def model_card(name, accuracies, zoo_dir=None):
         "```python", "import kasm_keras", "import numpy as np", "",
         USAGE[task].format(name=name, channels=info.get("channels", 1)), "```", "", "```",
         f"python tools/evaluate.py --zoo={name}",
+        f"python tools/explain.py --zoo={name} {EXPLAIN_INPUT[task]} --html=page.html",
         f"python tools/export.py --zoo={name} --export_dir=BASE", "```", ""]
     return "\n".join(lines)
 

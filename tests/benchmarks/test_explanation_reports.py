@@ -12,11 +12,11 @@ def test_the_completeness_table_counts_the_entries_within_the_goal_and_says_why_
         "b/lm": {"task": "language_model", "inputs": 50, "max_relative_error": 1e-6},
         "c/gone": {"skipped": "OSError: no data"}}}
     lines = explanations.completeness_markdown(report).splitlines()
-    classification = next(line for line in lines if line.startswith("| classification"))
-    assert "| 2 | 50 | 1 (not: `a/linear` 6.0e-02, 2e-10 in float64; shares up to 4e+05 x" \
-        in classification and classification.endswith("**not met** (<= 1e-04) |")
-    assert next(line for line in lines if line.startswith("| language_model")).endswith(
-        "| met (<= 1e-04) |")
+    assert "| classification | 2 | 50 | 1 of 2 | 6.0e-02 (`a/linear`) |" in lines
+    assert "| language_model | 1 | 50 | 1 of 1 | 1.0e-06 (`b/lm`) |" in lines
+    assert "The goal: at most 1e-04. Outside it in float32:" in lines
+    assert "- `a/linear`: 6.0e-02 in float32, 2e-10 in float64; its largest share is 4e+05 x " \
+        "its largest logit" in lines
     assert lines[-1] == "Skipped (no data here): `c/gone` (OSError: no data)"
 
 
