@@ -95,13 +95,43 @@ TABLE4_DATA = "mouse local field potentials (not public), mean leave-one-out acc
 
 
 def table2_accuracy(dataset, variant, ngram):
-    """The paper's test accuracy in %, or None where it reports none (n other than 1 and 3)."""
+    """The paper's test accuracy for a cell of Table 2, to compare a trained classifier with.
+
+    Args:
+        dataset: "ag_news", "dbpedia", "yahoo" or "yelp".
+        variant: a name from `kasm_keras.VARIANTS`.
+        ngram: the n-gram width n.
+
+    Returns:
+        The accuracy in % (a float), or None where the paper reports none (n other than 1
+            and 3, another dataset).
+
+    Examples:
+        >>> from kasm_keras import paper
+        >>> paper.table2_accuracy("ag_news", "rkm_cifg", 1)
+        92.29
+        >>> paper.table2_accuracy("ag_news", "rkm_cifg", 2) is None  # n = 1 and 3 only
+        True
+    """
     return TABLE2_ACCURACY.get(dataset, {}).get(variant, {}).get(ngram)
 
 
 def pytorch_table2_accuracy(dataset, variant, ngram):
-    """The PyTorch reproduction's test accuracy in % for a cell of Table 2, or None where it
-    reports none."""
+    """The PyTorch reproduction's test accuracy for a cell of Table 2.
+
+    Args:
+        dataset: "ag_news", "dbpedia", "yahoo" or "yelp".
+        variant: a name from `kasm_keras.VARIANTS`.
+        ngram: the n-gram width n.
+
+    Returns:
+        The accuracy in % (a float), or None where the reproduction reports none.
+
+    Examples:
+        >>> from kasm_keras import paper
+        >>> paper.pytorch_table2_accuracy("ag_news", "rkm_cifg", 3)
+        92.42
+    """
     return PYTORCH_TABLE2_ACCURACY.get(dataset, {}).get(variant, {}).get(ngram)
 
 
@@ -111,19 +141,64 @@ def _check_split(split):
 
 
 def table3_perplexity(corpus, variant, split="test"):
-    """The paper's perplexity for a cell of Table 3 on `split` ("valid" or "test"), or None where
-    it reports none."""
+    """The paper's perplexity for a cell of Table 3, to compare a trained language model with.
+
+    Args:
+        corpus: "ptb" or "wikitext2".
+        variant: a name from `kasm_keras.VARIANTS`.
+        split: "valid" or "test".
+
+    Returns:
+        The perplexity (a float), or None where the paper reports none.
+
+    Raises:
+        ValueError: `split` is neither "valid" nor "test".
+
+    Examples:
+        >>> from kasm_keras import paper
+        >>> paper.table3_perplexity("ptb", "rkm_lstm"), paper.table3_perplexity("ptb", "cnn")
+        (58.2, None)
+    """
     _check_split(split)
     return TABLE3_PERPLEXITY.get(corpus, {}).get(variant, {}).get(split)
 
 
 def pytorch_table3_perplexity(corpus, variant, split="test"):
-    """The PyTorch reproduction's perplexity for a cell of Table 3, or None where it reports
-    none (every cell but PTB's RKM-CIFG)."""
+    """The PyTorch reproduction's perplexity for a cell of Table 3.
+
+    Args:
+        corpus: "ptb" or "wikitext2".
+        variant: a name from `kasm_keras.VARIANTS`.
+        split: "valid" or "test".
+
+    Returns:
+        The perplexity (a float), or None where the reproduction reports none (every cell
+            but PTB's RKM-CIFG).
+
+    Raises:
+        ValueError: `split` is neither "valid" nor "test".
+
+    Examples:
+        >>> from kasm_keras import paper
+        >>> paper.pytorch_table3_perplexity("ptb", "rkm_cifg", "valid")
+        195.98
+    """
     _check_split(split)
     return PYTORCH_TABLE3_PERPLEXITY.get(corpus, {}).get(variant, {}).get(split)
 
 
 def table4_accuracy(variant):
-    """The paper's Table 4 accuracy in % for a variant (on the LFP recordings), or None."""
+    """The paper's Table 4 accuracy for a variant, on the mouse LFP recordings (`TABLE4_DATA`).
+
+    Args:
+        variant: a name from `kasm_keras.VARIANTS`.
+
+    Returns:
+        The mean leave-one-out accuracy in % (a float), or None for a name not in Table 4.
+
+    Examples:
+        >>> from kasm_keras import paper
+        >>> paper.table4_accuracy("rkm_cifg")
+        77.58
+    """
     return TABLE4_ACCURACY.get(variant)

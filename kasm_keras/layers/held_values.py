@@ -38,15 +38,50 @@ _SECANT_AT_ZERO = {"tanh": 1.0, "relu": 0.0}
 
 
 class Actual:
-    """The nonlinearities as they are: what `current()` gives outside `holding`."""
+    """The nonlinearities as they are: what `current()` gives outside `holding`.
+
+    Code that must also run held (a cell's update, a head's ReLU) calls its nonlinearities
+    through `current()`, which is this object except while explaining.
+
+    Examples:
+        >>> from kasm_keras.layers import held_values
+        >>> fn = held_values.current()  # outside `holding`: an `Actual`
+        >>> float(fn.sigmoid(0.0)), float(fn.activation("relu", -2.0)), fn.hold(3.0)
+        (0.5, 0.0, 3.0)
+    """
 
     def sigmoid(self, x):
+        """The logistic sigmoid of `x`.
+
+        Args:
+            x: a tensor.
+
+        Returns:
+            `sigmoid(x)`, of `x`'s shape and dtype.
+        """
         return ops.sigmoid(x)
 
     def activation(self, name, x):
+        """The Keras activation `name` applied to `x`.
+
+        Args:
+            name: an activation's name, e.g. "tanh", "relu" or "linear".
+            x: a tensor.
+
+        Returns:
+            The activation of `x`, of `x`'s shape and dtype.
+        """
         return activations.get(name)(x)
 
     def hold(self, x):
+        """`x` itself: outside `holding` nothing is held.
+
+        Args:
+            x: a tensor (a gate, a layer norm's 1/sigma).
+
+        Returns:
+            `x`.
+        """
         return x
 
 
@@ -54,14 +89,34 @@ class Held(Actual):
     """The nonlinearities of copy 0, held: each factor is computed on copy 0's rows (the real
     inputs) and given to every copy as a constant of the differentiation.
 
+    `holding` puts one in force; under it the network is linear in its inputs, so each
+    input's share of the outputs is exact.
+
     Args:
         rows: the batch size of one copy (an int or a scalar tensor).
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.layers import held_values
+        >>> held = held_values.Held(rows=1)
+        >>> x = np.array([[2.0], [-3.0]], "float32")  # copy 0: 2; copy 1: -3
+        >>> held.activation("tanh", x).numpy().round(3)  # tanh(2) / 2 times each copy's x
+        array([[ 0.964],
+               [-1.446]], dtype=float32)
     """
 
     def __init__(self, rows):
         self.rows = rows
 
     def hold(self, x):
+        """Copy 0's rows of `x`, given to every copy, as a constant of the differentiation.
+
+        Args:
+            x: a tensor whose first axis holds the copies, copy-major (`[copies * rows, ...]`).
+
+        Returns:
+            A tensor of `x`'s shape whose every copy is copy 0 of `x`, with no gradient.
+        """
         first = x[: self.rows]
         copies = tf.shape(x)[0] // self.rows
         multiples = tf.concat([[copies], tf.ones([tf.rank(x) - 1], tf.int32)], axis=0)
@@ -70,9 +125,31 @@ class Held(Actual):
         return tf.stop_gradient(held)
 
     def sigmoid(self, x):
+        """The sigmoid gate of copy 0, held for every copy.
+
+        Args:
+            x: the gate's pre-activations, copy-major.
+
+        Returns:
+            `hold(sigmoid(x))`, of `x`'s shape.
+        """
         return self.hold(ops.sigmoid(x))
 
     def activation(self, name, x):
+        """`x` times the activation's secant `f(a) / a` at copy 0's `a`, held for every copy.
+
+        On copy 0 this equals the activation itself; on every copy it is linear in `x`.
+
+        Args:
+            name: "tanh", "relu" or "linear".
+            x: the pre-activations, copy-major.
+
+        Returns:
+            A tensor of `x`'s shape.
+
+        Raises:
+            ValueError: `name` has no held form.
+        """
         if name == "linear":
             return x
         if name not in _SECANT_AT_ZERO:
@@ -90,11 +167,36 @@ _ACTUAL = Actual()
 
 
 def current():
-    """The nonlinearities in force: `Held` inside `holding`, `Actual` otherwise."""
+    """The nonlinearities in force: `Held` inside `holding`, `Actual` otherwise.
+
+    Returns:
+        An object with `sigmoid(x)`, `activation(name, x)` and `hold(x)`.
+
+    Examples:
+        >>> from kasm_keras.layers import held_values
+        >>> type(held_values.current()).__name__
+        'Actual'
+        >>> with held_values.holding(rows=2):
+        ...     type(held_values.current()).__name__
+        'Held'
+    """
     return getattr(_state, "held", None) or _ACTUAL
 
 
 def is_holding():
+    """Whether a `holding` context is in force (layers then skip what cannot be held).
+
+    Returns:
+        A bool.
+
+    Examples:
+        >>> from kasm_keras.layers import held_values
+        >>> with held_values.holding(rows=2):
+        ...     held_values.is_holding()
+        True
+        >>> held_values.is_holding()
+        False
+    """
     return getattr(_state, "held", None) is not None
 
 
@@ -110,8 +212,8 @@ def holding(rows):
     Args:
         rows: one copy's batch size (an int or a scalar tensor).
 
-    Yields:
-        The `Held` nonlinearities in force.
+    Returns:
+        A context manager; entering it gives the `Held` nonlinearities in force.
 
     Examples:
         >>> import numpy as np, kasm_keras
@@ -132,7 +234,26 @@ def holding(rows):
 
 
 def tile_rows(x, copies):
-    """`x` repeated `copies` times along the batch axis, copy-major (as the inputs are)."""
+    """`x` repeated `copies` times along the batch axis, copy-major (as the inputs are).
+
+    A network run under `holding` tiles with it whatever it reads per row besides the source
+    (masks, offsets), so that every copy sees its row's own.
+
+    Args:
+        x: a tensor (or array) `[batch, ...]`.
+        copies: how many copies (an int or a scalar tensor).
+
+    Returns:
+        A tensor `[copies * batch, ...]`: rows `[k * batch, (k + 1) * batch)` are `x`.
+
+    Examples:
+        >>> from kasm_keras.layers import held_values
+        >>> held_values.tile_rows([[1, 2], [3, 4]], 2).numpy()
+        array([[1, 2],
+               [3, 4],
+               [1, 2],
+               [3, 4]], dtype=int32)
+    """
     x = tf.convert_to_tensor(x)
     if isinstance(copies, int) and copies == 1:
         return x
@@ -141,8 +262,24 @@ def tile_rows(x, copies):
 
 
 def cheaper_mode(sources, outputs):
-    """"forward" when there are no more sources than outputs explained: both cost about one
-    pass per source or output, besides the real and the constant's copies."""
+    """The cheaper mode of `decompose`: "forward" when there are no more sources than outputs
+    explained, "reverse" otherwise.
+
+    Forward accumulation costs about one pass per source and reverse accumulation about one
+    per output, besides the real and the constant's copies.
+
+    Args:
+        sources: how many sources are shared out (e.g. a document's tokens).
+        outputs: how many outputs are explained.
+
+    Returns:
+        "forward" or "reverse".
+
+    Examples:
+        >>> from kasm_keras.layers import held_values
+        >>> held_values.cheaper_mode(sources=3, outputs=4), held_values.cheaper_mode(40, 4)
+        ('forward', 'reverse')
+    """
     return "forward" if sources <= outputs else "reverse"
 
 

@@ -9,9 +9,30 @@ SCALE_SUFFIX = "_scale"
 
 
 def quantize(matrix, axis=0, scale_dtype=np.float32):
-    """(int8 values, scales): each slice along `axis` (0: each column, 1: each row) scaled so its
-    largest magnitude is 127 (a slice of zeros gets scale 1); the scales keep their axis of size
-    1, in `scale_dtype`, and the values are rounded against the scales as stored."""
+    """A matrix as int8 values and a scale per column (or per row), their product the matrix.
+
+    Each slice along `axis` is scaled so its largest magnitude is 127 (a slice of zeros gets
+    scale 1); the values are rounded against the scales as stored, so `values * scales` is
+    what a reader gets back.
+
+    Args:
+        matrix: a 2-D array (converted to float32).
+        axis: 0 for a scale per column, 1 for a scale per row.
+        scale_dtype: the scales' NumPy dtype.
+
+    Returns:
+        `(values, scales)`: int8 values of `matrix`'s shape, and the scales with `axis` kept
+            at size 1 (`(1, columns)` for axis 0), in `scale_dtype`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.layers import int8_storage
+        >>> values, scales = int8_storage.quantize([[1.0, 0.0], [-0.5, 0.0]])
+        >>> values.tolist(), values.dtype, scales.shape
+        ([[127, 0], [-64, 0]], dtype('int8'), (1, 2))
+        >>> (values * scales).round(2).tolist()  # back, to rounding
+        [[1.0, 0.0], [-0.5, 0.0]]
+    """
     matrix = np.asarray(matrix, dtype=np.float32)
     largest = np.abs(matrix).max(axis=axis, keepdims=True)
     scales = np.where(largest > 0, largest / 127.0, 1.0).astype(scale_dtype)
@@ -20,9 +41,30 @@ def quantize(matrix, axis=0, scale_dtype=np.float32):
 
 
 def read(store, count, where):
-    """The `count` arrays of a layer's weight store, int8 matrices rescaled to float32, each read
-    once; None when the store's keys are not the layer's (Keras' own loading then says what is
-    wrong). `where` names the layer (and file) in errors."""
+    """The `count` arrays of a layer's weight store, int8 matrices rescaled to float32.
+
+    Each array is read once. A store whose keys are not the layer's gives None, so that Keras'
+    own loading then says what is wrong.
+
+    Args:
+        store: a layer's weight store (a mapping from "0", "1", ... and "<i>_scale" to arrays).
+        count: how many variables the layer has.
+        where: the layer (and file) that errors name.
+
+    Returns:
+        A list of `count` NumPy arrays (int8 ones rescaled to float32), or None.
+
+    Raises:
+        ValueError: the store holds scales, but its keys or shapes do not fit the layer.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.layers import int8_storage
+        >>> values, scales = int8_storage.quantize([[1.0], [-0.5]])
+        >>> store = {"0": values, "0_scale": scales, "1": np.zeros(1, "float32")}
+        >>> [a.round(2).tolist() for a in int8_storage.read(store, 2, where="cell")]
+        [[[1.0], [-0.5]], [0.0]]
+    """
     keys = set(store.keys())
     scaled = {k[:-len(SCALE_SUFFIX)] for k in keys if k.endswith(SCALE_SUFFIX)}
     expected = {str(i) for i in range(count)}

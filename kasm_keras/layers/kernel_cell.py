@@ -14,11 +14,26 @@ NGRAM_PADDINGS = ("causal", "same")
 
 
 def math_dtype(compute_dtype):
-    """Gates, the cell update and the layer norm run in float32 under a 16-bit policy."""
+    """The dtype the gates, the cell update and the layer norm compute in.
+
+    They run in float32 under a 16-bit policy, so the memory c_t does not lose its small
+    updates to rounding; any other compute dtype is kept.
+
+    Args:
+        compute_dtype: a layer's compute dtype, e.g. "float32" or "bfloat16".
+
+    Returns:
+        The dtype's name: "float32" for "float16" and "bfloat16", `compute_dtype` otherwise.
+
+    Examples:
+        >>> from kasm_keras.layers.kernel_cell import math_dtype
+        >>> math_dtype("bfloat16"), math_dtype("float64")
+        ('float32', 'float64')
+    """
     return "float32" if compute_dtype in ("float16", "bfloat16") else compute_dtype
 
 
-def drawn_in_float32(initializer, dtype):
+def _drawn_in_float32(initializer, dtype):
     """`initializer` for a variable of `dtype`: a 16-bit variable's initial value is drawn in
     float32 and rounded, since some initializers have no 16-bit kernel (the orthogonal one's QR
     has none for bfloat16, so a pure bfloat16 layer could not be built). Any other dtype gets
@@ -170,7 +185,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         self.kernel = self.add_weight(
             shape=(self.ngram * input_dim, width),
             name="kernel",
-            initializer=drawn_in_float32(self.kernel_initializer, self.variable_dtype),
+            initializer=_drawn_in_float32(self.kernel_initializer, self.variable_dtype),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
@@ -179,7 +194,7 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
             self.recurrent_kernel = self.add_weight(
                 shape=(self.units, width),
                 name="recurrent_kernel",
-                initializer=drawn_in_float32(self.recurrent_initializer, self.variable_dtype),
+                initializer=_drawn_in_float32(self.recurrent_initializer, self.variable_dtype),
                 regularizer=self.recurrent_regularizer,
                 constraint=self.recurrent_constraint,
             )
@@ -387,7 +402,15 @@ class KernelCell(keras.layers.Layer, DropoutRNNCell):
         return ops.cast(h, self.compute_dtype), [ops.cast(h, h_prev.dtype), ops.cast(c, c_prev.dtype)]
 
     def load_own_variables(self, store):
-        """Also reads kernels the zoo stored as int8 (`int8_storage`); every array once."""
+        """Loads the cell's variables from `store`, also kernels the zoo stored as int8.
+
+        Args:
+            store: the layer's weight store; int8 matrices with their "<i>_scale" are rescaled
+                to float32 (`int8_storage.read`), every array read once.
+
+        Raises:
+            ValueError: the store holds scales, but its keys or shapes do not fit the cell.
+        """
         variables = self._trainable_variables + self._non_trainable_variables
         source = getattr(store, "path_or_io", None)  # the weights file, where Keras says
         where = self.path + (f" in {os.fspath(source)}"

@@ -31,7 +31,21 @@ from kasm_keras.layers.kernel_cell import math_dtype
 
 
 def signs(units, seed=0):
-    """The fixed vector v of random signs (+1 or -1), float32 `[units]`."""
+    """The fixed vector v of random signs that `memory_kernel` pushes each candidate by.
+
+    Args:
+        units: its length, the cell's d.
+        seed: the seed of the draw; one seed gives one vector.
+
+    Returns:
+        A float32 NumPy array `[units]` of +1 and -1.
+
+    Examples:
+        >>> from kasm_keras.layers.memory_kernel import signs
+        >>> v = signs(6)
+        >>> sorted(set(v.tolist())), v.dtype
+        ([-1.0, 1.0], dtype('float32'))
+    """
     return np.where(np.random.default_rng(seed).random(units) < 0.5, -1.0, 1.0).astype(
         np.float32)
 
@@ -105,9 +119,24 @@ def memory_kernel(rnn, sequences, mask=None, seed=0):
 
 
 def by_lag(kernels, lengths):
-    """The mean of `K[t, t - lag]` over the real steps of every sequence, per lag (0, 1, ...):
-    how far back a cell remembers. `kernels`: `[batch, time, time]` (`memory_kernel`);
-    `lengths`: each sequence's real steps. Returns (means, counts), NumPy arrays over lags."""
+    """The mean of `K[t, t - lag]` over the real steps of every sequence, per lag: how far back
+    a cell remembers.
+
+    Args:
+        kernels: memory kernels `[batch, time, time]`, as `memory_kernel` gives.
+        lengths: each sequence's number of real steps.
+
+    Returns:
+        `(means, counts)`: float NumPy arrays over the lags 0, 1, ... up to the longest
+            length less 1; `counts[lag]` is how many entries `means[lag]` averages.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.layers.memory_kernel import by_lag
+        >>> kernel = np.array([[[1.0, 0.0], [0.5, 1.0]]])  # one sequence of 2 steps
+        >>> by_lag(kernel, [2])
+        (array([1. , 0.5]), array([2., 1.]))
+    """
     width = int(max(lengths))
     sums, counts = np.zeros(width), np.zeros(width)
     for kernel, length in zip(kernels, lengths):

@@ -3,7 +3,7 @@
 TensorFlow's automatic gradient of a `while_loop` runs, at every step of the backward loop, the
 gradient of every forward op: a small `h_{t-1}^T dz_t` matmul for dU, broadcast bookkeeping for
 each elementwise op, and a push and pop for each intermediate. Here the forward loop keeps h'_{t-1}
-and only the activations the hand-derived gradient reads (`saved_keys`); the backward loop
+and only the activations the hand-derived gradient reads (`_saved_keys`); the backward loop
 carries dh'_t and dc_t through `dz_t U^T` (U^T transposed once, not at every step). dU is then
 one large product over all steps, and the layer norm's gain and bias gradients are added up
 elementwise in the loop and reduced over the batch once.
@@ -16,7 +16,7 @@ hold this loop to Keras' automatic gradient of `backend.rnn`.
 import tensorflow as tf
 
 
-def saved_keys(spec, params):
+def _saved_keys(spec, params):
     """What the backward pass reads of each forward step (the rest it never needs)."""
     keys = []
     if spec.output_gate:
@@ -44,8 +44,8 @@ def _steps(count, step, state, reverse=False):
     """`state = step(t, state)` for t in 0..count-1 (or back down), `UNROLL` steps per iteration.
 
     Each loop variable costs a handful of control ops per iteration of a `while_loop`;
-    unrolling shares them between steps (on the 2-core CPU 4 steps per iteration beat 1, 2 and
-    8). The steps left over run one per iteration in a second loop.
+    unrolling shares them between steps. The steps left over run one per iteration in a second
+    loop.
     """
     blocks = count // UNROLL
 
@@ -125,14 +125,42 @@ def _backward_step(cell, s, dh, dc, params):
 
 def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_mask=None,
         zero_output_for_mask=False):
-    """Run a `KernelCell` over time-major `projected` (time, batch, k d): (outputs, h_T, c_T).
+    """Run a `KernelCell` over a sequence of projected inputs, with a hand-written gradient.
 
-    Time-major in and out (outputs are (time, batch, d)) because the loop reads and writes one
-    step at a time; the caller transposes the narrower tensors (x before the projection).
+    Time-major in and out because the loop reads and writes one step at a time; the caller
+    transposes the narrower tensors (x before the projection). `KernelRNN`'s "fused"
+    implementation calls it.
 
-    `params`: the cell's `update_weights()`. `mask` is a
-    (batch, time) bool tensor; masked steps keep the state and output it (the previous step's
-    output, h0 before any), or zeros with `zero_output_for_mask`.
+    Args:
+        cell: a built `KernelCell` of a sequential variant.
+        projected: `cell.project_sequence` of the inputs, time-major `(time, batch, k d)`, in
+            the compute dtype.
+        h0: h'_0, `(batch, d)`, in the dtype the update computes in (`math_dtype`).
+        c0: c_0, `(batch, d)`, in `h0`'s dtype.
+        recurrent_kernel: U `(d, k d)` in the compute dtype, or None for the variants without
+            recurrence.
+        params: `cell.update_weights()`.
+        mask: a `(batch, time)` bool tensor, or None. Masked steps keep the state and output
+            it (the previous step's output, h0 before any).
+        recurrent_mask: a dropout mask `(batch, d)` multiplied into h'_{t-1}, or None.
+        zero_output_for_mask: output zeros at masked steps instead.
+
+    Returns:
+        `(outputs, h_T, c_T)`: outputs `(time, batch, d)` and the final states `(batch, d)`,
+            in `h0`'s dtype.
+
+    Examples:
+        >>> import numpy as np, tensorflow as tf, kasm_keras
+        >>> from kasm_keras.layers import tf_loop
+        >>> cell = kasm_keras.KernelCell(4, variant="rkm_cifg")
+        >>> cell.build((None, 3))
+        >>> x = np.random.randn(2, 5, 3).astype("float32")  # (batch, time, m)
+        >>> projected = tf.transpose(cell.project_sequence(x), [1, 0, 2])
+        >>> zeros = tf.zeros([2, 4])
+        >>> outputs, h, c = tf_loop.run(
+        ...     cell, projected, zeros, zeros, cell.recurrent_kernel, cell.update_weights())
+        >>> outputs.shape, h.shape
+        (TensorShape([5, 2, 4]), TensorShape([2, 4]))
     """
     spec = cell.spec
     math_dtype = h0.dtype
@@ -158,7 +186,7 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
         z_ta = tf.TensorArray(compute_dtype, size=time_steps).unstack(projected)
         # The backward loop reads h'_{t-1} and then stacks it for dU: keep it after a read.
         keep = {k: tf.TensorArray(math_dtype, size=time_steps, clear_after_read=False)
-                for k in ["h"] * recurrent + saved_keys(spec, fixed)}
+                for k in ["h"] * recurrent + _saved_keys(spec, fixed)}
         out_ta = tf.TensorArray(math_dtype, size=time_steps)
 
         def body(t, state):
@@ -196,7 +224,7 @@ def run(cell, projected, h0, c0, recurrent_kernel, params, mask=None, recurrent_
 
             def back(t, state):
                 gh, gc, gout, dz_ta, param_sums = state
-                s = {k: keep[k].read(t) for k in saved_keys(spec, fixed)}
+                s = {k: keep[k].read(t) for k in _saved_keys(spec, fixed)}
                 if mask_tm is None:  # the outputs are the states: nothing flows output to output
                     dh, dc = gh + d_out_ta.read(t), gc
                     gh_prev, gc_prev, gout_prev = None, None, gout

@@ -152,7 +152,22 @@ def get_variant(name):
 
 
 def equations(variant):
-    """Table 1's row for a variant, as text: (z'_t, c_t, h'_t)."""
+    """Table 1's row for a variant, as text, as the paper writes it.
+
+    Args:
+        variant: a name from `kasm_keras.VARIANTS`, or a `Variant`.
+
+    Returns:
+        `(z'_t, c_t, h'_t)`: three strings, what z'_t is computed from, c_t and h'_t.
+
+    Raises:
+        ValueError: `variant` is not a variant.
+
+    Examples:
+        >>> from kasm_keras.layers.variants import equations
+        >>> equations("rkm_cifg")
+        ("[x_t, h'_{t-1}]", '(1 - f_t) * c~_t + f_t * c_{t-1}', 'o_t * c_t')
+    """
     v = get_variant(variant)
     candidate = "tanh(c~_t)" if v.candidate_activation == "tanh" else "c~_t"
     scale = {"gate": "eta_t", "coupled": "(1 - f_t)", "sigma": "s_i"}[v.input_scale]
