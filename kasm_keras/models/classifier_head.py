@@ -18,7 +18,27 @@ HEAD_CONFIG = ("num_classes", "hidden_dim", "dropout", "class_names", "seed")
 
 class ClassifierHead:
     """Mixin for a keras-hub `Task` whose model is backbone -> the authors' head; it comes
-    first among the task's bases, and its `__init__` builds the functional model."""
+    first among the task's bases, and its `__init__` builds the functional model.
+
+    Args:
+        backbone: the family's backbone (a functional model with a pooled output).
+        num_classes: the number of classes.
+        activation: of the last layer ("softmax"), or None for logits.
+        hidden_dim: width of the hidden layer.
+        dropout: rate of both dropout layers.
+        class_names: the classes' names in id order, or None.
+        seed: seed of the dropout layers, or None.
+        preprocessor: the task's preprocessor, or None.
+        **kwargs: passed to `keras.Model`.
+
+    Examples:
+        >>> import kasm_keras
+        >>> classifier = kasm_keras.KernelTextClassifier.from_preset("ag_news/rkm_cifg_1gram")
+        >>> isinstance(classifier, kasm_keras.models.classifier_head.ClassifierHead)
+        True
+        >>> classifier.num_classes, classifier.hidden_dim
+        (4, 300)
+    """
 
     def __init__(self, backbone, num_classes, activation=None, hidden_dim=300, dropout=0.5,
                  class_names=None, seed=None, preprocessor=None, **kwargs):
@@ -86,6 +106,11 @@ class ClassifierHead:
         self.seed = seed
 
     def get_config(self):
+        """The task's config, with the head's arguments added to the keras-hub task's.
+
+        Returns:
+            A dict that `from_config` rebuilds the task from.
+        """
         config = super().get_config()
         config.update({
             "num_classes": self.num_classes,
@@ -96,7 +121,11 @@ class ClassifierHead:
 
     def get_compile_config(self):
         """Nothing: keras-hub's `compile` is custom, so Keras could not restore it on loading
-        (and warns); a loaded model gets the defaults a new one gets."""
+        (and warns); a loaded model gets the defaults a new one gets.
+
+        Returns:
+            None.
+        """
         return None
 
     def rebuilt(self, activation="same", dtype="same"):

@@ -23,7 +23,24 @@ EXACT_EMBEDDING_ROWS = 4096
 
 
 def read_json(path):
-    """The JSON value in `path`; a ZooError naming it when it is missing or unreadable."""
+    """Reads a JSON file of an entry or a run.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The JSON value it holds.
+
+    Raises:
+        ZooError: naming `path`, when it is missing or unreadable.
+
+    Examples:
+        >>> import os
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> read_json(os.path.join(directory, "metadata.json"))["kasm_keras"]["classes"]
+        ['World', 'Sports', 'Business', 'Sci/Tech']
+    """
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -34,8 +51,24 @@ def read_json(path):
 
 
 def number(metadata, key, where, scale=1.0):
-    """`metadata[key]` as a finite float times `scale` (100: a fraction in percent), None when
-    absent; a ZooError naming `where` (the registry's record) when it is not a number."""
+    """A number of an entry's metadata, checked, as `info` reports it.
+
+    Args:
+        metadata: the entry's metadata, a dict.
+        key: the number's key.
+        where: what to name in the error: the registry and its record.
+        scale: multiplies the number (100: a fraction in percent).
+
+    Returns:
+        `metadata[key]` times `scale`, a float; None when `metadata` has no `key`.
+
+    Raises:
+        ZooError: the value is not a finite number.
+
+    Examples:
+        >>> number({"test_accuracy": 0.5}, "test_accuracy", "registry.json: entry 'x'", 100)
+        50.0
+    """
     value = metadata.get(key)
     if value is None:
         return None
@@ -60,8 +93,23 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
     "2"; the language model's `TiedEmbedding`, whose "1" is its bias, from "0", "2", "3".
     With `embedding_layer=None` every array is float16. `int8_matrices_under`: the layers
     ("cell": every layer's `cell`) whose own matrices are stored as int8 with a scale per column
-    (`kasm_keras.layers.int8_storage`, which `KernelCell` reads). (A new file: HDF5 never returns
-    the space of deleted arrays.)"""
+    (`kasm_keras.layers.int8_storage`, which `KernelCell` reads). The file is written anew and
+    replaces the old one, since HDF5 never returns the space of deleted arrays.
+
+    Args:
+        path: the `.weights.h5` file, rewritten in place.
+        embedding_layer: the name of the embedding layer whose table is split into float16
+            and int8 rows, or None to store every array as float16.
+        exact_rows: how many of the table's first rows stay float16.
+        int8_keys: where the int8 rows and their scales are stored beside the table.
+        int8_matrices_under: the layers whose matrices are stored as int8, or None.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> classifier = zoo.load("ag_news/rkm_cifg_1gram")
+        >>> classifier.backbone.save_weights("model.weights.h5")
+        >>> zoo.compact_weights("model.weights.h5")
+    """
     compact = path + ".compact"
     with h5py.File(path, "r") as source, h5py.File(compact, "w") as target:
         def copy(key, item):
@@ -93,9 +141,24 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
 
 
 def write_metadata(directory, metadata, task=None):
-    """keras-hub's metadata.json with ours under "kasm_keras" (replaced if already there). With
-    `task` (the model saved), its "tasks" names the task's own class: keras-hub records the
-    first base class of every task of the backbone, which for these families is a mixin."""
+    """Adds our metadata to the metadata.json keras-hub wrote in a saved preset.
+
+    With `task`, its "tasks" names the task's own class: keras-hub records the first base
+    class of every task of the backbone, which for these families is a mixin.
+
+    Args:
+        directory: the preset directory keras-hub saved.
+        metadata: what to write under "kasm_keras" (replacing what is there).
+        task: the task saved, or None to leave "tasks" as keras-hub wrote it.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> classifier = zoo.load("ag_news/rkm_cifg_1gram")
+        >>> classifier.save_to_preset("my_preset")
+        >>> write_metadata("my_preset", {"dataset": "ag_news"}, classifier)
+        >>> read_json("my_preset/metadata.json")["kasm_keras"]
+        {'dataset': 'ag_news'}
+    """
     path = os.path.join(directory, "metadata.json")
     written = read_json(path)
     if task is not None:
@@ -103,22 +166,64 @@ def write_metadata(directory, metadata, task=None):
     write_text(path, json.dumps({**written, "kasm_keras": metadata}, indent=2) + "\n")
 
 
-def entry_bytes(directory, files):
+def _entry_bytes(directory, files):
+    """The size of `files` in `directory` together."""
     return sum(os.path.getsize(os.path.join(directory, f)) for f in files)
 
 
 def digests(directory, files, name, max_bytes):
-    """{file: sha256} of an entry's files in `directory`; a ZooError when together they are
-    over `max_bytes`."""
-    size = entry_bytes(directory, files)
+    """The sha256 digests of an entry's files, for its registry record.
+
+    Args:
+        directory: the entry's folder.
+        files: the file names, relative to `directory`.
+        name: the entry's name, for the error.
+        max_bytes: the most bytes the files may have together.
+
+    Returns:
+        {file: sha256}.
+
+    Raises:
+        ZooError: the files together are over `max_bytes`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> files = digests(directory, zoo.PRESET_FILES, "ag_news/rkm_cifg_1gram",
+        ...                 zoo.MAX_ENTRY_BYTES)
+        >>> files == zoo.registry()["ag_news/rkm_cifg_1gram"]["files"]
+        True
+    """
+    size = _entry_bytes(directory, files)
     if size > max_bytes:
         raise ZooError(f"{name}: {size:,} bytes, over the zoo's {max_bytes:,} per entry")
     return {f: file_digest(os.path.join(directory, f)) for f in files}
 
 
 def task_from_preset(cls, directory, sources, what):
-    """`cls.from_preset(directory)` without its weights (safe mode), its failures named: a
-    ZooError saying that `sources` (the files it read) do not make `what`."""
+    """A task made from a preset's configs, without its weights, its failures named.
+
+    Args:
+        cls: the task's class; its `from_preset(directory, load_weights=False)` is called.
+        directory: the preset directory.
+        sources: the files it reads, for the error ("task.json and config.json").
+        what: what they should make, for the error ("text classifier").
+
+    Returns:
+        An instance of `cls`, its weights not loaded.
+
+    Raises:
+        ZooError: the configs do not make an instance of `cls`.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> task = task_from_preset(kasm_keras.KernelTextClassifier, directory,
+        ...                         "task.json and config.json", "text classifier")
+        >>> type(task).__name__
+        'KernelTextClassifier'
+    """
     try:
         task = cls.from_preset(directory, load_weights=False)
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -128,7 +233,7 @@ def task_from_preset(cls, directory, sources, what):
     return task
 
 
-def every_weight(load):
+def _every_weight(load):
     """`load()` (a Keras weights load), with Keras' warning "Skipping nested container ...
     Affected layers will retain their freshly-initialized weights" raised as an error: a file
     that leaves layers untrained does not fit."""
@@ -138,28 +243,80 @@ def every_weight(load):
 
 
 def load_weights(directory, loads):
-    """Runs each (file name, load function) of `loads` on the preset's file; weights that do
-    not fit the configs, or leave a layer without its weights, are named."""
+    """Loads a preset's weight files, each by its own function, every weight checked.
+
+    Keras' warning that a file leaves layers with fresh weights is an error here: a file that
+    leaves a layer untrained does not fit.
+
+    Args:
+        directory: the preset directory.
+        loads: (file name, load function of the file's path) pairs.
+
+    Raises:
+        ZooError: naming the file whose weights do not fit the configs, or leave a layer
+            without its weights.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> backbone = kasm_keras.KernelTextClassifier.from_preset(directory).backbone
+        >>> load_weights(directory, [("model.weights.h5", backbone.load_weights)])
+    """
     for file_name, load in loads:
         path = os.path.join(directory, file_name)
         try:
-            every_weight(lambda: load(path))
+            _every_weight(lambda: load(path))
         except Exception as error:  # h5py and Keras raise many types for arrays that do not fit
             raise ZooError(f"{path} does not fit the model of task.json and config.json "
                            f"({type(error).__name__}: {error})") from error
 
 
 def load_task_weights(task, directory):
-    """Loads a preset's `task.weights.h5` and `model.weights.h5` into `task` (a classifier of
-    either family, made from the preset's configs); returns it."""
+    """Loads a classifier preset's `task.weights.h5` and `model.weights.h5` into its task.
+
+    Args:
+        task: a classifier of either family, made from the preset's configs
+            (`task_from_preset`).
+        directory: the preset directory.
+
+    Returns:
+        `task`, its weights loaded.
+
+    Raises:
+        ZooError: as `load_weights`.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> task = kasm_keras.KernelTextClassifier.from_preset(directory, load_weights=False)
+        >>> load_task_weights(task, directory).classify(["Oil prices rose as markets opened"])
+        ['Business']
+    """
     load_weights(directory, (("task.weights.h5", task.load_task_weights),
                              ("model.weights.h5", task.backbone.load_weights)))
     return task
 
 
 def check_metadata(directory, fields):
-    """Files that match their digests can still disagree with each other: each (key, value)
-    of `fields` (what the configs say) against the entry's metadata.json, when it gives one."""
+    """Checks what an entry's configs say against its metadata.json.
+
+    Files that match their digests can still disagree with each other.
+
+    Args:
+        directory: the entry's folder; nothing is checked when it has no metadata.json.
+        fields: (key, value) pairs: what the configs say of each metadata key.
+
+    Raises:
+        ZooError: the metadata gives a key another value.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> check_metadata(directory, [("classes", ["World", "Sports", "Business",
+        ...                                         "Sci/Tech"])])
+    """
     path = os.path.join(directory, "metadata.json")
     if not os.path.exists(path):
         return
@@ -172,7 +329,21 @@ def check_metadata(directory, fields):
 
 
 def check_vocabulary(task, directory):
-    """The preset's vocabulary has as many tokens as config.json's embedding has rows."""
+    """Checks that a preset's vocabulary has as many tokens as its embedding has rows.
+
+    Args:
+        task: the task made from the preset, with its preprocessor.
+        directory: the preset directory, for the error.
+
+    Raises:
+        ZooError: the two sizes differ.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras import zoo
+        >>> directory = zoo.entry_dir("ag_news/rkm_cifg_1gram")
+        >>> check_vocabulary(kasm_keras.KernelTextClassifier.from_preset(directory), directory)
+    """
     tokenizer = task.preprocessor.tokenizer
     if tokenizer.vocabulary_size() != task.backbone.vocabulary_size:
         raise ZooError(f"{directory}/assets/tokenizer/vocabulary.txt has "
@@ -182,9 +353,34 @@ def check_vocabulary(task, directory):
 
 def stage_classifier(family, model, name, folder, metadata, evaluate, reference, max_change,
                      change):
-    """A classifier family's `stage`: `family.save_entry`, loaded back, its accuracy measured
-    (`evaluate`) and refused when it is more than `max_change` from `reference` (`change` says
-    why it moved)."""
+    """Writes a classifier's entry files and checks them: a classifier family's `stage`.
+
+    The entry is saved (`family.save_entry`), loaded back, and its accuracy measured, so that
+    what is published is what was measured.
+
+    Args:
+        family: the classifier's family.
+        model: the trained classifier.
+        name: the entry's name.
+        folder: the scratch folder the files are written into.
+        metadata: the entry's metadata.
+        evaluate: a function of the stored model giving its test accuracy, or None.
+        reference: the trained model's test accuracy, or None.
+        max_change: the most the stored entry's accuracy may differ from `reference`.
+        change: what the error says of why it moved.
+
+    Returns:
+        ({file: sha256}, the registry's metadata summary), as `install_entry` takes them.
+
+    Raises:
+        ZooError: the stored entry's accuracy moved more than `max_change`, or its files are
+            too large.
+
+    Examples:
+        >>> files, summary = stage_classifier(family, model, "ag_news/rkm_cifg_1gram",
+        ...                                   "scratch", metadata, evaluate, 0.9158, 0.002,
+        ...                                   "float16 storage moved it")
+    """
     family.save_entry(model, folder, metadata)
     stored = family.load_preset(folder)
     if evaluate is not None:

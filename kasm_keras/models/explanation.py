@@ -17,7 +17,7 @@ class Explanation:
     the parts, `contributions` plus `constant` is `logits`, to the rounding of the dtype the
     explanation computed in (float32 unless `explain(dtype="float64")`).
 
-    Attributes:
+    Args:
         tokens: the input's tokens as the tokenizer writes them (unknown words as its
             unknown token); None for a time series, whose parts are (step, channel).
         contributions: float32 (float64 if asked) `[len(tokens), outputs]`, or `[time, channels, outputs]` for
@@ -59,10 +59,33 @@ DTYPES = ("float32", "float64")
 
 
 def twin(task, dtype, rebuild):
-    """The model an `explain` computes with: `task` itself when it computes in `dtype`;
-    otherwise a copy in `dtype`, made once by `rebuild(dtype)` and kept on the task, given the
-    task's weights as they are now. float32 unless asked: float64 is for models whose shares
-    are far larger than their logits (see the explanations guide)."""
+    """The model an `explain` computes with, in the dtype asked for.
+
+    float32 unless asked: float64 is for models whose shares are far larger than their logits
+    (see the explanations guide).
+
+    Args:
+        task: the model explained.
+        dtype: "float32" or "float64".
+        rebuild: a function of a dtype that makes a copy of `task` in it.
+
+    Returns:
+        `task` itself when it computes in `dtype`; otherwise its copy in `dtype`, made once
+            by `rebuild(dtype)` and kept on the task, given the task's weights as they are now.
+
+    Raises:
+        ValueError: `dtype` is not one of `DTYPES`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> classifier = zoo.load("ag_news/rkm_cifg_1gram")
+        >>> model = twin(classifier, "float64",
+        ...              lambda dtype: classifier.rebuilt(activation=None, dtype=dtype))
+        >>> model.backbone.dtype_policy.name
+        'float64'
+        >>> twin(classifier, "float32", None) is classifier
+        True
+    """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if task.backbone.dtype_policy.name == dtype:
@@ -79,10 +102,46 @@ def twin(task, dtype, rebuild):
 
 def decompose(model, forward, source, extras, feature_axes, num_outputs, mode="auto",
               chosen=None):
-    """`held_values.decompose(forward, ...)` as NumPy arrays, traced once per `model` (kept on
-    it) and reused for any batch and length. `mode` "auto" picks the cheaper accumulation
-    (`held_values.cheaper_mode`) from the number of sources of this batch and of outputs
-    chosen (`chosen`: `[batch, k]` output ids, `held_values.TOP` or None for all)."""
+    """Runs `held_values.decompose(forward, ...)` as a traced function, results as NumPy.
+
+    The function is traced once per `model` and `forward` (kept on the model) and reused for
+    any batch and length.
+
+    Args:
+        model: the model that keeps the traced function.
+        forward: the network from the sources to the outputs, as `held_values.decompose`
+            takes it.
+        source: the inputs shared out, `[batch, ..., features]`.
+        extras: more tensors `forward` takes (masks, offsets), a sequence.
+        feature_axes: how many trailing axes of `source` are one source's features.
+        num_outputs: how many outputs the model has.
+        mode: an accumulation of `held_values.MODES`; "auto" picks the cheaper
+            (`held_values.cheaper_mode`) from the number of sources of this batch and of
+            outputs chosen.
+        chosen: the outputs explained: `[batch, k]` output ids, `held_values.TOP` (each
+            row's largest), or None for all.
+
+    Returns:
+        `held_values.decompose`'s outputs, a list of NumPy arrays.
+
+    Raises:
+        ValueError: `mode` is not one of `held_values.MODES`.
+
+    Examples:
+        >>> import numpy as np, tensorflow as tf
+        >>> from kasm_keras import zoo
+        >>> classifier = zoo.load("ag_news/rkm_cifg_1gram")
+        >>> inputs = classifier.preprocessor(tf.constant(["Oil prices rose"]))
+        >>> mask = tf.cast(inputs["padding_mask"], tf.bool)
+        >>> source = classifier.backbone.token_embedding(inputs["token_ids"])
+        >>> offset = tf.zeros_like(source[:, :1, :1])
+        >>> contributions, constant, logits = decompose(
+        ...     classifier, classifier.held_logits, source, (mask, offset), 1, 4)
+        >>> contributions.shape, constant.shape, logits.shape
+        ((1, 128, 4), (1, 4), (1, 4))
+        >>> np.allclose(contributions.sum(1) + constant, logits, atol=1e-3)
+        True
+    """
     if mode not in held_values.MODES:
         raise ValueError(f"mode must be one of {held_values.MODES}, got {mode!r}")
     source = tf.convert_to_tensor(source)
@@ -124,6 +183,15 @@ def chosen_outputs(classes, names, rows):
 
     Returns:
         None, `held_values.TOP`, or int32 `[rows, k]`.
+
+    Raises:
+        ValueError: `classes` is empty or names an unknown class.
+
+    Examples:
+        >>> chosen_outputs("Sports", ["World", "Sports"], rows=2).tolist()
+        [[1], [1]]
+        >>> chosen_outputs("predicted", ["World", "Sports"], rows=2)
+        'top'
     """
     if classes is None:
         return None
@@ -146,7 +214,20 @@ def chosen_outputs(classes, names, rows):
 
 
 def explained_ids(chosen, logits):
-    """Each row's explained output ids, from `chosen_outputs`' choice and the logits."""
+    """Each row's explained output ids, from `chosen_outputs`' choice and the logits.
+
+    Args:
+        chosen: what `chosen_outputs` returned.
+        logits: `[rows, outputs]`; with `held_values.TOP`, each row's largest is explained.
+
+    Returns:
+        The ids, a NumPy array `[rows, k]`.
+
+    Examples:
+        >>> import numpy as np
+        >>> explained_ids("top", np.array([[0.1, 2.0], [3.0, -1.0]])).tolist()
+        [[1], [0]]
+    """
     if chosen is None:
         return np.tile(np.arange(logits.shape[-1]), (len(logits), 1))
     if isinstance(chosen, str):
@@ -155,5 +236,17 @@ def explained_ids(chosen, logits):
 
 
 def names_or_ids(class_names, count):
-    """The class names, or the ids as strings where there are none."""
+    """The class names, or the ids as strings where there are none.
+
+    Args:
+        class_names: the classes' names in id order, or None.
+        count: the number of classes.
+
+    Returns:
+        A list of strings.
+
+    Examples:
+        >>> names_or_ids(None, 3)
+        ['0', '1', '2']
+    """
     return list(class_names) if class_names else [str(i) for i in range(count)]

@@ -17,15 +17,45 @@ from keras_hub.src.utils.python_utils import classproperty
 
 
 class Resolver:
-    """What the zoo gives the families' presets."""
+    """What the zoo gives the families' presets: the base the zoo's resolver extends.
+
+    The families do not import the zoo; this default knows no zoo names, so without the zoo a
+    family's `from_preset` is keras-hub's own.
+
+    Examples:
+        >>> from kasm_keras.models import presets
+        >>> class NoZoo(presets.Resolver):
+        ...     pass
+        >>> NoZoo().resolve("ptb/rkm_lstm", "language_model")
+        'ptb/rkm_lstm'
+    """
 
     def presets(self, task):
-        """{name: info} of the published entries of `task` (a family's name)."""
+        """The published entries of one family, as its keras-hub `presets`.
+
+        Args:
+            task: a family's name ("classification", "language_model", "time_series").
+
+        Returns:
+            {name: metadata (`kasm_keras.zoo.info`)}; empty here.
+        """
         return {}
 
     def resolve(self, preset, task):
-        """The verified directory of `preset` when it is a zoo name of `task` (a ZooError when
-        it is another task's, or has no entry), else `preset` unchanged."""
+        """What keras-hub should load for a preset asked of a family.
+
+        Args:
+            preset: the preset asked for: a zoo name, a directory or a handle.
+            task: the asking family's name.
+
+        Returns:
+            The verified entry directory when `preset` is a zoo name of `task`, else `preset`
+                unchanged (here, always).
+
+        Raises:
+            ZooError: (the zoo's resolver) `preset` is a zoo name of another task, or one
+                without an entry.
+        """
         return preset
 
 
@@ -33,14 +63,35 @@ _resolver = Resolver()
 
 
 def register_resolver(resolver):
-    """Makes `resolver` (a Resolver) the one the families' presets ask."""
+    """Makes `resolver` the one the families' presets ask.
+
+    The zoo calls this when it is imported, so the families need not import the zoo.
+
+    Args:
+        resolver: a `Resolver`.
+
+    Examples:
+        >>> from kasm_keras.models import presets
+        >>> class Mirror(presets.Resolver):
+        ...     def resolve(self, preset, task):
+        ...         return preset.replace("mirror:", "/srv/presets/")
+        >>> presets.register_resolver(Mirror())  # from now on, instead of the zoo's
+    """
     global _resolver
     _resolver = resolver
 
 
 class ZooPresets:
     """Mixin for a family's keras-hub classes: zoo names of `zoo_task` (the family's name) as
-    presets."""
+    presets.
+
+    It comes before the keras-hub base among the class's bases.
+
+    Examples:
+        >>> import kasm_keras
+        >>> sorted(kasm_keras.KernelCausalLM.presets)[:2]
+        ['ptb/linear_kernel_ot', 'ptb/lstm']
+    """
 
     zoo_task = None
 

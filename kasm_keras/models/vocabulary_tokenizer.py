@@ -13,7 +13,21 @@ VOCABULARY_FILE = "vocabulary.txt"
 
 class VocabularyTokenizer(keras_hub.tokenizers.Tokenizer):
     """Base of `KernelTokenizer` and `KernelLMTokenizer`: subclasses name their special tokens
-    (`vocabulary_specials`) and split text their own way."""
+    (`vocabulary_specials`) and split text their own way.
+
+    Args:
+        dtype: the dtype of the ids.
+        **kwargs: passed to `keras_hub.tokenizers.Tokenizer`.
+
+    Examples:
+        >>> import kasm_keras
+        >>> classifier = kasm_keras.KernelTextClassifier.from_preset("ag_news/rkm_cifg_1gram")
+        >>> tokenizer = classifier.preprocessor.tokenizer
+        >>> isinstance(tokenizer, kasm_keras.models.vocabulary_tokenizer.VocabularyTokenizer)
+        True
+        >>> tokenizer.get_vocabulary()[:4]
+        ['[PAD]', '[UNK]', '.', 'the']
+    """
 
     def __init__(self, dtype="int32", **kwargs):
         super().__init__(dtype=dtype, **kwargs)

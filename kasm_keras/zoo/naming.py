@@ -8,31 +8,66 @@ from kasm_keras.models.task_family import ZooError
 from kasm_keras.zoo import records
 
 
-def family_names(task):
+def _family_names(task):
     """Every name of the family `task`, published or not, in its table's order."""
     return task_family.get(task).names()
 
 
 def classification_names():
-    """Every name of Table 2's cells, published or not, in the table's order: dataset, n-gram
-    width, variant."""
-    return family_names("classification")
+    """Every name of Table 2's cells, `<dataset>/<variant>_<n>gram`, published or not.
+
+    Returns:
+        The names, a list in the table's order: dataset, n-gram width, variant.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.classification_names()[:2]
+        ['ag_news/lstm_1gram', 'ag_news/rkm_lstm_1gram']
+    """
+    return _family_names("classification")
 
 
 def language_model_names():
-    """Every name of Table 3's cells, `<corpus>/<variant>`, published or not, in the table's
-    order (`kasm_keras.paper.TABLE3_PERPLEXITY`)."""
-    return family_names("language_model")
+    """Every name of Table 3's cells, `<corpus>/<variant>`, published or not.
+
+    Returns:
+        The names, a list in the table's order (`kasm_keras.paper.TABLE3_PERPLEXITY`).
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.language_model_names()[:2]
+        ['ptb/lstm', 'ptb/rkm_lstm']
+    """
+    return _family_names("language_model")
 
 
 def time_series_names():
-    """Every time-series name the zoo knows, `<dataset>/<variant>_<n>gram`, published or not."""
-    return family_names("time_series")
+    """Every time-series name the zoo knows, `<dataset>/<variant>_<n>gram`, published or not.
+
+    Returns:
+        The names, a list: dataset, n-gram width, variant.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.time_series_names()[:2]
+        ['japanese_vowels/lstm_1gram', 'japanese_vowels/rkm_lstm_1gram']
+    """
+    return _family_names("time_series")
 
 
 def known_names():
-    """Every name the zoo knows, published or not: each family's in its registration order
-    (Table 2's cells, then Table 3's, then the time-series ones)."""
+    """Every name the zoo knows, published or not, of every family.
+
+    Returns:
+        The names, a list: Table 2's cells, then Table 3's, then the time-series ones, each
+            in its table's order.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> len(zoo.known_names()) == len(zoo.classification_names()) + len(
+        ...     zoo.language_model_names()) + len(zoo.time_series_names())
+        True
+    """
     return [name for family in task_family.all_families() for name in family.names()]
 
 
@@ -59,39 +94,116 @@ def unpublished_names(zoo_dir=None):
 
 
 def parse_name(name):
-    """(dataset, variant, ngram) of a name of Table 2's cells (`classification_names`), else
-    None."""
+    """Splits a name of Table 2's cells (`classification_names`) into its parts.
+
+    Args:
+        name: a zoo name, e.g. "ag_news/rkm_cifg_1gram".
+
+    Returns:
+        (dataset, variant, ngram), or None when `name` is no name of Table 2's cells.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.parse_name("ag_news/rkm_cifg_1gram")
+        ('ag_news', 'rkm_cifg', 1)
+        >>> zoo.parse_name("ptb/rkm_lstm") is None
+        True
+    """
     return task_family.get("classification").parse_name(name)
 
 
 def parse_language_model_name(name):
-    """(corpus, variant) of a name of Table 3's cells (`language_model_names`), else None."""
+    """Splits a name of Table 3's cells (`language_model_names`) into its parts.
+
+    Args:
+        name: a zoo name, e.g. "ptb/rkm_lstm".
+
+    Returns:
+        (corpus, variant), or None when `name` is no name of Table 3's cells.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.parse_language_model_name("ptb/rkm_lstm")
+        ('ptb', 'rkm_lstm')
+    """
     return task_family.get("language_model").parse_name(name)
 
 
 def parse_time_series_name(name):
-    """(dataset, variant, ngram) of a time-series name (`time_series_names`), else None."""
+    """Splits a time-series name (`time_series_names`) into its parts.
+
+    Args:
+        name: a zoo name, e.g. "japanese_vowels/rkm_lstm_3gram".
+
+    Returns:
+        (dataset, variant, ngram), or None when `name` is no time-series name.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.parse_time_series_name("japanese_vowels/rkm_lstm_3gram")
+        ('japanese_vowels', 'rkm_lstm', 3)
+    """
     return task_family.get("time_series").parse_name(name)
 
 
 def name_task(name):
-    """The task (the family's name: "classification", "language_model", "time_series") of a
-    name the zoo knows, else None."""
+    """The task of a name the zoo knows, published or not.
+
+    Args:
+        name: a zoo name, e.g. "ptb/rkm_lstm".
+
+    Returns:
+        The family's name ("classification", "language_model", "time_series"), or None when
+            the zoo does not know `name`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.name_task("ptb/rkm_lstm")
+        'language_model'
+    """
     family = task_family.of_name(name)
     return family.name if family else None
 
 
 def make_commands(name):
-    """The commands that train and publish entry `name` (a name the zoo knows) from its
-    dataset's official archive (tools/train.py downloads it when given no --data_dir)."""
+    """The commands that train and publish entry `name` from its dataset's official archive.
+
+    tools/train.py downloads the archive when given no --data_dir.
+
+    Args:
+        name: a name the zoo knows (`known_names`).
+
+    Returns:
+        Two shell commands, a list: the training run, then its publishing.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> train, publish = zoo.make_commands("ag_news/rkm_cifg_1gram")
+        >>> publish.split()[2:]
+        ['publish', '--model_dir=runs/ag_news/rkm_cifg_1gram', '--name=ag_news/rkm_cifg_1gram']
+    """
     run = f"runs/{name}"
     return [task_family.of_name(name).train_command(name, run),
             f"python tools/zoo.py publish --model_dir={run} --name={name}"]
 
 
 def no_entry(name, entries):
-    """The error for a name that has no entry: how to make it when it is a name the zoo knows,
-    the available names otherwise."""
+    """The error to raise for a name that has no entry.
+
+    Args:
+        name: the name asked for.
+        entries: the registry's records (`registry`), whose names are listed when the zoo
+            does not know `name`.
+
+    Returns:
+        A `ZooError`: for a name the zoo knows, saying why it has no entry and the commands
+            that make it (`make_commands`); otherwise listing the available names.
+
+    Examples:
+        >>> from kasm_keras.zoo import naming
+        >>> str(naming.no_entry("ag_news/nope", {}))
+        "No zoo entry 'ag_news/nope'; available: none"
+    """
     family = task_family.of_name(name)
     if family is None:
         return ZooError(f"No zoo entry {name!r}; available: "

@@ -30,8 +30,34 @@ def publish(model, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
     `evaluate(stored)` measures the stored entry on the test split (a classifier: its accuracy;
     a language model: {"perplexity", "cross_entropy", "tokens"}); the result is recorded in
     its metadata, and with `reference` (the trained model's) the entry is refused when storage
-    moved it by more than its family allows. `options` go to the family's `stage` (a language
-    model's `exact_rows`).
+    moved it by more than its family allows. `publish_run` calls this for a finished
+    tools/train.py run.
+
+    Args:
+        model: the trained model, of a kasm_keras family.
+        name: the entry's name, `<dataset>/<variant>_<n>gram` or `<corpus>/<variant>`.
+        metadata: what the entry's metadata.json records under "kasm_keras" (how it was
+            trained).
+        evaluate: a function of the stored model giving its test result, or None to measure
+            nothing.
+        zoo_dir: the zoo to publish into (`publishing_dir`); None for the checkout's `zoo/`
+            and the package's registry.
+        url: the address the registry records for downloading the entry's files.
+        reference: the trained model's test result, or None to skip the comparison.
+        **options: passed to the family's `stage` (a language model's `exact_rows`).
+
+    Returns:
+        The entry's folder.
+
+    Raises:
+        ZooError: a bad name, a model of no family, or a stored model whose test result moved
+            more than its family allows.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> model = zoo.load_run("runs/ag_news_rkm_cifg_1gram")
+        >>> folder = zoo.publish(model, "ag_news/rkm_cifg_1gram", model.info,
+        ...                      zoo_dir="my_zoo")
     """
     if not NAME.match(name):
         raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) "
@@ -136,18 +162,28 @@ def _write_registry(entries, zoo_dir):
 
 
 def publishing_dir(zoo_dir=None):
-    """The zoo folder a new entry is written into: `zoo_dir`, else $KASM_KERAS_ZOO_DIR, else
-    this checkout's zoo/."""
+    """The zoo folder a new entry is written into.
+
+    Args:
+        zoo_dir: a local zoo directory, or None.
+
+    Returns:
+        `zoo_dir`, else `$KASM_KERAS_ZOO_DIR`, else this checkout's `zoo/`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.publishing_dir("my_zoo")
+        'my_zoo'
+    """
     return zoo_dir or (records.local_dirs(None) or [records.CHECKOUT_ZOO])[0]
 
 
 def install_entry(name, zoo_dir, stage, url=DEFAULT_URL):
-    """Writes entry `name` into the zoo folder `zoo_dir` (`publishing_dir`) and its record into
-    the zoo's registry, so that an entry published before stays loadable, byte for byte, until
-    the new one is whole; returns the entry's folder.
+    """Writes entry `name` into a zoo folder and its record into the zoo's registry.
 
-    `stage(folder)` writes the entry's files into `folder`, a scratch folder in the system's
-    temporary folder (`$TMPDIR`), and returns (their digests, the registry's summary: what
+    An entry published before under `name` stays loadable, byte for byte, until the new one is
+    whole. `stage(folder)` writes the entry's files into `folder`, a scratch folder in the
+    system's temporary folder (`$TMPDIR`), and returns (their digests, the registry's summary: what
     `info` reads): HDF5 writing onto a full disk can crash the process, so the zoo's disk is
     only written here, by plain copies into a folder beside the entry's place. Then, holding
     the zoo's lock (`files.preparing` on the zoo folder: two publishes at once each
@@ -161,7 +197,29 @@ def install_entry(name, zoo_dir, stage, url=DEFAULT_URL):
     renames and the registry's leaves the new folder, or no folder, where the registry still
     lists the old entry (the old one is in a temporary folder beside it, removed by the next
     publish); the entry then fails its digest check, or is missing from the zoo folder, until
-    it is published again."""
+    it is published again.
+
+    Args:
+        name: the entry's name.
+        zoo_dir: the zoo folder (`publishing_dir`); None for its default.
+        stage: a function of a scratch folder that writes the entry's files there and returns
+            (their {file: sha256}, the registry's metadata summary).
+        url: the address the registry records for downloading the entry's files.
+
+    Returns:
+        The entry's folder.
+
+    Raises:
+        ZooError: a damaged registry, or a name or url refused.
+        DiskFullError: a file could not be written for want of space.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> def stage(scratch):  # the family writes the files, as `publish` has it do
+        ...     return family.stage(model, "ag_news/rkm_cifg_1gram", scratch, metadata,
+        ...                         None, None)
+        >>> folder = zoo.install_entry("ag_news/rkm_cifg_1gram", "my_zoo", stage)
+    """
     url = _checked_url(url)
     zoo_dir = publishing_dir(zoo_dir)
     final = inside(zoo_dir, name, f"publishing into {zoo_dir}", "name")
@@ -291,8 +349,23 @@ def _checked_url(url):
 
 
 def remove(name, zoo_dir=None):
-    """Deletes an entry's files and its registry record (holding the zoo's lock, as
-    publishing does)."""
+    """Deletes an entry's files and its registry record.
+
+    The registry is rewritten holding the zoo's lock, as publishing does, so a publish running
+    at the same time keeps its record.
+
+    Args:
+        name: the entry's name.
+        zoo_dir: the zoo the entry is in; None for `$KASM_KERAS_ZOO_DIR`, the checkout's
+            `zoo/`, and the package's registry.
+
+    Raises:
+        ZooError: the registry has no entry `name`.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.remove("ag_news/rkm_cifg_1gram", zoo_dir="my_zoo")
+    """
     entries = registry(zoo_dir)
     entry = entries.pop(name, None)
     if entry is None:

@@ -19,8 +19,28 @@ NAME = re.compile(r"^[a-z0-9_]+/[a-z0-9_]+$")
 
 
 def registry_path(zoo_dir=None):
-    """An explicit zoo directory with its own registry (a private zoo, a test) overrides the
-    package's."""
+    """The registry file a zoo reads.
+
+    An explicit zoo directory with its own `registry.json` (a private zoo, a test) overrides
+    the package's.
+
+    Args:
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+
+    Returns:
+        The path of `zoo_dir`'s `registry.json` when it has one, else the package's
+            (`REGISTRY`).
+
+    Raises:
+        ZooError: `zoo_dir` is given and is not a directory.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.registry_path() == zoo.REGISTRY
+        True
+    """
     if zoo_dir and not os.path.isdir(zoo_dir):
         raise ZooError(f"{zoo_dir}: no such zoo directory")
     if zoo_dir and os.path.exists(os.path.join(zoo_dir, "registry.json")):
@@ -29,7 +49,27 @@ def registry_path(zoo_dir=None):
 
 
 def registry(zoo_dir=None):
-    """{name: {"path", "files": {file: sha256}, "url"?, "metadata"}} of every published entry."""
+    """Every published entry's record, read from the registry and checked.
+
+    Args:
+        zoo_dir: a local zoo directory (with its own `registry.json`, or a copy of the
+            package's entries); None for `$KASM_KERAS_ZOO_DIR`, the checkout's `zoo/`, and
+            the package's registry.
+
+    Returns:
+        {name: {"path", "files": {file: sha256}, "url" (optional), "metadata"}}.
+
+    Raises:
+        ZooError: the registry is missing or unreadable, or a record names a path outside
+            its folder or a url that is not http(s).
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> record = zoo.registry()["ag_news/rkm_cifg_1gram"]
+        >>> record["path"], record["files"]["config.json"] == zoo.file_digest(
+        ...     zoo.entry_dir("ag_news/rkm_cifg_1gram") + "/config.json")
+        ('ag_news/rkm_cifg_1gram', True)
+    """
     path = registry_path(zoo_dir)
     try:
         with open(path, encoding="utf-8") as f:
@@ -70,10 +110,29 @@ def _check_record(entry, where):
 
 
 def inside(folder, relative, where, field):
-    """`folder`/`relative` for a path read from a registry (an entry's path, a file name): a
-    ZooError naming `where` (the registry and entry) and `field` unless it is strictly inside
-    `folder`, symbolic links resolved (`kasm_keras.utils.download.join_inside`). Every join of
-    such a path goes through here."""
+    """Joins a path read from a registry (an entry's path, a file name) to its folder.
+
+    Every join of such a path goes through here, so a damaged or hostile registry cannot
+    reach outside the zoo.
+
+    Args:
+        folder: the folder the path must stay in.
+        relative: the path from the registry.
+        where: what to name in the error: the registry and its entry.
+        field: the record's field the path came from ("path", "files").
+
+    Returns:
+        `folder`/`relative`.
+
+    Raises:
+        ZooError: the path is not strictly inside `folder`, symbolic links resolved
+            (`kasm_keras.utils.download.join_inside`).
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.inside("zoo", "ag_news/rkm_cifg_1gram", "registry.json: entry 'x'", "path")
+        'zoo/ag_news/rkm_cifg_1gram'
+    """
     try:
         return join_inside(folder, relative)
     except ValueError as error:
@@ -82,8 +141,19 @@ def inside(folder, relative, where, field):
 
 
 def entry_task(entry):
-    """The task of a registry record: its metadata's "task", classification when it has none
-    (every entry published before the language models)."""
+    """The task of a registry record.
+
+    Args:
+        entry: a record of `registry`.
+
+    Returns:
+        Its family's name: its metadata's "task", "classification" when it names none.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.entry_task(zoo.registry()["ptb/rkm_lstm"])
+        'language_model'
+    """
     return task_family.of_entry(entry).name
 
 
@@ -116,8 +186,20 @@ def names(zoo_dir=None, task=None):
 
 
 def local_dirs(zoo_dir):
-    """The zoo folders an entry is read from before the cache: `zoo_dir`, else
-    $KASM_KERAS_ZOO_DIR, else the checkout's zoo/ when there is one."""
+    """The zoo folders an entry is read from before the cache.
+
+    Args:
+        zoo_dir: a local zoo directory, or None.
+
+    Returns:
+        A list: `[zoo_dir]`, else `[$KASM_KERAS_ZOO_DIR]`, else the checkout's `zoo/` when
+            there is one, else empty.
+
+    Examples:
+        >>> from kasm_keras.zoo import records
+        >>> records.local_dirs("my_zoo")
+        ['my_zoo']
+    """
     if zoo_dir:
         return [zoo_dir]
     if os.environ.get(ZOO_DIR_VARIABLE):

@@ -26,9 +26,26 @@ from kasm_keras.utils.files import (
 
 @dataclasses.dataclass(frozen=True)
 class Release:
-    """What `write_release` wrote (or found already written, `written` False): the folder, its
-    entries' names, the number of files and their bytes, and the addresses the registry fetches
-    them from (`urls`: each entry's base, without its path)."""
+    """What `write_release` wrote, or found already written.
+
+    Args:
+        output: the release's folder, absolute.
+        names: the entries' names, a sorted tuple.
+        files: how many files the release holds.
+        bytes: their size together.
+        urls: the addresses the registry fetches the entries from, each without its entry's
+            path: where `output` is to be served.
+        written: True when this call wrote the release; False when `output` already held
+            exactly it.
+
+    Examples:
+        >>> from kasm_keras.zoo import release
+        >>> written = release.write_release("zoo_release", names=["ag_news/rkm_cifg_1gram"])
+        >>> written.files, written.written
+        (8, True)
+        >>> release.write_release("zoo_release", names=["ag_news/rkm_cifg_1gram"]).written
+        False
+    """
     output: str
     names: tuple
     files: int
@@ -37,7 +54,7 @@ class Release:
     written: bool
 
 
-def release_files(names=None, zoo_dir=None):
+def _release_files(names=None, zoo_dir=None):
     """{relative path in a release: (source file, sha256)} of the entries `names` (default:
     every published one), each source file in the local zoo checked against the registry's
     digest. ZooError for a name the registry lacks, an entry in no local zoo, or a file missing
@@ -71,7 +88,7 @@ def release_files(names=None, zoo_dir=None):
     return files
 
 
-def base_urls(names=None, zoo_dir=None):
+def _base_urls(names=None, zoo_dir=None):
     """The addresses the registry fetches the entries `names` from, without each entry's path:
     where a release's folder is served (`<it>/<entry path>/<file>`)."""
     entries = records.registry(zoo_dir)
@@ -85,16 +102,39 @@ def base_urls(names=None, zoo_dir=None):
 
 
 def write_release(output, names=None, zoo_dir=None):
-    """Writes the files of the entries `names` (default: every published one) to
-    `output/<entry path>/<file>`, as the module's docstring says; returns a `Release`."""
+    """Writes the files of published entries to `output/<entry path>/<file>`, for upload.
+
+    Every file is checked against the registry's sha256, copied into a folder beside
+    `output`, checked again, and renamed to `output` in one step: `output` is either absent or
+    the whole verified release (the module's docstring says more).
+
+    Args:
+        output: the release's folder: absent, empty, or already holding exactly this release.
+        names: the entries to release; None for every published one.
+        zoo_dir: the local zoo the files are read from; None for `$KASM_KERAS_ZOO_DIR` or the
+            checkout's `zoo/`, with the package's registry.
+
+    Returns:
+        A `Release`.
+
+    Raises:
+        ZooError: a name the registry lacks, an entry in no local zoo, a file missing or
+            differing from its digest, or an `output` holding anything else.
+
+    Examples:
+        >>> from kasm_keras.zoo import release
+        >>> written = release.write_release("lm_release", names=["ptb/rkm_lstm"])
+        >>> written.names, written.files
+        (('ptb/rkm_lstm',), 7)
+    """
     output = os.path.abspath(os.fspath(output))
     chosen = tuple(sorted(records.registry(zoo_dir) if names is None else set(names)))
-    files = release_files(chosen, zoo_dir)
+    files = _release_files(chosen, zoo_dir)
     targets = {relative: records.inside(output, relative, f"release {output}", "files")
                for relative in files}
     release = Release(output, chosen, len(files),
                       sum(os.path.getsize(source) for source, _ in files.values()),
-                      base_urls(chosen, zoo_dir), written=False)
+                      _base_urls(chosen, zoo_dir), written=False)
     if os.path.lexists(output) and not os.path.isdir(output):
         raise records.ZooError(f"{output}: a file, not a folder; the release is not written")
     if os.path.isdir(output) and os.listdir(output):

@@ -19,8 +19,25 @@ RECIPE_KEYS = ("model", "dataset", "ngram", "ngram_padding", "units", "layer_nor
 
 
 def load_run(model_dir):
-    """The best model of a finished tools/train.py run (of any family), in safe mode; `.info`
-    holds the run's settings (`config.json`)."""
+    """The best model of a finished tools/train.py run, of any family.
+
+    `best.keras` is checked against its recorded sha256 and loaded in Keras' safe mode.
+
+    Args:
+        model_dir: the run's directory (`best.keras`, `config.json`).
+
+    Returns:
+        The model, with `.info` holding the run's settings (`config.json`).
+
+    Raises:
+        ZooError: the run is not finished, or its `best.keras` is changed or not loadable.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> model = zoo.load_run("runs/ag_news_rkm_cifg_1gram")
+        >>> model.info["dataset"]
+        'ag_news'
+    """
     from kasm_keras.training.checkpoints import CheckpointError, verify_digest
 
     best = os.path.join(model_dir, "best.keras")
@@ -40,9 +57,27 @@ def load_run(model_dir):
 
 
 def run_summary(model_dir):
-    """What the zoo keeps of a finished tools/train.py run that was not published (another seed
-    of a published cell): its name, seed, validation and test accuracy (fractions), steps, the
-    training documents and its recipe (`RECIPE_KEYS` of config.json)."""
+    """What the zoo keeps of a finished tools/train.py run that was not published.
+
+    Another seed of a published cell is summarised, not stored, so the seed noise of the cell
+    stays known.
+
+    Args:
+        model_dir: the run's directory (`metrics.json`, `config.json`).
+
+    Returns:
+        A dict: "name", "seed", "val_accuracy" and "test_accuracy" (fractions), "steps",
+            "training_documents", "run", "command" and "recipe" (`RECIPE_KEYS` of
+            config.json, with the validation split's seed).
+
+    Raises:
+        ZooError: `model_dir` is not a finished tools/train.py run.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.run_summary("runs/ag_news_rkm_cifg_1gram")["name"]
+        'ag_news/rkm_cifg_1gram'
+    """
     metrics = read_json(os.path.join(model_dir, "metrics.json"))
     config = read_json(os.path.join(model_dir, "config.json"))
     try:

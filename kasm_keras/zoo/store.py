@@ -75,7 +75,20 @@ def info(name, zoo_dir=None):
 
 
 def cache_root(cache_dir=None):
-    """The Keras cache (`$KERAS_HOME`, else ~/.keras), as `keras.utils.get_file` uses it."""
+    """The folder downloaded entries are kept in.
+
+    Args:
+        cache_dir: a folder of one's own, or None for the Keras cache.
+
+    Returns:
+        `cache_dir`, else `kasm_keras/zoo` in the Keras cache (`$KERAS_HOME`, else
+            ~/.keras), as `keras.utils.get_file` uses it.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.cache_root("my_cache")
+        'my_cache'
+    """
     if cache_dir:
         return cache_dir
     return os.path.join(os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")),
@@ -94,13 +107,38 @@ def _verify(directory, files, where):
 
 
 def preset_files(entry):
-    """The files a registry record of its task must list."""
+    """The files a registry record must list: its task's preset files.
+
+    Args:
+        entry: a record of `registry`.
+
+    Returns:
+        The file names, a tuple.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> "task.weights.h5" in zoo.preset_files(zoo.registry()["ptb/rkm_lstm"])
+        False
+    """
     return task_family.of_entry(entry).preset_files
 
 
 def max_entry_bytes(entry):
-    """The most bytes an entry of this registry record's task may have (a cap on each of its
-    downloads)."""
+    """The most bytes an entry of a registry record's task may have.
+
+    It caps each of the entry's downloads, so a wrong or hostile server cannot fill the disk.
+
+    Args:
+        entry: a record of `registry`.
+
+    Returns:
+        The number of bytes, an int.
+
+    Examples:
+        >>> from kasm_keras import zoo
+        >>> zoo.max_entry_bytes(zoo.registry()["ag_news/rkm_cifg_1gram"]) == zoo.MAX_ENTRY_BYTES
+        True
+    """
     return task_family.of_entry(entry).max_entry_bytes
 
 
@@ -204,7 +242,20 @@ def _json_items(value):
 
 
 def missing_folders(folder):
-    """`folder` and those of its parents that do not exist (yet)."""
+    """The folders that making `folder` would create, so a failed write can remove them.
+
+    Args:
+        folder: a folder path.
+
+    Returns:
+        `folder` and those of its parents that do not exist, absolute, deepest first; empty
+            when `folder` exists.
+
+    Examples:
+        >>> from kasm_keras.zoo import store
+        >>> store.missing_folders("/tmp/new_zoo/ag_news")
+        ['/tmp/new_zoo/ag_news', '/tmp/new_zoo']
+    """
     missing = []
     folder = os.path.abspath(folder)
     while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
@@ -214,7 +265,21 @@ def missing_folders(folder):
 
 
 def remove_empty(folders):
-    """Removes those of `folders` (made by a failed write) that are empty, deepest first."""
+    """Removes those of `folders` that are empty, deepest first: undoes `missing_folders`.
+
+    Args:
+        folders: the folders a failed write made (`missing_folders`); those not empty, or
+            gone, are left alone.
+
+    Examples:
+        >>> import os
+        >>> from kasm_keras.zoo import store
+        >>> made = store.missing_folders("/tmp/new_zoo/ag_news")
+        >>> os.makedirs("/tmp/new_zoo/ag_news")
+        >>> store.remove_empty(made)
+        >>> os.path.exists("/tmp/new_zoo")
+        False
+    """
     for folder in sorted(folders, key=len, reverse=True):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
@@ -225,13 +290,13 @@ def _load_entry(name, directory, zoo_dir=None):
     return task_family.of_entry(registry(zoo_dir)[name]).load_preset(directory)
 
 
-def is_preset_handle(name):
+def _is_preset_handle(name):
     """Whether `name` is a keras-hub preset handle (a local preset directory, `hf://...`,
     `kaggle://...`) rather than a zoo name."""
     return name.startswith(HANDLE_SCHEMES) or os.path.isdir(name)
 
 
-def load_handle(handle):
+def _load_handle(handle):
     """The task of a keras-hub preset (a directory, `hf://`, `kaggle://`) that holds one of
     the families' models, loaded by keras-hub (the class its task.json names)."""
     from keras_hub.src.utils import preset_utils
@@ -277,8 +342,8 @@ def load(name, zoo_dir=None, cache_dir=None):
         ['Business']
     """
     if name not in registry(zoo_dir) and task_family.of_name(name) is None and \
-            is_preset_handle(name):
-        return load_handle(name)
+            _is_preset_handle(name):
+        return _load_handle(name)
     model = _load_entry(name, entry_dir(name, zoo_dir, cache_dir), zoo_dir)
     model.zoo_name = name
     return model
