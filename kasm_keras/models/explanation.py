@@ -20,8 +20,8 @@ class Explanation:
     Args:
         tokens: the input's tokens as the tokenizer writes them (unknown words as its
             unknown token); None for a time series, whose parts are (step, channel).
-        contributions: float32 (float64 if asked) `[len(tokens), outputs]`, or `[time, channels, outputs]` for
-            a time series: each part's share of each output explained.
+        contributions: float32 (float64 if asked) `[len(tokens), outputs]`, or `[time,
+            channels, outputs]` for a time series: each part's share of each output explained.
         constant: `[outputs]`: what no part brings (biases, the layer norm's beta, a
             time series' standardisation offset).
         logits: `[outputs]`: the model's logits of the outputs explained, before any
