@@ -1,7 +1,8 @@
 """The one training loop (tf.distribute, checkpoints, exact resume) and the tasks it trains.
 
-`Trainer` (loop.py) runs any `Task` (task.py); `ClassificationTask` (classification.py) is the
-document classifier that `tools/train.py` trains.
+`Trainer` (loop.py) runs any `Task` (task.py). `tools/train.py` trains three:
+`ClassificationTask` (classification.py), `LanguageModelTask` (language_model.py) and
+`TimeSeriesTask` (time_series.py); `tasks.of_dataset` says which one a data set needs.
 """
 
 from kasm_keras.training.classification import ClassificationTask, TrainConfig, train_classifier

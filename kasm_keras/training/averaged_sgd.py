@@ -2,14 +2,9 @@
 Language Models", section 3): plain SGD until the validation loss stops improving, then the
 uniform average of the iterates, which generalises better than the last iterate.
 
-`AveragedSGD` is a Keras SGD that keeps that average once a non-monotonic trigger fires. Use:
-
-    optimizer = AveragedSGD(learning_rate=30.0, nonmono=5, weight_decay=1.2e-6,
-                            global_clipnorm=0.25)
-    ...  # train steps: optimizer.apply(grads, variables), inside a tf.function if wanted
-    with optimizer.averaged_weights(model.trainable_variables):
-        loss = validate(model)  # the average, once averaging (the weights themselves before)
-    optimizer.record_validation(loss)  # True when averaging starts with this call
+`AveragedSGD` is a Keras SGD that keeps that average once a non-monotonic trigger fires:
+train with it as with SGD, validate inside `averaged_weights()` and pass each validation loss
+to `record_validation`.
 
 Everything it keeps (the recorded losses, the step averaging started at, the averages) is in
 `optimizer.variables`, so a checkpoint of them resumes the trigger and the average exactly.
@@ -51,6 +46,26 @@ class AveragedSGD(keras.optimizers.SGD):
     in a `tf.function` and under a `tf.distribute` strategy (the averages are updated in
     `update_step`, beside the weights they follow, as the momentum slots are). Under a
     `LossScaleOptimizer`, call these on its `inner_optimizer`.
+
+    Examples:
+        AWD-LSTM's settings are `AveragedSGD(30.0, nonmono=5, weight_decay=1.2e-6,
+        global_clipnorm=0.25)`. A small run: the fourth loss is above the best one before the
+        last (`nonmono=1`), so averaging starts, and the steps after are averaged:
+
+        >>> import keras, numpy as np
+        >>> from kasm_keras.training.averaged_sgd import AveragedSGD
+        >>> w = keras.Variable([0.0])
+        >>> optimizer = AveragedSGD(learning_rate=1.0, nonmono=1)
+        >>> optimizer.build([w])
+        >>> [optimizer.record_validation(loss) for loss in (2.0, 1.0, 1.5, 1.5)]
+        [False, False, False, True]
+        >>> for _ in range(2):
+        ...     optimizer.apply([np.array([-1.0])], [w])
+        >>> w.numpy()  # the iterates were 1 and 2
+        array([2.], dtype=float32)
+        >>> with optimizer.averaged_weights():
+        ...     w.numpy()
+        array([1.5], dtype=float32)
     """
 
     def __init__(self, learning_rate=30.0, nonmono=5, weight_decay=None, global_clipnorm=None,
@@ -90,7 +105,14 @@ class AveragedSGD(keras.optimizers.SGD):
         return int(self._averaging_start.numpy()) >= 0
 
     def record_validation(self, loss):
-        """Records a validation loss (eager); True if averaging starts with this call."""
+        """Records a validation loss and checks the trigger (eager, between steps).
+
+        Args:
+            loss: the validation loss, a float (or a scalar tensor).
+
+        Returns:
+            True if averaging starts with this call, else False.
+        """
         loss = float(loss)
         count = int(self._validations.numpy())
         recent = np.array(self._recent_losses.numpy())
@@ -134,9 +156,18 @@ class AveragedSGD(keras.optimizers.SGD):
 
     @contextlib.contextmanager
     def averaged_weights(self, variables=None):
-        """Within it the variables (default: all it was built with) hold their averages, and
-        after it their own values again; before the switch it changes nothing. For validating
-        and saving the averaged model while training goes on with the raw iterates (eager)."""
+        """A block within which the variables hold their averages (eager).
+
+        For validating and saving the averaged model while training goes on with the raw
+        iterates: after the block they hold their own values again. Before the switch it
+        changes nothing.
+
+        Args:
+            variables: the variables to swap (default: all it was built with).
+
+        Returns:
+            A context manager.
+        """
         if not self.averaging:
             yield
             return

@@ -40,7 +40,7 @@ DIGEST_SUFFIX = ".sha256"
 
 
 class CheckpointError(RuntimeError):
-    pass
+    """A checkpoint or a file beside it that is missing, corrupt or does not fit the run."""
 
 
 def _move_folder(source, target):
@@ -75,6 +75,21 @@ def replace_with_digest(source, target):
     The sidecar first lists the new digest beside the old ones, then `target` is replaced (one
     rename), then the sidecar lists the new digest alone: whenever a kill stops it, `target`
     has a digest that the sidecar lists, and a changed or damaged file has none.
+
+    Args:
+        source: the new file (a temporary beside `target`).
+        target: where it goes (local or `gs://...`).
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.training.checkpoints import replace_with_digest, verify_digest
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "new"), "w") as f:
+        ...     _ = f.write("weights")
+        >>> replace_with_digest(os.path.join(folder, "new"), os.path.join(folder, "best.keras"))
+        >>> sorted(os.listdir(folder))
+        ['best.keras', 'best.keras.sha256']
+        >>> verify_digest(os.path.join(folder, "best.keras"))  # unchanged: no error
     """
     source, target = str(source), str(target)
     new = files.file_digest(source)
@@ -86,8 +101,31 @@ def replace_with_digest(source, target):
 
 
 def verify_digest(path):
-    """Raises CheckpointError naming `path` unless its sha256 is one that `<path>.sha256` lists
-    (a file without a sidecar, from an older kasm_keras, is not checked)."""
+    """Checks `path` against the sha256 digests that `<path>.sha256` lists, before it is read.
+
+    A file without a sidecar, from an older kasm_keras, is not checked.
+
+    Args:
+        path: the file (local or `gs://...`).
+
+    Raises:
+        CheckpointError: `path` is missing, or its digest is not one the sidecar lists.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.training.checkpoints import replace_with_digest, verify_digest
+        >>> folder = tempfile.mkdtemp()
+        >>> path = os.path.join(folder, "best.keras")
+        >>> with open(path + ".new", "w") as f:
+        ...     _ = f.write("weights")
+        >>> replace_with_digest(path + ".new", path)
+        >>> with open(path, "a") as f:
+        ...     _ = f.write("changed")
+        >>> verify_digest(path)
+        Traceback (most recent call last):
+        ...
+        kasm_keras.training.checkpoints.CheckpointError: ...; the file is corrupt or was changed
+    """
     path = str(path)
     if not files.exists(path):
         raise CheckpointError(f"{path} is missing")
@@ -106,12 +144,46 @@ def _step_of(name):
 
 
 class CheckpointManager:
+    """Writes and restores the training checkpoints in one folder, keeping the newest `keep`.
+
+    Args:
+        directory: the checkpoints' folder, `<model_dir>/checkpoints` (local or `gs://...`).
+        keep: how many checkpoints to keep (at least 1).
+
+    Examples:
+        >>> import tempfile
+        >>> import tensorflow as tf
+        >>> from kasm_keras.training.checkpoints import CheckpointManager
+        >>> manager = CheckpointManager(tempfile.mkdtemp(), keep=2)
+        >>> weights = tf.Variable([1.0, 2.0])
+        >>> path = manager.save(10, tf.train.Checkpoint(weights=weights), {"best": 0.5})
+        >>> manager.latest() == path
+        True
+        >>> _ = weights.assign([0.0, 0.0])
+        >>> manager.restore(path, tf.train.Checkpoint(weights=weights))
+        {'best': 0.5, 'step': 10}
+        >>> weights.numpy()
+        array([1., 2.], dtype=float32)
+    """
+
     def __init__(self, directory, keep=2):
         self.directory = str(directory)
         self.keep = keep
 
     def save(self, step, checkpoint, state):
-        """Writes `checkpoint` (a tf.train.Checkpoint) and `state` (JSON) as `ckpt-<step>`."""
+        """Writes a checkpoint as `ckpt-<step>`, points `latest` at it and prunes older ones.
+
+        Args:
+            step: the training step (an int), which names the checkpoint.
+            checkpoint: a `tf.train.Checkpoint` of the objects to save.
+            state: a JSON-serialisable dict of the loop's bookkeeping; saved with `step`.
+
+        Returns:
+            The new checkpoint's path.
+
+        Raises:
+            DiskFullError: the disk filled up; `latest` and the checkpoints it names are kept.
+        """
         files.makedirs(self.directory)
         name = f"ckpt-{step}"
         final = files.join(self.directory, name)
@@ -149,7 +221,14 @@ class CheckpointManager:
             files.rmtree(files.join(self.directory, name))
 
     def latest(self):
-        """Path of the newest complete checkpoint, or None if there is none yet."""
+        """Finds the checkpoint that `latest` names.
+
+        Returns:
+            The newest complete checkpoint's path, or None if there is none yet.
+
+        Raises:
+            CheckpointError: `latest` is unreadable or names no checkpoint.
+        """
         pointer = files.join(self.directory, LATEST)
         if not files.exists(pointer):
             return None
@@ -165,7 +244,14 @@ class CheckpointManager:
 
     @staticmethod
     def verify(path):
-        """Raises CheckpointError unless every file of the checkpoint matches its manifest."""
+        """Checks every file of a checkpoint against its manifest's sha256 digests.
+
+        Args:
+            path: the checkpoint's folder, `ckpt-<step>`.
+
+        Raises:
+            CheckpointError: a file is missing, unlisted or differs from its digest.
+        """
         path = str(path)
         manifest_path = files.join(path, MANIFEST)
         if not files.exists(manifest_path):
@@ -196,10 +282,30 @@ class CheckpointManager:
 
     @staticmethod
     def read_state(path):
+        """Reads a checkpoint's `state.json` (no digests checked: `restore` checks them).
+
+        Args:
+            path: the checkpoint's folder, `ckpt-<step>`.
+
+        Returns:
+            The state `save` was given, with its `step`.
+        """
         return json.loads(files.read_text(files.join(str(path), STATE)))
 
     def restore(self, path, checkpoint):
-        """Checks the digests, restores `checkpoint`'s objects and returns the saved state."""
+        """Checks a checkpoint's digests and restores `checkpoint`'s objects from it.
+
+        Args:
+            path: the checkpoint's folder, e.g. what `latest()` returned.
+            checkpoint: a `tf.train.Checkpoint` of the same objects that were saved.
+
+        Returns:
+            The state `save` was given, with its `step`.
+
+        Raises:
+            CheckpointError: a file is corrupt, or a saved value and an object do not match
+                (the model or the input pipeline has changed).
+        """
         path = str(path)
         self.verify(path)
         prefix = files.join(path, PREFIX)

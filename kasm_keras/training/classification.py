@@ -34,8 +34,30 @@ EVAL_BATCH = 256
 
 @dataclasses.dataclass
 class TrainConfig(ClassifierConfig):
-    """Everything `tools/train.py` sets: the classification task's settings and the loop's
-    (`ClassifierConfig`'s, shared with the time-series classifier, and the text's own)."""
+    """Everything `tools/train.py` sets to train a document classifier: `ClassifierConfig`'s
+    settings (shared with the time-series classifier) and the text's own below.
+
+    Attributes:
+        max_length: tokens kept of each document (None: the dataset's default).
+        embeddings: the word vectors: "auto", "none", a built-in name or a GloVe or word2vec
+            file (`kasm_keras.data.word_vectors.resolve_source`).
+        embedding_dim: the embedding's size without word vectors (theirs otherwise).
+        train_embeddings: fine-tune the embedding.
+        max_vocabulary: the vocabulary's size at most, padding and unknown token included.
+        min_count: how often a word must occur in the training data to be in it.
+
+    Examples:
+        >>> import tempfile
+        >>> from kasm_keras.training import TrainConfig
+        >>> config = TrainConfig(model="rkm_cifg", dataset="ag_news",
+        ...                      model_dir=tempfile.mkdtemp(), ngram=2, max_steps=1000)
+        >>> config.loop_config().max_steps
+        1000
+        >>> TrainConfig(model="rkm_cifg", dataset="ag_news", model_dir="runs/x", dropout=1.0)
+        Traceback (most recent call last):
+        ...
+        kasm_keras.training.task.TrainingError: --dropout must be in [0, 1), got 1.0
+    """
 
     DATASETS = datasets.CLASSIFICATION
 
@@ -57,6 +79,14 @@ class TrainConfig(ClassifierConfig):
         self.resolved_embeddings()
 
     def resolved_embeddings(self):
+        """The word vectors `embeddings` stands for on this machine.
+
+        Returns:
+            "none", a built-in source's name or a file's path.
+
+        Raises:
+            TrainingError: the source is unknown or its package is not installed.
+        """
         try:
             return word_vectors.resolve_source(self.embeddings)
         except word_vectors.WordVectorsError as error:
@@ -80,6 +110,21 @@ def _evaluate(logits_of, batches):
 
 
 class ClassificationTask(Task):
+    """The document classifier as a `Task`: the module's model on a Zhang et al. dataset.
+
+    Args:
+        config: a `TrainConfig`.
+
+    Examples:
+        >>> import tempfile
+        >>> from kasm_keras.training import ClassificationTask, TrainConfig
+        >>> config = TrainConfig(model="rkm_cifg", dataset="ag_news",
+        ...                      model_dir=tempfile.mkdtemp())
+        >>> task = ClassificationTask(config)
+        >>> task.monitor, task.best_model_file
+        ('accuracy', 'best.keras')
+    """
+
     monitor = "accuracy"
     higher_is_better = True
     best_model_file = "best.keras"
@@ -198,5 +243,23 @@ class ClassificationTask(Task):
 
 
 def train_classifier(config, command=None, log=print):
-    """Trains `config` (a TrainConfig) and returns its metrics (None on a non-chief worker)."""
+    """Trains a document classifier, or resumes the run in its model_dir.
+
+    Args:
+        config: a `TrainConfig`.
+        command: as for `Trainer`.
+        log: as for `Trainer`.
+
+    Returns:
+        What `Trainer.run` returns: the metrics, or None on a worker that is not the chief.
+
+    Raises:
+        TrainingError: the run cannot start or go on, in one line.
+
+    Examples:
+        >>> from kasm_keras.training import TrainConfig, train_classifier
+        >>> config = TrainConfig(model="rkm_cifg", dataset="ag_news",
+        ...                      model_dir="runs/ag_news_rkm_cifg", max_steps=2000)
+        >>> metrics = train_classifier(config)  # doctest: +SKIP
+    """
     return Trainer(ClassificationTask(config), config.loop_config(), command=command, log=log).run()

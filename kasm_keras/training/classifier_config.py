@@ -19,8 +19,53 @@ from kasm_keras.utils import files
 
 @dataclasses.dataclass
 class ClassifierConfig:
-    """Every setting `tools/train.py` gives a classifier; defaults are the document
-    classifier's (a subclass may redeclare a field with its own default)."""
+    """Every setting `tools/train.py` gives a classifier, checked when made (each field is the
+    flag of its name); defaults are the document classifier's (a subclass may redeclare a field
+    with its own default). Build a subclass: `TrainConfig` or `TimeSeriesConfig`.
+
+    Attributes:
+        model: the kernel cell, one of `kasm_keras.layers.variants.VARIANTS`.
+        dataset: one of the subclass' `DATASETS`.
+        model_dir: the run's folder (local or `gs://...`).
+        data_dir: where the data is (None: the task's default).
+        cache_dir: where prepared data is cached (None: the task's default).
+        ngram: the cell's n-gram order.
+        ngram_padding: how the n-gram window is padded at the start, one of
+            `kasm_keras.layers.kernel_cell.NGRAM_PADDINGS`.
+        units: the cell's units.
+        layer_norm: layer-normalise the cell's pre-activations.
+        learn_sigmas: learn the kernels' widths.
+        epochs: passes over the training data (when `max_steps` is None).
+        max_steps: training steps (None: from `epochs`).
+        batch_size: the global batch size.
+        learning_rate: Adam's learning rate.
+        dropout: the head's dropout rate, in [0, 1).
+        validation_fraction: the share of the training rows held out for validation.
+        seed: initialisation, dropout and shuffling.
+        split_seed: which training rows are held out for validation.
+        eval_every: validate and checkpoint every this many steps (None: once per epoch).
+        log_every: log every this many steps.
+        jit_compile: "auto", "true" or "false"; see `use_jit`.
+        precision: "auto", "float32", "mixed_bfloat16" or "mixed_float16"; see `policy`.
+        strategy: one of `kasm_keras.training.loop.STRATEGIES`.
+        cpu_devices: split the CPU into this many logical devices (to try mirrored on CPU).
+        deterministic: deterministic kernels, for bit-for-bit equal resumes.
+        test: evaluate the test split at the end (off for a recipe search).
+
+    Raises:
+        TrainingError: a setting is out of range or a path is not a folder, naming its flag.
+
+    Examples:
+        >>> from kasm_keras.training import TrainConfig
+        >>> config = TrainConfig(model="rkm_cifg", dataset="ag_news", model_dir="runs/x")
+        >>> config.units, config.batch_size
+        (300, 64)
+        >>> TrainConfig(model="rkm_cifg", dataset="ag_news", model_dir="runs/x",
+        ...             learning_rate=0)
+        Traceback (most recent call last):
+        ...
+        kasm_keras.training.task.TrainingError: --learning_rate must be positive and finite, ...
+    """
 
     # The data sets the task takes, and how --dataset's error names the task.
     DATASETS = ()
@@ -42,16 +87,16 @@ class ClassifierConfig:
     learning_rate: float = 1e-3
     dropout: float = 0.5
     validation_fraction: float = 0.05
-    seed: int = 0  # initialisation, dropout and shuffling
-    split_seed: int = 0  # which training rows are held out for validation
+    seed: int = 0
+    split_seed: int = 0
     eval_every: int | None = 500
     log_every: int = 20
     jit_compile: str = "auto"
-    precision: str = "auto"  # auto, float32, mixed_bfloat16 or mixed_float16 (precision.py)
+    precision: str = "auto"
     strategy: str = "default"
-    cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
+    cpu_devices: int = 1
     deterministic: bool = False
-    test: bool = True  # evaluate the test split at the end (not in a recipe search)
+    test: bool = True
 
     def __post_init__(self):
         """Every setting is checked here, before any data is read or any file written."""
@@ -81,6 +126,14 @@ class ClassifierConfig:
         self.loop_config()  # the loop checks its own settings (and --model_dir)
 
     def check_at_least_one(self, *names):
+        """Checks that the fields `names` are at least 1, for `check_task`.
+
+        Args:
+            *names: field names.
+
+        Raises:
+            TrainingError: naming the first field below 1 as its flag.
+        """
         for name in names:
             if getattr(self, name) < 1:
                 raise TrainingError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -100,15 +153,25 @@ class ClassifierConfig:
         """The task's own fields (TrainingError naming the flag)."""
 
     def use_jit(self):
-        """On: the loop-free variants, and every variant on GPU. Off: the sequential variants on
-        CPU, where tools/benchmark.py measures XLA within noise of TensorFlow's loop for the
-        LSTM-like cells (the linear kernels gain more) and compiling the loop costs time up front;
-        `--jit_compile=true` turns it on."""
+        """Whether to compile the training step with XLA (`--jit_compile`).
+
+        "auto" turns it on for the loop-free variants, and for every variant on GPU; off for
+        the sequential variants on CPU, where XLA gains little for the LSTM-like cells and
+        compiling the loop costs time up front.
+
+        Returns:
+            True or False.
+        """
         if self.jit_compile in ("true", "false"):
             return self.jit_compile == "true"
         return (not get_variant(self.model).sequential) or bool(tf.config.list_physical_devices("GPU"))
 
     def loop_config(self):
+        """The training loop's share of these settings.
+
+        Returns:
+            A `kasm_keras.training.LoopConfig`.
+        """
         return LoopConfig(
             model_dir=self.model_dir, max_steps=self.max_steps, epochs=self.epochs,
             eval_every=self.eval_every, log_every=self.log_every, seed=self.seed,
@@ -116,6 +179,12 @@ class ClassifierConfig:
             precision=self.precision, deterministic=self.deterministic, test=self.test)
 
     def policy(self):
-        """The Keras dtype policy of --precision (auto: measured once, see precision.py; so
-        only once TensorFlow's devices are configured)."""
+        """The Keras dtype policy that `--precision` resolves to on this machine.
+
+        "auto" is measured once (`kasm_keras.training.precision`), so call this only once
+        TensorFlow's devices are configured.
+
+        Returns:
+            A policy name: "float32", "mixed_bfloat16" or "mixed_float16".
+        """
         return precision.resolve(self.precision)

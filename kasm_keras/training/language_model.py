@@ -66,8 +66,58 @@ RECIPES = {
 
 @dataclasses.dataclass
 class LanguageModelConfig:
-    """Everything `tools/train.py` sets for a language model; the defaults are the paper's
-    (`RECIPES["awd_lstm"]`)."""
+    """Everything `tools/train.py` sets for a language model, checked when made (each field is
+    the flag of its name); the defaults are the paper's (`RECIPES["awd_lstm"]`).
+
+    Attributes:
+        model: the kernel cell, one of `kasm_keras.layers.variants.VARIANTS`.
+        dataset: the corpus, one of `DATASETS`.
+        model_dir: the run's folder (local or `gs://...`).
+        data_dir: where the corpus is (None: the default).
+        cache_dir: where the prepared corpus is cached (None: the default).
+        num_layers: recurrent layers.
+        hidden_dim: units of every layer but the last, which has `embedding_dim` (tied
+            embeddings).
+        embedding_dim: the word embedding's size.
+        layer_norm: layer-normalise the cells' pre-activations.
+        dropout: locked dropout on the last layer's outputs.
+        hidden_dropout: locked dropout between recurrent layers.
+        input_dropout: locked dropout on the embedded words.
+        embedding_dropout: dropout of whole words, per batch.
+        weight_dropout: DropConnect on the recurrent kernels.
+        alpha: activation regularisation (AR) of the last layer's outputs.
+        beta: temporal activation regularisation (TAR).
+        weight_decay: L2 weight decay.
+        learning_rate: SGD's learning rate.
+        clip_norm: the global gradient norm gradients are clipped to.
+        nonmono: validations without improvement before averaging starts (`AveragedSGD`).
+        average_after: validations after which averaging starts at the latest (None: only by
+            the trigger).
+        batch_size: rows the training corpus is cut into.
+        bptt: the mean window length of truncated backpropagation through time.
+        epochs: passes over the training corpus (when `max_steps` is None).
+        max_steps: training steps (None: from `epochs`).
+        eval_batch_size: rows of the validation corpus.
+        test_batch_size: rows of the test corpus.
+        seed: initialisation, dropout and the windows' lengths.
+        eval_every: validate and checkpoint every this many steps (None: once per epoch).
+        log_every: log every this many steps.
+        jit_compile: "auto", "true" or "false"; see `use_jit`.
+        precision: "auto", "float32", "mixed_bfloat16" or "mixed_float16"; see `policy`.
+        strategy: "default" only: the carried states need one replica.
+        deterministic: deterministic kernels, for bit-for-bit equal resumes.
+        test: evaluate the test split at the end (off for a recipe search).
+
+    Raises:
+        TrainingError: a setting is out of range, naming its flag.
+
+    Examples:
+        >>> from kasm_keras.training.language_model import RECIPES, LanguageModelConfig
+        >>> config = LanguageModelConfig(model="rkm_lstm", dataset="ptb",
+        ...                              model_dir="runs/ptb_rkm_lstm", **RECIPES["cpu"])
+        >>> config.num_layers, config.hidden_dim, config.epochs
+        (2, 650, 30.0)
+    """
 
     model: str
     dataset: str
@@ -78,18 +128,18 @@ class LanguageModelConfig:
     hidden_dim: int = 1150
     embedding_dim: int = 400
     layer_norm: bool = True
-    dropout: float = 0.4  # on the last layer's outputs
-    hidden_dropout: float = 0.25  # between recurrent layers
-    input_dropout: float = 0.4  # on the embedded words
-    embedding_dropout: float = 0.1  # whole words, per batch
-    weight_dropout: float = 0.5  # DropConnect on the recurrent kernels
-    alpha: float = 2.0  # activation regularisation
-    beta: float = 1.0  # temporal activation regularisation
+    dropout: float = 0.4
+    hidden_dropout: float = 0.25
+    input_dropout: float = 0.4
+    embedding_dropout: float = 0.1
+    weight_dropout: float = 0.5
+    alpha: float = 2.0
+    beta: float = 1.0
     weight_decay: float = 1.2e-6
     learning_rate: float = 30.0
-    clip_norm: float = 0.25  # global gradient norm
-    nonmono: int = 5  # validations without improvement before averaging starts
-    average_after: int | None = None  # validations (epochs) after which it starts at the latest
+    clip_norm: float = 0.25
+    nonmono: int = 5
+    average_after: int | None = None
     batch_size: int = 20
     bptt: int = 70
     epochs: float = 500.0
@@ -97,13 +147,13 @@ class LanguageModelConfig:
     eval_batch_size: int = 10
     test_batch_size: int = 1
     seed: int = 0
-    eval_every: int | None = None  # steps; None: once per epoch, as AWD-LSTM
+    eval_every: int | None = None
     log_every: int = 20
     jit_compile: str = "auto"
     precision: str = "auto"
     strategy: str = "default"
     deterministic: bool = False
-    test: bool = True  # evaluate the test split at the end (not in a recipe search)
+    test: bool = True
 
     def __post_init__(self):
         if self.model not in VARIANTS:
@@ -146,13 +196,23 @@ class LanguageModelConfig:
         self.loop_config()  # the loop checks its own settings
 
     def use_jit(self):
-        """As for the classifier: XLA on GPUs and for the loop-free variants."""
+        """Whether to compile the training step with XLA, as for the classifier
+        (`ClassifierConfig.use_jit`): on GPUs and for the loop-free variants.
+
+        Returns:
+            True or False.
+        """
         if self.jit_compile in ("true", "false"):
             return self.jit_compile == "true"
         return (not get_variant(self.model).sequential) or bool(
             tf.config.list_physical_devices("GPU"))
 
     def loop_config(self):
+        """The training loop's share of these settings.
+
+        Returns:
+            A `kasm_keras.training.LoopConfig`.
+        """
         return LoopConfig(
             model_dir=self.model_dir, max_steps=self.max_steps, epochs=self.epochs,
             eval_every=self.eval_every, log_every=self.log_every,
@@ -160,15 +220,40 @@ class LanguageModelConfig:
             precision=self.precision, deterministic=self.deterministic, test=self.test)
 
     def policy(self):
+        """The Keras dtype policy that `--precision` resolves to on this machine.
+
+        Returns:
+            A policy name: "float32", "mixed_bfloat16" or "mixed_float16".
+        """
         return precision.resolve(self.precision)
 
 
 def window_schedule(row_length, bptt, seed):
-    """An endless `tf.data.Dataset` of (start, length, first) windows over rows of
-    `row_length` tokens, epoch after epoch, AWD-LSTM's variable-length BPTT: the windows of an
-    epoch tile the row from 0 and `first` marks an epoch's first window. Stateless random ops
+    """AWD-LSTM's variable-length BPTT windows over rows of `row_length` tokens, epoch after
+    epoch.
+
+    The windows of an epoch tile the row from 0. Their lengths come from stateless random ops
     keyed by (seed, window number), so the order follows from the seed alone and the iterator
-    (a `scan`) is checkpointable."""
+    (a `scan`) is checkpointable.
+
+    Args:
+        row_length: tokens in each row (at least 3).
+        bptt: the mean window length.
+        seed: the seed of the lengths.
+
+    Returns:
+        An endless `tf.data.Dataset` of `(start, length, first)` int64/bool scalars, `first`
+            marking an epoch's first window.
+
+    Raises:
+        ValueError: `row_length` is below 3.
+
+    Examples:
+        >>> from kasm_keras.training.language_model import window_schedule
+        >>> windows = window_schedule(200, bptt=70, seed=0).take(4)
+        >>> [(int(start), int(length), bool(first)) for start, length, first in windows]
+        [(0, 78, True), (78, 70, False), (148, 51, False), (0, 72, True)]
+    """
     if row_length < 3:
         raise ValueError(f"rows of {row_length} tokens are too short for a window")
     seed = tf.constant(seed, tf.int64)
@@ -191,7 +276,21 @@ def window_schedule(row_length, bptt, seed):
 
 
 def windows_per_epoch(row_length, bptt, seed):
-    """The first epoch's number of windows (epochs differ by a window or two)."""
+    """How many windows `window_schedule` gives in its first epoch, to turn epochs into steps.
+
+    Args:
+        row_length: tokens in each row.
+        bptt: the mean window length.
+        seed: the seed of the lengths.
+
+    Returns:
+        An int (later epochs differ by a window or two).
+
+    Examples:
+        >>> from kasm_keras.training.language_model import windows_per_epoch
+        >>> windows_per_epoch(1000, bptt=70, seed=0)
+        14
+    """
     count = 0
     for _, _, first in window_schedule(row_length, bptt, seed).skip(1):
         count += 1
@@ -200,6 +299,21 @@ def windows_per_epoch(row_length, bptt, seed):
 
 
 class LanguageModelTask(Task):
+    """Word-level language modelling as a `Task`: the module's AWD-LSTM recipe with kernel cells.
+
+    Validation perplexity picks the best model; each row's recurrent states are carried from
+    batch to batch in `checkpoint_variables`.
+
+    Args:
+        config: a `LanguageModelConfig`.
+
+    Examples:
+        >>> from kasm_keras.training.language_model import LanguageModelConfig, LanguageModelTask
+        >>> task = LanguageModelTask(LanguageModelConfig("rkm_lstm", "ptb", "runs/ptb"))
+        >>> task.monitor, task.higher_is_better
+        ('perplexity', False)
+    """
+
     monitor = "perplexity"
     higher_is_better = False
     fixed_settings = FIXED_SETTINGS
@@ -309,7 +423,12 @@ class LanguageModelTask(Task):
                 "averaging": float(self.optimizer.averaging)}
 
     def save_best(self, model, path):
-        """The averaged weights once averaging, in float32 whatever the precision."""
+        """Writes the averaged weights once averaging, in float32 whatever the precision.
+
+        Args:
+            model: the model being trained.
+            path: the new file, as for `Task.save_best`.
+        """
         with self.optimizer.averaged_weights(model.trainable_variables):
             stored = model.rebuilt(dtype="float32")
         super().save_best(stored, path)
@@ -336,8 +455,23 @@ class LanguageModelTask(Task):
 
 
 def unigram_perplexity(train, valid, vocabulary_size):
-    """The validation perplexity of word frequencies (add-one counts of the training split): what
-    a language model must beat to have learned anything from context."""
+    """The validation perplexity of word frequencies (add-one counts of the training split).
+
+    What a language model must beat to have learned anything from context.
+
+    Args:
+        train: the training split's token ids.
+        valid: the validation split's token ids.
+        vocabulary_size: the number of token ids.
+
+    Returns:
+        The perplexity, a float.
+
+    Examples:
+        >>> from kasm_keras.training.language_model import unigram_perplexity
+        >>> round(unigram_perplexity([0, 0, 1, 2], valid=[0, 1], vocabulary_size=3), 3)
+        2.858
+    """
     counts = np.bincount(np.asarray(train), minlength=vocabulary_size) + 1.0
     log_p = np.log(counts / counts.sum())
     return float(np.exp(-log_p[np.asarray(valid)].mean()))
@@ -345,6 +479,25 @@ def unigram_perplexity(train, valid, vocabulary_size):
 
 
 def train_language_model(config, command=None, log=print):
-    """Trains `config` (a LanguageModelConfig) and returns its metrics."""
+    """Trains a language model, or resumes the run in its model_dir.
+
+    Args:
+        config: a `LanguageModelConfig`.
+        command: as for `Trainer`.
+        log: as for `Trainer`.
+
+    Returns:
+        The run's metrics, as `Trainer.run` returns them.
+
+    Raises:
+        TrainingError: the run cannot start or go on, in one line.
+
+    Examples:
+        >>> from kasm_keras.training.language_model import (
+        ...     RECIPES, LanguageModelConfig, train_language_model)
+        >>> config = LanguageModelConfig(model="rkm_lstm", dataset="ptb",
+        ...                              model_dir="runs/ptb_rkm_lstm", **RECIPES["cpu"])
+        >>> metrics = train_language_model(config)  # doctest: +SKIP
+    """
     return Trainer(LanguageModelTask(config), config.loop_config(), command=command,
                    log=log).run()

@@ -35,7 +35,25 @@ def _entries(model_dir):
 
 
 class ModelDirLock:
-    """The exclusive flock on `<model_dir>/.lock` (nothing on non-local paths)."""
+    """The exclusive flock on `<model_dir>/.lock` (nothing on non-local paths).
+
+    `claim_model_dir` is the usual way to hold it; this class is the lock alone.
+
+    Args:
+        model_dir: the run's folder, which must exist.
+
+    Examples:
+        >>> import tempfile
+        >>> from kasm_keras.training.lock import ModelDirLock
+        >>> model_dir = tempfile.mkdtemp()
+        >>> lock = ModelDirLock(model_dir)
+        >>> lock.acquire()
+        >>> ModelDirLock(model_dir).acquire()
+        Traceback (most recent call last):
+        ...
+        kasm_keras.training.task.TrainingError: ... is in use by another training run ...
+        >>> lock.release(remove=True)
+    """
 
     def __init__(self, model_dir):
         self.model_dir = os.fspath(model_dir)
@@ -84,7 +102,11 @@ class ModelDirLock:
         os.pwrite(fd, f"{os.getpid()}@{socket.gethostname()}\n".encode(), 0)
 
     def release(self, remove=False):
-        """Drops the lock; `.lock` is emptied, or removed with `remove`."""
+        """Drops the lock (nothing if it is not held).
+
+        Args:
+            remove: remove `.lock` rather than empty it (for a model_dir being removed).
+        """
         if self.fd is None:
             return
         try:
@@ -110,6 +132,31 @@ def claim_model_dir(model_dir, keep):
     If the folder was new (missing, or empty) and the block fails while `keep()` is false (the
     run has written no checkpoint yet), everything in it is removed again, and the folder too if
     it was made here.
+
+    Args:
+        model_dir: the run's folder (local or `gs://...`; only local ones are locked).
+        keep: a function of no arguments; true once what the block wrote must stay.
+
+    Returns:
+        A context manager.
+
+    Raises:
+        TrainingError: `model_dir` is a file, cannot be written, or another run holds it.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.training.lock import claim_model_dir
+        >>> model_dir = os.path.join(tempfile.mkdtemp(), "run")
+        >>> with claim_model_dir(model_dir, keep=lambda: False):
+        ...     os.path.isdir(model_dir)
+        True
+        >>> failed = os.path.join(tempfile.mkdtemp(), "failed")
+        >>> try:
+        ...     with claim_model_dir(failed, keep=lambda: False):
+        ...         raise KeyboardInterrupt  # a failed start: nothing is left behind
+        ... except KeyboardInterrupt:
+        ...     os.path.exists(failed)
+        False
     """
     model_dir = os.fspath(model_dir)
     local = files.is_local(model_dir)

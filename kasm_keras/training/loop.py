@@ -92,22 +92,55 @@ class _Summaries:
 
 @dataclasses.dataclass
 class LoopConfig:
+    """The training loop's settings, the same for every task; checked when made.
+
+    Attributes:
+        model_dir: the run's folder (local or `gs://...`): checkpoints, best model, logs,
+            `config.json` and `metrics.json`.
+        max_steps: training steps; None for `ceil(epochs * task.steps_per_epoch())`.
+        epochs: passes over the training data, when `max_steps` is None.
+        eval_every: validate, keep the best model and checkpoint every this many steps
+            (None: once per epoch).
+        log_every: progress bar, NaN check and TensorBoard every this many steps.
+        seed: Keras' seed and the training data's order, in [0, 2**32).
+        strategy: one of `STRATEGIES`.
+        cpu_devices: split the CPU into this many logical devices (to try mirrored on CPU).
+        jit_compile: XLA for the forward and backward pass.
+        precision: a Keras dtype policy, or "auto" (resolved once the strategy has configured
+            the devices, since deciding runs a timed matmul); see
+            `kasm_keras.training.precision`.
+        deterministic: `tf.config.experimental.enable_op_determinism()`, for bit-for-bit
+            equal resumes.
+        keep_checkpoints: how many checkpoints to keep.
+        test: evaluate the test split once at the end (off for a recipe search, which must
+            not see it).
+
+    Raises:
+        TrainingError: a setting is out of range, naming its `--flag`.
+
+    Examples:
+        >>> from kasm_keras.training import LoopConfig
+        >>> config = LoopConfig("runs/demo", max_steps=100, eval_every=50)
+        >>> config.precision, config.strategy
+        ('float32', 'default')
+        >>> LoopConfig("runs/demo", log_every=0)
+        Traceback (most recent call last):
+        ...
+        kasm_keras.training.task.TrainingError: --log_every must be at least 1, got 0
+    """
+
     model_dir: str
-    max_steps: int | None = None  # when None: ceil(epochs * task.steps_per_epoch())
+    max_steps: int | None = None
     epochs: float = 10.0
-    # Validate, keep the best model and checkpoint every N steps (None: once per epoch).
     eval_every: int | None = 500
-    log_every: int = 20  # progress bar, NaN check and TensorBoard every N steps
+    log_every: int = 20
     seed: int = 0
     strategy: str = "default"
-    cpu_devices: int = 1  # split the CPU into this many logical devices (to try mirrored on CPU)
-    jit_compile: bool = False  # XLA for the forward and backward pass
-    # A Keras dtype policy, or "auto" (resolved once the strategy has configured the devices,
-    # since deciding runs a timed matmul); see kasm_keras.training.precision.
+    cpu_devices: int = 1
+    jit_compile: bool = False
     precision: str = "float32"
-    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+    deterministic: bool = False
     keep_checkpoints: int = 2
-    # Evaluate the test split once at the end (off for a recipe search: it must not see it).
     test: bool = True
 
     def __post_init__(self):
@@ -130,6 +163,26 @@ class LoopConfig:
 
 
 def make_strategy(name, cpu_devices=1):
+    """The tf.distribute strategy that `--strategy` names.
+
+    Args:
+        name: one of `STRATEGIES`: "default" (no distribution), "mirrored" (every GPU, or
+            every logical CPU device without one) or "multi_worker" (the cluster `TF_CONFIG`
+            describes).
+        cpu_devices: split the CPU into this many logical devices first (before TensorFlow
+            has initialised its devices), to try "mirrored" on a CPU.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        TrainingError: an unknown name, or "multi_worker" without `TF_CONFIG`.
+
+    Examples:
+        >>> from kasm_keras.training.loop import make_strategy
+        >>> make_strategy("default").num_replicas_in_sync
+        1
+    """
     if cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
@@ -149,6 +202,23 @@ def make_strategy(name, cpu_devices=1):
 
 
 def is_chief(strategy):
+    """Whether this process is the one that writes (checkpoints, best model, metrics).
+
+    That is the cluster's "chief", or worker 0 of a cluster without one; every process of a
+    single-machine strategy.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+
+    Returns:
+        True or False.
+
+    Examples:
+        >>> import tensorflow as tf
+        >>> from kasm_keras.training.loop import is_chief
+        >>> is_chief(tf.distribute.get_strategy())
+        True
+    """
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
@@ -201,7 +271,29 @@ def _check_batch_spec(spec, replicas):
 
 
 class Trainer:
-    """Trains `task` under `config` (a LoopConfig); `run()` returns the metrics (None off-chief)."""
+    """Trains any `Task` the same way: strategy, checkpoints and exact resume, NaN guard,
+    TensorBoard, the best model and `metrics.json` (see the module's docstring).
+
+    Args:
+        task: the `Task` to train.
+        config: a `LoopConfig`.
+        command: the command line recorded in `metrics.json` (default: `sys.argv`).
+        log: a function printing one line.
+
+    Raises:
+        TypeError: `task` is not a `Task`.
+
+    Examples:
+        A whole run of a small task is in `Task`'s example; a classifier's loop:
+
+        >>> import tempfile
+        >>> from kasm_keras.training import ClassificationTask, TrainConfig, Trainer
+        >>> config = TrainConfig(model="rkm_cifg", dataset="ag_news",
+        ...                      model_dir=tempfile.mkdtemp(), max_steps=100)
+        >>> trainer = Trainer(ClassificationTask(config), config.loop_config())
+        >>> trainer.config.max_steps
+        100
+    """
 
     def __init__(self, task, config, command=None, log=print):
         if not isinstance(task, Task):
@@ -415,7 +507,19 @@ class Trainer:
                     tf.io.gfile.remove(path)
 
     def run(self):
-        """Trains under the config's dtype policy; Keras' global policy is restored after."""
+        """Trains (or resumes the run in `model_dir`) to the end and reports on the best model.
+
+        Keras' global dtype policy is the config's during the run and restored after it.
+
+        Returns:
+            The run's metrics, as written to `metrics.json` (the task's `report` and the
+                loop's fields: steps, validation scores, history, speed, versions); None on a
+                worker that is not the chief.
+
+        Raises:
+            TrainingError: the run cannot start or go on (settings, data, model_dir, a NaN
+                loss), in one line.
+        """
         c = self.config
         self._start()
         fixed = precision.auto_resolves_to(self.policy) if c.precision == "auto" \

@@ -42,12 +42,21 @@ def _seconds_per_product(dtype, repeats=5):
 @functools.cache
 def bfloat16_speedup():
     """float32 time / bfloat16 time of a 1024x1024 matmul on the default device (measured once
-    per process; about 0.1 s on a CPU)."""
+    per process)."""
     return _seconds_per_product(tf.float32) / _seconds_per_product(tf.bfloat16)
 
 
 def gpu_has_fast_bfloat16():
-    """None without a GPU; else whether every GPU has compute capability >= 8.0."""
+    """Whether every GPU multiplies bfloat16 fast (compute capability 8.0 or later).
+
+    Returns:
+        None without a GPU; else True or False.
+
+    Examples:
+        >>> from kasm_keras.training import precision
+        >>> precision.gpu_has_fast_bfloat16() in (None, True, False)
+        True
+    """
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return None
@@ -68,7 +77,25 @@ _auto_fixed = []  # the policies `auto_resolves_to` blocks give "auto", innermos
 
 
 def resolve(precision):
-    """The Keras dtype policy name for a `--precision` value."""
+    """The Keras dtype policy name for a `--precision` value.
+
+    Args:
+        precision: one of `PRECISIONS`; "auto" picks `mixed_bfloat16` where this machine
+            multiplies bfloat16 fast, else `float32` (unless `auto_resolves_to` fixes it).
+
+    Returns:
+        A policy name: "float32", "mixed_bfloat16" or "mixed_float16".
+
+    Raises:
+        ValueError: `precision` is not one of `PRECISIONS`.
+
+    Examples:
+        >>> from kasm_keras.training import precision
+        >>> precision.resolve("mixed_float16")
+        'mixed_float16'
+        >>> precision.resolve("auto") in ("float32", "mixed_bfloat16")
+        True
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "auto":
@@ -78,8 +105,26 @@ def resolve(precision):
 
 @contextlib.contextmanager
 def auto_resolves_to(policy):
-    """Within the block, "auto" means `policy`: a resumed run keeps the policy its start chose,
-    whatever a timed product on a busy machine would say now."""
+    """Within the block, `resolve("auto")` returns `policy`.
+
+    A resumed run keeps the policy its start chose, whatever a timed product on a busy machine
+    would say now.
+
+    Args:
+        policy: one of "float32", "mixed_bfloat16" or "mixed_float16".
+
+    Returns:
+        A context manager.
+
+    Raises:
+        ValueError: `policy` is not a dtype policy.
+
+    Examples:
+        >>> from kasm_keras.training import precision
+        >>> with precision.auto_resolves_to("mixed_bfloat16"):
+        ...     precision.resolve("auto")
+        'mixed_bfloat16'
+    """
     if policy not in POLICIES:
         raise ValueError(f"not a dtype policy: {policy!r}")
     _auto_fixed.append(policy)
@@ -90,11 +135,39 @@ def auto_resolves_to(policy):
 
 
 def needs_loss_scaling(policy):
+    """Whether training under `policy` needs a LossScaleOptimizer (float16's small range).
+
+    Args:
+        policy: a Keras dtype policy name.
+
+    Returns:
+        True for "mixed_float16" alone.
+
+    Examples:
+        >>> from kasm_keras.training import precision
+        >>> precision.needs_loss_scaling("mixed_float16")
+        True
+        >>> precision.needs_loss_scaling("mixed_bfloat16")
+        False
+    """
     return policy == "mixed_float16"
 
 
 class policy_scope:
-    """Sets Keras' global dtype policy for a block and restores the previous one after it."""
+    """Sets Keras' global dtype policy for a block and restores the previous one after it.
+
+    Args:
+        policy: a Keras dtype policy name, e.g. "mixed_bfloat16".
+
+    Examples:
+        >>> import keras
+        >>> from kasm_keras.training import precision
+        >>> with precision.policy_scope("mixed_bfloat16"):
+        ...     keras.config.dtype_policy().name
+        'mixed_bfloat16'
+        >>> keras.config.dtype_policy().name
+        'float32'
+    """
 
     def __init__(self, policy):
         self.policy = policy

@@ -12,10 +12,25 @@ from kasm_keras.training import classification, language_model, time_series
 
 @dataclasses.dataclass(frozen=True)
 class Training:
-    config: type  # the settings, a dataclass
-    train: object  # train(config, command=None) -> the run's metrics
-    what: str  # how a message names the task: "a language model"
-    recipes: dict = dataclasses.field(default_factory=dict)  # --recipe's choices
+    """How one task family is trained.
+
+    Attributes:
+        config: the settings, a dataclass whose fields are tools/train.py's flags.
+        train: `train(config, command=None)`, which returns the run's metrics.
+        what: how a message names the task, e.g. "a language model".
+        recipes: `--recipe`'s choices: {name: {field: value}}.
+
+    Examples:
+        >>> from kasm_keras.training.tasks import TRAINING
+        >>> training = TRAINING["language_model"]
+        >>> training.config.__name__, training.what, sorted(training.recipes)
+        ('LanguageModelConfig', 'a language model', ['awd_lstm', 'cpu'])
+    """
+
+    config: type
+    train: object
+    what: str
+    recipes: dict = dataclasses.field(default_factory=dict)
 
 
 TRAINING = {
@@ -30,6 +45,21 @@ TRAINING = {
 
 
 def of_dataset(dataset):
-    """The Training of the family that trains on `dataset` (a classifier's when none does)."""
+    """How to train a model on `dataset`: its task family's `Training`.
+
+    Args:
+        dataset: a data set's name, e.g. "ptb" or "ag_news".
+
+    Returns:
+        The `Training` of the family that trains on `dataset`; the document classifier's when
+            none does.
+
+    Examples:
+        >>> from kasm_keras.training import tasks
+        >>> tasks.of_dataset("ptb").what
+        'a language model'
+        >>> tasks.of_dataset("japanese_vowels").config.__name__
+        'TimeSeriesConfig'
+    """
     family = task_family.of_dataset(dataset) or task_family.get(task_family.DEFAULT)
     return TRAINING[family.name]

@@ -47,9 +47,24 @@ CV_REPORT = "cv.json"
 
 @dataclasses.dataclass
 class TimeSeriesConfig(ClassifierConfig):
-    """Everything `tools/train.py` sets for a time-series classifier (`ClassifierConfig`'s
-    settings, shared with the document classifier); the defaults are the zoo's recipe. The
-    head's hidden layer is `units` wide, as the authors' classifier (300 and 300)."""
+    """Everything `tools/train.py` sets for a time-series classifier: `ClassifierConfig`'s
+    settings (shared with the document classifier, some with other defaults here) and the
+    series' own. The defaults are the zoo's recipe. The head's hidden layer is `units` wide, as
+    in the authors' classifier (300 and 300).
+
+    Attributes:
+        max_series_length: longer series are refused.
+        precision: "float32" by default: the models are small (tens of thousands of weights)
+            and their stored entries are the trained float32 weights themselves, where "auto"
+            would pick mixed_bfloat16 on a CPU with fast bfloat16.
+
+    Examples:
+        >>> from kasm_keras.training.time_series import TimeSeriesConfig
+        >>> config = TimeSeriesConfig(model="rkm_cifg", dataset="japanese_vowels",
+        ...                           model_dir="runs/japanese_vowels")
+        >>> config.units, config.epochs, config.precision
+        (64, 100.0, 'float32')
+    """
 
     DATASETS = DATASETS
     FOR_TASK = " for a time-series classifier"
@@ -59,10 +74,8 @@ class TimeSeriesConfig(ClassifierConfig):
     batch_size: int = 16
     dropout: float = 0.1
     validation_fraction: float = time_series_data.VALIDATION_FRACTION
-    max_series_length: int = time_series_data.MAX_LENGTH  # longer series are refused
-    eval_every: int | None = None  # steps; None: once per epoch
-    # Small models (tens of thousands of weights) whose stored entries are the trained float32
-    # weights themselves; --precision=auto would pick mixed_bfloat16 on a CPU with fast bfloat16.
+    max_series_length: int = time_series_data.MAX_LENGTH
+    eval_every: int | None = None
     precision: str = "float32"
 
     def check_task(self):
@@ -75,9 +88,22 @@ class TimeSeriesConfig(ClassifierConfig):
 
 @dataclasses.dataclass
 class Fold:
-    """One fold of a cross-validation: the training file's cases `train` (indices) train and
-    validate, those of `test` are the fold's test split. `settings` says which fold it is
-    (recorded in config.json, so a resumed fold must be the same fold)."""
+    """One fold of a cross-validation, for `TimeSeriesTask`.
+
+    Attributes:
+        train: indices of the training file's cases that train and validate.
+        test: indices of those that are the fold's test split.
+        settings: which fold it is (a JSON-serialisable dict), recorded in config.json so
+            that a resumed fold must be the same fold.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.training.time_series import Fold
+        >>> fold = Fold(train=np.array([0, 1, 3]), test=np.array([2]),
+        ...             settings={"group": "rat_2"})
+        >>> fold.test
+        array([2])
+    """
 
     train: np.ndarray
     test: np.ndarray
@@ -87,7 +113,20 @@ class Fold:
 class TimeSeriesTask(ClassificationTask):
     """The document classifier's task (`ClassificationTask`: its loss, validation, storage of
     the best model) on multichannel series: no vocabulary, the series' own batches and model,
-    and its own report."""
+    and its own report.
+
+    Args:
+        config: a `TimeSeriesConfig`.
+        fold: a `Fold` to train one fold of a cross-validation on; None for the data set's
+            own train and test files.
+
+    Examples:
+        >>> from kasm_keras.training.time_series import TimeSeriesConfig, TimeSeriesTask
+        >>> config = TimeSeriesConfig(model="rkm_cifg", dataset="japanese_vowels",
+        ...                           model_dir="runs/japanese_vowels")
+        >>> TimeSeriesTask(config).monitor
+        'loss'
+    """
 
     # The validation cross-entropy picks the best model: a small validation split (54 cases for
     # JapaneseVowels) reaches 100% accuracy long before training is done, and the first
@@ -138,10 +177,10 @@ class TimeSeriesTask(ClassificationTask):
             f"{self.data.num_classes} classes")
 
     def check_model_dir(self, model_dir, resuming=False):
-        """Nothing beside the checkpoints to check: no vocabulary."""
+        pass  # nothing beside the checkpoints to check: no vocabulary
 
     def write_files(self, model_dir):
-        """Nothing beside the model: its standardisation statistics are in it."""
+        pass  # nothing beside the model: its standardisation statistics are in it
 
     def build(self):
         c = self.config
@@ -188,8 +227,23 @@ class TimeSeriesTask(ClassificationTask):
 
 
 def train_time_series(config, command=None, log=print, fold=None):
-    """Trains `config` (a TimeSeriesConfig; `fold` for one fold of a cross-validation) and
-    returns its metrics (None on a non-chief worker)."""
+    """Trains a time-series classifier, or resumes the run in its model_dir.
+
+    Args:
+        config: a `TimeSeriesConfig`.
+        command: as for `Trainer`.
+        log: as for `Trainer`.
+        fold: a `Fold` of a cross-validation (see `cross_validate`), or None.
+
+    Returns:
+        What `Trainer.run` returns: the metrics, or None on a worker that is not the chief.
+
+    Examples:
+        >>> from kasm_keras.training.time_series import TimeSeriesConfig, train_time_series
+        >>> config = TimeSeriesConfig(model="rkm_cifg", dataset="japanese_vowels",
+        ...                           model_dir="runs/japanese_vowels")
+        >>> metrics = train_time_series(config)  # doctest: +SKIP
+    """
     return Trainer(TimeSeriesTask(config, fold), config.loop_config(), command=command,
                    log=log).run()
 
@@ -197,18 +251,55 @@ def train_time_series(config, command=None, log=print, fold=None):
 # ------------------------------------------------------------------ cross-validation
 
 def fold_folder(index, group):
-    """A fold's model_dir name: its position and its group, in characters safe in a path."""
+    """A fold's model_dir name: its position and its group, in characters safe in a path.
+
+    Args:
+        index: the fold's position (from 0).
+        group: the held-out group's name.
+
+    Returns:
+        A folder name, `fold_<index>_<group>`.
+
+    Examples:
+        >>> from kasm_keras.training.time_series import fold_folder
+        >>> fold_folder(3, "rat 7/left")
+        'fold_03_rat_7_left'
+    """
     return f"fold_{index:02d}_" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", group).strip("._") or "group")
 
 
 def cross_validate(config, groups_path, group_column, cv_dir, command=None, log=print):
-    """Leave-one-group-out cross-validation of `config`'s recipe on the training file of its
-    data set: one fold per group (`time_series_data.leave_one_group_out`), each trained from
-    scratch by `train_time_series` into `<cv_dir>/fold_<i>_<group>/` (resumable: a finished
-    fold is read back, an unfinished one resumes from its checkpoint), tested on its held-out
-    group. Returns the report (also written to `<cv_dir>/cv.json`): every fold's accuracy and
-    their mean (the paper's "mean leave-one-out accuracy across animals"), and the accuracy
-    over all held-out cases pooled."""
+    """Leave-one-group-out cross-validation of `config`'s recipe on its data set's training
+    file, for data like the paper's (one group per animal).
+
+    One fold per group (`time_series_data.leave_one_group_out`), each trained from scratch by
+    `train_time_series` into `<cv_dir>/fold_<i>_<group>/` and tested on its held-out group. It
+    is resumable: a finished fold is read back, an unfinished one resumes from its checkpoint.
+
+    Args:
+        config: a `TimeSeriesConfig` (its `model_dir` is replaced by each fold's).
+        groups_path: a CSV file with one row per case of the training file.
+        group_column: the column of `groups_path` naming each case's group.
+        cv_dir: the folder of the folds and the report.
+        command: as for `Trainer`.
+        log: as for `Trainer`.
+
+    Returns:
+        The report, also written to `<cv_dir>/cv.json`: every fold's accuracy, their mean
+            (the paper's "mean leave-one-out accuracy across animals") and the accuracy over all
+            held-out cases pooled.
+
+    Raises:
+        TrainingError: a finished fold in `cv_dir` was trained by another recipe or on
+            another fold.
+
+    Examples:
+        >>> from kasm_keras.training.time_series import TimeSeriesConfig, cross_validate
+        >>> config = TimeSeriesConfig(model="rkm_cifg", dataset="ts_files", data_dir="lfp",
+        ...                           model_dir="unused")  # doctest: +SKIP
+        >>> report = cross_validate(  # doctest: +SKIP
+        ...     config, "lfp/animals.csv", "animal", cv_dir="runs/lfp_cv")
+    """
     paths = time_series_data.locate(config.dataset, config.data_dir, config.cache_dir,
                                     splits=("train",))
     train = time_series_data.read_files(config.dataset, paths, config.max_series_length)["train"]
