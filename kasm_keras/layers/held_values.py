@@ -14,8 +14,8 @@ taken from it, for all copies, as a constant of the differentiation (`holding`).
 outputs are the network's own, and
   - "reverse": copy 0 alone, differentiated for each output explained (one backward pass per
     output, vectorised over the outputs; under XLA one copy per output instead): gradient x
-    input is the exact share, since the held map is linear, and the constant is the output
-    less the shares;
+    input is the exact share, since the held map is linear; a copy whose inputs are zero gives
+    the constant (one more forward pass);
   - "forward": a copy whose inputs are zero gives the constant, and one copy per source
     carrying that source alone gives, less the constant, the source's contributions (about
     one pass per source).
@@ -345,9 +345,12 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
                 tf.gather(constant, chosen, batch_dims=1), outputs)
     how = _reverse_by_copies if for_xla else _reverse
     contributions, outputs, chosen = how(forward, source, extras, feature_axes, chosen)
-    # The constant is what the shares leave of each chosen output.
-    total = tf.reduce_sum(tf.reshape(contributions, [rows, -1, tf.shape(chosen)[1]]), axis=1)
-    return contributions, tf.gather(outputs, chosen, batch_dims=1) - total, outputs
+    # The constant on its own: the network on zero inputs under the real inputs' held values
+    # (one forward pass, no gradient), so that the shares and the constant adding up to the
+    # outputs checks the decomposition rather than defines the constant.
+    with holding(rows):
+        both = forward(tf.concat([source, tf.zeros_like(source)], axis=0), 2, *extras)
+    return contributions, tf.gather(both[rows:], chosen, batch_dims=1), outputs
 
 
 def _top(outputs):
