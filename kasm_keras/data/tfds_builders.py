@@ -34,7 +34,8 @@ def _remove_dead_incomplete_dirs(config_dir):
     first step of preparing. A folder is removed when that pid is certainly not running on this
     machine: never while another live process prepares the same cache, and never for a writer on
     another machine, whose pid we cannot check. A folder without WRITER_FILE (killed in the
-    instant between TFDS creating it and the builder writing the file) is removed once it is `files.LEGACY_STALE_SECONDS` old.
+    instant between TFDS creating it and the builder writing the file) is removed once it is
+    `files.LEGACY_STALE_SECONDS` old.
     """
     return remove_dead_writer_folders(config_dir, INCOMPLETE_DIR, WRITER_FILE)
 
@@ -59,9 +60,10 @@ class ZhangTextClassificationConfig(tfds.core.BuilderConfig):
 
 
 class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
-    """AG News, DBpedia-14, Yahoo! Answers and Yelp Review Full: text (title and body joined) and label.
+    """AG News, DBpedia-14, Yahoo! Answers and Yelp Review Full as a TFDS builder.
 
-    Each example also holds `line`, the line of the source CSV where its row starts. The local
+    Each example holds `text` (title and body joined), `label`, and `line`, the line of the
+    source CSV where its row starts. The local
     copy is the manual directory (see the module's docstring); without one the official archive
     is downloaded.
 

@@ -693,8 +693,9 @@ class TimeSeriesData:
     """A data set's splits, ready to train on.
 
     `cases[split]` = (series list, labels) for "train", "validation" (carved from the training
-    file) and "test"; `mean` and `std` fitted on "train" alone; `paths` the files read; `sources[split]` each case's
-    "file:line", where known. Made by `load_time_series` or `make_data`.
+    file) and "test"; `mean` and `std` fitted on "train" alone; `paths` the files read;
+    `sources[split]` each case's "file:line", where known. Made by `load_time_series` or
+    `make_data`.
 
     Args:
         name: the data set's name.
@@ -1044,8 +1045,8 @@ def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VA
     """Reads a time-series data set's splits, ready to train on.
 
     The files are read from `data_dir` or downloaded (see the module docstring); a series of
-    more than `max_length` steps is refused. Validation is carved from the training file (`validation_indices`) and the standardisation
-    is fitted on the rest of it (`make_data`).
+    more than `max_length` steps is refused. Validation is carved from the training file
+    (`validation_indices`) and the standardisation is fitted on the rest of it (`make_data`).
 
     Args:
         name: one of `NAMES`.

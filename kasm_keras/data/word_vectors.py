@@ -56,8 +56,10 @@ NONE = "none"
 
 
 class WordVectorsError(ValueError):
-    """A word-vector source that names nothing usable: not built in, no such file, or a built-in
-    set whose package is not installed."""
+    """A word-vector source that names nothing usable, or a file of vectors that cannot be read.
+
+    The source is not built in, no such file, or a built-in set whose package is not installed;
+    the message names the file and line of a bad vector file."""
 
 
 def builtin_installed(name):
@@ -132,8 +134,8 @@ def read_glove_text(path, wanted=None):
 
     The word is everything before the last `dim` fields, because glove.840B has tokens with
     spaces; so a line with too many numbers cannot be told from such a token. With `wanted`,
-    lines of other words are only checked for their field count: parsing every number of the
-    5.6 GB 840B file would take minutes, and reading stops once every wanted word is found.
+    lines of other words are only checked for their field count (parsing every number of the
+    5.6 GB 840B file is slow), and reading stops once every wanted word is found.
     A word listed twice keeps its first vector. A "count dim" header line (word2vec text,
     fastText .vec) is skipped.
 
