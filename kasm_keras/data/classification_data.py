@@ -17,18 +17,41 @@ DOWNLOAD_ROOT = "https://drive.google.com/uc?export=download&id="
 
 @dataclasses.dataclass(frozen=True)
 class ClassificationDataset:
+    """What is known of one dataset: its classes, its CSV layout and its official download.
+
+    The datasets are in `DATASETS`, by name.
+
+    Args:
+        name: the short name ("ag_news", "dbpedia", "yahoo", "yelp").
+        title: the name to show people.
+        classes: tuple of class names, in the order of `classes.txt` (class 1 first).
+        text_fields: the fields after the class; joined with a space (title and body).
+        max_length: tokens kept per document, as in the authors' recipe.
+        archive: the official archive's name; it extracts to a folder of the same stem.
+        url: the official archive's address.
+        checksum: "sha256:..." or "md5:...", as recorded by TFDS or torchtext.
+        max_bytes: the download's cap, a few times the archive's size.
+
+    Examples:
+        >>> from kasm_keras.data.classification_data import get_dataset
+        >>> dataset = get_dataset("ag_news")
+        >>> dataset.classes, dataset.folder
+        (('World', 'Sports', 'Business', 'Sci/Tech'), 'ag_news_csv')
+    """
+
     name: str
     title: str
     classes: tuple
-    text_fields: int  # fields after the class; joined with a space (title and body)
-    max_length: int  # tokens kept per document, as in the authors' recipe
-    archive: str  # official archive name; it extracts to a folder of the same stem
+    text_fields: int
+    max_length: int
+    archive: str
     url: str
-    checksum: str  # "sha256:..." or "md5:...", as recorded by TFDS or torchtext
-    max_bytes: int  # the download's cap, a few times the archive's size (which none records)
+    checksum: str
+    max_bytes: int  # none of the sources records the archive's size
 
     @property
     def folder(self):
+        """The folder the official archive extracts to (its name without suffixes)."""
         return self.archive.split(".")[0]
 
 
@@ -88,6 +111,22 @@ class DataError(ValueError):
 
 
 def get_dataset(name):
+    """The `ClassificationDataset` called `name`.
+
+    Args:
+        name: a key of `DATASETS`.
+
+    Returns:
+        A `ClassificationDataset`.
+
+    Raises:
+        ValueError: naming the known datasets, if `name` is not one.
+
+    Examples:
+        >>> from kasm_keras.data.classification_data import get_dataset
+        >>> get_dataset("dbpedia").title
+        'DBpedia-14'
+    """
     try:
         return DATASETS[name]
     except KeyError:
@@ -102,11 +141,32 @@ def _candidate_folders(dataset, root):
 
 
 def locate_source(name, data_dir):
-    """The split files and classes.txt of a local copy, as {"train": path, "test": path, "classes": path}.
+    """Finds the split files and classes.txt of a local copy of a dataset.
 
-    `data_dir` may be the folder with the CSV files, a parent holding `<name>/` or the official
-    `<archive stem>/` folder, or the official archive itself (which must be extracted first:
-    see `kasm_keras.download.extract_archive`). Raises FileNotFoundError listing every path tried.
+    Args:
+        name: a key of `DATASETS`.
+        data_dir: str or path-like: the folder with the CSV files, or a parent holding
+            `<name>/` or the official `<archive stem>/` folder. An archive must be extracted
+            first (`kasm_keras.utils.download.extract_archive`).
+
+    Returns:
+        A dict {"train": path, "test": path, "classes": path or None}; the split files may
+        also be named `train_subset.csv` and `test_subset.csv`.
+
+    Raises:
+        FileNotFoundError: listing every path tried, or saying `data_dir` is a file.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "train.csv"), "w") as f:
+        ...     _ = f.write('"3","Wall St.","Stocks rose."\\n"9","x","y"\\n')
+        >>> with open(os.path.join(folder, "test.csv"), "w") as f:
+        ...     _ = f.write('"1","Title","Body"\\n')
+        >>> from kasm_keras.data.classification_data import locate_source
+        >>> paths = locate_source("ag_news", folder)
+        >>> os.path.basename(paths["train"]), paths["classes"]
+        ('train.csv', None)
     """
     dataset = get_dataset(name)
     data_dir = os.fspath(data_dir)
@@ -135,7 +195,21 @@ def locate_source(name, data_dir):
 
 
 def find_archive(name, data_dir):
-    """The official archive in `data_dir` (or `data_dir` itself if it is the archive), else None."""
+    """The official archive in `data_dir` (or `data_dir` itself if it is the archive), else None.
+
+    Args:
+        name: a key of `DATASETS`.
+        data_dir: str, a folder or an archive file.
+
+    Returns:
+        The archive's path, or None.
+
+    Examples:
+        >>> import tempfile
+        >>> from kasm_keras.data.classification_data import find_archive
+        >>> find_archive("ag_news", tempfile.mkdtemp()) is None
+        True
+    """
     dataset = get_dataset(name)
     for path in (data_dir, os.path.join(data_dir, dataset.archive),
                  os.path.join(data_dir, dataset.folder + ".tgz")):
@@ -145,8 +219,28 @@ def find_archive(name, data_dir):
 
 
 def read_classes(path, dataset):
-    """classes.txt must list the dataset's canonical classes, one per line, in order (a leading
-    byte-order mark is skipped)."""
+    """Reads classes.txt and checks it lists the dataset's canonical classes, in order.
+
+    Args:
+        path: str, the classes.txt file, one class per line (a leading byte-order mark and
+            blank lines are skipped).
+        dataset: the `ClassificationDataset` it belongs to.
+
+    Returns:
+        The list of class names.
+
+    Raises:
+        DataError: if the classes differ from `dataset.classes`.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.data.classification_data import get_dataset, read_classes
+        >>> path = os.path.join(tempfile.mkdtemp(), "classes.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("World\\nSports\\nBusiness\\nSci/Tech\\n")
+        >>> read_classes(path, get_dataset("ag_news"))
+        ['World', 'Sports', 'Business', 'Sci/Tech']
+    """
     with open(path, encoding="utf-8-sig") as f:
         names = [line.strip() for line in f if line.strip()]
     if tuple(names) != dataset.classes:
@@ -158,6 +252,19 @@ def read_classes(path, dataset):
 
 @dataclasses.dataclass
 class BadRow:
+    """A row of a CSV file that was left out, and why; prints as "path:line: reason".
+
+    Args:
+        path: the file.
+        line: the row's first physical line, from 1.
+        reason: what is wrong with it.
+
+    Examples:
+        >>> from kasm_keras.data.classification_data import BadRow
+        >>> print(BadRow("train.csv", 7, "expected 3 fields, found 2"))
+        train.csv:7: expected 3 fields, found 2
+    """
+
     path: str
     line: int
     reason: str
@@ -233,6 +340,35 @@ def read_rows(path, dataset, skip_bad_rows=False, bad_rows=None):
     bytes raises DataError naming the file and line. With `skip_bad_rows` such rows are left
     out and appended to `bad_rows` (a list) instead, so the caller can say which; a file with
     no good row at all still raises DataError, naming the file and its first bad row.
+
+    Args:
+        path: str or path-like, the CSV file.
+        dataset: the `ClassificationDataset` it belongs to.
+        skip_bad_rows: bool, leave bad rows out instead of raising.
+        bad_rows: optional list that the skipped rows are appended to, as `BadRow`s.
+
+    Returns:
+        An iterator of (line, label, text): the row's first line (int, from 1), its class
+        (int, from 0) and its text fields joined with a space.
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        DataError: naming the file and line, on a bad row (unless skipped) or no good row.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "train.csv"), "w") as f:
+        ...     _ = f.write('"3","Wall St.","Stocks rose."\\n"9","x","y"\\n')
+        >>> with open(os.path.join(folder, "test.csv"), "w") as f:
+        ...     _ = f.write('"1","Title","Body"\\n')
+        >>> from kasm_keras.data.classification_data import get_dataset, read_rows
+        >>> bad_rows = []
+        >>> list(read_rows(os.path.join(folder, "train.csv"), get_dataset("ag_news"),
+        ...                skip_bad_rows=True, bad_rows=bad_rows))
+        [(1, 2, 'Wall St. Stocks rose.')]
+        >>> print(bad_rows[0].reason)
+        class '9' is not an integer in 1..4
     """
     path = os.fspath(path)
     bad_rows = [] if bad_rows is None else bad_rows

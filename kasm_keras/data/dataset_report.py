@@ -13,7 +13,23 @@ from kasm_keras.utils.files import file_digest
 
 
 def pipeline_speed(batches, seconds=3.0, warmup=5):
-    """Batches per second that a tf.data pipeline delivers, iterating it alone for `seconds`."""
+    """Batches per second that a tf.data pipeline delivers, iterating it alone for `seconds`.
+
+    Args:
+        batches: an iterable of batches that lasts at least `warmup` batches plus `seconds`
+            (e.g. a repeated `tf.data.Dataset`).
+        seconds: float, how long to iterate.
+        warmup: int, batches drawn before timing starts (filling buffers, tracing).
+
+    Returns:
+        float, batches per second.
+
+    Examples:
+        >>> import tensorflow as tf
+        >>> from kasm_keras.data.dataset_report import pipeline_speed
+        >>> pipeline_speed(tf.data.Dataset.range(100).batch(10).repeat(), seconds=0.1) > 0
+        True
+    """
     iterator = iter(batches)
     for _ in range(warmup):
         next(iterator)
@@ -54,11 +70,43 @@ def _embeddings(requested):
 
 def describe(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO, batch_size=64,
              **options):
-    """A JSON-ready dict; `options` go to `datasets.load_classification` (vocabulary caps, seed...).
+    """What a text data set (classification or language-model corpus) holds, as a JSON-ready dict.
 
-    `embeddings` is resolved as tools/train.py resolves it (`word_vectors.resolve_source`):
-    "auto" reports the built-in vectors when their package is installed, and none otherwise,
-    with the report's "embeddings" entry saying which.
+    The report gives split sizes, classes and their balance, the vocabulary, document lengths,
+    the word vectors' coverage and the input pipeline's speed. `embeddings` is resolved as
+    tools/train.py resolves it (`word_vectors.resolve_source`): "auto" reports the built-in
+    vectors when their package is installed, and none otherwise, with the report's
+    "embeddings" entry saying which.
+
+    Args:
+        name: a classification data set (`datasets.CLASSIFICATION`) or a corpus
+            (`datasets.LANGUAGE_MODELLING`).
+        data_dir: optional local copy; None downloads the official files.
+        cache_dir: optional cache folder of the prepared classification data.
+        embeddings: the word vectors to report on: "auto", "none", a built-in name or a file.
+        batch_size: int, the batch size of the pipeline timed.
+        **options: for a classification data set, `datasets.load_classification`'s settings
+            (max_vocabulary, min_count, max_length, validation_fraction, seed,
+            skip_bad_rows); for a corpus, `sequence_length`.
+
+    Returns:
+        A dict; `format_report` prints it.
+
+    Raises:
+        word_vectors.WordVectorsError: if `embeddings` names nothing usable (checked before
+            any data is read).
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n the dog sat \\n" * 50)
+        >>> from kasm_keras.data.dataset_report import describe
+        >>> report = describe("ptb", folder, embeddings="none", batch_size=4,
+        ...                   sequence_length=5)
+        >>> report["kind"], report["splits"], report["vocabulary_size"]
+        ('language_model', {'train': 400, 'validation': 400, 'test': 400}, 6)
     """
     chosen = _embeddings(embeddings)
     # A name that is no corpus is a classification data set's (load_classification refuses
@@ -125,9 +173,33 @@ def _no_vectors_reason(chosen):
 
 
 def describe_time_series(data):
-    """What `data` (a `time_series_data.TimeSeriesData`) holds, JSON-ready: files and their
-    sha256, cases per split, channels, classes and their balance, lengths and the per-channel
-    statistics of the standardisation fitted on its training cases."""
+    """What a time-series data set holds, as a JSON-ready dict.
+
+    The report gives the files and their sha256, cases per split, channels, classes and their
+    balance, lengths and the per-channel statistics of the standardisation fitted on its
+    training cases.
+
+    Args:
+        data: a `time_series_data.TimeSeriesData`.
+
+    Returns:
+        A dict; `format_report` prints it.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.data.time_series_data import load_time_series
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1:2,2:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> data = load_time_series("ts_files", folder, validation_fraction=0.5)
+        >>> from kasm_keras.data.dataset_report import describe_time_series
+        >>> report = describe_time_series(data)
+        >>> report["splits"], report["channels"], report["class_balance"]["test"]
+        ({'train': 2, 'validation': 2, 'test': 4}, 2, {'up': 2, 'down': 2})
+    """
     return {
         "dataset": data.name, "kind": "time_series",
         "files": {split: {"path": os.path.abspath(path), "sha256": file_digest(path)}
@@ -227,6 +299,27 @@ _FORMATS = {
 
 
 def format_report(report):
-    """A report of `describe` or `describe_time_series` as a readable text table."""
+    """A report of `describe` or `describe_time_series` as a readable text table.
+
+    Args:
+        report: a dict of `describe` or `describe_time_series`.
+
+    Returns:
+        str, one line per row of the table, a title first.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.data.time_series_data import load_time_series
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1:2,2:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> data = load_time_series("ts_files", folder, validation_fraction=0.5)
+        >>> from kasm_keras.data.dataset_report import describe_time_series, format_report
+        >>> print(format_report(describe_time_series(data)).splitlines()[0])
+        ts_files (time series: 2 channels, 2 classes)
+    """
     title, body = _FORMATS[report["kind"]]
     return "\n".join([title(report)] + body(report))

@@ -58,6 +58,33 @@ class ClassificationData:
 
     `validation` is carved from train by a keyed hash of each row's source line and `seed`, so
     the same rows are held out on every run and machine; the vocabulary sees only the rest.
+    Made by `load_classification`.
+
+    Args:
+        name: the dataset's name, a key of `classification_data.DATASETS`.
+        dataset: its `ClassificationDataset`.
+        builder: the prepared `ZhangTextClassification` builder.
+        vocabulary: the `Vocabulary` of the training split (without validation).
+        max_length: int, tokens kept per document.
+        validation_fraction: float in (0, 1), the share of train held out for validation.
+        seed: int, keys the validation hash and seeds shuffling.
+        cache_dir: str, the folder of the tokenised splits.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.data.datasets import load_classification
+        >>> folder = tempfile.mkdtemp()
+        >>> rows = [f'"{i % 4 + 1}","Title {i}","the cat sat on the mat {i}"' for i in range(40)]
+        >>> for split in ("train", "test"):
+        ...     with open(os.path.join(folder, split + ".csv"), "w") as f:
+        ...         _ = f.write("\\n".join(rows) + "\\n")
+        >>> data = load_classification("ag_news", folder, cache_dir=tempfile.mkdtemp(),
+        ...                            max_length=16)
+        >>> data.num_classes, data.split_sizes()
+        (4, {'train': 39, 'validation': 1, 'test': 40})
+        >>> ids, labels = next(iter(data.batches("train", batch_size=4)))
+        >>> ids.shape, labels.shape
+        (TensorShape([4, 16]), TensorShape([4]))
     """
 
     name: str
@@ -71,20 +98,42 @@ class ClassificationData:
 
     @property
     def classes(self):
+        """The class names, in label order."""
         return self.dataset.classes
 
     @property
     def num_classes(self):
+        """The number of classes."""
         return len(self.dataset.classes)
 
     def skipped_rows(self):
+        """The rows left out when the data was prepared with skip_bad_rows.
+
+        Returns:
+            A list of `classification_data.BadRow` (empty if none).
+        """
         return self.builder.skipped_rows()
 
     def encoder(self):
+        """A `TextEncoder` of raw documents for this vocabulary and max_length, as training saw.
+
+        Returns:
+            A `TextEncoder`.
+        """
         return TextEncoder(self.vocabulary, self.max_length)
 
     def texts(self, split):
-        """(text, label) for "train", "validation" or "test", before tokenisation."""
+        """The documents of a split as raw text, before tokenisation.
+
+        Args:
+            split: "train", "validation" or "test".
+
+        Returns:
+            A `tf.data.Dataset` of (text string, label int64).
+
+        Raises:
+            ValueError: if `split` is not one of the three.
+        """
         if split not in ("train", "validation", "test"):
             raise ValueError(f"split must be train, validation or test, got {split!r}")
         source = self.builder.as_dataset(split="test" if split == "test" else "train",
@@ -100,7 +149,15 @@ class ClassificationData:
         return bucket < int(round(self.validation_fraction * 1_000_000))
 
     def examples(self, split):
-        """Unbatched (ids int32 [max_length], label int32, length int32 before cutting), cached."""
+        """The tokenised documents of a split, unbatched; tokenised once, then read from the cache.
+
+        Args:
+            split: "train", "validation" or "test".
+
+        Returns:
+            A `tf.data.Dataset` of (ids int32 [max_length], label int32, length int32), the
+            length being the document's token count before cutting.
+        """
         path = os.path.join(self.cache_dir, "tokenized", split)
         remove_dead_temporaries(path)  # even when the cache is there: a second writer may have died
         if not os.path.exists(path):
@@ -125,6 +182,22 @@ class ClassificationData:
         random within and across buckets. `length_multiple` rounds each batch's length up to a
         multiple (at most max_length): XLA compiles once per shape, so 8 keeps that to 16 shapes
         at max_length 128.
+
+        Args:
+            split: "train", "validation" or "test".
+            batch_size: int, documents per batch.
+            shuffle: bool, shuffle the documents (through a buffer of `shuffle_buffer`).
+            repeat: bool, repeat the split without end.
+            seed: optional int seed of the shuffle; None uses the data's `seed`.
+            by_length: bool, batch documents of similar length and cut each batch to its
+                longest document.
+            drop_remainder: bool, drop batches of fewer than `batch_size` documents.
+            shuffle_buffer: int, documents in the shuffle buffer.
+            length_multiple: int, with `by_length`, round each batch's length up to a
+                multiple of this.
+
+        Returns:
+            A `tf.data.Dataset` of (ids int32 [batch, length], label int32 [batch]).
         """
         seed = self.seed if seed is None else seed
         data = self.examples(split)
@@ -157,13 +230,33 @@ class ClassificationData:
         return data.prefetch(tf.data.AUTOTUNE)
 
     def split_sizes(self):
+        """The number of documents of each split.
+
+        Returns:
+            A dict {"train": int, "validation": int, "test": int}.
+        """
         return {split: self.labels(split).size for split in ("train", "validation", "test")}
 
     def labels(self, split):
+        """Every document's label, in the split's order.
+
+        Args:
+            split: "train", "validation" or "test".
+
+        Returns:
+            An int64 NumPy array [documents].
+        """
         return self._column(split, 1)
 
     def lengths(self, split):
-        """Tokens per document before cutting to max_length."""
+        """Tokens per document before cutting to max_length, in the split's order.
+
+        Args:
+            split: "train", "validation" or "test".
+
+        Returns:
+            An int64 NumPy array [documents].
+        """
         return self._column(split, 2)
 
     def _column(self, split, index):
@@ -172,7 +265,20 @@ class ClassificationData:
                                                            parts.as_numpy_iterator()])
 
 def length_buckets(max_length, width=8):
-    """Upper bounds (exclusive) of the length buckets: every `width` tokens up to max_length."""
+    """Upper bounds (exclusive) of the length buckets: every `width` tokens up to max_length.
+
+    Args:
+        max_length: int, the longest a document can be.
+        width: int, the tokens each bucket spans.
+
+    Returns:
+        A list of ints, for `tf.data.Dataset.bucket_by_sequence_length`.
+
+    Examples:
+        >>> from kasm_keras.data.datasets import length_buckets
+        >>> length_buckets(32)  # lengths 1-8, 9-16, 17-24 and 25-32
+        [9, 17, 25]
+    """
     return list(range(width + 1, max_length + 1, width))
 
 
@@ -181,7 +287,39 @@ def load_classification(name, data_dir=None, cache_dir=None, max_vocabulary=50_0
     """Prepares (or reuses) a classification dataset: TFDS files, vocabulary, tokenised splits.
 
     `data_dir` is a local copy (the archive, its folder, or a folder of the canonical CSVs);
-    None downloads the official archive. Everything derived goes under `cache_dir`.
+    None downloads the official archive. Everything derived goes under `cache_dir`, named after
+    the source files and the settings, so a later call with the same ones reuses it.
+
+    Args:
+        name: a key of `classification_data.DATASETS` ("ag_news", "dbpedia", "yahoo", "yelp").
+        data_dir: optional local copy; None downloads the official archive.
+        cache_dir: optional cache folder; None uses the package's default cache.
+        max_vocabulary: int, the most tokens in the vocabulary, padding and OOV included.
+        min_count: int, the fewest training occurrences a token needs to be in the vocabulary.
+        max_length: optional int, tokens kept per document; None uses the dataset's own.
+        validation_fraction: float in (0, 1), the share of train held out for validation.
+        seed: int, picks the validation rows and seeds shuffling.
+        skip_bad_rows: bool, leave malformed CSV rows out instead of failing.
+
+    Returns:
+        A `ClassificationData`.
+
+    Raises:
+        ValueError: on an unknown dataset or a validation_fraction outside (0, 1).
+        DataError: naming the file and line, on a malformed row (without skip_bad_rows).
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.data.datasets import load_classification
+        >>> folder = tempfile.mkdtemp()
+        >>> rows = [f'"{i % 4 + 1}","Title {i}","the cat sat on the mat {i}"' for i in range(40)]
+        >>> for split in ("train", "test"):
+        ...     with open(os.path.join(folder, split + ".csv"), "w") as f:
+        ...         _ = f.write("\\n".join(rows) + "\\n")
+        >>> data = load_classification("ag_news", folder, cache_dir=tempfile.mkdtemp(),
+        ...                            max_length=16)
+        >>> len(data.vocabulary), data.max_length
+        (47, 16)
     """
     dataset = classification_data.get_dataset(name)
     if not 0.0 < validation_fraction < 1.0:

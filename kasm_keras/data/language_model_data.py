@@ -72,9 +72,34 @@ def _corpus_spec(name):
 
 
 def locate_corpus(name, data_dir):
-    """{split: path} from the first of data_dir, data_dir/<name>, data_dir/<folder> that holds
-    every split (plain or .gz); splits are never mixed across folders. A folder holding both
-    a split's plain file and its .gz raises DataError naming both."""
+    """Finds the files of a corpus' splits in a data folder.
+
+    The first of data_dir, data_dir/<name>, data_dir/<folder> that holds every split (plain or
+    .gz) is used; splits are never mixed across folders.
+
+    Args:
+        name: a key of `CORPORA` ("ptb", "wikitext2").
+        data_dir: str or path-like, the folder to search.
+
+    Returns:
+        A dict {split: path} for "train", "valid" and "test".
+
+    Raises:
+        ValueError: if `name` is not a known corpus.
+        DataError: if a folder holds both a split's plain file and its .gz.
+        FileNotFoundError: listing the paths looked for, if no folder holds every split.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n the dog sat \\n")
+        >>> from kasm_keras.data.language_model_data import locate_corpus
+        >>> paths = locate_corpus("ptb", folder)
+        >>> os.path.basename(paths["valid"])
+        'ptb.valid.txt'
+    """
     spec = _corpus_spec(name)
     data_dir = os.fspath(data_dir)
     directories = list(dict.fromkeys(
@@ -116,9 +141,30 @@ def _universal_newlines(text):
 
 
 def read_tokens(path):
-    """Every line's whitespace-separated words followed by one <eos>, as AWD-LSTM's data.py reads
-    (blank lines give a lone <eos>). A leading byte-order mark is not text and is skipped (it
-    would otherwise glue itself to the first word, making it <unk>)."""
+    """Reads a corpus file as words, each line's followed by one <eos>, as AWD-LSTM's data.py does.
+
+    Blank lines give a lone <eos>. A leading byte-order mark is not text and is skipped (it
+    would otherwise glue itself to the first word, making it <unk>).
+
+    Args:
+        path: str or path-like, a plain or .gz text file.
+
+    Returns:
+        A list of token strings.
+
+    Raises:
+        DataError: naming the file (and line), on invalid UTF-8, a bad gzip file or no words.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n the dog sat \\n")
+        >>> from kasm_keras.data.language_model_data import read_tokens
+        >>> read_tokens(os.path.join(folder, "ptb.train.txt"))
+        ['the', 'cat', 'sat', '<eos>', 'the', 'dog', 'sat', '<eos>']
+    """
     path = os.fspath(path)
     data = _read_bytes(path)
     try:
@@ -142,8 +188,35 @@ def read_tokens(path):
 
 @dataclasses.dataclass
 class Corpus:
-    """`mapped_to_unk[split]` counts tokens absent from the training vocabulary that became <unk>
-    (a literal <unk> in the text is not counted); it is 0 for train by construction."""
+    """A language-model corpus as token ids, one stream per split, with its vocabulary.
+
+    Made by `load_corpus`.
+
+    Args:
+        name: the corpus' name, a key of `CORPORA`.
+        paths: dict {split: path} of the files read.
+        vocabulary: the `Vocabulary` of the training words.
+        splits: dict {split: int32 array [tokens]} of token ids.
+        mapped_to_unk: dict {split: int}, the tokens absent from the training vocabulary that
+            became <unk> (a literal <unk> in the text is not counted; 0 for train by
+            construction).
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n the dog sat \\n")
+        >>> from kasm_keras.data.language_model_data import load_corpus
+        >>> corpus = load_corpus("ptb", folder)
+        >>> corpus.vocabulary.tokens
+        ['<unk>', '<eos>', 'sat', 'the', 'cat', 'dog']
+        >>> corpus.num_tokens
+        {'train': 8, 'valid': 8, 'test': 8}
+        >>> inputs, targets = next(iter(corpus.batches("train", batch_size=2, sequence_length=3)))
+        >>> inputs.shape
+        TensorShape([2, 3])
+    """
 
     name: str
     paths: dict
@@ -153,16 +226,39 @@ class Corpus:
 
     @property
     def num_tokens(self):
+        """Each split's length in tokens, as a dict {split: int}."""
         return {split: len(ids) for split, ids in self.splits.items()}
 
     def batches(self, split, batch_size, sequence_length):
-        """`tbptt_batches` of one split; a split too short for one batch is named by its file."""
+        """`tbptt_batches` of one split; a split too short for one batch is named by its file.
+
+        Args:
+            split: "train", "valid" or "test".
+            batch_size: int, rows per batch.
+            sequence_length: int, steps per batch.
+
+        Returns:
+            A `tf.data.Dataset` of (inputs, targets) int32 [batch_size, sequence_length].
+        """
         return tbptt_batches(self.splits[split], batch_size, sequence_length,
                              source=self.paths.get(split))
 
 
 def download_corpus(name, cache_dir=None):
-    """Fetches the official files (checked against their recorded checksums) into the cache."""
+    """Fetches a corpus' official files (checked against their recorded checksums) into the cache.
+
+    Args:
+        name: a key of `CORPORA`.
+        cache_dir: optional str, the cache folder; None uses the package's default cache.
+
+    Returns:
+        The folder holding the files (for an archive, the folder it was extracted to), for
+        `locate_corpus`.
+
+    Examples:
+        >>> from kasm_keras.data.language_model_data import download_corpus, locate_corpus
+        >>> paths = locate_corpus("ptb", download_corpus("ptb"))  # doctest: +SKIP
+    """
     spec = _corpus_spec(name)
     folder = os.path.join(cache_dir or DEFAULT_CACHE_DIR, "downloads", name)
     root = folder
@@ -177,8 +273,31 @@ def download_corpus(name, cache_dir=None):
 
 
 def load_corpus(name, data_dir=None, cache_dir=None):
-    """The vocabulary holds exactly the training words (<unk> first, no padding token), so PTB's
-    is its standard 10,000 words. Without `data_dir` the official files are downloaded."""
+    """Reads a corpus' three splits as token ids over the vocabulary of its training words.
+
+    The vocabulary holds exactly the training words (<unk> first, no padding token), so PTB's
+    is its standard 10,000 words; other splits' unknown words become <unk>.
+
+    Args:
+        name: a key of `CORPORA` ("ptb", "wikitext2").
+        data_dir: optional folder holding the files (see `locate_corpus`); None downloads the
+            official files into the cache.
+        cache_dir: optional cache folder for the download.
+
+    Returns:
+        A `Corpus`.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n the dog sat \\n")
+        >>> from kasm_keras.data.language_model_data import load_corpus
+        >>> corpus = load_corpus("ptb", folder)
+        >>> corpus.splits["train"]
+        array([3, 4, 2, 1, 3, 5, 2, 1], dtype=int32)
+    """
     if data_dir is None:
         data_dir = download_corpus(name, cache_dir)
     paths = locate_corpus(name, data_dir)
@@ -203,15 +322,50 @@ def _check_layout(batch_size, sequence_length):
 
 
 def tbptt_steps(num_tokens, batch_size, sequence_length):
-    """Batches per epoch: each row holds (num_tokens - 1) // batch_size inputs (one token is kept
-    back as the last target) cut into whole windows of sequence_length."""
+    """The number of batches per epoch `tbptt_batches` gives for a stream of `num_tokens`.
+
+    Each row holds (num_tokens - 1) // batch_size inputs (one token is kept back as the last
+    target) cut into whole windows of sequence_length.
+
+    Args:
+        num_tokens: int, the stream's length.
+        batch_size: positive int, rows per batch.
+        sequence_length: positive int, steps per batch.
+
+    Returns:
+        int.
+
+    Raises:
+        ValueError: if batch_size or sequence_length is not a positive integer.
+
+    Examples:
+        >>> from kasm_keras.data.language_model_data import tbptt_steps
+        >>> tbptt_steps(929589, batch_size=20, sequence_length=35)  # PTB's training split
+        1327
+    """
     _check_layout(batch_size, sequence_length)
     return max(num_tokens - 1, 0) // batch_size // sequence_length
 
 
 def tbptt_dropped(num_tokens, batch_size, sequence_length):
-    """Tokens of the stream that are never a target: the batchify remainder plus the last partial
-    window of every row (dropped so every batch has the static shape [batch_size, sequence_length])."""
+    """The number of tokens of the stream that `tbptt_batches` never makes a target.
+
+    They are the batchify remainder plus the last partial window of every row, dropped so every
+    batch has the static shape [batch_size, sequence_length].
+
+    Args:
+        num_tokens: int, the stream's length.
+        batch_size: positive int, rows per batch.
+        sequence_length: positive int, steps per batch.
+
+    Returns:
+        int.
+
+    Examples:
+        >>> from kasm_keras.data.language_model_data import tbptt_dropped
+        >>> tbptt_dropped(8, batch_size=2, sequence_length=3)  # 7 targets, 6 used
+        1
+    """
     predicted = tbptt_steps(num_tokens, batch_size, sequence_length) * batch_size * sequence_length
     return max(num_tokens - 1, 0) - predicted
 
@@ -223,8 +377,26 @@ def tbptt_batches(ids, batch_size, sequence_length, source=None):
     [k * sequence_length, (k + 1) * sequence_length) of every row, so row i of batch k + 1
     continues row i of batch k. targets are the next token of the stream for every input.
     tbptt_steps gives the number of batches and tbptt_dropped the tokens left out.
-    A stream too short for one batch raises DataError, naming `source` (the file the ids were
-    read from, when given).
+
+    Args:
+        ids: 1-D integer array, the token stream.
+        batch_size: positive int, rows per batch.
+        sequence_length: positive int, steps per batch.
+        source: optional name of the file the ids were read from, for the error message.
+
+    Returns:
+        A `tf.data.Dataset` of (inputs, targets), both int32 [batch_size, sequence_length].
+
+    Raises:
+        ValueError: if `ids` is not a 1-D integer array, or the layout is not positive.
+        DataError: naming `source`, if the stream is too short for one batch.
+
+    Examples:
+        >>> from kasm_keras.data.language_model_data import tbptt_batches
+        >>> for inputs, targets in tbptt_batches(range(10), batch_size=2, sequence_length=2):
+        ...     print(inputs.numpy().tolist(), targets.numpy().tolist())
+        [[0, 1], [4, 5]] [[1, 2], [5, 6]]
+        [[2, 3], [6, 7]] [[3, 4], [7, 8]]
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):

@@ -45,7 +45,22 @@ RULES_FINGERPRINT = hashlib.sha256(repr((SOURCE_ARTEFACTS, TOKEN_RULES)).encode(
 
 
 def normalize(texts):
-    """Valid UTF-8 (bad bytes become U+FFFD), source artefacts undone, lower case."""
+    """Cleans raw strings before tokenisation: valid UTF-8, source artefacts undone, lower case.
+
+    Bad bytes become U+FFFD, and the HTML-entity and backslash artefacts of the Zhang et al.
+    CSVs (`SOURCE_ARTEFACTS`) are rewritten to the characters they stand for.
+
+    Args:
+        texts: string tensor of any shape.
+
+    Returns:
+        A string tensor of the same shape.
+
+    Examples:
+        >>> from kasm_keras.data.text_encoding import normalize
+        >>> normalize(["Tom&#39;s CAFE"]).numpy()
+        array([b"tom's cafe"], dtype=object)
+    """
     texts = tf.strings.unicode_transcode(
         texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
     )
@@ -55,7 +70,22 @@ def normalize(texts):
 
 
 def tokenize(texts):
-    """A batch of raw strings -> RaggedTensor of token strings."""
+    """Splits raw strings into tokens the way GloVe's vocabulary has them.
+
+    The text is `normalize`d, clitics are split off (`'s`, `n't`), every other
+    non-alphanumeric character becomes a token of its own, then the text splits on white space.
+
+    Args:
+        texts: string tensor [batch] of raw documents.
+
+    Returns:
+        A `tf.RaggedTensor` [batch, (tokens)] of token strings.
+
+    Examples:
+        >>> from kasm_keras.data.text_encoding import tokenize
+        >>> tokenize(["Don't stop, it's fine!"]).to_list()
+        [[b'do', b"n't", b'stop', b',', b'it', b"'s", b'fine', b'!']]
+    """
     texts = normalize(texts)
     for pattern, rewrite in TOKEN_RULES:
         texts = tf.strings.regex_replace(texts, pattern, rewrite)
@@ -63,8 +93,26 @@ def tokenize(texts):
 
 
 def pad_length_to_multiple(ids, multiple, max_length):
-    """ids [batch, length] padded with 0 to the next multiple of `multiple` steps, at most
-    `max_length`: XLA compiles once per shape, so rounding bounds the shapes it sees."""
+    """Pads token ids with 0 to the next multiple of `multiple` steps, at most `max_length`.
+
+    XLA compiles once per shape, so rounding lengths up bounds the number of shapes it sees.
+
+    Args:
+        ids: int tensor [batch, length].
+        multiple: int, the step the padded length is rounded up to.
+        max_length: int, the cap on the padded length (ids already longer are left as they are).
+
+    Returns:
+        The ids [batch, padded length], same dtype.
+
+    Examples:
+        >>> import tensorflow as tf
+        >>> from kasm_keras.data.text_encoding import pad_length_to_multiple
+        >>> pad_length_to_multiple(tf.ones([2, 5], tf.int32), 4, 16).shape
+        TensorShape([2, 8])
+        >>> pad_length_to_multiple(tf.ones([2, 5], tf.int32), 4, 6).shape
+        TensorShape([2, 6])
+    """
     length = tf.shape(ids)[1]
     rounded = tf.minimum((length + multiple - 1) // multiple * multiple, max_length)
     return tf.pad(ids, [[0, 0], [0, tf.maximum(rounded - length, 0)]])
@@ -77,6 +125,28 @@ class TextEncoder(tf.Module):
     `pad_to_longest` the longest document's (cut) length, at least 1: masking makes the padding
     irrelevant to the model, so serving spends no work on it. The vocabulary table is a core-op
     hash table, so the encoder can be saved inside a SavedModel.
+
+    Args:
+        vocabulary: a `Vocabulary` whose id 0 is its padding token.
+        max_length: int, documents are cut to this many tokens.
+        pad_to_longest: bool, pad each batch only to its longest document instead of
+            `max_length`.
+        name: optional `tf.Module` name.
+
+    Raises:
+        ValueError: if the vocabulary's id 0 is not its padding token.
+
+    Examples:
+        >>> import collections, tensorflow as tf
+        >>> from kasm_keras.data.text_encoding import TextEncoder
+        >>> from kasm_keras.data.vocabulary import Vocabulary
+        >>> vocabulary = Vocabulary.build(collections.Counter("the cat saw the dog".split()))
+        >>> encoder = TextEncoder(vocabulary, max_length=8, pad_to_longest=True)
+        >>> ids, mask = encoder(tf.constant(["the cat", "the dog saw a cat"]))
+        >>> ids.numpy().tolist()  # "a" is out of vocabulary (id 1)
+        [[2, 3, 0, 0, 0], [2, 4, 5, 1, 3]]
+        >>> mask.numpy()[0].tolist()
+        [True, True, False, False, False]
     """
 
     def __init__(self, vocabulary, max_length, pad_to_longest=False, name=None):
@@ -105,5 +175,12 @@ class TextEncoder(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def encode_with_lengths(self, texts):
-        """Also each document's token count before cutting, from the same tokenisation."""
+        """Encodes like calling the encoder, and also counts each document's tokens before cutting.
+
+        Args:
+            texts: string tensor [batch] of raw documents.
+
+        Returns:
+            (ids [batch, length] int32, mask [batch, length] bool, token counts [batch] int32).
+        """
         return self._encode(texts)

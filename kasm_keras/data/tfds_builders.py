@@ -24,28 +24,72 @@ WRITER_FILE = "writer.json"  # who prepared (or is preparing) the folder: pid, m
 INCOMPLETE_DIR = re.compile(r"incomplete\.[A-Z0-9]{6}_.+")
 
 
-def remove_dead_incomplete_dirs(config_dir):
+def _remove_dead_incomplete_dirs(config_dir):
     """Removes TFDS's `incomplete.*` folders in `config_dir` whose writer is dead; returns them.
+
+    They are left by preparations that were killed.
 
     TFDS names these folders itself, with no trace of the writer, so the builder writes
     WRITER_FILE (pid and machine, see `kasm_keras.utils.files`) into its folder as the
     first step of preparing. A folder is removed when that pid is certainly not running on this
     machine: never while another live process prepares the same cache, and never for a writer on
     another machine, whose pid we cannot check. A folder without WRITER_FILE (killed in the
-    instant between TFDS creating it and the builder writing the file, or written by an older
-    version) is removed once it is `files.LEGACY_STALE_SECONDS` old.
+    instant between TFDS creating it and the builder writing the file) is removed once it is
+    `files.LEGACY_STALE_SECONDS` old.
     """
     return remove_dead_writer_folders(config_dir, INCOMPLETE_DIR, WRITER_FILE)
 
 
 class ZhangTextClassificationConfig(tfds.core.BuilderConfig):
+    """The TFDS config of one dataset of `ZhangTextClassification`, named after it.
+
+    Args:
+        dataset: the `ClassificationDataset` it prepares.
+
+    Examples:
+        >>> from kasm_keras.data.classification_data import get_dataset
+        >>> from kasm_keras.data.tfds_builders import ZhangTextClassificationConfig
+        >>> config = ZhangTextClassificationConfig(get_dataset("yelp"))
+        >>> config.name, config.description
+        ('yelp', 'Yelp Review Full')
+    """
+
     def __init__(self, dataset):
         super().__init__(name=dataset.name, description=dataset.title)
         self.dataset = dataset
 
 
 class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
-    """AG News, DBpedia-14, Yahoo! Answers and Yelp Review Full: text (title and body joined) and label."""
+    """AG News, DBpedia-14, Yahoo! Answers and Yelp Review Full as a TFDS builder.
+
+    Each example holds `text` (title and body joined), `label`, and `line`, the line of the
+    source CSV where its row starts. The local
+    copy is the manual directory (see the module's docstring); without one the official archive
+    is downloaded.
+
+    Args:
+        skip_bad_rows: bool, leave malformed CSV rows out (see `skipped_rows`) instead of
+            failing on the first one.
+        **kwargs: `tfds.core.GeneratorBasedBuilder`'s arguments, e.g. `config` (a dataset's
+            name) and `data_dir`.
+
+    Examples:
+        >>> import os, tempfile, tensorflow_datasets as tfds
+        >>> from kasm_keras.data.tfds_builders import ZhangTextClassification
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "train.csv"), "w") as f:
+        ...     _ = f.write('"3","Wall St.","Stocks rose."\\n"9","x","y"\\n')
+        >>> with open(os.path.join(folder, "test.csv"), "w") as f:
+        ...     _ = f.write('"1","Title","Body"\\n')
+        >>> builder = ZhangTextClassification(config="ag_news", data_dir=tempfile.mkdtemp(),
+        ...                                   skip_bad_rows=True)
+        >>> builder.download_and_prepare(
+        ...     download_config=tfds.download.DownloadConfig(manual_dir=folder))
+        >>> builder.info.splits["train"].num_examples
+        1
+        >>> print(builder.skipped_rows()[0].reason)
+        class '9' is not an integer in 1..4
+    """
 
     VERSION = tfds.core.Version("1.0.0")
     BUILDER_CONFIGS = [ZhangTextClassificationConfig(d) for d in classification_data.DATASETS.values()]
@@ -112,7 +156,7 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
         archive), and a preparation of the local files is the cache's business, not news."""
         from tensorflow_datasets.core.utils import tqdm_utils
 
-        remove_dead_incomplete_dirs(os.path.dirname(self.data_dir))
+        _remove_dead_incomplete_dirs(os.path.dirname(self.data_dir))
         shown = getattr(tqdm_utils, "_active", True)
         tfds.display_progress_bar(False)
         try:
@@ -135,7 +179,11 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
         write_text(os.path.join(self.data_dir, BAD_ROWS_FILE), json.dumps(report))
 
     def skipped_rows(self):
-        """The rows left out when the data was prepared with skip_bad_rows (an empty list if none)."""
+        """The rows left out when the data was prepared with skip_bad_rows.
+
+        Returns:
+            A list of `classification_data.BadRow` (empty if none).
+        """
         path = os.path.join(self.data_dir, BAD_ROWS_FILE)
         if not os.path.exists(path):
             return []

