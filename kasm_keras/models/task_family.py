@@ -212,7 +212,8 @@ class TaskFamily:
             info: Its `info` fields (the recorded result among them).
             model: The entry, loaded.
             data_dirs: {"data_dir", "time_series_data_dir"}: where the test splits are (None:
-                downloaded into `cache_dir`).
+                downloaded into `cache_dir`); the sktime data sets are read from
+                `time_series_data_dir` (else `data_dir`), everything else from `data_dir`.
             cache_dir: Where downloads go.
             splits: A dict of the splits read so far, keyed as the family chooses; filled in,
                 so that a split shared by several entries is read once.

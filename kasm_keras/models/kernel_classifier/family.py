@@ -148,25 +148,6 @@ class ClassifierFamily(CellNames, TaskFamily):
         entry_storage.write_metadata(directory, metadata, stored)
 
     def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
-        """Writes an entry and loads it back; refused when the compact storage moved its
-        accuracy by more than `MAX_ACCURACY_CHANGE`.
-
-        Args:
-            model: The model to store.
-            name: The entry's zoo name.
-            folder: Where the preset's files are written.
-            metadata: The entry's metadata (`publication`'s).
-            evaluate: `evaluate(stored) -> accuracy` measures the stored entry; None: not
-                measured.
-            reference: The trained model's accuracy; None: not compared.
-
-        Returns:
-            (files, summary): the files' sha256 digests by name and the registry's summary of
-            the metadata.
-
-        Raises:
-            ZooError: The stored entry's accuracy moved from `reference`, or it is too large.
-        """
         return entry_storage.stage_classifier(self, model, name, folder, metadata, evaluate, reference,
                                 MAX_ACCURACY_CHANGE, "compact storage moved it")
 

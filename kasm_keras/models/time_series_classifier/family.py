@@ -125,20 +125,6 @@ class TimeSeriesFamily(CellNames, TaskFamily):
                 f"{float(info['goal']):.0f}%)")
 
     def verify(self, name, info, model, data_dirs, cache_dir, splits):
-        """Measures the entry's test accuracy again. The sktime data sets are read from
-        their own folder (`time_series_data_dir`), a user's own .ts files from `data_dir`.
-
-        Args:
-            name: The entry's zoo name.
-            info: Its `info` fields.
-            model: The entry, loaded.
-            data_dirs: {"data_dir", "time_series_data_dir"}.
-            cache_dir: Where downloads go.
-            splits: The test splits read so far, by dataset; filled in.
-
-        Returns:
-            (line, failed), as `accuracy_line` makes them.
-        """
         from kasm_keras.data import time_series_data
 
         dataset = info["dataset"]
@@ -171,25 +157,6 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         entry_storage.write_metadata(directory, metadata, stored)
 
     def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
-        """Writes an entry and loads it back; refused when its accuracy differs from the
-        trained model's at all (`MAX_ACCURACY_CHANGE`).
-
-        Args:
-            model: The model to store.
-            name: The entry's zoo name.
-            folder: Where the preset's files are written.
-            metadata: The entry's metadata (`publication`'s).
-            evaluate: `evaluate(stored) -> accuracy` measures the stored entry; None: not
-                measured.
-            reference: The trained model's accuracy; None: not compared.
-
-        Returns:
-            (files, summary): the files' sha256 digests by name and the registry's summary of
-            the metadata.
-
-        Raises:
-            ZooError: The stored entry's accuracy moved from `reference`, or it is too large.
-        """
         metadata = {**metadata, "task": self.name, "storage": STORAGE}
         return entry_storage.stage_classifier(self, model, name, folder, metadata, evaluate,
                                               reference, MAX_ACCURACY_CHANGE,
