@@ -33,12 +33,11 @@ class ClassifierFamily(CellNames, TaskFamily):
     Table 2's cells `<dataset>/<variant>_<n>gram` and their compactly stored entries.
 
     Examples:
-
-    >>> from kasm_keras.models.kernel_classifier.family import FAMILY
-    >>> FAMILY.name, FAMILY.names()[:2]
-    ('classification', ['ag_news/lstm_1gram', 'ag_news/rkm_lstm_1gram'])
-    >>> FAMILY.train_command("ag_news/rkm_cifg_1gram", "runs/cifg")
-    'python tools/train.py --model=rkm_cifg --dataset=ag_news --ngram=1 --model_dir=runs/cifg'
+        >>> from kasm_keras.models.kernel_classifier.family import FAMILY
+        >>> FAMILY.name, FAMILY.names()[:2]
+        ('classification', ['ag_news/lstm_1gram', 'ag_news/rkm_lstm_1gram'])
+        >>> FAMILY.train_command("ag_news/rkm_cifg_1gram", "runs/cifg")
+        'python tools/train.py --model=rkm_cifg --dataset=ag_news --ngram=1 --model_dir=runs/cifg'
     """
     name = "classification"
     description = "document classifier"
@@ -224,13 +223,12 @@ def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation
         labels (int64 array).
 
     Examples:
-
-    >>> from kasm_keras.models.kernel_classifier.family import split_texts
-    >>> classes, texts, labels = split_texts("ag_news", "test", "../shared/data")
-    >>> classes
-    ('World', 'Sports', 'Business', 'Sci/Tech')
-    >>> len(texts) == len(labels), labels.dtype
-    (True, dtype('int64'))
+        >>> from kasm_keras.models.kernel_classifier.family import split_texts
+        >>> classes, texts, labels = split_texts("ag_news", "test", "../shared/data")
+        >>> classes
+        ('World', 'Sports', 'Business', 'Sci/Tech')
+        >>> len(texts) == len(labels), labels.dtype
+        (True, dtype('int64'))
     """
     import numpy as np
 

@@ -63,10 +63,12 @@ def storage_label(exact_rows=EXACT_EMBEDDING_ROWS):
         str.
 
     Examples:
-
-    >>> from kasm_keras.models.kernel_lm.family import storage_label
-    >>> storage_label(0)
-    'int8 tied embedding rows with a float16 scale each; int8 cell matrices with a float32 scale per column; the rest float16'
+        >>> from kasm_keras.models.kernel_lm.family import storage_label
+        >>> for part in storage_label(0).split("; "):
+        ...     print(part)
+        int8 tied embedding rows with a float16 scale each
+        int8 cell matrices with a float32 scale per column
+        the rest float16
     """
     rows = (f"rows past the {exact_rows:,} most frequent words" if exact_rows else "rows")
     return (f"int8 tied embedding {rows} with a float16 scale each; int8 cell matrices with a "
@@ -83,10 +85,9 @@ def state_label(sizes):
         str: "2 x 650" when the widths are equal, "2 x (650, 400)" otherwise; "" for none.
 
     Examples:
-
-    >>> from kasm_keras.models.kernel_lm.family import state_label
-    >>> state_label([650, 650]), state_label([650, 400]), state_label([])
-    ('2 x 650', '2 x (650, 400)', '')
+        >>> from kasm_keras.models.kernel_lm.family import state_label
+        >>> state_label([650, 650]), state_label([650, 400]), state_label([])
+        ('2 x 650', '2 x (650, 400)', '')
     """
     if not sizes:
         return ""
@@ -99,12 +100,11 @@ class LanguageModelFamily(TaskFamily):
     `<corpus>/<variant>` and their int8-stored entries.
 
     Examples:
-
-    >>> from kasm_keras.models.kernel_lm.family import FAMILY
-    >>> FAMILY.names()[:3], FAMILY.parse_name("ptb/rkm_lstm")
-    (['ptb/lstm', 'ptb/rkm_lstm', 'ptb/rkm_cifg'], ('ptb', 'rkm_lstm'))
-    >>> FAMILY.train_command("ptb/rkm_lstm", "runs/lm")
-    'python tools/train.py --model=rkm_lstm --dataset=ptb --recipe=cpu --model_dir=runs/lm'
+        >>> from kasm_keras.models.kernel_lm.family import FAMILY
+        >>> FAMILY.names()[:3], FAMILY.parse_name("ptb/rkm_lstm")
+        (['ptb/lstm', 'ptb/rkm_lstm', 'ptb/rkm_cifg'], ('ptb', 'rkm_lstm'))
+        >>> FAMILY.train_command("ptb/rkm_lstm", "runs/lm")
+        'python tools/train.py --model=rkm_lstm --dataset=ptb --recipe=cpu --model_dir=runs/lm'
     """
     name = "language_model"
     description = "language model"
@@ -431,13 +431,12 @@ def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):
         ZooError: The corpus's vocabulary is not the model's.
 
     Examples:
-
-    >>> import kasm_keras
-    >>> from kasm_keras.models.kernel_lm.family import split_ids
-    >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
-    >>> ids = split_ids(lm, "ptb", "../shared/data")
-    >>> ids.ndim, len(ids)
-    (1, 82430)
+        >>> import kasm_keras
+        >>> from kasm_keras.models.kernel_lm.family import split_ids
+        >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
+        >>> ids = split_ids(lm, "ptb", "../shared/data")
+        >>> ids.ndim, len(ids)
+        (1, 82430)
     """
     from kasm_keras.data import language_model_data
 
@@ -464,13 +463,12 @@ def measure(lm, ids, batch_size, bptt):
         {"perplexity", "cross_entropy", "tokens"}.
 
     Examples:
-
-    >>> import kasm_keras
-    >>> from kasm_keras.models.kernel_lm.family import measure, split_ids
-    >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
-    >>> scores = measure(lm, split_ids(lm, "ptb", "../shared/data")[:2001], 1, 70)
-    >>> sorted(scores), scores["tokens"]
-    (['cross_entropy', 'perplexity', 'tokens'], 2000)
+        >>> import kasm_keras
+        >>> from kasm_keras.models.kernel_lm.family import measure, split_ids
+        >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
+        >>> scores = measure(lm, split_ids(lm, "ptb", "../shared/data")[:2001], 1, 70)
+        >>> sorted(scores), scores["tokens"]
+        (['cross_entropy', 'perplexity', 'tokens'], 2000)
     """
     return lm.perplexity(ids, batch_size=batch_size, sequence_length=bptt)
 

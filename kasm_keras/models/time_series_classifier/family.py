@@ -49,12 +49,11 @@ class TimeSeriesFamily(CellNames, TaskFamily):
     cells `<dataset>/<variant>_<n>gram` of JapaneseVowels, stored in float32 as trained.
 
     Examples:
-
-    >>> from kasm_keras.models.time_series_classifier.family import FAMILY
-    >>> FAMILY.name, FAMILY.names()[:2]
-    ('time_series', ['japanese_vowels/lstm_1gram', 'japanese_vowels/rkm_lstm_1gram'])
-    >>> FAMILY.owns_run({"task": "time_series", "dataset": "japanese_vowels"})
-    True
+        >>> from kasm_keras.models.time_series_classifier.family import FAMILY
+        >>> FAMILY.name, FAMILY.names()[:2]
+        ('time_series', ['japanese_vowels/lstm_1gram', 'japanese_vowels/rkm_lstm_1gram'])
+        >>> FAMILY.owns_run({"task": "time_series", "dataset": "japanese_vowels"})
+        True
     """
     name = "time_series"
     description = "time-series classifier"
@@ -251,13 +250,12 @@ def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=N
             statistics; the message names its file and line.
 
     Examples:
-
-    >>> import os
-    >>> from kasm_keras.models.time_series_classifier.family import split_cases
-    >>> classes, series, labels = split_cases(
-    ...     "japanese_vowels", "test", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"))
-    >>> len(classes), series[0].shape[1], len(series) == len(labels)
-    (9, 12, True)
+        >>> import os
+        >>> from kasm_keras.models.time_series_classifier.family import split_cases
+        >>> classes, series, labels = split_cases(
+        ...     "japanese_vowels", "test", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"))
+        >>> len(classes), series[0].shape[1], len(series) == len(labels)
+        (9, 12, True)
     """
     from kasm_keras.data import time_series_data
 
@@ -286,15 +284,14 @@ def accuracy(classifier, series, labels):
         The accuracy, a fraction (float).
 
     Examples:
-
-    >>> import os
-    >>> import kasm_keras
-    >>> from kasm_keras.models.time_series_classifier.family import accuracy, split_cases
-    >>> _, series, labels = split_cases(
-    ...     "japanese_vowels", "test", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"))
-    >>> model = kasm_keras.zoo.load("japanese_vowels/rkm_cifg_1gram")
-    >>> 0.9 < accuracy(model, series[:50], labels[:50]) <= 1.0
-    True
+        >>> import os
+        >>> import kasm_keras
+        >>> from kasm_keras.models.time_series_classifier.family import accuracy, split_cases
+        >>> _, series, labels = split_cases(
+        ...     "japanese_vowels", "test", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"))
+        >>> model = kasm_keras.zoo.load("japanese_vowels/rkm_cifg_1gram")
+        >>> 0.9 < accuracy(model, series[:50], labels[:50]) <= 1.0
+        True
     """
     return classifier.classification_report(series, labels)["accuracy"]
 
