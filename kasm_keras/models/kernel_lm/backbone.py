@@ -235,9 +235,13 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
                 one the second), and the states after the last position.
 
         Examples:
+            >>> import numpy as np, kasm_keras
+            >>> backbone = kasm_keras.KernelLMBackbone(
+            ...     vocabulary_size=100, variant="rkm_cifg", num_layers=2, hidden_dim=32,
+            ...     embedding_dim=16)
             >>> outputs, raw, states = backbone.run(np.array([[4, 17, 9]]))
-            >>> outputs.shape
-            TensorShape([1, 3, 16])
+            >>> outputs.shape, len(states)
+            (TensorShape([1, 3, 16]), 2)
         """
         if states is None:
             states = self.initial_states(ops.shape(token_ids)[0])
