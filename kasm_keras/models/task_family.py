@@ -12,12 +12,33 @@ import importlib
 
 
 class ZooError(ValueError):
-    """A zoo entry, name or registry record that cannot be used; tools print it as one line."""
+    """A zoo entry, name or registry record that cannot be used; tools print it as one line.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> try:
+        ...     task_family.get("translation")
+        ... except task_family.ZooError as error:
+        ...     print(str(error).split(", not ")[1].split(";")[0])
+        'translation'
+    """
 
 
 class TaskFamily:
     """A model family's task as the zoo and the tools see it. Subclasses fill in the class
-    attributes and the methods their task has; the defaults suit a family without zoo names."""
+    attributes and the methods their task has; the defaults suit a family without zoo names.
+
+    The zoo and the tools ask a family (found with `get`, `of_entry`, `of_model`, ...) rather
+    than which task a model is, so a new task needs no change outside its own folder.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> family = task_family.get("classification")
+        >>> family.description, family.parse_name("ag_news/rkm_cifg_1gram")
+        ('document classifier', ('ag_news', 'rkm_cifg', 1))
+        >>> family.owns_dataset("ag_news"), family.owns_dataset("ptb")
+        (True, False)
+    """
 
     #: The task an entry's metadata records ("task"), e.g. "classification".
     name = None
@@ -45,100 +66,265 @@ class TaskFamily:
     explains = None
 
     def task_class(self):
-        """The family's keras-hub task class."""
+        """The family's keras-hub task class.
+
+        Returns:
+            The `keras_hub.models.Task` subclass whose instances are the family's models.
+        """
         raise NotImplementedError
 
     def names(self):
-        """Every zoo name of the family, published or not, in its paper table's order."""
+        """Every zoo name of the family, published or not, in its paper table's order.
+
+        Returns:
+            A list of names (str); empty for a family without zoo names.
+        """
         return []
 
     def parse_name(self, name):
-        """The parts of a zoo name of the family (a tuple), else None."""
+        """The parts of a zoo name of the family.
+
+        Args:
+            name: A zoo name, e.g. "ag_news/rkm_cifg_1gram".
+
+        Returns:
+            A tuple of the name's parts (dataset first) when `name` is one of `names()`, else
+            None.
+        """
         return None
 
     def run_name(self, metrics):
-        """The zoo name of the cell a finished run (its metrics.json) trained."""
+        """The zoo name of the cell a finished run trained.
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+
+        Returns:
+            The zoo name (str).
+        """
         raise NotImplementedError
 
     def train_command(self, name, run):
-        """The tools/train.py command that trains entry `name` into the folder `run`."""
+        """The tools/train.py command that trains an entry, for messages about missing ones.
+
+        Args:
+            name: A zoo name of the family.
+            run: The run folder the command writes (`--model_dir`).
+
+        Returns:
+            The command line (str).
+        """
         raise NotImplementedError
 
     def owns_dataset(self, dataset):
-        """Whether the family trains on `dataset`."""
+        """Whether the family trains on a dataset.
+
+        Args:
+            dataset: A dataset's name, e.g. "ag_news" or "ptb".
+
+        Returns:
+            bool.
+        """
         return False
 
     def owns_run(self, metrics):
-        """Whether a finished run's metrics.json is one of the family's."""
+        """Whether a finished run is one of the family's.
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+
+        Returns:
+            bool.
+        """
         return False
 
     def owns_model(self, model):
+        """Whether a model is one of the family's (an instance of its `task_class()`).
+
+        Args:
+            model: Any object.
+
+        Returns:
+            bool.
+        """
         return isinstance(model, self.task_class())
 
     def info(self, metadata, where):
-        """An entry's `info` fields from its registry metadata; `where` names the record in a
-        ZooError for a damaged one."""
+        """An entry's `info` fields (see `kasm_keras.zoo.info`) from its registry metadata.
+
+        Args:
+            metadata: The entry's metadata, as the registry keeps it.
+            where: What names the record in a ZooError, e.g. "registry.json: ag_news/...".
+
+        Returns:
+            A new dict of the fields, numbers checked and derived fields added.
+
+        Raises:
+            ZooError: A field is damaged (e.g. a number that is not one).
+        """
         return dict(metadata)
 
     def summary(self, metadata):
-        """What the registry keeps of an entry's metadata."""
+        """What the registry keeps of an entry's metadata: its `summary_keys`.
+
+        Args:
+            metadata: The entry's whole metadata.
+
+        Returns:
+            A new dict of the `summary_keys` that `metadata` has.
+        """
         return {k: metadata[k] for k in self.summary_keys if k in metadata}
 
     def summary_line(self, name, info):
-        """`tools/zoo.py list`'s line for a published entry (KeyError, TypeError or
-        ValueError for a record that lacks a field)."""
+        """`tools/zoo.py list`'s line for a published entry.
+
+        Args:
+            name: The entry's zoo name.
+            info: Its `info` fields.
+
+        Returns:
+            The line (str), indented by two spaces.
+
+        Raises:
+            KeyError, TypeError, ValueError: The record lacks a field or has a damaged one.
+        """
         raise NotImplementedError
 
     def unpublished_lines(self, names, width):
-        """`tools/zoo.py list`'s lines for the family's names without an entry (`names`), in a
-        column `width` wide."""
+        """`tools/zoo.py list`'s lines for the family's names without an entry.
+
+        Args:
+            names: The unpublished zoo names of the family.
+            width: The width of the first column (the dataset's).
+
+        Returns:
+            A list of lines (str), grouped by dataset.
+        """
         raise NotImplementedError
 
     def verify(self, name, info, model, data_dirs, cache_dir, splits):
-        """(`tools/zoo.py verify --data_dir`'s line, whether it failed) for entry `name`
-        (`info`, its loaded `model`): its recorded test result measured again from the stored
-        files. `data_dirs`: {"data_dir", "time_series_data_dir"}, where the test splits are;
-        `splits`: the splits read so far, by what the family keys them with (read once)."""
+        """Measures an entry's recorded test result again from its stored files.
+
+        Args:
+            name: The entry's zoo name.
+            info: Its `info` fields (the recorded result among them).
+            model: The entry, loaded.
+            data_dirs: {"data_dir", "time_series_data_dir"}: where the test splits are (None:
+                downloaded into `cache_dir`); the sktime data sets are read from
+                `time_series_data_dir` (else `data_dir`), everything else from `data_dir`.
+            cache_dir: Where downloads go.
+            splits: A dict of the splits read so far, keyed as the family chooses; filled in,
+                so that a split shared by several entries is read once.
+
+        Returns:
+            (line, failed): `tools/zoo.py verify --data_dir`'s line (str) and whether the
+            result moved by more than the family allows (bool).
+        """
         raise NotImplementedError
 
     def load_preset(self, directory):
-        """The family's task from a verified preset directory, in safe mode; a ZooError naming
-        every file that does not fit the others."""
+        """The family's task from a verified preset directory, loaded in safe mode.
+
+        Args:
+            directory: A folder holding the entry's `preset_files`, digests verified.
+
+        Returns:
+            An instance of `task_class()` with its preprocessor and weights.
+
+        Raises:
+            ZooError: A file does not fit the others; the message names it.
+        """
         raise NotImplementedError
 
     def publication(self, model_dir, model, metrics, data_dir=None, cache_dir=None):
-        """(metadata, evaluate, reference) to publish the best model `model` of the finished
-        run in `model_dir` (`metrics`: its metrics.json): the entry's metadata, `evaluate(stored)`
-        measuring the stored entry on the test split (read from `data_dir`, or downloaded) and
-        the run's own result it must match (`stage`)."""
+        """What publishing a finished run's best model needs, for `stage`.
+
+        Args:
+            model_dir: The run's folder.
+            model: Its best model.
+            metrics: Its metrics.json, as a dict.
+            data_dir: Where the test split is; None: downloaded.
+            cache_dir: Where downloads go.
+
+        Returns:
+            (metadata, evaluate, reference): the entry's metadata, `evaluate(stored)` measuring
+            the stored entry on the test split, and the run's own result the measurement must
+            match.
+
+        Raises:
+            ZooError: The model does not fit the data (e.g. other classes).
+        """
         raise NotImplementedError
 
     def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
-        """Writes entry `name` of `model` into `folder` and loads it back (`load_preset`);
-        measured with `evaluate` and refused when it moved from `reference`; returns (the
-        files' sha256 digests, the registry's summary)."""
+        """Writes an entry into a folder and loads it back (`load_preset`), so that what is
+        published is what users will load.
+
+        Args:
+            model: The model to store.
+            name: The entry's zoo name.
+            folder: Where the preset's files are written.
+            metadata: The entry's metadata (`publication`'s).
+            evaluate: `evaluate(stored)` measures the stored entry; None: not measured.
+            reference: The result `evaluate` must match; None: not compared.
+
+        Returns:
+            (files, summary): the files' sha256 digests by name and the registry's summary of
+            the metadata.
+
+        Raises:
+            ZooError: Storage moved the result from `reference` by more than the family
+                allows, or an entry is too large.
+        """
         raise NotImplementedError
 
     def export_saved_model(self, model, folder, **options):
-        """Writes `model` as a TensorFlow SavedModel (serving signatures) into `folder`."""
+        """Writes a model as a TensorFlow SavedModel with serving signatures.
+
+        Args:
+            model: One of the family's models, with its preprocessor.
+            folder: Where the SavedModel is written.
+            **options: The family's `export_options`.
+        """
         raise NotImplementedError
 
 
-class CellNames:
-    """Mixin for a TaskFamily whose names are a grid of cells, `<dataset>/<variant>_<n>gram`:
-    `datasets` x `ngrams` x `variants`, in that order."""
+class CellNames(TaskFamily):
+    """A TaskFamily whose names are a grid of cells, `<dataset>/<variant>_<n>gram`:
+    `datasets` x `ngrams` x `variants`, in that order.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> class Grid(task_family.CellNames, task_family.TaskFamily):
+        ...     datasets, variants, ngrams = ("ag_news",), ("lstm", "rkm_lstm"), (1, 3)
+        >>> Grid().names()[1:3]
+        ['ag_news/rkm_lstm_1gram', 'ag_news/lstm_3gram']
+        >>> Grid().parse_name("ag_news/rkm_lstm_3gram")
+        ('ag_news', 'rkm_lstm', 3)
+    """
 
     datasets = ()
     variants = ()
     ngrams = ()
 
     def names(self):
-        """Every cell's name, published or not: dataset, n-gram width, variant."""
+        """Every cell's name, published or not, ordered by dataset, n-gram width, variant.
+
+        Returns:
+            A list of names (str).
+        """
         return [cell_name(d, v, n) for d in self.datasets for n in self.ngrams
                 for v in self.variants]
 
     def parse_name(self, name):
-        """(dataset, variant, ngram) of a cell's name (`names`), else None."""
+        """The parts of a cell's name.
+
+        Args:
+            name: A zoo name.
+
+        Returns:
+            (dataset, variant, ngram) when `name` is one of `names()`, else None.
+        """
         return split_cell_name(name) if name in self.names() else None
 
     def run_name(self, metrics):
@@ -157,7 +343,23 @@ _FAMILIES = {}
 
 
 def register(family):
-    """Adds `family` (a TaskFamily) to the registry under its name; returns it."""
+    """Adds a family to the registry under its name (a family's module calls it once).
+
+    Args:
+        family: A TaskFamily instance.
+
+    Returns:
+        `family`, so that a module can write `FAMILY = register(MyFamily())`.
+
+    Raises:
+        ValueError: Another class of family is registered under the same name.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> family = task_family.get("classification")
+        >>> task_family.register(family) is family  # registering again is harmless
+        True
+    """
     if family.name in _FAMILIES and type(_FAMILIES[family.name]) is not type(family):
         raise ValueError(f"a task family named {family.name!r} is registered already")
     _FAMILIES[family.name] = family
@@ -172,17 +374,50 @@ def _registered():
 
 
 def all_families():
-    """The registered families, in their registration order."""
+    """The registered families, in their registration order.
+
+    Returns:
+        A list of TaskFamily instances.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> [family.name for family in task_family.all_families()]
+        ['classification', 'language_model', 'time_series']
+    """
     return list(_registered().values())
 
 
 def names():
-    """The registered families' names (the tasks an entry's metadata may record)."""
+    """The registered families' names (the tasks an entry's metadata may record).
+
+    Returns:
+        A tuple of str.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.names()
+        ('classification', 'language_model', 'time_series')
+    """
     return tuple(_registered())
 
 
 def get(name):
-    """The family registered as `name`; a ZooError naming the known ones otherwise."""
+    """The family registered under a name.
+
+    Args:
+        name: A task, e.g. "language_model".
+
+    Returns:
+        The TaskFamily.
+
+    Raises:
+        ZooError: No family has that name; the message names the known ones.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.get("language_model").description
+        'language model'
+    """
     families = _registered()
     if name not in families:
         raise ZooError(f"a zoo entry's task is one of {tuple(families)}, not {name!r}; the "
@@ -195,56 +430,192 @@ DEFAULT = "classification"
 
 
 def of_metadata(metadata):
-    """The family of an entry's metadata (its "task"), or of its `info`."""
+    """The family of an entry's metadata or `info` (its "task"; none: classification).
+
+    Args:
+        metadata: A dict with an optional "task".
+
+    Returns:
+        The TaskFamily.
+
+    Raises:
+        ZooError: The task is not a registered family's.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras.models import task_family
+        >>> task_family.of_metadata(kasm_keras.zoo.info("ag_news/rkm_cifg_1gram")).name
+        'classification'
+    """
     return get(metadata.get("task", DEFAULT))
 
 
 def of_entry(entry):
-    """The family of a registry record (its metadata's "task")."""
+    """The family of a registry record (its metadata's "task").
+
+    Args:
+        entry: A record of the registry, a dict with an optional "metadata".
+
+    Returns:
+        The TaskFamily.
+
+    Raises:
+        ZooError: The task is not a registered family's.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.of_entry({"metadata": {"task": "language_model"}}).name
+        'language_model'
+    """
     return of_metadata(entry.get("metadata", {}))
 
 
 def of_name(name):
-    """The family whose zoo names include `name`, else None."""
+    """The family whose zoo names include a name.
+
+    Args:
+        name: A zoo name.
+
+    Returns:
+        The TaskFamily, or None when no family has that name.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.of_name("ptb/rkm_lstm").name, task_family.of_name("nowhere/lstm")
+        ('language_model', None)
+    """
     return next((f for f in all_families() if f.parse_name(name) is not None), None)
 
 
 def of_model(model):
-    """The family of a model (a task of one of the families), else None."""
+    """The family of a model (a task of one of the families).
+
+    Args:
+        model: Any object.
+
+    Returns:
+        The TaskFamily, or None when `model` is no family's.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras.models import task_family
+        >>> task_family.of_model(kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")).name
+        'classification'
+        >>> print(task_family.of_model("a string"))
+        None
+    """
     return next((f for f in all_families() if f.owns_model(model)), None)
 
 
 def of_dataset(dataset):
-    """The family that trains on `dataset`, else None."""
+    """The family that trains on a dataset.
+
+    Args:
+        dataset: A dataset's name.
+
+    Returns:
+        The TaskFamily, or None when no family trains on it.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.of_dataset("ag_news").name
+        'classification'
+    """
     return next((f for f in all_families() if f.owns_dataset(dataset)), None)
 
 
 def of_run(metrics):
-    """The family of a finished training run (its metrics.json), else None."""
+    """The family of a finished training run.
+
+    Args:
+        metrics: The run's metrics.json, as a dict.
+
+    Returns:
+        The TaskFamily, or None when the run is no family's.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.of_run({"dataset": "ptb", "test_perplexity": 90.0}).name
+        'language_model'
+    """
     return next((f for f in all_families() if f.owns_run(metrics)), None)
 
 
 def cell_name(dataset, variant, ngram):
-    """The zoo name of a classifier's cell: `<dataset>/<variant>_<n>gram`."""
+    """The zoo name of a classifier's cell: `<dataset>/<variant>_<n>gram`.
+
+    Args:
+        dataset: The dataset's name.
+        variant: The cell variant, e.g. "rkm_cifg".
+        ngram: The n-gram width (int).
+
+    Returns:
+        The name (str).
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.cell_name("ag_news", "rkm_cifg", 1)
+        'ag_news/rkm_cifg_1gram'
+    """
     return f"{dataset}/{variant}_{ngram}gram"
 
 
 def split_cell_name(name):
-    """(dataset, variant, ngram) of a `<dataset>/<variant>_<n>gram` name (not checked)."""
+    """The parts of a `<dataset>/<variant>_<n>gram` name (`cell_name`'s inverse).
+
+    Args:
+        name: A cell's name; not checked against any family's names.
+
+    Returns:
+        (dataset, variant, ngram), ngram an int.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.split_cell_name("dbpedia/rkm_lstm_3gram")
+        ('dbpedia', 'rkm_lstm', 3)
+    """
     dataset, rest = name.split("/")
     variant, ngram = rest.rsplit("_", 1)
     return dataset, variant, int(ngram[:-len("gram")])
 
 
 def split_seed(training):
-    """The validation split's seed of a run's settings (runs before --split_seed used --seed)."""
+    """The seed that drew a run's validation split.
+
+    Args:
+        training: The run's settings (its config.json); "split_seed", else "seed", else 0.
+
+    Returns:
+        int.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.split_seed({"seed": 3}), task_family.split_seed({"split_seed": 1})
+        (3, 1)
+    """
     return training.get("split_seed", training.get("seed", 0))
 
 
 def cell_lines(names, variants, ngrams, without_data, width):
     """`tools/zoo.py list`'s lines for unpublished `<dataset>/<variant>_<n>gram` names: one per
-    dataset whose every cell (`variants` x `ngrams`) is missing, else one per n-gram width;
-    datasets in `without_data` say that their data was not available."""
+    dataset whose every cell is missing, else one per n-gram width.
+
+    Args:
+        names: The unpublished names.
+        variants: Every variant of the grid.
+        ngrams: Every n-gram width of the grid.
+        without_data: Datasets whose lines say that their data was not available.
+        width: The width of the first column (the dataset's).
+
+    Returns:
+        A list of lines (str).
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.cell_lines(["yelp/lstm_3gram", "yelp/rkm_lstm_3gram"], ("lstm", "rkm_lstm"),
+        ...                        (1, 3), ("yelp",), 8)
+        ['  yelp     3gram: every variant (its data was not available here)']
+    """
     missing = {}
     for name in names:
         dataset, variant, ngram = split_cell_name(name)
@@ -265,8 +636,22 @@ def cell_lines(names, variants, ngrams, without_data, width):
 
 
 def accuracy_line(name, measured, recorded, max_change):
-    """(`tools/zoo.py verify`'s line, whether it failed) for a re-measured test accuracy, in
-    percent, that may differ from the recorded one by `max_change` points."""
+    """`tools/zoo.py verify`'s line for a re-measured test accuracy.
+
+    Args:
+        name: The entry's zoo name.
+        measured: The accuracy measured again, in percent.
+        recorded: The accuracy the registry records, in percent.
+        max_change: The most they may differ, in points.
+
+    Returns:
+        (line, failed): the line (str) and whether they differ by more than `max_change`.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.accuracy_line("ag_news/rkm_cifg_1gram", 90.25, 90.20, 0.1)
+        ('ok      ag_news/rkm_cifg_1gram  test accuracy 90.25% (recorded 90.20%, +0.05)', False)
+    """
     change = measured - recorded
     failed = abs(change) > max_change
     return (f"{'FAILED' if failed else 'ok':<8}{name}  test accuracy {measured:.2f}% (recorded "

@@ -13,7 +13,17 @@ from kasm_keras.models.presets import ZooPresets
 class TokenEmbedding(keras.layers.Embedding):
     """`keras.layers.Embedding` that also reads the zoo's compact storage of its table: the
     first rows as they are, the rest as int8 rows with one scale each (`kasm_keras.zoo` writes
-    it to keep entries small). What it saves is always the plain table."""
+    it to keep entries small). What it saves is always the plain table.
+
+    Its arguments are `keras.layers.Embedding`'s.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.models.kernel_classifier.backbone import TokenEmbedding
+        >>> embedding = TokenEmbedding(10, 4, mask_zero=True)
+        >>> embedding(np.array([[3, 0]])).shape
+        TensorShape([1, 2, 4])
+    """
 
     def load_own_variables(self, store):
         if sorted(store.keys()) == ["0", "1", "2"]:
@@ -30,8 +40,22 @@ class TokenEmbedding(keras.layers.Embedding):
 
 
 def token_inputs(inputs):
-    """The backbone's input dict from token ids alone (`padding_mask` is `token_ids != 0`,
-    id 0 being padding); a dict passes as it is."""
+    """The backbone's input dict from token ids alone, as the training loop and the SavedModel
+    feed them.
+
+    Args:
+        inputs: Token ids, `[batch, length]` (id 0 is padding), or the input dict.
+
+    Returns:
+        `{"token_ids": int32, "padding_mask": int32 (token_ids != 0)}`; a dict passes as it
+        is.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.models.kernel_classifier.backbone import token_inputs
+        >>> token_inputs(np.array([[4, 9, 0]]))["padding_mask"].numpy()
+        array([[1, 1, 0]], dtype=int32)
+    """
     if isinstance(inputs, dict):
         return inputs
     token_ids = ops.convert_to_tensor(inputs, "int32")
@@ -131,6 +155,19 @@ class KernelClassifierBackbone(ZooPresets, keras_hub.models.Backbone):
 
 
 def kernel_layer(model):
-    """The `KernelRNN` of a classifier (a task model or its backbone)."""
+    """The `KernelRNN` of a classifier, e.g. to read its cell's settings.
+
+    Args:
+        model: A `KernelTextClassifier` or its backbone.
+
+    Returns:
+        The `kasm_keras.KernelRNN` layer.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras.models.kernel_classifier.backbone import kernel_layer
+        >>> kernel_layer(kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")).units
+        300
+    """
     backbone = getattr(model, "backbone", model)
     return backbone.kernel_rnn

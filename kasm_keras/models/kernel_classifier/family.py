@@ -29,6 +29,16 @@ METRICS_KEYS = ("dataset", "model", "ngram", "splits", "parameters", "command", 
 
 
 class ClassifierFamily(CellNames, TaskFamily):
+    """The document classifier (`KernelTextClassifier`) as the zoo and the tools see it:
+    Table 2's cells `<dataset>/<variant>_<n>gram` and their compactly stored entries.
+
+    Examples:
+        >>> from kasm_keras.models.kernel_classifier.family import FAMILY
+        >>> FAMILY.name, FAMILY.names()[:2]
+        ('classification', ['ag_news/lstm_1gram', 'ag_news/rkm_lstm_1gram'])
+        >>> FAMILY.train_command("ag_news/rkm_cifg_1gram", "runs/cifg")
+        'python tools/train.py --model=rkm_cifg --dataset=ag_news --ngram=1 --model_dir=runs/cifg'
+    """
     name = "classification"
     description = "document classifier"
     explains = "text"
@@ -62,7 +72,18 @@ class ClassifierFamily(CellNames, TaskFamily):
 
     def info(self, metadata, where):
         """A classifier's `info` (see `kasm_keras.zoo.info`): accuracies in percent, the
-        parameter counts by name, Table 2's and the PyTorch reproduction's cells."""
+        parameter counts by name, Table 2's and the PyTorch reproduction's cells.
+
+        Args:
+            metadata: The entry's metadata, as the registry keeps it.
+            where: What names the record in a ZooError.
+
+        Returns:
+            A new dict of the fields.
+
+        Raises:
+            ZooError: `test_accuracy` is not a number.
+        """
         from kasm_keras import paper
 
         fields = dict(metadata)
@@ -92,7 +113,6 @@ class ClassifierFamily(CellNames, TaskFamily):
                              MAX_REEVALUATION_CHANGE)
 
     def load_preset(self, directory):
-        """A `KernelTextClassifier` from a verified preset directory, in safe mode."""
         classifier = entry_storage.task_from_preset(
             self.task_class(), directory, "the configs (task.json, config.json, "
             "preprocessor.json, tokenizer.json) or the vocabulary", "kasm_keras classifier")
@@ -106,8 +126,17 @@ class ClassifierFamily(CellNames, TaskFamily):
         return entry_storage.load_task_weights(classifier, directory)
 
     def save_entry(self, classifier, directory, metadata):
-        """Writes `classifier` as a compact float32 preset with softmax outputs and `metadata`
-        merged into keras-hub's metadata.json under "kasm_keras"."""
+        """Writes a classifier as a compact preset: float32 with softmax outputs, then its
+        weights stored as float16 and its embedding's rarer rows as int8.
+
+        Args:
+            classifier: A `KernelTextClassifier` with its preprocessor.
+            directory: Where the preset's files are written.
+            metadata: Merged into keras-hub's metadata.json under "kasm_keras".
+
+        Raises:
+            ZooError: The classifier has no preprocessor (an entry needs its vocabulary).
+        """
         if classifier.preprocessor is None:
             raise ZooError("a zoo entry needs the classifier's preprocessor (its vocabulary)")
         # float32 whatever the training precision: every entry is stored and loads the same way.
@@ -118,14 +147,20 @@ class ClassifierFamily(CellNames, TaskFamily):
         entry_storage.write_metadata(directory, metadata, stored)
 
     def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
-        """`evaluate(stored) -> accuracy`; with `reference` (the trained model's accuracy) the
-        entry is refused when the compact storage moved it by more than
-        `MAX_ACCURACY_CHANGE`."""
         return entry_storage.stage_classifier(self, model, name, folder, metadata, evaluate, reference,
                                 MAX_ACCURACY_CHANGE, "compact storage moved it")
 
     def entry_metadata(self, metrics, training, classes):
-        """An entry's metadata from the training run's metrics.json and settings."""
+        """An entry's metadata from the training run's metrics.json and settings.
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+            training: The run's settings (its config.json).
+            classes: The class names, in the model's order.
+
+        Returns:
+            A dict: the cell, its paper results, the run's record.
+        """
         from kasm_keras import paper
 
         cell = (metrics["dataset"], metrics["model"], metrics["ngram"])
@@ -152,9 +187,16 @@ class ClassifierFamily(CellNames, TaskFamily):
                 metrics["test_accuracy"])
 
     def export_saved_model(self, model, folder, jit_compile=False, tflite=False, explain=False):
-        """The SavedModel (raw text in; with `explain`, an `explain` signature too); with
-        `tflite`, a LiteRT model (token ids in) beside saved_model.pb, which TensorFlow Serving
-        ignores."""
+        """Writes the SavedModel (raw text in) and, with `tflite`, a LiteRT model (token ids
+        in) as model.tflite beside saved_model.pb, which TensorFlow Serving ignores.
+
+        Args:
+            model: A `KernelTextClassifier` with its preprocessor.
+            folder: Where the SavedModel is written.
+            jit_compile: Whether the serving functions are compiled with XLA.
+            tflite: Whether model.tflite is written too.
+            explain: Whether the SavedModel has an `explain` signature too.
+        """
         from kasm_keras.models.kernel_classifier import serving
 
         serving.export_saved_model(model, folder, jit_compile=jit_compile, explain=explain)
@@ -165,7 +207,29 @@ class ClassifierFamily(CellNames, TaskFamily):
 
 def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,
                 seed=0):
-    """(classes, texts, labels) of a classification split, read from the canonical files."""
+    """A classification split as lists, read from the canonical files (for measuring a model
+    on it).
+
+    Args:
+        dataset: The dataset's name, e.g. "ag_news".
+        split: "train", "validation" or "test".
+        data_dir: Where the dataset's files are; None: downloaded into `cache_dir`.
+        cache_dir: Where downloads go.
+        validation_fraction: The share of the training file held out for validation.
+        seed: The seed that draws the validation split.
+
+    Returns:
+        (classes, texts, labels): the class names (a tuple), the documents (bytes) and their
+        labels (int64 array).
+
+    Examples:
+        >>> from kasm_keras.models.kernel_classifier.family import split_texts
+        >>> classes, texts, labels = split_texts("ag_news", "test", "../shared/data")
+        >>> classes
+        ('World', 'Sports', 'Business', 'Sci/Tech')
+        >>> len(texts) == len(labels), labels.dtype
+        (True, dtype('int64'))
+    """
     import numpy as np
 
     from kasm_keras.data import datasets

@@ -88,9 +88,24 @@ class KernelTextClassifierPreprocessor(ZooPresets, keras_hub.models.TextClassifi
 
 
 def trim_to_longest(inputs):
-    """Packed inputs (`{"token_ids", "padding_mask"}`, a batch) cut to the longest document
-    (at least one step): the same outputs from the backbone, since padding is masked, for
-    fewer steps."""
+    """Packed inputs cut to the longest document (at least one step): the same outputs from
+    the backbone, since padding is masked, for fewer steps.
+
+    Args:
+        inputs: A packed batch, `{"token_ids", "padding_mask"}` of shape `[batch, length]`.
+
+    Returns:
+        The dict with both cut to `[batch, longest]`, as tensors.
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.models.kernel_classifier.preprocessor import trim_to_longest
+        >>> packed = {"token_ids": np.array([[5, 6, 0, 0], [7, 0, 0, 0]]),
+        ...           "padding_mask": np.array([[1, 1, 0, 0], [1, 0, 0, 0]], bool)}
+        >>> trim_to_longest(packed)["token_ids"].numpy()
+        array([[5, 6],
+               [7, 0]])
+    """
     mask = tf.convert_to_tensor(inputs["padding_mask"])
     width = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=-1)), 1)
     return {key: tf.convert_to_tensor(value)[:, :width] for key, value in inputs.items()}

@@ -28,8 +28,20 @@ class ServingModule(tf.Module):
     """What the SavedModel holds: tokenisation (core ops only), the network, the class names.
 
     With `jit_compile` the network (not the tokenisation, whose string ops XLA cannot compile)
-    runs under XLA: several times faster for one document on a CPU, since XLA fuses each time
-    step's small ops. TF Serving runs such a model only with `--xla_cpu_compilation_enabled`.
+    runs under XLA, which fuses each time step's small ops; requests are then padded to a few
+    shapes (`XLA_LENGTH_STEP`, `BATCH_SIZES`) so that XLA compiles few. TF Serving runs such a
+    model only with `--xla_cpu_compilation_enabled`.
+
+    Args:
+        classifier: A `KernelTextClassifier` with its preprocessor.
+        jit_compile: Whether the network runs under XLA.
+
+    Examples:
+        >>> import kasm_keras, tensorflow as tf
+        >>> from kasm_keras.models.kernel_classifier.serving import ServingModule
+        >>> module = ServingModule(kasm_keras.zoo.load("ag_news/rkm_cifg_1gram"))
+        >>> module.serve(tf.constant(["Stocks fell on Wall Street."]))["class_name"].numpy()
+        array([b'Business'], dtype=object)
     """
 
     def __init__(self, classifier, jit_compile=False):
@@ -64,6 +76,15 @@ class ServingModule(tf.Module):
         return tf.nn.softmax(outputs, axis=-1) if self.softmax else outputs
 
     def serve(self, text):
+        """Classifies documents (the SavedModel's `serving_default`).
+
+        Args:
+            text: 1-D tf.string, one document each.
+
+        Returns:
+            `{"probabilities": float32 [batch, classes], "class_id": int64 [batch],
+            "class_name": string [batch]}`.
+        """
         # Slices of SLICE documents, one after another, bound a request's memory whatever its
         # batch: the network's activations grow with the documents run at once.
         slices = (tf.shape(text)[0] + SLICE - 1) // SLICE
@@ -88,7 +109,21 @@ class ExplainModule(tf.Module):
     in. Reverse accumulation (one backward pass per class): a document has more tokens than a
     classifier has classes. Under XLA with the serving module's
     `jit_compile` (the decomposition's many small ops per step fused), on padded shapes as
-    `serving_default`'s."""
+    `serving_default`'s.
+
+    Args:
+        classifier: A `KernelTextClassifier` with its preprocessor.
+        serving: The `ServingModule` whose tokenisation and `jit_compile` it shares.
+
+    Examples:
+        >>> import kasm_keras, tensorflow as tf
+        >>> from kasm_keras.models.kernel_classifier.serving import ExplainModule, ServingModule
+        >>> classifier = kasm_keras.zoo.load("ag_news/rkm_cifg_1gram")
+        >>> explainer = ExplainModule(classifier, ServingModule(classifier))
+        >>> shares = explainer.explain(tf.constant(["Stocks fell sharply."]))
+        >>> shares["tokens"].numpy(), shares["contributions"].shape
+        (array([[b'stocks', b'fell', b'sharply', b'.']], dtype=object), TensorShape([1, 4, 4]))
+    """
 
     def __init__(self, classifier, serving):
         super().__init__(name="kasm_text_classifier_explain")
@@ -107,6 +142,17 @@ class ExplainModule(tf.Module):
                                      for_xla=self.serving.jit_compile)
 
     def explain(self, text):
+        """Shares each document's logits out among its tokens (the SavedModel's `explain`).
+
+        Args:
+            text: 1-D tf.string, one document each.
+
+        Returns:
+            `{"tokens": string [batch, time] (empty past each document's `length`),
+            "contributions": float32 [batch, time, classes], "constant": [batch, classes],
+            "logits": [batch, classes], "length": int32 [batch]}`; the contributions and the
+            constant add up to the logits, as `KernelTextClassifier.explain`'s do.
+        """
         ids, mask = self.serving.encoder(text)
         batch, length = tf.shape(ids)[0], tf.shape(ids)[1]
         if self.serving.jit_compile:
@@ -123,15 +169,30 @@ class ExplainModule(tf.Module):
 
 
 def export_saved_model(classifier, export_dir, jit_compile=False, explain=False):
-    """A SavedModel whose `serving_default` takes raw `text` (1-D tf.string) and returns
-    `probabilities`, `class_id` and `class_name`; written beside `export_dir`, then renamed.
-    It loads without kasm_keras, keras-hub or tensorflow-text. `jit_compile`: the network runs
-    under XLA (see `ServingModule`; TF Serving needs `--xla_cpu_compilation_enabled`).
+    """Writes a classifier as a SavedModel for TensorFlow Serving: raw text in, classes out.
+    It loads without kasm_keras, keras-hub or tensorflow-text. It is written beside
+    `export_dir`, then renamed, so a folder that exists is whole.
 
-    With `explain`, an `explain` signature too (`ExplainModule`): the same `text` in; `tokens`
-    `[batch, time]` (empty past each document's `length`), `contributions` `[batch, time,
-    classes]`, `constant` and `logits` `[batch, classes]` out, which add up as
-    `KernelTextClassifier.explain`'s do."""
+    Args:
+        classifier: A `KernelTextClassifier` with its preprocessor.
+        export_dir: The SavedModel's folder.
+        jit_compile: Whether the network runs under XLA (see `ServingModule`; TF Serving
+            then needs `--xla_cpu_compilation_enabled`).
+        explain: Whether the SavedModel has an `explain` signature too
+            (`ExplainModule.explain`, the same `text` in).
+
+    Returns:
+        `export_dir`. Its `serving_default` takes `text` (1-D tf.string) and returns
+        `probabilities`, `class_id` and `class_name` (`ServingModule.serve`).
+
+    Examples:
+        >>> import tempfile, kasm_keras, tensorflow as tf
+        >>> from kasm_keras.models.kernel_classifier.serving import export_saved_model
+        >>> folder = export_saved_model(kasm_keras.zoo.load("ag_news/rkm_cifg_1gram"),
+        ...                             tempfile.mkdtemp() + "/classifier", explain=True)
+        >>> sorted(tf.saved_model.load(folder).signatures)
+        ['explain', 'serving_default']
+    """
     module = ServingModule(classifier, jit_compile=jit_compile)
     text = [tf.TensorSpec([None], tf.string, name="text")]
     endpoints = {}
@@ -142,9 +203,27 @@ def export_saved_model(classifier, export_dir, jit_compile=False, explain=False)
 
 
 def export_tflite(classifier, path):
-    """LiteRT has no kernels for the string ops of tokenisation, so the .tflite file maps token
-    ids [1, sequence_length] to probabilities; `vocabulary.txt` beside it (one token per line,
-    id order) tokenises."""
+    """Writes a classifier as a LiteRT (.tflite) model, for phones and microcontrollers.
+
+    LiteRT has no kernels for the string ops of tokenisation, so the model maps token ids
+    `[1, sequence_length]` to probabilities; `vocabulary.txt` beside it (one token per line,
+    id order) tokenises.
+
+    Args:
+        classifier: A `KernelTextClassifier` with its preprocessor and a `sequence_length`.
+        path: The .tflite file's path.
+
+    Returns:
+        `path`.
+
+    Examples:
+        >>> import os, tempfile, kasm_keras
+        >>> from kasm_keras.models.kernel_classifier.serving import export_tflite
+        >>> path = export_tflite(kasm_keras.zoo.load("ag_news/rkm_cifg_1gram"),
+        ...                      os.path.join(tempfile.mkdtemp(), "model.tflite"))
+        >>> sorted(os.listdir(os.path.dirname(path)))
+        ['model.tflite', 'vocabulary.txt']
+    """
     spec = tf.TensorSpec([1, classifier.sequence_length], tf.int32, name="token_ids")
     softmax = classifier.activation is not keras.activations.softmax
 

@@ -18,6 +18,21 @@ class TiedEmbedding(keras.layers.Layer):
     `call(ids)` looks words up, dropping whole words in training (embedding dropout: a dropped
     word is zero wherever it occurs in the batch); `call(hidden, reverse=True)` gives logits,
     in float32 under a float16 or bfloat16 policy (and float64 under float64).
+
+    Args:
+        vocabulary_size: Rows of the embedding (the softmax's width).
+        embedding_dim: The word-vector size.
+        embedding_dropout: The fraction of words dropped in training, in [0, 1).
+        seed: Seed of the embedding dropout.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Examples:
+        >>> import numpy as np
+        >>> from kasm_keras.models.kernel_lm.backbone import TiedEmbedding
+        >>> embedding = TiedEmbedding(10, 4)
+        >>> vectors = embedding(np.array([[1, 2, 3]]))
+        >>> vectors.shape, embedding(vectors, reverse=True).shape
+        (TensorShape([1, 3, 4]), TensorShape([1, 3, 10]))
     """
 
     def __init__(self, vocabulary_size, embedding_dim, embedding_dropout=0.0, seed=None,
@@ -220,9 +235,13 @@ class KernelLMBackbone(ZooPresets, keras_hub.models.Backbone):
                 one the second), and the states after the last position.
 
         Examples:
+            >>> import numpy as np, kasm_keras
+            >>> backbone = kasm_keras.KernelLMBackbone(
+            ...     vocabulary_size=100, variant="rkm_cifg", num_layers=2, hidden_dim=32,
+            ...     embedding_dim=16)
             >>> outputs, raw, states = backbone.run(np.array([[4, 17, 9]]))
-            >>> outputs.shape
-            TensorShape([1, 3, 16])
+            >>> outputs.shape, len(states)
+            (TensorShape([1, 3, 16]), 2)
         """
         if states is None:
             states = self.initial_states(ops.shape(token_ids)[0])

@@ -45,7 +45,12 @@ def default_sampler(k=DEFAULT_K, seed=DEFAULT_SEED, temperature=1.0):
         A `keras_hub.samplers.TopKSampler`.
 
     Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras.models.kernel_lm.causal_lm import default_sampler
+        >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
         >>> lm.compile(sampler=default_sampler(k=10))
+        >>> type(lm.sampler).__name__
+        'TopKSampler'
     """
     return keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
 

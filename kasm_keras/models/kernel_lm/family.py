@@ -54,14 +54,41 @@ INT8_KEYS = ("2", "3")
 
 
 def storage_label(exact_rows=EXACT_EMBEDDING_ROWS):
-    """How an entry's weights are stored (its metadata's "storage")."""
+    """How an entry's weights are stored, in words (its metadata's "storage").
+
+    Args:
+        exact_rows: How many of the most frequent words' embedding rows are kept in float16.
+
+    Returns:
+        str.
+
+    Examples:
+        >>> from kasm_keras.models.kernel_lm.family import storage_label
+        >>> for part in storage_label(0).split("; "):
+        ...     print(part)
+        int8 tied embedding rows with a float16 scale each
+        int8 cell matrices with a float32 scale per column
+        the rest float16
+    """
     rows = (f"rows past the {exact_rows:,} most frequent words" if exact_rows else "rows")
     return (f"int8 tied embedding {rows} with a float16 scale each; int8 cell matrices with a "
             "float32 scale per column; the rest float16")
 
 
 def state_label(sizes):
-    """Recurrent state sizes as layers x width: "1 x 8", "2 x (650, 400)"; "" for none."""
+    """Recurrent state sizes as layers x width, for `tools/zoo.py list`.
+
+    Args:
+        sizes: Each recurrent layer's width.
+
+    Returns:
+        str: "2 x 650" when the widths are equal, "2 x (650, 400)" otherwise; "" for none.
+
+    Examples:
+        >>> from kasm_keras.models.kernel_lm.family import state_label
+        >>> state_label([650, 650]), state_label([650, 400]), state_label([])
+        ('2 x 650', '2 x (650, 400)', '')
+    """
     if not sizes:
         return ""
     widths = str(sizes[0]) if len(set(sizes)) == 1 else "(" + ", ".join(map(str, sizes)) + ")"
@@ -69,6 +96,16 @@ def state_label(sizes):
 
 
 class LanguageModelFamily(TaskFamily):
+    """The language model (`KernelCausalLM`) as the zoo and the tools see it: Table 3's cells
+    `<corpus>/<variant>` and their int8-stored entries.
+
+    Examples:
+        >>> from kasm_keras.models.kernel_lm.family import FAMILY
+        >>> FAMILY.names()[:3], FAMILY.parse_name("ptb/rkm_lstm")
+        (['ptb/lstm', 'ptb/rkm_lstm', 'ptb/rkm_cifg'], ('ptb', 'rkm_lstm'))
+        >>> FAMILY.train_command("ptb/rkm_lstm", "runs/lm")
+        'python tools/train.py --model=rkm_lstm --dataset=ptb --recipe=cpu --model_dir=runs/lm'
+    """
     name = "language_model"
     description = "language model"
     explains = "prompt"
@@ -94,14 +131,25 @@ class LanguageModelFamily(TaskFamily):
 
     def names(self):
         """Table 3's cells, `<corpus>/<variant>`, in the table's order
-        (`kasm_keras.paper.TABLE3_PERPLEXITY`)."""
+        (`kasm_keras.paper.TABLE3_PERPLEXITY`).
+
+        Returns:
+            A list of names (str).
+        """
         from kasm_keras import paper
 
         return [f"{corpus}/{variant}" for corpus, cells in paper.TABLE3_PERPLEXITY.items()
                 for variant in cells]
 
     def parse_name(self, name):
-        """(corpus, variant) of a name of Table 3's cells, else None."""
+        """The parts of a name of Table 3's cells.
+
+        Args:
+            name: A zoo name.
+
+        Returns:
+            (corpus, variant) when `name` is one of `names()`, else None.
+        """
         return tuple(name.split("/")) if name in self.names() else None
 
     def run_name(self, metrics):
@@ -137,6 +185,16 @@ class LanguageModelFamily(TaskFamily):
         - `steps`, `steps_per_epoch`, `epochs` (steps / steps_per_epoch), `training_minutes`;
         - `recipe`: the run's settings (`RECIPE_KEYS`: layers, widths, dropouts, batch size,
           bptt...), `command`, `seed`, `versions`, `storage`, `corpus_tokens`.
+
+        Args:
+            metadata: The entry's metadata, as the registry keeps it.
+            where: What names the record in a ZooError.
+
+        Returns:
+            A new dict of the fields.
+
+        Raises:
+            ZooError: A perplexity, `epochs` or `training_minutes` is not a number.
         """
         from kasm_keras import paper
 
@@ -176,8 +234,20 @@ class LanguageModelFamily(TaskFamily):
         return lines
 
     def verify(self, name, info, model, data_dirs, cache_dir, splits):
-        """The test perplexity measured again from the stored files, as publishing measured
-        it."""
+        """Measures the entry's test perplexity again from the stored files, as publishing
+        measured it; it fails when it moved by more than `MAX_REEVALUATION_CHANGE`, relative.
+
+        Args:
+            name: The entry's zoo name.
+            info: Its `info` fields.
+            model: The entry, loaded.
+            data_dirs: {"data_dir", ...}: where the corpus is.
+            cache_dir: Where downloads go.
+            splits: The test splits read so far, by corpus and vocabulary; filled in.
+
+        Returns:
+            (line, failed): `tools/zoo.py verify`'s line and whether it failed.
+        """
         key = (info["dataset"], tuple(model.preprocessor.tokenizer.get_vocabulary()))
         if key not in splits:
             splits[key] = split_ids(model, info["dataset"], data_dirs["data_dir"], cache_dir)
@@ -191,8 +261,6 @@ class LanguageModelFamily(TaskFamily):
                 f"(recorded {recorded:.2f}, {100 * change:+.3f}%)"), failed
 
     def load_preset(self, directory):
-        """A `KernelCausalLM` (with its preprocessor) from a verified preset directory, in safe
-        mode."""
         cls = self.task_class()
         try:
             lm = cls.from_preset(directory, load_weights=False)
@@ -212,9 +280,19 @@ class LanguageModelFamily(TaskFamily):
         return lm
 
     def save_entry(self, lm, directory, metadata, exact_rows=EXACT_EMBEDDING_ROWS):
-        """Writes `lm` as a float32 preset stored compactly (int8 matrices, except the
-        embedding's first `exact_rows` rows; biases and norms in float16), with `metadata`
-        merged into keras-hub's metadata.json under "kasm_keras"."""
+        """Writes a language model as a float32 preset stored compactly: int8 matrices, biases
+        and norms in float16.
+
+        Args:
+            lm: A `KernelCausalLM` with its preprocessor.
+            directory: Where the preset's files are written.
+            metadata: Merged into keras-hub's metadata.json under "kasm_keras".
+            exact_rows: How many of the embedding's first (most frequent) rows are kept in
+                float16.
+
+        Raises:
+            ZooError: The model has no preprocessor (an entry needs its vocabulary).
+        """
         if lm.preprocessor is None:
             raise ZooError("a zoo entry needs the language model's preprocessor (its "
                            "vocabulary)")
@@ -231,7 +309,24 @@ class LanguageModelFamily(TaskFamily):
         entry on the test split; its result is recorded as `test_perplexity`
         (`test_cross_entropy`, `test_tokens`), and with `reference` (the trained model's
         perplexity) the entry is refused when storage moved it by more than
-        `MAX_PERPLEXITY_CHANGE`, relative. `exact_rows`: the embedding rows kept in float16."""
+        `MAX_PERPLEXITY_CHANGE`, relative.
+
+        Args:
+            model: The `KernelCausalLM` to store.
+            name: The entry's zoo name.
+            folder: Where the preset's files are written.
+            metadata: The entry's metadata (`publication`'s).
+            evaluate: Measures the stored entry; None: not measured.
+            reference: The trained model's test perplexity; None: not compared.
+            exact_rows: The embedding rows kept in float16.
+
+        Returns:
+            (files, summary): the files' sha256 digests by name and the registry's summary of
+            the metadata.
+
+        Raises:
+            ZooError: Storage moved the perplexity too far, or the entry is too large.
+        """
         metadata = {**metadata, "task": self.name, "storage": storage_label(exact_rows)}
         self.save_entry(model, folder, metadata, exact_rows)
         stored = self.load_preset(folder)
@@ -252,8 +347,16 @@ class LanguageModelFamily(TaskFamily):
         return files, self.summary(metadata)
 
     def entry_metadata(self, metrics, training):
-        """An entry's metadata from the run's metrics.json and settings (config.json), before
-        its test perplexity is measured from the stored files."""
+        """An entry's metadata from the run's record, before its test perplexity is measured
+        from the stored files.
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+            training: The run's settings (its config.json).
+
+        Returns:
+            A dict: the cell, its paper results, the evaluation settings, the run's record.
+        """
         from kasm_keras import paper
 
         corpus, variant = metrics["dataset"], metrics["model"]
@@ -279,8 +382,22 @@ class LanguageModelFamily(TaskFamily):
         }
 
     def publication(self, model_dir, model, metrics, data_dir=None, cache_dir=None):
-        """The test perplexity measured from the stored files over the whole test split with
-        the run's `test_batch_size` and `bptt`."""
+        """What publishing needs; `evaluate` measures the stored entry's perplexity over the
+        whole test split with the run's `test_batch_size` and `bptt`.
+
+        Args:
+            model_dir: The run's folder.
+            model: Its best model.
+            metrics: Its metrics.json, as a dict.
+            data_dir: Where the corpus is; None: downloaded.
+            cache_dir: Where downloads go.
+
+        Returns:
+            (metadata, evaluate, reference), as `stage` takes them.
+
+        Raises:
+            ZooError: The corpus's vocabulary is not the model's.
+        """
         metadata = self.entry_metadata(metrics, model.info)
         ids = split_ids(model, metrics["dataset"], data_dir, cache_dir)
         evaluation = metadata["evaluation"]
@@ -296,8 +413,31 @@ class LanguageModelFamily(TaskFamily):
 
 
 def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):
-    """A split of `corpus` as ids of `lm`'s vocabulary. The corpus's vocabulary (its training
-    split's words) must be the model's: perplexities over other vocabularies do not compare."""
+    """A split of a corpus as ids of a model's vocabulary. The corpus's vocabulary (its
+    training split's words) must be the model's: perplexities over other vocabularies do not
+    compare.
+
+    Args:
+        lm: A `KernelCausalLM` with its preprocessor.
+        corpus: The corpus's name, e.g. "ptb".
+        data_dir: Where the corpus is; None: downloaded into `cache_dir`.
+        cache_dir: Where downloads go.
+        split: "train", "valid" or "test".
+
+    Returns:
+        The split's token ids, one stream (a 1-D integer array).
+
+    Raises:
+        ZooError: The corpus's vocabulary is not the model's.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras.models.kernel_lm.family import split_ids
+        >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
+        >>> ids = split_ids(lm, "ptb", "../shared/data")
+        >>> ids.ndim, len(ids)
+        (1, 82430)
+    """
     from kasm_keras.data import language_model_data
 
     data = language_model_data.load_corpus(corpus, data_dir, cache_dir=cache_dir)
@@ -310,7 +450,26 @@ def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):
 
 
 def measure(lm, ids, batch_size, bptt):
-    """{"perplexity", "cross_entropy", "tokens"} over a whole stream, the state carried."""
+    """A language model's perplexity over a whole stream, the state carried from window to
+    window.
+
+    Args:
+        lm: A `KernelCausalLM`.
+        ids: The stream's token ids.
+        batch_size: How many parallel streams the ids are cut into.
+        bptt: The window's length.
+
+    Returns:
+        {"perplexity", "cross_entropy", "tokens"}.
+
+    Examples:
+        >>> import kasm_keras
+        >>> from kasm_keras.models.kernel_lm.family import measure, split_ids
+        >>> lm = kasm_keras.zoo.load("ptb/rkm_cifg")
+        >>> scores = measure(lm, split_ids(lm, "ptb", "../shared/data")[:2001], 1, 70)
+        >>> sorted(scores), scores["tokens"]
+        (['cross_entropy', 'perplexity', 'tokens'], 2000)
+    """
     return lm.perplexity(ids, batch_size=batch_size, sequence_length=bptt)
 
 

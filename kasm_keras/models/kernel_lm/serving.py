@@ -28,7 +28,21 @@ WINDOW = 64  # positions per window; the states carry across windows
 
 
 class LanguageModelServingModule(tf.Module):
-    """What the SavedModel holds: tokenisation (core ops only) and the network."""
+    """What the SavedModel holds: tokenisation (core ops only) and the network.
+
+    Args:
+        lm: A `KernelCausalLM` with its preprocessor.
+
+    Raises:
+        ValueError: `lm` has no preprocessor (its vocabulary).
+
+    Examples:
+        >>> import kasm_keras, tensorflow as tf
+        >>> from kasm_keras.models.kernel_lm.serving import LanguageModelServingModule
+        >>> module = LanguageModelServingModule(kasm_keras.zoo.load("ptb/rkm_cifg"))
+        >>> module.serve(tf.constant(["the company said", "the"]))["tokens"].numpy()
+        array([4, 2], dtype=int32)
+    """
 
     def __init__(self, lm):
         super().__init__(name="kasm_causal_lm")
@@ -84,6 +98,15 @@ class LanguageModelServingModule(tf.Module):
         return total, lengths
 
     def serve(self, text):
+        """Scores sentences (the SavedModel's `serving_default`).
+
+        Args:
+            text: 1-D tf.string, one sentence each.
+
+        Returns:
+            `{"log_likelihood": float32 [batch], "tokens": int32 [batch], "perplexity":
+            float32 [batch]}`, as the module's docstring defines them.
+        """
         slices = (tf.shape(text)[0] + SLICE - 1) // SLICE
 
         def body(i, totals, counts):
@@ -104,8 +127,29 @@ class LanguageModelServingModule(tf.Module):
 
 
 def export_saved_model(lm, export_dir):
-    """A SavedModel whose `serving_default` takes `text` (1-D tf.string of sentences) and
-    returns `log_likelihood`, `tokens` and `perplexity` per sentence; written beside
-    `export_dir`, then renamed. It loads without kasm_keras, keras-hub or tensorflow-text."""
+    """Writes a language model as a SavedModel for TensorFlow Serving: sentences in, their
+    log-likelihoods out. It loads without kasm_keras, keras-hub or tensorflow-text. It is
+    written beside `export_dir`, then renamed, so a folder that exists is whole.
+
+    Args:
+        lm: A `KernelCausalLM` with its preprocessor.
+        export_dir: The SavedModel's folder.
+
+    Returns:
+        `export_dir`. Its `serving_default` takes `text` (1-D tf.string of sentences) and
+        returns `log_likelihood`, `tokens` and `perplexity` per sentence
+        (`LanguageModelServingModule.serve`).
+
+    Raises:
+        ValueError: `lm` has no preprocessor.
+
+    Examples:
+        >>> import tempfile, kasm_keras, tensorflow as tf
+        >>> from kasm_keras.models.kernel_lm.serving import export_saved_model
+        >>> folder = export_saved_model(kasm_keras.zoo.load("ptb/rkm_cifg"),
+        ...                             tempfile.mkdtemp() + "/lm")
+        >>> sorted(tf.saved_model.load(folder).signatures)
+        ['serving_default']
+    """
     return write_saved_model(lm, LanguageModelServingModule(lm),
                              [tf.TensorSpec([None], tf.string, name="text")], export_dir)

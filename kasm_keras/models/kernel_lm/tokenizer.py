@@ -11,9 +11,27 @@ from kasm_keras.models.presets import ZooPresets
 
 
 def word_ids(texts, lookup, unk_id, lowercase):
-    """Ragged ids of the white-space-separated words of `texts` (1-D tf.string), `lookup`
-    mapping words to ids. With `lowercase`, a word the vocabulary lacks as written is looked up
-    in lower case: the Penn Treebank is lower case except its number token `N`."""
+    """The ids of the white-space-separated words of texts (TensorFlow core ops only, so the
+    tokenizer and the SavedModel share it).
+
+    Args:
+        texts: 1-D tf.string.
+        lookup: Maps a tf.string tensor of words to their ids (unknown words to `unk_id`).
+        unk_id: The id of unknown words.
+        lowercase: Whether a word the vocabulary lacks as written is looked up in lower case:
+            the Penn Treebank is lower case except its number token `N`.
+
+    Returns:
+        A `tf.RaggedTensor` of ids, `[len(texts), (words)]`.
+
+    Examples:
+        >>> import tensorflow as tf
+        >>> from kasm_keras.models.kernel_lm.tokenizer import word_ids
+        >>> table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        ...     ["<unk>", "<eos>", "the", "N"], [0, 1, 2, 3]), default_value=0)
+        >>> word_ids(tf.constant(["The N cats"]), table.lookup, 0, lowercase=True).to_list()
+        [[2, 3, 0]]
+    """
 
     def ids(words):
         found = lookup(words)

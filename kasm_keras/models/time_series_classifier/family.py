@@ -45,6 +45,16 @@ RECIPE_KEYS = ("units", "layer_norm", "learn_sigmas", "ngram_padding", "dropout"
 
 
 class TimeSeriesFamily(CellNames, TaskFamily):
+    """The time-series classifier (`TimeSeriesClassifier`) as the zoo and the tools see it:
+    cells `<dataset>/<variant>_<n>gram` of JapaneseVowels, stored in float32 as trained.
+
+    Examples:
+        >>> from kasm_keras.models.time_series_classifier.family import FAMILY
+        >>> FAMILY.name, FAMILY.names()[:2]
+        ('time_series', ['japanese_vowels/lstm_1gram', 'japanese_vowels/rkm_lstm_1gram'])
+        >>> FAMILY.owns_run({"task": "time_series", "dataset": "japanese_vowels"})
+        True
+    """
     name = "time_series"
     description = "time-series classifier"
     explains = "series"
@@ -89,6 +99,16 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         - `training_cases`, `validation_cases`, `test_cases`; `parameters` ({"table2",
           "kernel_rnn", "total"}); `steps`, `training_minutes`; `recipe`; `command`, `seed`,
           `versions`, `storage`.
+
+        Args:
+            metadata: The entry's metadata, as the registry keeps it.
+            where: What names the record in a ZooError.
+
+        Returns:
+            A new dict of the fields.
+
+        Raises:
+            ZooError: An accuracy or the goal is not a number.
         """
         from kasm_keras import paper
 
@@ -104,8 +124,6 @@ class TimeSeriesFamily(CellNames, TaskFamily):
                 f"{float(info['goal']):.0f}%)")
 
     def verify(self, name, info, model, data_dirs, cache_dir, splits):
-        """The sktime data sets are read from their own folder (`time_series_data_dir`), a
-        user's own .ts files from `data_dir`."""
         from kasm_keras.data import time_series_data
 
         dataset = info["dataset"]
@@ -117,7 +135,6 @@ class TimeSeriesFamily(CellNames, TaskFamily):
                              info["test_accuracy"], MAX_REEVALUATION_CHANGE)
 
     def load_preset(self, directory):
-        """A `TimeSeriesClassifier` from a verified preset directory, in safe mode."""
         classifier = entry_storage.task_from_preset(
             self.task_class(), directory, "the configs (task.json, config.json)",
             "kasm_keras time-series classifier")
@@ -127,23 +144,34 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         return entry_storage.load_task_weights(classifier, directory)
 
     def save_entry(self, classifier, directory, metadata):
-        """Writes `classifier` as a float32 preset with softmax outputs, and `metadata` merged
-        into keras-hub's metadata.json under "kasm_keras"."""
+        """Writes a classifier as a float32 preset with softmax outputs.
+
+        Args:
+            classifier: A `TimeSeriesClassifier`.
+            directory: Where the preset's files are written.
+            metadata: Merged into keras-hub's metadata.json under "kasm_keras".
+        """
         stored = classifier.rebuilt(activation="softmax", dtype="float32")
         stored.save_to_preset(directory)
         entry_storage.write_metadata(directory, metadata, stored)
 
     def stage(self, model, name, folder, metadata, evaluate=None, reference=None):
-        """`evaluate(stored) -> accuracy`; with `reference` (the trained model's accuracy) the
-        entry is refused when it differs (`MAX_ACCURACY_CHANGE`)."""
         metadata = {**metadata, "task": self.name, "storage": STORAGE}
         return entry_storage.stage_classifier(self, model, name, folder, metadata, evaluate,
                                               reference, MAX_ACCURACY_CHANGE,
                                               "storing it changed the model")
 
     def entry_metadata(self, metrics, training):
-        """An entry's metadata from the run's metrics.json and settings (config.json), before
-        its test accuracy is measured from the stored files."""
+        """An entry's metadata from the run's record, before its test accuracy is measured
+        from the stored files.
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+            training: The run's settings (its config.json).
+
+        Returns:
+            A dict: the cell, its goal and paper result, the run's record.
+        """
         from kasm_keras import paper
 
         variant = metrics["model"]
@@ -165,8 +193,23 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         }
 
     def publication(self, model_dir, model, metrics, data_dir=None, cache_dir=None):
-        """The test accuracy measured again from the stored files over the whole test split,
-        which must equal the run's."""
+        """What publishing needs; `evaluate` measures the stored entry's accuracy over the
+        whole test split, which must equal the run's.
+
+        Args:
+            model_dir: The run's folder.
+            model: Its best model.
+            metrics: Its metrics.json, as a dict.
+            data_dir: Where the test split is; None: downloaded.
+            cache_dir: Where downloads go.
+
+        Returns:
+            (metadata, evaluate, reference), as `stage` takes them.
+
+        Raises:
+            ZooError: The run is a cross-validation fold, or the model's classes are not the
+                data's.
+        """
         if metrics.get("fold"):
             raise ZooError(f"{model_dir} is a cross-validation fold (tested on one group); "
                            "publish a tools/train.py run")
@@ -186,12 +229,34 @@ class TimeSeriesFamily(CellNames, TaskFamily):
 
 def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
                 model=None):
-    """(classes, series, labels) of a split of `dataset` as a run with settings `training`
-    (its config.json) split it: "validation" is carved from the training file with the run's
-    `validation_fraction` and `split_seed`; "test" is the test file whole (series up to the
-    run's `max_series_length` steps). With `model` (a TimeSeriesClassifier), a value that is
-    not finite once standardised with the model's statistics is a DataError at its file and
-    line."""
+    """A split of a time-series data set as a run split it: "validation" is carved from the
+    training file with the run's `validation_fraction` and `split_seed`; "test" is the test file
+    whole (series up to the run's `max_series_length` steps).
+
+    Args:
+        dataset: The data set's name, e.g. "japanese_vowels".
+        split: "train", "validation" or "test".
+        data_dir: Where the data set's files are; None: downloaded into `cache_dir`.
+        cache_dir: Where downloads go.
+        training: The run's settings (its config.json); None: the defaults.
+        model: A `TimeSeriesClassifier` whose statistics the values are checked with.
+
+    Returns:
+        (classes, series, labels): the class names, the cases (`[length, channels]` float
+        arrays) and their labels.
+
+    Raises:
+        DataError: With `model`, a value is not finite once standardised with the model's
+            statistics; the message names its file and line.
+
+    Examples:
+        >>> import os
+        >>> from kasm_keras.models.time_series_classifier.family import split_cases
+        >>> classes, series, labels = split_cases(
+        ...     "japanese_vowels", "test", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"))
+        >>> len(classes), series[0].shape[1], len(series) == len(labels)
+        (9, 12, True)
+    """
     from kasm_keras.data import time_series_data
 
     training = training or {}
@@ -208,6 +273,26 @@ def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=N
 
 
 def accuracy(classifier, series, labels):
+    """A classifier's accuracy on cases.
+
+    Args:
+        classifier: A `TimeSeriesClassifier`.
+        series: The cases, `[length, channels]` arrays.
+        labels: Their labels.
+
+    Returns:
+        The accuracy, a fraction (float).
+
+    Examples:
+        >>> import os
+        >>> import kasm_keras
+        >>> from kasm_keras.models.time_series_classifier.family import accuracy, split_cases
+        >>> _, series, labels = split_cases(
+        ...     "japanese_vowels", "test", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"))
+        >>> model = kasm_keras.zoo.load("japanese_vowels/rkm_cifg_1gram")
+        >>> 0.9 < accuracy(model, series[:50], labels[:50]) <= 1.0
+        True
+    """
     return classifier.classification_report(series, labels)["accuracy"]
 
 

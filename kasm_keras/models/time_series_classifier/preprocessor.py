@@ -23,12 +23,15 @@ class TimeSeriesClassifierPreprocessor(keras_hub.models.Preprocessor):
     statistics are weights, not configuration. The preprocessor holds nothing, so
     `TimeSeriesClassifier` saves none and makes a new one when loaded.
 
-    Example:
-    ```python
-    preprocessor = TimeSeriesClassifierPreprocessor()
-    ragged = tf.ragged.constant([np.ones([3, 2]), np.ones([5, 2])], ragged_rank=1)
-    preprocessor(ragged)  # {"series": [2, 5, 2], "padding_mask": [2, 5]}
-    ```
+    Examples:
+        >>> import numpy as np, tensorflow as tf
+        >>> from kasm_keras.models.time_series_classifier.preprocessor import (
+        ...     TimeSeriesClassifierPreprocessor)
+        >>> preprocessor = TimeSeriesClassifierPreprocessor()
+        >>> ragged = tf.ragged.constant([np.ones([3, 2]), np.ones([5, 2])], ragged_rank=1)
+        >>> packed = preprocessor(ragged)
+        >>> packed["series"].shape, packed["padding_mask"].shape
+        (TensorShape([2, 5, 2]), TensorShape([2, 5]))
     """
 
     backbone_cls = TimeSeriesBackbone
@@ -39,7 +42,24 @@ class TimeSeriesClassifierPreprocessor(keras_hub.models.Preprocessor):
 
 
 def pack_series(x):
-    """The backbone's input dict of series as `TimeSeriesClassifierPreprocessor` takes them."""
+    """The backbone's input dict of series, as `TimeSeriesClassifierPreprocessor` packs them.
+
+    Args:
+        x: A `tf.RaggedTensor` `[batch, (length), channels]`, a dense batch
+            `[batch, time, channels]`, one series `[time, channels]` or the packed dict.
+
+    Returns:
+        `{"series": float32 [batch, time, channels], "padding_mask": bool [batch, time]}`
+        (without the batch axis for one series), zero-padded at the end to the longest series.
+
+    Examples:
+        >>> import numpy as np, tensorflow as tf
+        >>> from kasm_keras.models.time_series_classifier.preprocessor import pack_series
+        >>> ragged = tf.ragged.constant([np.ones([3, 2]), np.ones([5, 2])], ragged_rank=1)
+        >>> pack_series(ragged)["padding_mask"].numpy()
+        array([[ True,  True,  True, False, False],
+               [ True,  True,  True,  True,  True]])
+    """
     if isinstance(x, dict):
         return {"series": tf.cast(x["series"], tf.float32),
                 "padding_mask": tf.cast(x["padding_mask"], tf.bool)}

@@ -20,6 +20,19 @@ class TimeSeriesServingModule(tf.Module):
     series with no steps, a length out of range, or a real step that is NaN, inf or not finite once
     standardised with the training statistics (the network would give it the same answer as
     any other such series).
+
+    Args:
+        classifier: A `TimeSeriesClassifier`.
+
+    Examples:
+        >>> import numpy as np, kasm_keras
+        >>> from kasm_keras.models.time_series_classifier.serving import (
+        ...     TimeSeriesServingModule)
+        >>> module = TimeSeriesServingModule(kasm_keras.zoo.load("japanese_vowels/rkm_cifg_1gram"))
+        >>> series = np.zeros([2, 20, 12], np.float32)  # two series of 12 channels, 20 steps
+        >>> outputs = module.serve_with_lengths(series, np.array([15, 20], np.int32))
+        >>> outputs["probabilities"].shape, outputs["class_name"].shape
+        (TensorShape([2, 9]), TensorShape([2]))
     """
 
     def __init__(self, classifier):
@@ -30,10 +43,28 @@ class TimeSeriesServingModule(tf.Module):
         self.class_names = tf.constant(names, tf.string)
 
     def serve(self, series):
+        """Classifies series of one length (the SavedModel's `serving_default`).
+
+        Args:
+            series: float32 `[batch, time, channels]`, every step real.
+
+        Returns:
+            `{"probabilities": float32 [batch, classes], "class_id": int64 [batch],
+            "class_name": string [batch]}`.
+        """
         shape = tf.shape(series)
         return self.serve_with_lengths(series, tf.fill([shape[0]], shape[1]))
 
     def serve_with_lengths(self, series, lengths):
+        """Classifies series of unequal lengths (the SavedModel's `with_lengths`).
+
+        Args:
+            series: float32 `[batch, time, channels]`, each padded at the end with anything.
+            lengths: int32 `[batch]`, the real steps of each series, each in [1, time].
+
+        Returns:
+            As `serve`.
+        """
         # Each check runs before the ops that would fail on (or answer) what it refuses, and
         # after the one before it: the lengths' count, the steps, the lengths' range, then
         # finiteness before the network.
@@ -71,12 +102,30 @@ class TimeSeriesServingModule(tf.Module):
 
 
 def export_saved_model(classifier, export_dir):
-    """A SavedModel whose `serving_default` takes `series` (float32 [batch, time, channels],
-    the channel count fixed by the model, every step real) and whose `with_lengths` takes
-    `series` padded at the end and `lengths` (int32 [batch], each in [1, time]); both return
-    `probabilities`, `class_id` and `class_name`, or an error status for input the model cannot
-    answer (`TimeSeriesServingModule`). Written beside `export_dir`, then renamed. It loads with
-    `tf.saved_model.load` alone, without kasm_keras or keras-hub."""
+    """Writes a time-series classifier as a SavedModel for TensorFlow Serving: raw float
+    series in, classes out, or an error status for input the model cannot answer
+    (`TimeSeriesServingModule`). It loads with `tf.saved_model.load` alone, without kasm_keras
+    or keras-hub. It is written beside `export_dir`, then renamed, so a folder that exists is
+    whole.
+
+    Args:
+        classifier: A `TimeSeriesClassifier`.
+        export_dir: The SavedModel's folder.
+
+    Returns:
+        `export_dir`. Its `serving_default` takes `series` (float32 [batch, time, channels],
+        the channel count fixed by the model, every step real) and its `with_lengths` takes
+        `series` padded at the end and `lengths` (int32 [batch]), as
+        `TimeSeriesServingModule.serve` and `serve_with_lengths` do.
+
+    Examples:
+        >>> import tempfile, kasm_keras, tensorflow as tf
+        >>> from kasm_keras.models.time_series_classifier.serving import export_saved_model
+        >>> folder = export_saved_model(kasm_keras.zoo.load("japanese_vowels/rkm_cifg_1gram"),
+        ...                             tempfile.mkdtemp() + "/series")
+        >>> sorted(tf.saved_model.load(folder).signatures)
+        ['serving_default', 'with_lengths']
+    """
     module = TimeSeriesServingModule(classifier)
     series = tf.TensorSpec([None, None, classifier.channels], tf.float32, name="series")
     return write_saved_model(classifier, module, [series], export_dir, endpoints={
