@@ -6,9 +6,11 @@ entries' metadata.json) and the package's docstrings; nothing generated is commi
 """
 
 import functools
+import importlib
 import json
 import os
 import pathlib
+import pkgutil
 import re
 import sys
 
@@ -122,8 +124,9 @@ def cited_blocks(docs_dir=ROOT / "docs"):
             for name in BLOCK.findall(path.read_text())}
 
 
-# Subpackages whose docstrings are not an API: the programs' usage texts (their --help).
-NOT_API = ("cli",)
+# Subpackages whose docstrings are not an API: the programs' usage texts (their --help), and
+# the package's own machinery (safe file writes, verified downloads, TensorFlow's logs).
+NOT_API = ("cli", "utils")
 
 
 def block(name):
@@ -155,8 +158,14 @@ def reference_pages():
          "      filters: [\"!^_\", \"!^VARIANT\"]"]
         + [f"::: {module}" for module in public_modules()])}
     for package in public_packages():
-        pages[f"reference/{package}.md"] = (
-            f"# {package}\n\n::: {package}\n    options:\n      show_submodules: true\n")
+        # The package's own docstring, then each module where its names are defined: the
+        # names the package re-exports are shown once, in their module.
+        modules = [m.name for m in pkgutil.walk_packages(
+            importlib.import_module(package).__path__, package + ".")
+            if not any(part.startswith("_") for part in m.name.split("."))]
+        pages[f"reference/{package}.md"] = "\n\n".join(
+            [f"# {package}", f"::: {package}\n    options:\n      members: false\n"]
+            + [f"::: {module}" for module in modules])
     return pages
 
 

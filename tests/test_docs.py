@@ -131,14 +131,10 @@ def test_every_link_in_the_site_resolves(site):
     assert not broken, broken[:20]
 
 
-# The API a user reaches first: every name of `kasm_keras.__all__` and the zoo's functions. Their
-# docstrings have Google-style sections as mkdocstrings renders them: "Examples:" (the title
+# The API reference: every name of `kasm_keras.__all__` and of each module the reference renders.
+# Their docstrings have Google-style sections as mkdocstrings renders them: "Examples:" (the title
 # whose `>>>` lines it shows as code), "Args:", "Returns:" ("Call arguments:" beside it for a
 # layer or a model).
-ZOO_FUNCTIONS = ("load", "info", "names", "load_model", "entry_dir", "unpublished_names",
-                 "publish_run", "best_run")
-
-
 def _sections(doc):
     """The Google-style section titles of a docstring ("Args", "Returns", "Example", ...)."""
     return set(re.findall(r"^\s*([A-Z][a-z]+(?: [a-z]+)?):\s*$", doc or "", re.M))
@@ -186,8 +182,38 @@ def _public_methods(cls):
                 yield f"{cls.__name__}.{name}", function
 
 
-def test_the_public_api_has_args_returns_and_an_example():
+def _api_modules():
+    """Every module the API reference renders: the package's top-level modules and each
+    module of its public subpackages."""
+    import pkgutil
+    names = list(docs_site.public_modules())
+    for package in docs_site.public_packages():
+        module = importlib.import_module(package)
+        names.append(package)
+        names += [m.name for m in pkgutil.walk_packages(module.__path__, package + ".")
+                  if not any(part.startswith("_") for part in m.name.split("."))]
+    return [importlib.import_module(name) for name in names]
+
+
+def _defined_here(module):
+    """(label, object) of the public classes and functions `module` defines (its `__all__`,
+    or its public names), not those it imports."""
     import inspect
+    names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+    for name in names:
+        thing = getattr(module, name, None)
+        if (inspect.isclass(thing) or inspect.isfunction(thing)) and \
+                thing.__module__ == module.__name__:
+            yield f"{module.__name__}.{name}", thing
+
+
+def test_the_public_api_has_args_returns_and_an_example():
+    """Every class and function the API reference shows has Args (if it takes any), Returns
+    (if it returns a value) and Examples; every public method Args and Returns, its own or
+    those of the method it overrides (inspect.getdoc). An exception needs a docstring alone."""
+    import dataclasses
+    import inspect
+
     import kasm_keras
     missing = []
 
@@ -198,19 +224,25 @@ def test_the_public_api_has_args_returns_and_an_example():
         elif lacking:
             missing.append(f"{label}: no {', '.join(lacking)}")
 
-    things = [(name, getattr(kasm_keras, name)) for name in kasm_keras.__all__]
-    things += [(f"zoo.{name}", getattr(zoo, name)) for name in ZOO_FUNCTIONS]
-    for label, thing in things:
-        if inspect.isclass(thing):
+    things = [(f"kasm_keras.{name}", getattr(kasm_keras, name)) for name in kasm_keras.__all__]
+    things += [item for module in _api_modules() for item in _defined_here(module)]
+    for label, thing in dict(things).items():
+        if inspect.isclass(thing) and issubclass(thing, BaseException):
+            need(label, thing.__doc__, set())
+        elif inspect.isclass(thing):
             init = thing.__init__
-            own_init = init.__module__.startswith("kasm_keras") and _takes_arguments(init)
-            need(label, thing.__doc__, {"Examples"} | ({"Args"} if own_init else set()))
+            own_init = getattr(init, "__module__", "").startswith("kasm_keras") and \
+                _takes_arguments(init)
+            # A dataclass's fields are its arguments: Google style lists them as Attributes.
+            fields = "Attributes" if dataclasses.is_dataclass(thing) and \
+                "Attributes" in _sections(thing.__doc__) else "Args"
+            need(label, thing.__doc__, {"Examples"} | ({fields} if own_init else set()))
             for method_label, method in _public_methods(thing):
-                need(method_label, method.__doc__,
+                need(f"{label}.{method_label.split('.', 1)[1]}", inspect.getdoc(method),
                      ({"Args"} if _takes_arguments(method) else set())
                      | ({"Returns"} if _returns_a_value(method) else set()))
         elif inspect.isfunction(thing):
             need(label, thing.__doc__, {"Examples"}
                  | ({"Args"} if _takes_arguments(thing) else set())
                  | ({"Returns"} if _returns_a_value(thing) else set()))
-    assert not missing, "\n".join(missing)
+    assert not missing, f"{len(missing)} lacking:\n" + "\n".join(missing)
