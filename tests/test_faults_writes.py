@@ -61,6 +61,16 @@ def reference(data, tmp_path_factory):
     return runs
 
 
+@pytest.fixture(scope="module")
+def started(data, tmp_path_factory):
+    """A 5-step run by tools/train.py in a fresh process, to resume and compare with
+    `reference`, for the reason `reference` gives."""
+    model_dir = tmp_path_factory.mktemp("started") / "run"
+    subprocess.run(_train(model_dir, data, "--max_steps=5"), check=True, capture_output=True,
+                   env=ENV, timeout=240)
+    return model_dir
+
+
 # ------------------------------------------------------------------ a full disk while training
 
 def _before(monkeypatch, owner, name, disk, after=False):
@@ -90,14 +100,14 @@ WRITES = {
 
 @pytest.mark.parametrize("write", list(WRITES))
 def test_a_full_disk_while_training_names_the_file_and_keeps_the_checkpoint(
-        tool, data, finished, reference, small_disk, monkeypatch, write):
+        tool, data, started, reference, small_disk, monkeypatch, write):
     """A 5-step run resumed to 10 on a disk that fills before `write`: one line naming the file
     and the checkpoint to resume from; the checkpoint (and the best model, when it was the one
     being written) unchanged; and, where the model's files were at stake, once there is space the
     same command ends like an uninterrupted run."""
     owner, name, after, named = WRITES[write]
     disk = small_disk("2m")
-    run = pathlib.Path(shutil.copytree(finished, disk / "run"))
+    run = pathlib.Path(shutil.copytree(started, disk / "run"))
     before = tree(run)
     command = ["train", *data.flags, "--model=cnn", "--max_steps=10", f"--model_dir={run}"]
     monkeypatch.setattr(sys, "argv", [str(TOOLS / "train.py"), *command[1:]])  # as a program
@@ -120,7 +130,9 @@ def test_a_full_disk_while_training_names_the_file_and_keeps_the_checkpoint(
         return
 
     (disk / "filler").unlink()
-    resumed = tool(*command)
+    # In a fresh process, as `started` and `reference` ran.
+    resumed = subprocess.run(_train(run, data, "--max_steps=10"), capture_output=True,
+                             text=True, env=ENV, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _metrics(run)["steps"] == 10 and temporaries(run) == []
     _assert_same_run(reference[10], run)

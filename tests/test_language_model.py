@@ -409,7 +409,7 @@ def test_a_run_resumed_after_a_stop_ends_like_one_never_stopped(tmp_path):
     a, b = (keras.models.load_model(str(tmp_path / d / "best.keras"), safe_mode=True)
             for d in ("whole", "split"))
     for x, y in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
 def test_wikitext2_in_its_canonical_layout_trains(tmp_path):
