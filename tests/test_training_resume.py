@@ -46,14 +46,16 @@ def write_tiny_ag_news(folder, train_rows=480, test_rows=80, seed=0):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """Flags of a tiny run; the data is prepared here once, so runs can start side by side."""
+    """Flags of a tiny run; the data is prepared here once, so runs can start side by side. The
+    precision is fixed: `auto` times a matmul, and two runs side by side on a busy machine may
+    choose differently."""
     root = tmp_path_factory.mktemp("tiny")
     data_dir, cache = write_tiny_ag_news(root / "csv"), root / "cache"
     datasets.load_classification("ag_news", str(data_dir), cache_dir=str(cache),
                                  **SETTINGS).split_sizes()
     return ["--dataset=ag_news", f"--data_dir={data_dir}", f"--cache_dir={cache}",
             "--units=8", "--embedding_dim=8", "--embeddings=none", "--batch_size=16",
-            "--eval_every=5", "--log_every=5", "--deterministic", *[f"--{k}={v}" for k, v in SETTINGS.items()]]
+            "--eval_every=5", "--log_every=5", "--deterministic", "--precision=float32", *[f"--{k}={v}" for k, v in SETTINGS.items()]]
 
 
 def _final_state(model_dir):
