@@ -332,15 +332,13 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
     rows = tf.shape(source)[0]
     if chosen is None:
         chosen = tf.tile(tf.range(num_outputs, dtype=tf.int32)[None], [rows, 1])
-    elif isinstance(chosen, str) and chosen == "top":
-        chosen = TOP
-    else:
+    elif not is_top(chosen):
         chosen = tf.convert_to_tensor(chosen, tf.int32)
     source_rank = source.shape.rank - 1 - feature_axes  # axes that index the sources
     if mode == "forward":
         contributions, constant, outputs = _forward(
             forward, source, extras, feature_axes, num_outputs)
-        chosen = _top(outputs) if chosen is TOP else chosen
+        chosen = _top(outputs) if is_top(chosen) else chosen
         return (_pick(contributions, chosen, source_rank),
                 tf.gather(constant, chosen, batch_dims=1), outputs)
     how = _reverse_by_copies if for_xla else _reverse
@@ -351,6 +349,29 @@ def decompose(forward, source, extras, feature_axes, num_outputs, mode="reverse"
     with holding(rows):
         both = forward(tf.concat([source, tf.zeros_like(source)], axis=0), 2, *extras)
     return contributions, tf.gather(both[rows:], chosen, batch_dims=1), outputs
+
+
+def is_top(chosen):
+    """Whether `chosen` asks for each row's largest output (`TOP`) rather than output ids.
+
+    Args:
+        chosen: what `decompose` takes as `chosen`.
+
+    Returns:
+        A bool.
+
+    Examples:
+        >>> from kasm_keras.layers import held_values
+        >>> held_values.is_top("top"), held_values.is_top([[0, 2]]), held_values.is_top(None)
+        (True, False, False)
+    """
+    return isinstance(chosen, str) and chosen == TOP
+
+
+def _gradient_times_input(gradient, inputs, feature_axes):
+    """Each source's share: the gradient times the input, summed over one source's features."""
+    share = gradient * inputs
+    return tf.reduce_sum(share, axis=list(range(-feature_axes, 0))) if feature_axes else share
 
 
 def _top(outputs):
@@ -374,13 +395,11 @@ def _reverse(forward, source, extras, feature_axes, chosen):
         tape.watch(source)
         with holding(rows):
             out = forward(source, 1, *extras)
-        if isinstance(chosen, str):
+        if is_top(chosen):
             chosen = _top(out)
         picked = tf.gather(out, chosen, batch_dims=1)  # [batch, k]
     grad = tape.batch_jacobian(picked, source)  # [batch, k, *source.shape[1:]]
-    share = grad * source[:, None]
-    if feature_axes:
-        share = tf.reduce_sum(share, axis=list(range(-feature_axes, 0)))
+    share = _gradient_times_input(grad, source[:, None], feature_axes)
     rank = len(share.shape)
     return tf.transpose(share, [0, *range(2, rank), 1]), out, chosen
 
@@ -389,18 +408,16 @@ def _reverse_by_copies(forward, source, extras, feature_axes, chosen):
     """As `_reverse`, with copy k of the real inputs differentiated for output `chosen[:, k]`
     in one backward pass of all the copies: no pfor, so XLA compiles it."""
     rows = tf.shape(source)[0]
-    copies = 1 if isinstance(chosen, str) else tf.shape(chosen)[1]
+    copies = 1 if is_top(chosen) else tf.shape(chosen)[1]
     inputs = tile_rows(source, copies)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
         with holding(rows):
             out = forward(inputs, copies, *extras)
-        if isinstance(chosen, str):
+        if is_top(chosen):
             chosen = _top(out[:rows])
         picked = tf.gather(out, tf.reshape(tf.transpose(chosen), [-1]), batch_dims=1)
-    share = tape.gradient(picked, inputs) * inputs
-    if feature_axes:
-        share = tf.reduce_sum(share, axis=list(range(-feature_axes, 0)))
+    share = _gradient_times_input(tape.gradient(picked, inputs), inputs, feature_axes)
     share = tf.reshape(share, tf.concat([[copies, rows], tf.shape(share)[1:]], axis=0))
     rank = len(share.shape)
     return tf.transpose(share, [1, *range(2, rank), 0]), out[:rows], chosen

@@ -145,14 +145,12 @@ def decompose(model, forward, source, extras, feature_axes, num_outputs, mode="a
     if mode not in held_values.MODES:
         raise ValueError(f"mode must be one of {held_values.MODES}, got {mode!r}")
     source = tf.convert_to_tensor(source)
-    rows = int(source.shape[0])
-    if chosen is None:
-        chosen = np.tile(np.arange(num_outputs, dtype=np.int32), (rows, 1))
-    if not (isinstance(chosen, str) and chosen == held_values.TOP):
+    if chosen is not None and not held_values.is_top(chosen):
         chosen = tf.convert_to_tensor(chosen, tf.int32)
     if mode == "auto":
         sources = int(np.prod(source.shape[1:source.shape.rank - feature_axes]))
-        explained = 1 if isinstance(chosen, str) else int(chosen.shape[1])
+        explained = (num_outputs if chosen is None else 1 if held_values.is_top(chosen)
+                     else int(chosen.shape[1]))
         mode = held_values.cheaper_mode(sources, explained)
     functions = getattr(model, "_explanation_functions", None)
     if functions is None:
@@ -230,7 +228,7 @@ def explained_ids(chosen, logits):
     """
     if chosen is None:
         return np.tile(np.arange(logits.shape[-1]), (len(logits), 1))
-    if isinstance(chosen, str):
+    if held_values.is_top(chosen):
         return np.argmax(logits, axis=-1)[:, None]
     return np.asarray(chosen)
 
