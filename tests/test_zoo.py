@@ -282,3 +282,15 @@ def test_the_classification_entries_together_stay_within_80_mb():
              for n in names]
     assert sum(sizes) <= 80_000_000
     assert sum(sizes) / len(sizes) * 28 <= 80_000_000
+
+
+def test_every_published_entry_names_its_own_task_class():
+    """keras-hub's metadata.json of each entry in the checkout's zoo records the task's own
+    class (what a preset's loader and a model card read), not a mixin's."""
+    from kasm_keras.models import task_family
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "zoo"
+    for name, entry in zoo.registry(str(root)).items():
+        metadata = json.loads((root / name / "metadata.json").read_text())
+        expected = task_family.of_entry(entry).task_class().__name__
+        assert metadata["tasks"] == [expected], name
