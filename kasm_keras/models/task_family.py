@@ -63,8 +63,9 @@ class TaskFamily:
     #: The options of `export_saved_model` besides the model and the folder (each a flag of
     #: tools/export.py): {option: the flag's help text}.
     export_options = {}
-    #: What the task's `explain` reads, for the explain tool: "text" (documents), "prompt"
-    #: (text whose next word is explained) or "series" (`[length, channels]` arrays).
+    #: What the task's `explain` reads: "text" (documents), "prompt" (text whose next word is
+    #: explained) or "series" (`[length, channels]` arrays); the explain tool's flags for it
+    #: are `explain_flags`.
     explains = None
 
     def task_class(self):
