@@ -70,20 +70,20 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_integer("version", None, "Version folder to write (default: one more than the "
                          "highest in --export_dir, 1 in a new one); an existing one is refused.",
                          lower_bound=0, **kw)
-    flags.DEFINE_bool("tflite", False, "Also write model.tflite (LiteRT) in the version folder: "
-                      "token ids [1, max_length] -> probabilities, since LiteRT has no kernels "
-                      "for the string ops of tokenisation; vocabulary.txt beside it holds the "
-                      "ids.", **kw)
-    flags.DEFINE_bool("jit_compile", False, "Run the network (not the tokenisation) under XLA: "
-                      "one document is served several times faster on a CPU. TensorFlow Serving "
-                      "then needs --xla_cpu_compilation_enabled=true.", **kw)
-    flags.DEFINE_bool("explain", False, "Add an `explain` signature: raw text in; tokens, "
-                      "each token's exact share of each class's logit (contributions), the "
-                      "constant and the logits out (`KernelTextClassifier.explain`).", **kw)
+    for name, help_text in export_options().items():  # each a family's option of export
+        flags.DEFINE_bool(name, False, help_text, **kw)
     flags.mark_flag_as_required("export_dir", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.not_a_file(flag_values, "export_dir")
     tool_support.one_model(flag_values)
+
+
+def export_options():
+    """{option: help text} of every family's `export_options`, each once."""
+    options = {}
+    for family in task_family.all_families():
+        options.update({k: v for k, v in family.export_options.items() if k not in options})
+    return options
 
 
 def _join(base, name):
@@ -244,7 +244,7 @@ def main(argv):
     target = version_dir(FLAGS.export_dir, FLAGS.version)  # refused before the model is loaded
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     family = task_family.of_model(model)
-    for name in ("tflite", "jit_compile", "explain"):  # the options a family's export takes
+    for name in export_options():  # the options the families' exports take
         if FLAGS[name].value and name not in family.export_options:
             takers = " or ".join(f"a {f.description}" for f in task_family.all_families()
                                  if name in f.export_options)

@@ -21,7 +21,6 @@ joined by spaces; an <eos> generated mid-text is kept, as the corpus writes sent
 import json
 import sys
 
-import keras_hub
 from absl import app, flags
 
 from kasm_keras.cli import tool_support
@@ -144,11 +143,11 @@ def main(argv):
         tool_support.fail(f"--prompt={empty[0]!r}: an empty prompt (no words to continue)")
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     source = tool_support.model_source(FLAGS.model_dir, FLAGS.zoo)
-    if not isinstance(model, keras_hub.models.CausalLM):  # what generates text
-        tool_support.fail(f"{source} is a {type(model).__name__} (a "
-                          f"{task_family.of_model(model).description}), not a "
-                          f"language model; the zoo's language models: "
-                          f"{', '.join(zoo.language_model_names())}")
+    family = task_family.of_model(model)
+    if not family.generates:
+        generating = [n for f in task_family.all_families() if f.generates for n in f.names()]
+        tool_support.fail(f"{source} is a {type(model).__name__} (a {family.description}), not "
+                          f"a language model; the zoo's language models: {', '.join(generating)}")
     words = model.preprocessor.tokenizer.vocabulary_size()
     if FLAGS.sampler == "top_k" and FLAGS.k > words:
         tool_support.fail(f"--k={FLAGS.k}: more than the {words:,} words of {source}'s "

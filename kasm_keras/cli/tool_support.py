@@ -290,3 +290,31 @@ def model_source(model_dir, zoo_name):
     return f"--model_dir={model_dir}" if model_dir is not None else f"--zoo={zoo_name}"
 
 
+
+
+def define_family_flags(flag_values, tool_flags):
+    """Defines flags that the task families declare (`kasm_keras.models.task_family.ToolFlag`),
+    each once (several families may declare one), with its validator.
+
+    Args:
+        flag_values: The program's `flags.FlagValues`.
+        tool_flags: ToolFlags, in the order they are defined.
+
+    Returns:
+        The names of the flags defined, in order.
+    """
+    defined = []
+    for flag in tool_flags:
+        if flag.name in defined:
+            continue
+        default = flag.default() if callable(flag.default) else flag.default
+        getattr(flags, f"DEFINE_{flag.kind}")(flag.name, default, flag.help,
+                                              flag_values=flag_values)
+        if flag.check == "utf8":
+            utf8_text(flag_values, flag.name)
+        elif flag.check == "folder":
+            existing_folder(flag_values, flag.name)
+        elif flag.check == "indices":
+            int_list(flag_values, flag.name, low=0)
+        defined.append(flag.name)
+    return defined

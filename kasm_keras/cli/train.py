@@ -31,7 +31,7 @@ import dataclasses
 import os
 import shlex
 import sys
-import types
+import typing
 
 from absl import app, flags
 
@@ -49,17 +49,66 @@ ERRORS = (training.TrainingError, classification_data.DataError, word_vectors.Wo
           download.DownloadError, download.UnsafeArchiveError)
 
 
-def _defaults(config_class):
-    return types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(config_class)})
+def _defaults(name):
+    """[(the task as flags' help names it, its default)] of each task whose config has a field
+    `name`, in `tasks.TRAINING`'s order."""
+    return [(t.named, f.default) for t in tasks.TRAINING.values()
+            for f in dataclasses.fields(t.config) if f.name == name]
+
+
+def _shared(name):
+    """The default of field `name` in every task that has it (None where they differ)."""
+    values = [value for _, value in _defaults(name)]
+    return values[0] if all(value == values[0] for value in values) else None
+
+
+def _per_task(name, none=None):
+    """"(default 10.0 for a classifier, 500.0 for a language model, ...)": each task's default
+    of field `name` (`none` says what None means), tasks in a row with one default together."""
+    groups = []
+    for named, value in _defaults(name):
+        shown = none if value is None else value
+        if groups and groups[-1][0] == shown:
+            groups[-1][1].append(named)
+        else:
+            groups.append((shown, [named]))
+    return "(default " + ", ".join(f"{v} for {' and '.join(n)}" for v, n in groups) + ")"
+
+
+def _kind(field):
+    """absl's DEFINE_ function for a config field's type (`int | None`: an integer flag)."""
+    kinds = [k for k in typing.get_args(field.type) or (field.type,) if k is not type(None)]
+    return {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+            str: flags.DEFINE_string}[kinds[0]]
+
+
+def define_task_flags(flag_values=FLAGS):
+    """The flags of the settings only one task has, each from its `tasks.Training`: a config
+    field of `flag_help` is a flag of its name, type and default (None where a recipe sets it:
+    the recipe's value then applies), and `recipes` make --recipe."""
+    kw = {"flag_values": flag_values}
+    for task in tasks.TRAINING.values():
+        recipe_fields = set().union(*task.recipes.values()) if task.recipes else set()
+        for field in dataclasses.fields(task.config):
+            if field.name in task.flag_help and field.name not in flag_values:
+                _kind(field)(field.name, None if field.name in recipe_fields else field.default,
+                             task.flag_help[field.name], **kw)
+    recipes = [t for t in tasks.TRAINING.values() if t.recipes]
+    if recipes:
+        flags.DEFINE_enum("recipe", next(iter(recipes[0].recipes)),
+                          list(dict.fromkeys(r for t in recipes for r in t.recipes)),
+                          recipes[0].recipe_help, **kw)
+    missing = sorted({n for t in tasks.TRAINING.values() for n in _fields(t.config)}
+                     - set(flag_values))
+    if missing:  # a task's setting without a flag: its Training's flag_help lacks it
+        raise ValueError(f"no tools/train.py flag for the settings {', '.join(missing)}")
 
 
 def define_flags(flag_values=FLAGS):
     """The flags, in `flag_values`; the task's config checks their values (for library users
-    too)."""
-    d, lm = _defaults(training.TrainConfig), _defaults(language_model.LanguageModelConfig)
-    ts = _defaults(time_series.TimeSeriesConfig)
+    too). The settings several tasks share are defined here, each task's own from its
+    `tasks.Training` (`define_task_flags`)."""
     kw = {"flag_values": flag_values}
-    both = "(default {} for a classifier, {} for a language model, {} for a time series)"
     flags.DEFINE_enum("model", None, VARIANTS, "Kernel cell variant.", **kw)
     flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + language_model.DATASETS
                       + time_series.DATASETS, "Classification dataset, language-model corpus "
@@ -73,103 +122,58 @@ def define_flags(flag_values=FLAGS):
                         "runs/<corpus>/<model> for a language model).", **kw)
     flags.DEFINE_string("cache_dir", None, "Prepared and tokenised data, downloads (default "
                         "~/.cache/kasm_keras).", **kw)
-    flags.DEFINE_bool("layer_norm", d.layer_norm, "Layer-normalise c_t.", **kw)
+    flags.DEFINE_bool("layer_norm", _shared("layer_norm"), "Layer-normalise c_t.", **kw)
     flags.DEFINE_float("epochs", None, "Passes over the training split (unless --max_steps) "
-                       + both.format(d.epochs, lm.epochs, ts.epochs) + ".", **kw)
+                       f"{_per_task('epochs')}.", **kw)
     flags.DEFINE_integer("max_steps", None, "Training steps; overrides --epochs.", **kw)
-    flags.DEFINE_integer("batch_size", None, "Global batch size "
-                         + both.format(d.batch_size, lm.batch_size, ts.batch_size) + ".", **kw)
+    flags.DEFINE_integer("batch_size", None, f"Global batch size {_per_task('batch_size')}.",
+                         **kw)
     flags.DEFINE_float("learning_rate", None, "Adam's (classifiers) or SGD's (language model) "
-                       "learning rate " + both.format(d.learning_rate, lm.learning_rate,
-                                                      ts.learning_rate) + ".", **kw)
+                       f"learning rate {_per_task('learning_rate')}.", **kw)
     flags.DEFINE_float("dropout", None, "Classifiers: dropout before and after the hidden "
                        "layer. Language model: locked dropout on the last layer's outputs "
-                       + both.format(d.dropout, lm.dropout, ts.dropout) + ".", **kw)
+                       f"{_per_task('dropout')}.", **kw)
     flags.DEFINE_integer("embedding_dim", None, "Embedding size (classifier: with "
-                         "--embeddings=none) (default {} for a classifier, {} for a language "
-                         "model).".format(d.embedding_dim, lm.embedding_dim), **kw)
-    flags.DEFINE_integer("seed", d.seed, "Seed of the initialisation, dropout and shuffling.", **kw)
-    flags.DEFINE_integer("eval_every", None, "Validate and checkpoint every N steps (default "
-                         f"{d.eval_every} for a classifier, once per epoch for a language "
-                         "model and a time series).", **kw)
-    flags.DEFINE_integer("log_every", d.log_every, "Progress bar, NaN check and TensorBoard "
-                         "every N steps.", **kw)
-    flags.DEFINE_enum("jit_compile", d.jit_compile, ["auto", "true", "false"],
+                         f"--embeddings=none) {_per_task('embedding_dim')}.", **kw)
+    flags.DEFINE_integer("seed", _shared("seed"), "Seed of the initialisation, dropout and "
+                         "shuffling.", **kw)
+    flags.DEFINE_integer("eval_every", None, "Validate and checkpoint every N steps "
+                         f"{_per_task('eval_every', none='once per epoch')}.", **kw)
+    flags.DEFINE_integer("log_every", _shared("log_every"), "Progress bar, NaN check and "
+                         "TensorBoard every N steps.", **kw)
+    flags.DEFINE_enum("jit_compile", _shared("jit_compile"), ["auto", "true", "false"],
                       "XLA for the training step; auto turns it on where it helps.", **kw)
     flags.DEFINE_enum("precision", None, list(training.PRECISIONS),
                       "auto: mixed_bfloat16 where this machine multiplies bfloat16 fast (a "
                       "measured check; GPUs of compute capability >= 8), float32 elsewhere. Gates, "
                       "cell state and layer norm stay float32, and so do the saved weights "
-                      f"(default {d.precision}; {ts.precision} for a time series).", **kw)
-    flags.DEFINE_enum("strategy", d.strategy, training.STRATEGIES, "tf.distribute strategy "
-                      "(a language model: default only).", **kw)
-    flags.DEFINE_bool("test", d.test, "Evaluate the test split once, at the end; --notest for "
-                      "the runs of a recipe search, which must choose on the validation split "
-                      "alone (such a run cannot be published).", **kw)
-    flags.DEFINE_bool("deterministic", d.deterministic, "Bit-for-bit repeatable "
+                      f"{_per_task('precision')}.", **kw)
+    flags.DEFINE_enum("strategy", _shared("strategy"), training.STRATEGIES, "tf.distribute "
+                      "strategy (a language model: default only).", **kw)
+    flags.DEFINE_bool("test", _shared("test"), "Evaluate the test split once, at the end; "
+                      "--notest for the runs of a recipe search, which must choose on the "
+                      "validation split alone (such a run cannot be published).", **kw)
+    flags.DEFINE_bool("deterministic", _shared("deterministic"), "Bit-for-bit repeatable "
                       "kernels, at some cost in speed: tf.config.experimental."
                       "enable_op_determinism(), and oneDNN's CPU kernels off "
                       "(TF_ENABLE_ONEDNN_OPTS=0), which on a busy machine are not repeatable.",
                       **kw)
-
-    # Document classification and time series.
-    flags.DEFINE_integer("ngram", d.ngram, "Input window width n.", **kw)
-    flags.DEFINE_enum("ngram_padding", d.ngram_padding, NGRAM_PADDINGS,
+    flags.DEFINE_integer("ngram", _shared("ngram"), "Input window width n.", **kw)
+    flags.DEFINE_enum("ngram_padding", _shared("ngram_padding"), NGRAM_PADDINGS,
                       "causal, or same (centred).", **kw)
     flags.DEFINE_integer("units", None, "Hidden size d, and the width of the classifier's "
-                         f"hidden layer (default {d.units} for a classifier, {ts.units} for a "
-                         "time series).", **kw)
-    flags.DEFINE_bool("learn_sigmas", d.learn_sigmas, "Learn sigma_i and sigma_f.", **kw)
-    flags.DEFINE_float("validation_fraction", None, "Share of train held out, in (0, 1) "
-                       f"(default {d.validation_fraction} for a classifier; "
-                       f"{ts.validation_fraction} of each class for a time series).", **kw)
-    flags.DEFINE_integer("split_seed", d.split_seed, "Seed of the validation split (which "
-                         "training rows are held out); kept apart from --seed so that runs "
-                         "with several seeds train and validate on the same rows.", **kw)
-    flags.DEFINE_integer("cpu_devices", d.cpu_devices, "Split the CPU into this many logical "
-                         "devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
-
-    # Time series only.
-    flags.DEFINE_integer("max_series_length", ts.max_series_length, "Steps a series may have "
-                         "(longer ones are refused at their line: training keeps every step of "
-                         "a batch in memory).", **kw)
-
-    # Document classification only.
-    flags.DEFINE_integer("max_length", None, "Tokens kept per document (default 128, 96 for "
-                         "yahoo).", **kw)
-    flags.DEFINE_string("embeddings", d.embeddings, "Word vectors: auto (glove-6b-50d when "
-                        "installed), a builtin name, a GloVe .txt(.gz) or word2vec .bin path, "
-                        "or none.", **kw)
-    flags.DEFINE_bool("train_embeddings", d.train_embeddings, "Fine-tune the embeddings.", **kw)
-    flags.DEFINE_integer("max_vocabulary", d.max_vocabulary, "Vocabulary cap, specials "
-                         "included.", **kw)
-    flags.DEFINE_integer("min_count", d.min_count, "Occurrences a token needs to be in the "
-                         "vocabulary.", **kw)
-
-    # Language modelling only (AWD-LSTM's settings; --recipe sets them together).
-    flags.DEFINE_enum("recipe", "awd_lstm", list(language_model.RECIPES),
-                      "awd_lstm: the paper's settings (3 x 1150, 500 epochs); cpu: a smaller "
-                      "model a 2-core CPU trains in under two hours. Flags given win.", **kw)
-    flags.DEFINE_integer("num_layers", None, "Recurrent layers.", **kw)
-    flags.DEFINE_integer("hidden_dim", None, "Width of every recurrent layer but the last "
-                         "(which is --embedding_dim wide, for the tied softmax).", **kw)
-    flags.DEFINE_float("hidden_dropout", None, "Locked dropout between recurrent layers.", **kw)
-    flags.DEFINE_float("input_dropout", None, "Locked dropout on the embedded words.", **kw)
-    flags.DEFINE_float("embedding_dropout", None, "Share of words dropped per batch.", **kw)
-    flags.DEFINE_float("weight_dropout", None, "DropConnect on the recurrent kernels.", **kw)
-    flags.DEFINE_float("alpha", lm.alpha, "Activation regularisation.", **kw)
-    flags.DEFINE_float("beta", lm.beta, "Temporal activation regularisation.", **kw)
-    flags.DEFINE_float("weight_decay", lm.weight_decay, "Weight decay.", **kw)
-    flags.DEFINE_float("clip_norm", lm.clip_norm, "Gradients clipped to this global norm.", **kw)
-    flags.DEFINE_integer("nonmono", lm.nonmono, "Validations without improvement before SGD "
-                         "turns into averaged SGD.", **kw)
-    flags.DEFINE_integer("average_after", None, "Averaging starts after this many validations "
-                         "(epochs) at the latest, whatever the trigger (default: none; 10 in "
-                         "the cpu recipe).", **kw)
-    flags.DEFINE_integer("bptt", None, "Mean window of truncated backpropagation.", **kw)
-    flags.DEFINE_integer("eval_batch_size", lm.eval_batch_size, "Rows of the validation "
-                         "stream.", **kw)
-    flags.DEFINE_integer("test_batch_size", lm.test_batch_size, "Rows of the test stream.", **kw)
+                         f"hidden layer {_per_task('units')}.", **kw)
+    flags.DEFINE_bool("learn_sigmas", _shared("learn_sigmas"), "Learn sigma_i and sigma_f.",
+                      **kw)
+    flags.DEFINE_float("validation_fraction", None, "Share of train held out, in (0, 1) (a "
+                       "time series holds it out of each class) "
+                       f"{_per_task('validation_fraction')}.", **kw)
+    flags.DEFINE_integer("split_seed", _shared("split_seed"), "Seed of the validation split "
+                         "(which training rows are held out); kept apart from --seed so that "
+                         "runs with several seeds train and validate on the same rows.", **kw)
+    flags.DEFINE_integer("cpu_devices", _shared("cpu_devices"), "Split the CPU into this many "
+                         "logical devices, e.g. to run --strategy=mirrored without GPUs.", **kw)
+    define_task_flags(flag_values)
     flags.mark_flags_as_required(["model", "dataset"], **kw)
 
 

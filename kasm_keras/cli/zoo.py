@@ -27,7 +27,6 @@ already hold exactly this release: then nothing is written).
 
 import contextlib
 import glob
-import os
 import sys
 
 from absl import app, flags
@@ -49,8 +48,8 @@ COMMANDS = ("list", "verify", "publish", "best", "release")
 def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
     flags.DEFINE_string("model_dir", None, "publish: the finished tools/train.py run.", **kw)
-    flags.DEFINE_string("name", None, "publish: the entry's name, <dataset>/<variant>_<n>gram (a "
-                        "classifier) or <corpus>/<variant> (a language model).", **kw)
+    flags.DEFINE_string("name", None, "publish: the entry's name, "
+                        f"{task_family.name_forms()}.", **kw)
     flags.DEFINE_string("url", zoo.DEFAULT_URL, "publish: where the entry's files can be fetched "
                         "from (<url>/<name>/<file>).", **kw)
     flags.DEFINE_string("data_dir", None, "publish, verify: local copy of the datasets, whose "
@@ -60,10 +59,6 @@ def define_flags(flag_values=FLAGS):
                         "or whose perplexity by more than 0.1%).", **kw)
     flags.DEFINE_string("cache_dir", None, "publish: prepared data cache (default "
                         "~/.cache/kasm_keras).", **kw)
-    flags.DEFINE_string("time_series_data_dir", os.environ.get("KASM_KERAS_TIME_SERIES_DATA"),
-                        "verify: where the time-series entries' .ts files (or the sktime wheel "
-                        "holding them) are (default $KASM_KERAS_TIME_SERIES_DATA; unset: "
-                        "--data_dir, else the pinned wheel is downloaded).", **kw)
     flags.DEFINE_list("names", None, "verify, release: only these entries (default: every "
                       "one).", **kw)
     flags.DEFINE_string("output", None, "release: the folder to write the release to (new, or "
@@ -74,7 +69,8 @@ def define_flags(flag_values=FLAGS):
     tool_support.define_zoo_dir(flag_values, "the entries", must_exist=False)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.existing_folder(flag_values, "data_dir")
-    tool_support.existing_folder(flag_values, "time_series_data_dir")
+    # Where each family's test data is besides --data_dir (`TaskFamily.data_dir_flags`).
+    tool_support.define_family_flags(flag_values, data_dir_flags())
     tool_support.not_a_file(flag_values, "cache_dir")
     tool_support.not_a_file(flag_values, "output")
     flags.register_validator(
@@ -82,8 +78,12 @@ def define_flags(flag_values=FLAGS):
         "(where the entry's files will be served)", flag_values=flag_values)
     flags.register_validator(
         "name", lambda name: name is None or bool(zoo.NAME.match(name)),
-        "zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
-        "<corpus>/<variant> (a language model)", flag_values=flag_values)
+        f"zoo entry names look like {task_family.name_forms()}", flag_values=flag_values)
+
+
+def data_dir_flags():
+    """Every family's `data_dir_flags`, in the families' order."""
+    return [flag for family in task_family.all_families() for flag in family.data_dir_flags]
 
 
 def _summary_line(name, info):
@@ -130,7 +130,7 @@ def verify(name, splits):
             tool_support.download_hint(f"the {info['dataset']} test split"):
         return task_family.of_metadata(info).verify(
             name, info, model, {"data_dir": FLAGS.data_dir,
-                                "time_series_data_dir": FLAGS.time_series_data_dir},
+                                **{f.name: FLAGS[f.name].value for f in data_dir_flags()}},
             FLAGS.cache_dir, splits)
 
 

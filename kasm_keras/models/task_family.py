@@ -8,6 +8,7 @@ folder under `kasm_keras/models/` with its `family.py`, plus one line in
 zoo or training (the zoo passes it what it needs).
 """
 
+import collections
 import importlib
 
 
@@ -59,10 +60,12 @@ class TaskFamily:
     metrics_keys = ()
     #: The README table a finished run's metrics are a row of (`benchmarks/reporting`).
     report_table = None
-    #: The options of `export_saved_model` besides the model and the folder.
-    export_options = ()
-    #: What the task's `explain` reads, for the explain tool: "text" (documents), "prompt"
-    #: (text whose next word is explained) or "series" (`[length, channels]` arrays).
+    #: The options of `export_saved_model` besides the model and the folder (each a flag of
+    #: tools/export.py): {option: the flag's help text}.
+    export_options = {}
+    #: What the task's `explain` reads: "text" (documents), "prompt" (text whose next word is
+    #: explained) or "series" (`[length, channels]` arrays); the explain tool's flags for it
+    #: are `explain_flags`.
     explains = None
 
     def task_class(self):
@@ -209,9 +212,8 @@ class TaskFamily:
             name: The entry's zoo name.
             info: Its `info` fields (the recorded result among them).
             model: The entry, loaded.
-            data_dirs: {"data_dir", "time_series_data_dir"}: where the test splits are (None:
-                downloaded into `cache_dir`); the sktime data sets are read from
-                `time_series_data_dir` (else `data_dir`), everything else from `data_dir`.
+            data_dirs: {"data_dir": ..., and each family's `data_dir_flags` by name}: where the
+                test splits are (None: downloaded into `cache_dir`).
             cache_dir: Where downloads go.
             splits: A dict of the splits read so far, keyed as the family chooses; filled in,
                 so that a split shared by several entries is read once.
@@ -288,6 +290,94 @@ class TaskFamily:
         """
         raise NotImplementedError
 
+
+    # --- tools: train, generate, export, explain, zoo ---
+    #: Whether the family's models generate text (`tools/generate.py` takes them).
+    generates = False
+    #: The shape of the family's zoo names, for messages: "<corpus>/<variant>".
+    name_form = None
+    #: The explain tool's flags that give the family's inputs (`ToolFlag`s), the first the one
+    #: its messages name.
+    explain_flags = ()
+    #: Of `explain_flags`' names, those one of which gives inputs to explain.
+    explain_needs = ()
+    #: `tools/zoo.py verify`'s flags (`ToolFlag`s) for where the family's test data is, besides
+    #: --data_dir; `verify` finds them in its `data_dirs`.
+    data_dir_flags = ()
+    #: The settings of a run's config.json that make its recipe: runs that differ only in their
+    #: seed measure the seed noise.
+    recipe_keys = ()
+    #: The validation result of a run's metrics.json that chooses among its seeds, and whether
+    #: higher is better.
+    selection_metric = "val_accuracy"
+    selection_higher = True
+    #: The test result `run_summary` keeps.
+    test_metric = "test_accuracy"
+
+    def explain_inputs(self, given):
+        """What the explain tool explains, from its flags.
+
+        Args:
+            given: {flag name: value} of `explain_flags` (None: not given).
+
+        Returns:
+            (sources, inputs, options): how each input is shown, the inputs of the model's
+            `explain` and its keyword arguments.
+
+        Raises:
+            ValueError: An input cannot be read; the message names the flag or file.
+        """
+        raise NotImplementedError
+
+    def run_summary(self, metrics, config):
+        """What the zoo keeps of a finished run that was not published (another seed of a
+        published entry, so that the seed noise stays known).
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+            config: Its config.json, as a dict.
+
+        Returns:
+            A dict: "name", "seed", the `selection_metric` and `test_metric`, "steps",
+            "command" and "recipe" (`recipe_keys` of config.json, with the validation split's
+            seed).
+
+        Raises:
+            KeyError, TypeError, ValueError: The files lack a value or hold a damaged one.
+
+        Examples:
+            >>> from kasm_keras.models import task_family
+            >>> summary = task_family.get("language_model").run_summary(
+            ...     {"dataset": "ptb", "model": "lstm", "val_perplexity": 90.0,
+            ...      "test_perplexity": 87.5, "steps": 10}, {"seed": 2, "bptt": 70})
+            >>> summary["name"], summary["val_perplexity"], summary["recipe"]
+            ('ptb/lstm', 90.0, {'bptt': 70, 'split_seed': 2})
+        """
+        return {"name": self.run_name(metrics), "seed": int(config["seed"]),
+                self.selection_metric: float(metrics[self.selection_metric]),
+                self.test_metric: float(metrics[self.test_metric]),
+                "steps": int(metrics["steps"]), "command": metrics.get("command"),
+                "recipe": {**{k: config[k] for k in self.recipe_keys if k in config},
+                           "split_seed": split_seed(config)}}
+
+    def selection_key(self, summary):
+        """How a run's seed ranks among its entry's seeds: the best validation result first,
+        on a tie the lowest seed (the test split plays no part in the choice).
+
+        Args:
+            summary: A `run_summary`.
+
+        Returns:
+            A key that sorts the run to choose first.
+
+        Examples:
+            >>> from kasm_keras.models import task_family
+            >>> family = task_family.get("classification")
+            >>> family.selection_key({"seed": 1, "val_accuracy": 0.9})
+            (-0.9, 1)
+        """
+        value = summary[self.selection_metric]
+        return (-value if self.selection_higher else value, summary["seed"])
 
 class CellNames(TaskFamily):
     """A TaskFamily whose names are a grid of cells, `<dataset>/<variant>_<n>gram`:
@@ -656,3 +746,46 @@ def accuracy_line(name, measured, recorded, max_change):
     failed = abs(change) > max_change
     return (f"{'FAILED' if failed else 'ok':<8}{name}  test accuracy {measured:.2f}% (recorded "
             f"{recorded:.2f}%, {change:+.2f})"), failed
+
+
+# --- tools: train, generate, export, explain, zoo ---
+class ToolFlag(collections.namedtuple("ToolFlag", "name kind help default check")):
+    """A command-line flag a family declares for a tool (`TaskFamily.explain_flags`,
+    `data_dir_flags`): the tool defines it with absl's `DEFINE_<kind>`.
+
+    Attributes:
+        name: The flag's name.
+        kind: absl's kind: "string", "multi_string", "list", ...
+        help: Its help text.
+        default: Its default (None: none).
+        check: The tool's validator: None, "utf8" (text), "folder" (an existing folder) or
+            "indices" (integers >= 0).
+
+    Examples:
+        >>> from kasm_keras.models.task_family import ToolFlag
+        >>> ToolFlag("series", "string", "A .ts file.").kind
+        'string'
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name, kind, help, default=None, check=None):
+        return super().__new__(cls, name, kind, help, default, check)
+
+
+def name_forms():
+    """The shapes of the registered families' zoo names, for messages.
+
+    Returns:
+        A str naming each shape and the families whose names have it.
+
+    Examples:
+        >>> from kasm_keras.models import task_family
+        >>> task_family.name_forms().split(" or <")[1]
+        'corpus>/<variant> (a language model)'
+    """
+    forms = {}
+    for family in all_families():
+        if family.name_form:
+            forms.setdefault(family.name_form, []).append(f"a {family.description}")
+    return " or ".join(f"{form} ({' or '.join(whose)})" for form, whose in forms.items())

@@ -30,6 +30,15 @@ FIXED_SETTINGS = ("model", "dataset", "ngram", "units", "batch_size", "max_lengt
                   "learn_sigmas", "ngram_padding", "embedding_dim")
 SHUFFLE_BUFFER = 16_384
 EVAL_BATCH = 256
+# tools/train.py's help for the settings only a document classifier has (`training.tasks`).
+FLAG_HELP = {
+    "max_length": "Tokens kept per document (default 128, 96 for yahoo).",
+    "embeddings": "Word vectors: auto (glove-6b-50d when installed), a builtin name, a GloVe "
+                  ".txt(.gz) or word2vec .bin path, or none.",
+    "train_embeddings": "Fine-tune the embeddings.",
+    "max_vocabulary": "Vocabulary cap, specials included.",
+    "min_count": "Occurrences a token needs to be in the vocabulary.",
+}
 
 
 @dataclasses.dataclass

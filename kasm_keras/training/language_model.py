@@ -62,6 +62,29 @@ RECIPES = {
                 weight_dropout=0.3, batch_size=32, bptt=70, learning_rate=20.0, epochs=30.0,
                 average_after=10),
 }
+# tools/train.py's help for --recipe and the settings only a language model has
+# (`training.tasks`): AWD-LSTM's, which --recipe sets together.
+RECIPE_HELP = ("awd_lstm: the paper's settings (3 x 1150, 500 epochs); cpu: a smaller model a "
+               "2-core CPU trains in under two hours. Flags given win.")
+FLAG_HELP = {
+    "num_layers": "Recurrent layers.",
+    "hidden_dim": "Width of every recurrent layer but the last (which is --embedding_dim wide, "
+                  "for the tied softmax).",
+    "hidden_dropout": "Locked dropout between recurrent layers.",
+    "input_dropout": "Locked dropout on the embedded words.",
+    "embedding_dropout": "Share of words dropped per batch.",
+    "weight_dropout": "DropConnect on the recurrent kernels.",
+    "alpha": "Activation regularisation.",
+    "beta": "Temporal activation regularisation.",
+    "weight_decay": "Weight decay.",
+    "clip_norm": "Gradients clipped to this global norm.",
+    "nonmono": "Validations without improvement before SGD turns into averaged SGD.",
+    "average_after": "Averaging starts after this many validations (epochs) at the latest, "
+                     "whatever the trigger (default: none; 10 in the cpu recipe).",
+    "bptt": "Mean window of truncated backpropagation.",
+    "eval_batch_size": "Rows of the validation stream.",
+    "test_batch_size": "Rows of the test stream.",
+}
 
 
 @dataclasses.dataclass

@@ -18,7 +18,11 @@ class Training:
         config: the settings, a dataclass whose fields are tools/train.py's flags.
         train: `train(config, command=None)`, which returns the run's metrics.
         what: how a message names the task, e.g. "a language model".
-        recipes: `--recipe`'s choices: {name: {field: value}}.
+        recipes: `--recipe`'s choices: {name: {field: value}}; the first is the default.
+        named: how a flag's help names the task in its defaults, e.g. "a language model".
+        flag_help: tools/train.py's help for the settings no other task has: {field: text}
+            (each such field of `config` is a flag of its name).
+        recipe_help: `--recipe`'s help, when `recipes` has some.
 
     Examples:
         >>> from kasm_keras.training.tasks import TRAINING
@@ -31,16 +35,23 @@ class Training:
     train: object
     what: str
     recipes: dict = dataclasses.field(default_factory=dict)
+    named: str = ""
+    flag_help: dict = dataclasses.field(default_factory=dict)
+    recipe_help: str = ""
 
 
 TRAINING = {
     "classification": Training(classification.TrainConfig, classification.train_classifier,
-                               "document classification"),
+                               "document classification", named="a classifier",
+                               flag_help=classification.FLAG_HELP),
     "language_model": Training(language_model.LanguageModelConfig,
                                language_model.train_language_model, "a language model",
-                               language_model.RECIPES),
+                               language_model.RECIPES, named="a language model",
+                               flag_help=language_model.FLAG_HELP,
+                               recipe_help=language_model.RECIPE_HELP),
     "time_series": Training(time_series.TimeSeriesConfig, time_series.train_time_series,
-                            "a time-series classifier"),
+                            "a time-series classifier", named="a time series",
+                            flag_help=time_series.FLAG_HELP),
 }
 
 

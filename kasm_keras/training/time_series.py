@@ -43,6 +43,11 @@ NOT_RECIPE = ("model_dir", "data_dir", "cache_dir", "log_every", "fold", "max_se
 FOLD_IDENTITY = ("group", "group_column", "train_sha256", "groups_sha256")
 CV_METHODS = ("leave_one_group_out",)
 CV_REPORT = "cv.json"
+# tools/train.py's help for the settings only a time-series classifier has (`training.tasks`).
+FLAG_HELP = {
+    "max_series_length": "Steps a series may have (longer ones are refused at their line: "
+                         "training keeps every step of a batch in memory).",
+}
 
 
 @dataclasses.dataclass

@@ -36,14 +36,14 @@ preset handle (a local preset directory, `hf://`, `kaggle://`).
 
 The modules, one job each: `records` (the registry), `naming` (the names the zoo knows),
 `store` (cache, download, verify, `info`, `load`), `publishing` (`publish`, `remove`), `runs`
-(finished training runs: `best_run`, seed summaries); this file only re-exports them.
+(finished training runs: `best_run`, seed summaries), `presets` (the entries as the families'
+keras-hub presets); this file only re-exports them.
 
 Accuracies: the files written when training and publishing (a run's metrics.json, an entry's
 metadata.json, the registry) hold fractions, as Keras reports them; `info` gives every accuracy
 in percent, as the paper does (`test_accuracy`, `paper_accuracy`, `pytorch_accuracy`).
 """
 
-from kasm_keras.models import presets as _presets
 from kasm_keras.models import task_family as _task_family
 from kasm_keras.models.entry_storage import compact_weights
 from kasm_keras.models.kernel_classifier.family import (
@@ -57,7 +57,7 @@ from kasm_keras.models.task_family import split_cell_name, split_seed
 from kasm_keras.models.time_series_classifier.family import FAMILY as _time_series
 from kasm_keras.utils.files import file_digest
 from kasm_keras.utils.download import is_http
-from kasm_keras.zoo import naming, publishing, records, runs, store
+from kasm_keras.zoo import naming, presets, publishing, records, runs, store
 from kasm_keras.zoo.naming import (
     classification_names, known_names, language_model_names, make_commands, name_task,
     parse_language_model_name, parse_name, parse_time_series_name, time_series_names,
@@ -90,30 +90,8 @@ __all__ = ["CLASSIFICATION", "DATASETS", "DEFAULT_URL", "LANGUAGE_MODEL", "LM_PR
            "entry_task", "file_digest", "info", "inside", "install_entry", "is_http",
            "known_names", "language_model_names", "load", "load_model", "load_run",
            "make_commands", "max_entry_bytes", "name_task", "names", "naming",
-           "parse_language_model_name", "parse_name", "parse_time_series_name", "preset_files",
+           "parse_language_model_name", "parse_name", "parse_time_series_name", "preset_files", "presets",
            "publish", "publish_run", "publishing", "publishing_dir", "records", "registry",
            "registry_path", "remove", "run_summary", "runs", "split_cell_name", "split_seed",
            "split_texts", "store", "time_series_names", "unpublished_names"]
 
-
-class _Presets(_presets.Resolver):
-    """The zoo's names as the families' keras-hub presets (`kasm_keras.models.presets`)."""
-
-    def presets(self, task):
-        return {name: info(name) for name in names(task=task)}
-
-    def resolve(self, preset, task):
-        entries = registry()
-        family = (_task_family.of_entry(entries[preset]) if preset in entries
-                  else _task_family.of_name(preset))
-        if family is None:
-            return preset
-        if family.name != task:
-            raise ZooError(f"zoo entry {preset!r} is a {family.description}, not a "
-                           f"{_task_family.get(task).description}: load it with "
-                           "kasm_keras.zoo.load or its own family's from_preset")
-        # A name without an entry raises the zoo's error, which says how to make it.
-        return entry_dir(preset)
-
-
-_presets.register_resolver(_Presets())

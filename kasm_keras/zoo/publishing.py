@@ -60,8 +60,7 @@ def publish(model, name, metadata, evaluate=None, zoo_dir=None, url=DEFAULT_URL,
         ...                      zoo_dir="my_zoo")
     """
     if not NAME.match(name):
-        raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) "
-                       f"or <corpus>/<variant> (a language model), got {name!r}")
+        raise ZooError(f"zoo entry names look like {task_family.name_forms()}, got {name!r}")
     family = task_family.of_model(model)
     if family is None:
         raise ZooError(f"a {type(model).__name__} is not a model of a kasm_keras family")
@@ -101,15 +100,14 @@ def publish_run(model_dir, name, data_dir=None, cache_dir=None, zoo_dir=None, ur
         ...                          zoo_dir="my_zoo")
     """
     if not NAME.match(name):
-        raise ZooError(f"zoo entry names look like <dataset>/<variant>_<n>gram (a classifier) or "
-                       f"<corpus>/<variant> (a language model), got {name!r}")
+        raise ZooError(f"zoo entry names look like {task_family.name_forms()}, got {name!r}")
     path = os.path.join(model_dir, "metrics.json")
     metrics = read_json(path)
     if metrics.get("test_evaluated") is False:
         raise ZooError(f"{model_dir} was trained with --notest (a recipe search's run): its test "
                        "split was never evaluated, so it has no result to publish; train the "
                        "chosen recipe again without --notest")
-    family = task_family.of_run(metrics) or task_family.get(task_family.DEFAULT)
+    family = runs.run_family(metrics, path)
     missing = [k for k in family.metrics_keys if k not in metrics]
     if missing:
         raise ZooError(f"{path} lacks {', '.join(missing)}; not the metrics of a finished "

@@ -6,16 +6,12 @@ import os
 
 import keras
 
+from kasm_keras.models import task_family
 from kasm_keras.models.entry_storage import read_json
-from kasm_keras.models.task_family import ZooError, cell_name, split_seed
+from kasm_keras.models.task_family import ZooError
 
-# The settings of config.json that make a run's recipe (with the validation split's seed):
-# runs of one cell that differ only in their seed (and where they were written, how fast they
-# ran) measure the seed noise.
-RECIPE_KEYS = ("model", "dataset", "ngram", "ngram_padding", "units", "layer_norm", "learn_sigmas",
-               "epochs", "max_steps", "batch_size", "learning_rate", "dropout", "max_length",
-               "embeddings", "embedding_dim", "train_embeddings", "max_vocabulary", "min_count",
-               "validation_fraction", "eval_every")
+# The document classifier's recipe settings (each family's are its `recipe_keys`).
+RECIPE_KEYS = task_family.get("classification").recipe_keys
 
 
 def load_run(model_dir):
@@ -56,19 +52,46 @@ def load_run(model_dir):
     return model
 
 
+def run_family(metrics, where):
+    """The task family of a finished run.
+
+    Args:
+        metrics: The run's metrics.json, as a dict.
+        where: What names the run in the error, e.g. its metrics.json's path.
+
+    Returns:
+        The TaskFamily.
+
+    Raises:
+        ZooError: No family's run has these metrics.
+
+    Examples:
+        >>> from kasm_keras.zoo import runs
+        >>> runs.run_family({"dataset": "ptb", "test_perplexity": 90.0}, "metrics.json").name
+        'language_model'
+    """
+    family = task_family.of_run(metrics)
+    if family is None:
+        raise ZooError(f"{where}: not a finished tools/train.py run (the metrics of no task: "
+                       f"{', '.join(task_family.names())})")
+    return family
+
+
 def run_summary(model_dir):
     """What the zoo keeps of a finished tools/train.py run that was not published.
 
-    Another seed of a published cell is summarised, not stored, so the seed noise of the cell
-    stays known.
+    Another seed of a published entry is summarised, not stored, so the seed noise of the
+    entry stays known. What is kept is the run's family's (`TaskFamily.run_summary`).
 
     Args:
         model_dir: the run's directory (`metrics.json`, `config.json`).
 
     Returns:
-        A dict: "name", "seed", "val_accuracy" and "test_accuracy" (fractions), "steps",
-            "training_documents", "run", "command" and "recipe" (`RECIPE_KEYS` of
-            config.json, with the validation split's seed).
+        A dict: "name", "seed", the family's validation and test results (a classifier's
+            "val_accuracy" and "test_accuracy", fractions; a language model's perplexities),
+            "steps", "run", "command" and "recipe" (the family's `recipe_keys` of
+            config.json, with the validation split's seed), and what else the family keeps
+            (a classifier's "training_documents").
 
     Raises:
         ZooError: `model_dir` is not a finished tools/train.py run.
@@ -78,31 +101,28 @@ def run_summary(model_dir):
         >>> zoo.run_summary("runs/ag_news_rkm_cifg_1gram")["name"]
         'ag_news/rkm_cifg_1gram'
     """
+    return _summarised(model_dir)[1]
+
+
+def _summarised(model_dir):
+    """(the run's family, its `run_summary`)."""
     metrics = read_json(os.path.join(model_dir, "metrics.json"))
     config = read_json(os.path.join(model_dir, "config.json"))
+    family = run_family(metrics, model_dir)
     try:
-        name = cell_name(metrics["dataset"], metrics["model"], metrics["ngram"])
-        summary = {"name": name, "seed": int(config["seed"]),
-                   "val_accuracy": float(metrics["val_accuracy"]),
-                   "test_accuracy": float(metrics["test_accuracy"]),
-                   "steps": int(metrics["steps"]),
-                   "training_documents": int(metrics["splits"]["train"]
-                                             + metrics["splits"]["validation"]),
-                   "run": model_dir, "command": metrics.get("command"),
-                   "recipe": {**{k: config[k] for k in RECIPE_KEYS if k in config},
-                              "split_seed": split_seed(config)}}
+        return family, {**family.run_summary(metrics, config), "run": model_dir}
     except (KeyError, TypeError, ValueError) as error:
         what = f"no {error.args[0]!r}" if isinstance(error, KeyError) else str(error)
         raise ZooError(f"{model_dir}: not a finished tools/train.py run (metrics.json or "
                        f"config.json: {what})") from None
-    return summary
 
 
 def best_run(model_dirs):
-    """Of finished runs of one cell that differ in their seed, the one to publish.
+    """Of finished runs of one entry that differ in their seed, the one to publish.
 
-    The choice is the best validation accuracy (on a tie, the lowest seed): the test split
-    plays no part in it, so the published test accuracy is not picked for its luck.
+    The choice is the best validation result (a classifier's accuracy, a language model's
+    perplexity; on a tie, the lowest seed: `TaskFamily.selection_key`): the test split plays
+    no part in it, so the published test result is not picked for its luck.
 
     Args:
         model_dirs: the runs' directories.
@@ -119,9 +139,10 @@ def best_run(model_dirs):
     """
     if not model_dirs:
         raise ZooError("no runs to choose from")
-    summaries = [run_summary(d) for d in model_dirs]
-    cells = sorted({s["name"] for s in summaries})
+    summarised = [_summarised(d) for d in model_dirs]
+    cells = sorted({summary["name"] for _, summary in summarised})
     if len(cells) > 1:
         raise ZooError(f"the runs are of different cells ({', '.join(cells)}); the best seed is "
                        "chosen among runs of one cell")
-    return min(summaries, key=lambda s: (-s["val_accuracy"], s["seed"]))["run"]
+    family = summarised[0][0]
+    return min((summary for _, summary in summarised), key=family.selection_key)["run"]

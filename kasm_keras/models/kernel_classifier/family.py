@@ -9,7 +9,7 @@ import os
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.models import entry_storage
 from kasm_keras.models.task_family import (
-    CellNames, TaskFamily, ZooError, accuracy_line, register, split_seed)
+    CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line, register, split_seed)
 
 # Table 2's datasets; with the variants and n-gram widths they make every name of the family.
 DATASETS = ("ag_news", "dbpedia", "yahoo", "yelp")
@@ -55,7 +55,16 @@ class ClassifierFamily(CellNames, TaskFamily):
     datasets = DATASETS
     variants = VARIANTS  # Table 2's order
     ngrams = NGRAMS
-    export_options = ("jit_compile", "tflite", "explain")
+    export_options = {
+        "tflite": "Also write model.tflite (LiteRT) in the version folder: token ids [1, "
+                  "max_length] -> probabilities, since LiteRT has no kernels for the string ops "
+                  "of tokenisation; vocabulary.txt beside it holds the ids.",
+        "jit_compile": "Run the network (not the tokenisation) under XLA: one document is "
+                       "served several times faster on a CPU. TensorFlow Serving then needs "
+                       "--xla_cpu_compilation_enabled=true.",
+        "explain": "Add an `explain` signature: raw text in; tokens, each token's exact share "
+                   "of each class's logit (contributions), the constant and the logits out "
+                   "(`KernelTextClassifier.explain`)."}
 
     def task_class(self):
         from kasm_keras.models.kernel_classifier.text_classifier import KernelTextClassifier
@@ -203,6 +212,39 @@ class ClassifierFamily(CellNames, TaskFamily):
         if tflite:
             serving.export_tflite(model, os.path.join(folder, "model.tflite"))
 
+    # --- tools: train, generate, export, explain, zoo ---
+    name_form = "<dataset>/<variant>_<n>gram"
+    explain_flags = (
+        ToolFlag("text", "multi_string", "A document classifier: a text to explain "
+                 "(repeatable), UTF-8.", check="utf8"),
+        ToolFlag("input", "string", "A document classifier: a UTF-8 file of texts, one per "
+                 "line (empty lines are refused)."))
+    explain_needs = ("text", "input")
+    recipe_keys = ("model", "dataset", "ngram", "ngram_padding", "units", "layer_norm",
+                   "learn_sigmas", "epochs", "max_steps", "batch_size", "learning_rate",
+                   "dropout", "max_length", "embeddings", "embedding_dim", "train_embeddings",
+                   "max_vocabulary", "min_count", "validation_fraction", "eval_every")
+
+    def explain_inputs(self, given):
+        texts = list(given["text"] or []) + (read_lines(given["input"]) if given["input"]
+                                             else [])
+        return texts, texts, {}
+
+    def run_summary(self, metrics, config):
+        """The summary of `TaskFamily.run_summary`, with "training_documents" (the training
+        and validation splits' documents).
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+            config: Its config.json, as a dict.
+
+        Returns:
+            The summary (a dict).
+        """
+        return {**super().run_summary(metrics, config),
+                "training_documents": int(metrics["splits"]["train"]
+                                          + metrics["splits"]["validation"])}
+
 
 
 def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,
@@ -241,6 +283,45 @@ def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation
         texts.append(text)
         labels.append(label)
     return data.classes, texts, np.asarray(labels, np.int64)
+
+
+def read_lines(path):
+    """The non-empty texts of a UTF-8 file, one per line (the explain tool's --input).
+
+    Args:
+        path: The file.
+
+    Returns:
+        A list of str.
+
+    Raises:
+        DataError: The file is missing, not UTF-8, has an empty line or no texts; the message
+            names the file (and line).
+
+    Examples:
+        >>> from kasm_keras.models.kernel_classifier.family import read_lines
+        >>> read_lines("no/such/file.txt")
+        Traceback (most recent call last):
+        ...
+        kasm_keras.data.classification_data.DataError: --input=no/such/file.txt: no such file
+    """
+    from kasm_keras.data.classification_data import DataError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            texts = [line.rstrip("\n") for line in f]
+    except FileNotFoundError:
+        raise DataError(f"--input={path}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"--input={path}: not UTF-8 text ({error})") from None
+    except OSError as error:
+        raise DataError(f"--input={path}: {error.strerror}") from None
+    for number, text in enumerate(texts, 1):
+        if not text.strip():
+            raise DataError(f"{path}:{number}: an empty line (one text per line)")
+    if not texts:
+        raise DataError(f"--input={path}: no texts in it")
+    return texts
 
 
 FAMILY = register(ClassifierFamily())

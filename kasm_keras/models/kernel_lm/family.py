@@ -20,7 +20,7 @@ more than `MAX_PERPLEXITY_CHANGE` (relative).
 import os
 
 from kasm_keras.models import entry_storage
-from kasm_keras.models.task_family import TaskFamily, ZooError, register
+from kasm_keras.models.task_family import TaskFamily, ToolFlag, ZooError, register
 
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "preprocessor.json", "tokenizer.json", "assets/tokenizer/vocabulary.txt")
@@ -122,7 +122,7 @@ class LanguageModelFamily(TaskFamily):
                     "seed", "versions", "storage")
     # Table 3's corpora whose training split was not available where the entries were trained.
     without_data = ("wikitext2",)
-    export_options = ()
+    export_options = {}
 
     def task_class(self):
         from kasm_keras.models.kernel_lm.causal_lm import KernelCausalLM
@@ -410,6 +410,24 @@ class LanguageModelFamily(TaskFamily):
         from kasm_keras.models.kernel_lm import serving
 
         serving.export_saved_model(model, folder)
+
+    # --- tools: train, generate, export, explain, zoo ---
+    generates = True
+    name_form = "<corpus>/<variant>"
+    explain_flags = (
+        ToolFlag("prompt", "multi_string", "A language model: a prompt whose next word is "
+                 "explained (repeatable).", check="utf8"),
+        ToolFlag("target", "list", "A language model: the next words whose logits are "
+                 "explained (default: each prompt's most likely next word)."))
+    explain_needs = ("prompt",)
+    recipe_keys = RECIPE_KEYS
+    selection_metric = "val_perplexity"
+    selection_higher = False
+    test_metric = "test_perplexity"
+
+    def explain_inputs(self, given):
+        return list(given["prompt"]), list(given["prompt"]), {"targets": given["target"]}
+
 
 
 def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):

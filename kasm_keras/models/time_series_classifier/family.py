@@ -16,9 +16,11 @@ beside its goal and beside the paper's Table 4 numbers, which are on the LFP rec
 data set, given for context only.
 """
 
+import os
+
 from kasm_keras.models import entry_storage
 from kasm_keras.models.task_family import (
-    CellNames, TaskFamily, ZooError, accuracy_line, register)
+    CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line, register)
 
 DATASETS = ("japanese_vowels",)
 VARIANTS = ("lstm", "rkm_lstm", "rkm_cifg", "gated_cnn")
@@ -70,7 +72,7 @@ class TimeSeriesFamily(CellNames, TaskFamily):
     datasets = DATASETS
     variants = VARIANTS
     ngrams = NGRAMS
-    export_options = ()
+    export_options = {}
 
     def task_class(self):
         from kasm_keras.models.time_series_classifier.time_series_classifier import (
@@ -225,6 +227,38 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         from kasm_keras.models.time_series_classifier import serving
 
         serving.export_saved_model(model, folder)
+
+    # --- tools: train, generate, export, explain, zoo ---
+    name_form = "<dataset>/<variant>_<n>gram"
+    explain_flags = (
+        ToolFlag("series", "string", "A time-series classifier: a UEA/UCR .ts file whose "
+                 "cases are explained."),
+        ToolFlag("cases", "list", "With --series: the cases (0-based, in the file's order) "
+                 "to explain (default: all).", check="indices"))
+    explain_needs = ("series",)
+    data_dir_flags = (
+        ToolFlag("time_series_data_dir", "string", "verify: where the time-series entries' .ts "
+                 "files (or the sktime wheel holding them) are (default "
+                 "$KASM_KERAS_TIME_SERIES_DATA; unset: --data_dir, else the pinned wheel is "
+                 "downloaded).", lambda: os.environ.get("KASM_KERAS_TIME_SERIES_DATA"),
+                 check="folder"),)
+    recipe_keys = RECIPE_KEYS
+
+    def explain_inputs(self, given):
+        from kasm_keras.data import time_series_data
+        from kasm_keras.data.classification_data import DataError
+
+        path = given["series"]
+        cases = time_series_data.read_ts(path)
+        chosen = [int(c) for c in given["cases"]] if given["cases"] else range(len(cases.series))
+        beyond = [c for c in chosen if c >= len(cases.series)]
+        if beyond:
+            raise DataError(f"--cases={beyond[0]}: {path} has {len(cases.series)} cases "
+                            f"(0 to {len(cases.series) - 1})")
+        sources = [f"{os.path.basename(path)} case {c} (line {cases.lines[c]}, class "
+                   f"{cases.classes[cases.labels[c]]})" for c in chosen]
+        return sources, [cases.series[c] for c in chosen], {}
+
 
 
 def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
