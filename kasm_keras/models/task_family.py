@@ -288,6 +288,54 @@ class TaskFamily:
         """
         raise NotImplementedError
 
+    # --- documentation: model cards and result pages ---
+    #: How a model card shows an entry used from Python: code formatted with the entry's
+    #: `info` and its `name` (`str.format_map`).
+    card_usage = ""
+    #: The explain tool's input flags that a model card shows, e.g. '--text="..."'.
+    card_explain_input = ""
+    #: The `info` field of an entry's headline metric, the one a summary line shows.
+    headline_metric = None
+    #: Whether a lower headline metric is better (perplexity) or a higher one (accuracy).
+    headline_lower_is_better = False
+    #: The `info` field of the paper's number for the headline metric.
+    headline_paper_metric = None
+    #: The headline metric's label, formatted with its value: "test accuracy {:.2f}%".
+    headline_label = "{}"
+    #: What the paper's number is of, where not this entry's cell: " (Table 4: ...)".
+    headline_paper_note = ""
+
+    def card_measured(self, info, seed_noise):
+        """What an entry's model card says it measured and trained on.
+
+        Args:
+            info: The entry's `info`.
+            seed_noise: What the seeds of the entry's cell measured, as words (the classifier's
+                card shows it).
+
+        Returns:
+            (rows, data): rows of (metric, this entry, paper, PyTorch reproduction), each a
+            str, and what the entry was trained on (str).
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def card_number(value):
+        """A number as a model card shows it: two decimals, or empty when there is none.
+
+        Args:
+            value: A number, or None.
+
+        Returns:
+            The text (str).
+
+        Examples:
+            >>> from kasm_keras.models import task_family
+            >>> task_family.TaskFamily.card_number(91.234), task_family.TaskFamily.card_number(None)
+            ('91.23', '')
+        """
+        return "" if value is None else f"{value:.2f}"
+
 
 class CellNames(TaskFamily):
     """A TaskFamily whose names are a grid of cells, `<dataset>/<variant>_<n>gram`:
