@@ -47,7 +47,9 @@ def read_json(path):
     except FileNotFoundError:
         raise ZooError(f"{path}: missing") from None
     except (OSError, ValueError) as error:
-        detail = str(error).removeprefix(f"{path}: ")
+        # What the file holds wrong, as the JSON parser or the decoder says it.
+        detail = error.__context__ if isinstance(error.__context__, ValueError) else \
+            str(error).removeprefix(f"{path}: ")
         raise ZooError(f"{path}: unreadable ({detail})") from None
 
 

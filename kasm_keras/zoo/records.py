@@ -76,7 +76,9 @@ def registry(zoo_dir=None):
     except FileNotFoundError:
         raise ZooError(f"{path}: no zoo registry there") from None
     except (OSError, ValueError) as error:
-        detail = str(error).removeprefix(f"{path}: ")
+        # What the file holds wrong, as the JSON parser or the decoder says it.
+        detail = error.__context__ if isinstance(error.__context__, ValueError) else \
+            str(error).removeprefix(f"{path}: ")
         raise ZooError(f"{path}: not a readable zoo registry ({detail})") from None
     if not isinstance(entries, dict) or not all(isinstance(e, dict) and "files" in e
                                                 for e in entries.values()):
