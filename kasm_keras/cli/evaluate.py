@@ -60,8 +60,9 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_string("model_dir", None, "A finished tools/train.py run.", **kw)
     flags.DEFINE_string("zoo", None, "A zoo entry name, e.g. ag_news/rkm_cifg_1gram.", **kw)
     tool_support.define_zoo_dir(flag_values)
-    flags.DEFINE_enum("dataset", None, task_family.all_datasets(), "Dataset, a language model's corpus or a time "
-                      "series data set (default: the model's own).", **kw)
+    flags.DEFINE_enum("dataset", None, task_family.all_datasets(), "Dataset, a language "
+                      "model's corpus or a time series data set (default: the model's own).",
+                      **kw)
     flags.DEFINE_string("data_dir", None, "Local copy of the dataset; without it the archive is "
                         "downloaded (a time-series --model_dir: the folder its run read, when it "
                         "is still there).", **kw)
@@ -78,9 +79,9 @@ def define_flags(flag_values=FLAGS):
                          "state carried across windows (default: the run's bptt).",
                          lower_bound=1, **kw)
     flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.", **kw)
-    flags.DEFINE_enum("cv", None, list(tasks.cross_validation_methods()), "Cross-validate the time-series "
-                      "recipe of --model_dir or --zoo instead of evaluating its model: one fold "
-                      "per group of --groups.", **kw)
+    flags.DEFINE_enum("cv", None, list(tasks.cross_validation_methods()), "Cross-validate the "
+                      "time-series recipe of --model_dir or --zoo instead of evaluating its "
+                      "model: one fold per group of --groups.", **kw)
     flags.DEFINE_string("groups", None, "--cv: a CSV file with a header row, then one row per "
                         "case of the training .ts file, in its order.", **kw)
     flags.DEFINE_string("group_column", "group", "--cv: the column of --groups that names each "
