@@ -44,12 +44,10 @@ def _entry_metadata(name, zoo_dir=None):
 
 def _known_names():
     """{field: the names a run's metrics.json may give it}."""
-    from kasm_keras.data import datasets, language_model_data, time_series_data
     from kasm_keras.layers import VARIANTS
+    from kasm_keras.models import task_family
 
-    return {"dataset": (*datasets.CLASSIFICATION, *language_model_data.CORPORA,
-                        *time_series_data.NAMES),
-            "model": VARIANTS}
+    return {"dataset": task_family.all_datasets(), "model": VARIANTS}
 
 
 def _non_finite(value, field=""):

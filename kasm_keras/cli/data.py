@@ -17,8 +17,8 @@ import sys
 from absl import app, flags
 
 from kasm_keras.cli import tool_support
-from kasm_keras.data import (classification_data, dataset_report, datasets, time_series_data,
-                             word_vectors)
+from kasm_keras.data import classification_data, datasets, time_series_data, word_vectors
+from kasm_keras.models import task_family
 from kasm_keras.utils import download
 
 FLAGS = flags.FLAGS
@@ -28,8 +28,7 @@ ERRORS = (word_vectors.WordVectorsError, classification_data.DataError, download
 
 def define_flags(flag_values=FLAGS):
     kw = {"flag_values": flag_values}
-    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + datasets.LANGUAGE_MODELLING
-                      + time_series_data.NAMES, "Dataset to describe.", **kw)
+    flags.DEFINE_enum("dataset", None, task_family.all_datasets(), "Dataset to describe.", **kw)
     flags.DEFINE_string("data_dir", None, "Local copy: the archive's folder, the extracted "
                         "folder or a folder of the canonical files. Without it the official "
                         "archive is downloaded.", **kw)
@@ -67,48 +66,25 @@ def define_flags(flag_values=FLAGS):
                           high_open=True)
 
 
-def describe_time_series():
-    for name in ("embeddings", "max_length", "max_vocabulary", "min_count", "skip_bad_rows",
-                 "batch_size"):
-        if FLAGS[name].present:
-            raise app.UsageError(f"--{name} applies to text data sets, not to "
-                                 f"--dataset={FLAGS.dataset}")
-    fraction = FLAGS.validation_fraction or time_series_data.VALIDATION_FRACTION
-    with tool_support.download_hint(f"the {FLAGS.dataset} data set"):
-        data = time_series_data.load_time_series(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir,
-                                                 fraction, FLAGS.seed, FLAGS.max_series_length)
-    report = dataset_report.describe_time_series(data)
-    print(json.dumps(report) if FLAGS.json else dataset_report.format_report(report))
+# The options that apply to some families' datasets only, in the order they are checked.
+OPTIONS = ("embeddings", "max_length", "max_vocabulary", "min_count", "validation_fraction",
+           "seed", "skip_bad_rows", "batch_size", "max_series_length")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if FLAGS.dataset in time_series_data.NAMES:
-        return describe_time_series()
-    if FLAGS["max_series_length"].present:
-        raise app.UsageError(f"--max_series_length applies to time series, not to "
-                             f"--dataset={FLAGS.dataset}")
-    try:  # before any data is read
-        word_vectors.resolve_source(FLAGS.embeddings)
-    except word_vectors.WordVectorsError as error:
-        tool_support.fail(f"--embeddings: {error}")
-    import tensorflow_datasets as tfds
-
-    tfds.disable_progress_bar()
-    options = {}
-    if FLAGS.dataset in datasets.CLASSIFICATION:
-        options = dict(max_vocabulary=FLAGS.max_vocabulary, min_count=FLAGS.min_count,
-                       max_length=FLAGS.max_length,
-                       validation_fraction=FLAGS.validation_fraction or 0.05,
-                       seed=FLAGS.seed, skip_bad_rows=FLAGS.skip_bad_rows)
-    # TFDS prints its progress; stdout is the report.
-    with contextlib.redirect_stdout(sys.stderr), \
-            tool_support.download_hint(f"the {FLAGS.dataset} dataset"):
-        report = dataset_report.describe(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir,
-                                         embeddings=FLAGS.embeddings, batch_size=FLAGS.batch_size,
-                                         **options)
-    print(json.dumps(report) if FLAGS.json else dataset_report.format_report(report))
+    family = task_family.of_dataset(FLAGS.dataset)
+    refusal = family.refused_data_option([name for name in OPTIONS if FLAGS[name].present],
+                                         FLAGS.dataset)
+    if refusal:
+        raise app.UsageError(refusal)
+    options = {name: FLAGS[name].value for name in family.data_options}
+    # Reading data may print progress (TFDS does); stdout is the report.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = family.describe_data(FLAGS.dataset, FLAGS.data_dir, FLAGS.cache_dir, options,
+                                      tool_support.download_hint)
+    print(json.dumps(report) if FLAGS.json else family.format_data_report(report))
 
 
 def run():

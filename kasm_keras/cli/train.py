@@ -38,8 +38,8 @@ from absl import app, flags
 from kasm_keras.cli import tool_support
 from kasm_keras import training
 from kasm_keras.models import task_family
-from kasm_keras.training import checkpoints, language_model, tasks, time_series
-from kasm_keras.data import classification_data, datasets, word_vectors
+from kasm_keras.training import checkpoints, tasks
+from kasm_keras.data import classification_data, word_vectors
 from kasm_keras.layers.kernel_cell import NGRAM_PADDINGS
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.utils import download, files
@@ -110,10 +110,9 @@ def define_flags(flag_values=FLAGS):
     `tasks.Training` (`define_task_flags`)."""
     kw = {"flag_values": flag_values}
     flags.DEFINE_enum("model", None, VARIANTS, "Kernel cell variant.", **kw)
-    flags.DEFINE_enum("dataset", None, datasets.CLASSIFICATION + language_model.DATASETS
-                      + time_series.DATASETS, "Classification dataset, language-model corpus "
-                      "or time-series data set (ts_files: your own .ts files in --data_dir).",
-                      **kw)
+    flags.DEFINE_enum("dataset", None, task_family.all_datasets(), "Classification dataset, "
+                      "language-model corpus or time-series data set (ts_files: your own .ts "
+                      "files in --data_dir).", **kw)
     flags.DEFINE_string("data_dir", None, "Local copy of the dataset (see tools/data.py); "
                         "without it the official archive is downloaded (a time series: the "
                         "pinned sktime wheel, whose .ts files are extracted).", **kw)

@@ -1,43 +1,17 @@
 """What a dataset holds, measured: split sizes, classes, vocabulary, lengths, vectors, pipeline
 speed; for a time series its files, channels, lengths and standardisation. `tools/data.py`
-prints these reports (`describe`, `describe_time_series`; `format_report` for either).
+prints these reports (`describe_classification`, `describe_corpus`, `describe_time_series`;
+`format_classification`, `format_corpus`, `format_time_series`), each family choosing its own
+(`TaskFamily.describe_data`).
 """
 
 import os
-import time
 
 import numpy as np
 
 from kasm_keras.data import datasets, language_model_data, word_vectors
+from kasm_keras.data.datasets import pipeline_speed
 from kasm_keras.utils.files import file_digest
-
-
-def pipeline_speed(batches, seconds=3.0, warmup=5):
-    """Batches per second that a tf.data pipeline delivers, iterating it alone for `seconds`.
-
-    Args:
-        batches: an iterable of batches that lasts at least `warmup` batches plus `seconds`
-            (e.g. a repeated `tf.data.Dataset`).
-        seconds: float, how long to iterate.
-        warmup: int, batches drawn before timing starts (filling buffers, tracing).
-
-    Returns:
-        float, batches per second.
-
-    Examples:
-        >>> import tensorflow as tf
-        >>> from kasm_keras.data.dataset_report import pipeline_speed
-        >>> pipeline_speed(tf.data.Dataset.range(100).batch(10).repeat(), seconds=0.1) > 0
-        True
-    """
-    iterator = iter(batches)
-    for _ in range(warmup):
-        next(iterator)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        next(iterator)
-        count += 1
-    return count / (time.perf_counter() - start)
 
 
 def _length_stats(lengths, max_length):
@@ -68,55 +42,40 @@ def _embeddings(requested):
     return {"requested": requested, "source": word_vectors.resolve_source(requested)}
 
 
-def describe(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO, batch_size=64,
-             **options):
-    """What a text data set (classification or language-model corpus) holds, as a JSON-ready dict.
+def describe_classification(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO,
+                            batch_size=64, **options):
+    """What a classification data set holds, as a JSON-ready dict: split sizes, classes and
+    their balance, the vocabulary, document lengths, the word vectors' coverage and the input
+    pipeline's speed.
 
-    The report gives split sizes, classes and their balance, the vocabulary, document lengths,
-    the word vectors' coverage and the input pipeline's speed. `embeddings` is resolved as
-    tools/train.py resolves it (`word_vectors.resolve_source`): "auto" reports the built-in
-    vectors when their package is installed, and none otherwise, with the report's
-    "embeddings" entry saying which.
+    `embeddings` is resolved as tools/train.py resolves it (`word_vectors.resolve_source`):
+    "auto" reports the built-in vectors when their package is installed, and none otherwise,
+    with the report's "embeddings" entry saying which.
 
     Args:
-        name: a classification data set (`datasets.CLASSIFICATION`) or a corpus
-            (`datasets.LANGUAGE_MODELLING`).
+        name: a classification data set (`datasets.CLASSIFICATION`).
         data_dir: optional local copy; None downloads the official files.
-        cache_dir: optional cache folder of the prepared classification data.
+        cache_dir: optional cache folder of the prepared data.
         embeddings: the word vectors to report on: "auto", "none", a built-in name or a file.
         batch_size: int, the batch size of the pipeline timed.
-        **options: for a classification data set, `datasets.load_classification`'s settings
-            (max_vocabulary, min_count, max_length, validation_fraction, seed,
-            skip_bad_rows); for a corpus, `sequence_length`.
+        **options: `datasets.load_classification`'s settings (max_vocabulary, min_count,
+            max_length, validation_fraction, seed, skip_bad_rows).
 
     Returns:
-        A dict; `format_report` prints it.
+        A dict; `format_classification` prints it.
 
     Raises:
         word_vectors.WordVectorsError: if `embeddings` names nothing usable (checked before
             any data is read).
 
     Examples:
-        >>> import os, tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> for split in ("train", "valid", "test"):
-        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
-        ...         _ = f.write(" the cat sat \\n the dog sat \\n" * 50)
-        >>> from kasm_keras.data.dataset_report import describe
-        >>> report = describe("ptb", folder, embeddings="none", batch_size=4,
-        ...                   sequence_length=5)
-        >>> report["kind"], report["splits"], report["vocabulary_size"]
-        ('language_model', {'train': 400, 'validation': 400, 'test': 400}, 6)
+        >>> from kasm_keras.data.dataset_report import describe_classification
+        >>> report = describe_classification("ag_news", "../shared/data", embeddings="none",
+        ...                                  batch_size=4)  # doctest: +SKIP
+        >>> report["kind"], report["num_classes"]  # doctest: +SKIP
+        ('classification', 4)
     """
     chosen = _embeddings(embeddings)
-    # A name that is no corpus is a classification data set's (load_classification refuses
-    # one that is neither).
-    describer = dict.fromkeys(datasets.LANGUAGE_MODELLING, _describe_corpus).get(
-        name, _describe_classification)
-    return describer(name, data_dir, cache_dir, chosen, batch_size, **options)
-
-
-def _describe_classification(name, data_dir, cache_dir, chosen, batch_size, **options):
     data = datasets.load_classification(name, data_dir, cache_dir=cache_dir, **options)
     splits = ("train", "validation", "test")
     labels = {split: data.labels(split) for split in splits}
@@ -143,10 +102,40 @@ def _describe_classification(name, data_dir, cache_dir, chosen, batch_size, **op
     }
 
 
-def _describe_corpus(name, data_dir, cache_dir, chosen, batch_size, sequence_length=70,
-                     **options):
-    """A corpus' report (`cache_dir` and `options`, the classification data sets' settings,
-    do not apply to a corpus)."""
+def describe_corpus(name, data_dir=None, cache_dir=None, embeddings=word_vectors.AUTO,
+                    batch_size=64, sequence_length=70):
+    """What a language-model corpus holds, as a JSON-ready dict: tokens per split, the
+    vocabulary, the tokens mapped to <unk>, the word vectors' coverage (`embeddings` as for
+    `describe_classification`) and the input pipeline's speed.
+
+    Args:
+        name: a corpus (`datasets.LANGUAGE_MODELLING`).
+        data_dir: optional local copy; None downloads the official files.
+        cache_dir: not used: a corpus is read as it is.
+        embeddings: the word vectors to report on: "auto", "none", a built-in name or a file.
+        batch_size: int, the batch size of the pipeline timed.
+        sequence_length: int, the windows of the pipeline timed.
+
+    Returns:
+        A dict; `format_corpus` prints it.
+
+    Raises:
+        word_vectors.WordVectorsError: if `embeddings` names nothing usable (checked before
+            any data is read).
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n the dog sat \\n" * 50)
+        >>> from kasm_keras.data.dataset_report import describe_corpus
+        >>> report = describe_corpus("ptb", folder, embeddings="none", batch_size=4,
+        ...                          sequence_length=5)
+        >>> report["kind"], report["splits"], report["vocabulary_size"]
+        ('language_model', {'train': 400, 'validation': 400, 'test': 400}, 6)
+    """
+    chosen = _embeddings(embeddings)
     corpus = language_model_data.load_corpus(name, data_dir)
     names = {"train": "train", "valid": "validation", "test": "test"}
     return {
@@ -183,7 +172,7 @@ def describe_time_series(data):
         data: a `time_series_data.TimeSeriesData`.
 
     Returns:
-        A dict; `format_report` prints it.
+        A dict; `format_time_series` prints it.
 
     Examples:
         >>> import os, tempfile
@@ -290,19 +279,55 @@ def _title(report):
     return f"{report['dataset']} ({report['kind'].replace('_', ' ')})"
 
 
-# A report's "kind": (its title line, the lines under it).
-_FORMATS = {
-    "classification": (_title, _classification_lines),
-    "language_model": (_title, _corpus_lines),
-    "time_series": (_time_series_title, _time_series_lines),
-}
-
-
-def format_report(report):
-    """A report of `describe` or `describe_time_series` as a readable text table.
+def format_classification(report):
+    """A report of `describe_classification` as a readable text table.
 
     Args:
-        report: a dict of `describe` or `describe_time_series`.
+        report: a dict of `describe_classification`.
+
+    Returns:
+        str, one line per row of the table, a title first.
+
+    Examples:
+        >>> from kasm_keras.data.dataset_report import (describe_classification,
+        ...                                             format_classification)
+        >>> report = describe_classification("ag_news", "../shared/data",
+        ...                                  embeddings="none")  # doctest: +SKIP
+        >>> print(format_classification(report).splitlines()[0])  # doctest: +SKIP
+        ag_news (classification)
+    """
+    return "\n".join([_title(report)] + _classification_lines(report))
+
+
+def format_corpus(report):
+    """A report of `describe_corpus` as a readable text table.
+
+    Args:
+        report: a dict of `describe_corpus`.
+
+    Returns:
+        str, one line per row of the table, a title first.
+
+    Examples:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> for split in ("train", "valid", "test"):
+        ...     with open(os.path.join(folder, f"ptb.{split}.txt"), "w") as f:
+        ...         _ = f.write(" the cat sat \\n" * 50)
+        >>> from kasm_keras.data.dataset_report import describe_corpus, format_corpus
+        >>> report = describe_corpus("ptb", folder, embeddings="none", batch_size=4,
+        ...                          sequence_length=5)
+        >>> print(format_corpus(report).splitlines()[0])
+        ptb (language model)
+    """
+    return "\n".join([_title(report)] + _corpus_lines(report))
+
+
+def format_time_series(report):
+    """A report of `describe_time_series` as a readable text table.
+
+    Args:
+        report: a dict of `describe_time_series`.
 
     Returns:
         str, one line per row of the table, a title first.
@@ -317,9 +342,8 @@ def format_report(report):
         ...     with open(os.path.join(folder, f"Toy_{split}.ts"), "w") as f:
         ...         _ = f.write(toy)
         >>> data = load_time_series("ts_files", folder, validation_fraction=0.5)
-        >>> from kasm_keras.data.dataset_report import describe_time_series, format_report
-        >>> print(format_report(describe_time_series(data)).splitlines()[0])
+        >>> from kasm_keras.data.dataset_report import describe_time_series, format_time_series
+        >>> print(format_time_series(describe_time_series(data)).splitlines()[0])
         ts_files (time series: 2 channels, 2 classes)
     """
-    title, body = _FORMATS[report["kind"]]
-    return "\n".join([title(report)] + body(report))
+    return "\n".join([_time_series_title(report)] + _time_series_lines(report))

@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -356,3 +357,31 @@ def _load_prepared(name, dataset, data_dir, cache_root, max_vocabulary, min_coun
         data.vocabulary.save(vocabulary_path)
         data.vocabulary.save_counts(counts_path)
     return data
+
+
+def pipeline_speed(batches, seconds=3.0, warmup=5):
+    """Batches per second that a tf.data pipeline delivers, iterating it alone for `seconds`.
+
+    Args:
+        batches: an iterable of batches that lasts at least `warmup` batches plus `seconds`
+            (e.g. a repeated `tf.data.Dataset`).
+        seconds: float, how long to iterate.
+        warmup: int, batches drawn before timing starts (filling buffers, tracing).
+
+    Returns:
+        float, batches per second.
+
+    Examples:
+        >>> import tensorflow as tf
+        >>> from kasm_keras.data.datasets import pipeline_speed
+        >>> pipeline_speed(tf.data.Dataset.range(100).batch(10).repeat(), seconds=0.1) > 0
+        True
+    """
+    iterator = iter(batches)
+    for _ in range(warmup):
+        next(iterator)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        next(iterator)
+        count += 1
+    return count / (time.perf_counter() - start)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from kasm_keras.data import datasets, word_vectors
-from kasm_keras.data.dataset_report import pipeline_speed
+from kasm_keras.data.datasets import pipeline_speed
 from kasm_keras.layers.variants import get_variant
 from kasm_keras.models import kernel_classifier as classifier
 from kasm_keras.training.classifier_config import ClassifierConfig

@@ -11,6 +11,29 @@ from kasm_keras.training import classification, language_model, time_series
 
 
 @dataclasses.dataclass(frozen=True)
+class CrossValidation:
+    """How a task's recipe is cross-validated (tools/evaluate.py --cv).
+
+    Attributes:
+        methods: `--cv`'s choices for the task, e.g. ("leave_one_group_out",).
+        run: `run(config, groups_path, group_column, cv_dir, command=None)`, which trains one
+            fold per group from the settings `config` and returns the report.
+        what: how a message names the task's runs and recipes, e.g. "a time-series".
+
+    Examples:
+        >>> from kasm_keras.training.tasks import TRAINING
+        >>> TRAINING["time_series"].cross_validate.methods
+        ('leave_one_group_out',)
+        >>> print(TRAINING["classification"].cross_validate)
+        None
+    """
+
+    methods: tuple
+    run: object
+    what: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Training:
     """How one task family is trained.
 
@@ -23,6 +46,8 @@ class Training:
         flag_help: tools/train.py's help for the settings no other task has: {field: text}
             (each such field of `config` is a flag of its name).
         recipe_help: `--recipe`'s help, when `recipes` has some.
+        cross_validate: how the task's recipe is cross-validated (`CrossValidation`); None for
+            a task without it.
 
     Examples:
         >>> from kasm_keras.training.tasks import TRAINING
@@ -38,6 +63,7 @@ class Training:
     named: str = ""
     flag_help: dict = dataclasses.field(default_factory=dict)
     recipe_help: str = ""
+    cross_validate: "CrossValidation" = None
 
 
 TRAINING = {
@@ -51,7 +77,10 @@ TRAINING = {
                                recipe_help=language_model.RECIPE_HELP),
     "time_series": Training(time_series.TimeSeriesConfig, time_series.train_time_series,
                             "a time-series classifier", named="a time series",
-                            flag_help=time_series.FLAG_HELP),
+                            flag_help=time_series.FLAG_HELP,
+                            cross_validate=CrossValidation(time_series.CV_METHODS,
+                                                           time_series.cross_validate,
+                                                           "a time-series")),
 }
 
 
@@ -74,3 +103,19 @@ def of_dataset(dataset):
     """
     family = task_family.of_dataset(dataset) or task_family.get(task_family.DEFAULT)
     return TRAINING[family.name]
+
+
+def cross_validation_methods():
+    """`--cv`'s choices: every method of the tasks that cross-validate.
+
+    Returns:
+        A tuple of str.
+
+    Examples:
+        >>> from kasm_keras.training import tasks
+        >>> tasks.cross_validation_methods()
+        ('leave_one_group_out',)
+    """
+    return tuple(dict.fromkeys(method for training in TRAINING.values()
+                               if training.cross_validate
+                               for method in training.cross_validate.methods))

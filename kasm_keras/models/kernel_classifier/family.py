@@ -9,7 +9,8 @@ import os
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.models import entry_storage
 from kasm_keras.models.task_family import (
-    CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line, register, split_seed)
+    TEXT_DATA_OPTIONS, CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line,
+    classification_text, data_kind, describe_text, register, split_seed, table_cell)
 
 # Table 2's datasets; with the variants and n-gram widths they make every name of the family.
 DATASETS = ("ag_news", "dbpedia", "yahoo", "yelp")
@@ -264,6 +265,103 @@ class ClassifierFamily(CellNames, TaskFamily):
                 f"(training and validation; the paper used the full split); word vectors "
                 f"{info.get('word_vectors', 'none')}")
         return rows, data
+    # --- evaluation and data description (kasm-evaluate, kasm-data) ---
+    evaluate_options = ("text",)
+    evaluate_refusal = "applies to a language model, not to a classifier"
+    data_options = TEXT_DATA_OPTIONS
+    data_refusal = "applies to time series"
+    data_noun = "dataset"
+
+    def dataset_names(self):
+        from kasm_keras.data import classification_data
+
+        return tuple(classification_data.DATASETS)
+
+    def evaluate(self, model, request):
+        """Accuracy, per-class scores and the confusion matrix over a split of the dataset
+        (the validation documents as the model's run held them out), or each text's class
+        probabilities.
+
+        Args:
+            model: A `KernelTextClassifier` with its preprocessor.
+            request: An `EvaluationRequest`.
+
+        Returns:
+            For a split {"dataset", "split", and `classification_report`'s fields}; for texts
+            a list of {"text", "class_name", "probabilities"}.
+
+        Raises:
+            ZooError: The dataset is not a classification dataset, or its classes are not the
+                model's.
+        """
+        classes = list(model.class_names or [str(i) for i in range(model.num_classes)])
+        if request.texts:
+            probabilities = model.probabilities(list(request.texts))
+            return [{"text": t, "class_name": classes[p.argmax()],
+                     "probabilities": dict(zip(classes, p.round(6).tolist()))}
+                    for t, p in zip(request.texts, probabilities)]
+        info = model.info if isinstance(model.info, dict) else {}
+        run = info.get("training", info)
+        dataset = request.dataset or run.get("dataset")
+        if request.dataset and not self.owns_dataset(dataset):
+            raise ZooError(f"--dataset={dataset} is {data_kind(dataset)}, but "
+                           f"{request.model_name} is a {self.description}")
+        if not self.owns_dataset(dataset):
+            raise ZooError(f"{request.settings_name} names no dataset this tool knows "
+                           f"({dataset!r}); pass --dataset")
+        split = "validation" if request.split == "valid" else request.split
+        with request.reading(f"the {dataset} {self.data_noun}"):
+            data_classes, texts, labels = split_texts(
+                dataset, split, request.data_dir, request.cache_dir,
+                run.get("validation_fraction", 0.05), split_seed(run))
+        if model.class_names and list(data_classes) != classes:
+            raise ZooError(f"the model predicts {classes}, but {dataset} has classes "
+                           f"{list(data_classes)}")
+        return {"dataset": dataset, "split": split,
+                **model.classification_report(texts, labels)}
+
+    def format_evaluation(self, report):
+        """A split's table, or a header row and each text's class, its probability and the
+        text, tab-separated.
+
+        Args:
+            report: What `evaluate` returned.
+
+        Returns:
+            The text (str).
+        """
+        if isinstance(report, dict):
+            return classification_text(report)
+        return "\n".join(["class\tprobability\ttext"] + [
+            f"{r['class_name']}\t{r['probabilities'][r['class_name']]:.3f}\t"
+            f"{table_cell(r['text'])}" for r in report])
+
+    def describe_data(self, dataset, data_dir=None, cache_dir=None, options=None,
+                      downloading=None):
+        """`dataset_report.describe_classification` with kasm-data's options.
+
+        Args:
+            dataset: A classification dataset's name.
+            data_dir: Where its files are; None: downloaded.
+            cache_dir: Where prepared data and downloads go.
+            options: {name: value} of `data_options`; validation_fraction None is 0.05.
+            downloading: As for `TaskFamily.describe_data`.
+
+        Returns:
+            The report (dict).
+        """
+        from kasm_keras.data import dataset_report
+
+        options = dict(options or {})
+        options["validation_fraction"] = options.get("validation_fraction") or 0.05
+        return describe_text(dataset_report.describe_classification, dataset, data_dir,
+                             cache_dir, options, downloading)
+
+    def format_data_report(self, report):
+        from kasm_keras.data import dataset_report
+
+        return dataset_report.format_classification(report)
+
 
 
 def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,

@@ -20,7 +20,9 @@ more than `MAX_PERPLEXITY_CHANGE` (relative).
 import os
 
 from kasm_keras.models import entry_storage
-from kasm_keras.models.task_family import TaskFamily, ToolFlag, ZooError, register
+from kasm_keras.models.task_family import (
+    TEXT_DATA_OPTIONS, TaskFamily, ToolFlag, ZooError, data_kind, describe_text, register,
+    table_cell)
 
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "preprocessor.json", "tokenizer.json", "assets/tokenizer/vocabulary.txt")
@@ -449,6 +451,129 @@ class LanguageModelFamily(TaskFamily):
         data = (f"{info['dataset']}: {tokens.get('train', 0):,} training tokens, "
                 f"{info.get('epochs', 0):.0f} epochs ({info.get('steps', 0):,} steps)")
         return rows, data
+    # --- evaluation and data description (kasm-evaluate, kasm-data) ---
+    evaluate_options = ("text", "batch_size", "bptt")
+    data_options = TEXT_DATA_OPTIONS
+    data_refusal = "applies to time series"
+    data_noun = "corpus"
+
+    def dataset_names(self):
+        from kasm_keras.data.language_model_data import CORPORA
+
+        return tuple(CORPORA)
+
+    def refused_evaluate_option(self, given):
+        """--batch_size and --bptt apply to a split's perplexity, not to --text.
+
+        Args:
+            given: The evaluation options given.
+
+        Returns:
+            The message (str), or None.
+        """
+        name = next((n for n in given if n in ("batch_size", "bptt")), None)
+        if "text" not in given or name is None:
+            return None
+        return (f"--{name} applies to a split's perplexity, not to --text (each sentence is "
+                "scored from a fresh state)")
+
+    def evaluate(self, model, request):
+        """The perplexity over the whole split, the stream cut into `batch_size` rows and read
+        in `bptt` windows with the state carried from window to window (by default the run's
+        test_batch_size, or eval_batch_size for the other splits, and its bptt); or each text's
+        score from a fresh state.
+
+        Args:
+            model: A `KernelCausalLM` with its preprocessor.
+            request: An `EvaluationRequest`.
+
+        Returns:
+            For a split {"dataset", "split", "perplexity", "cross_entropy" (nats per token),
+            "tokens", "batch_size", "bptt"}; for texts a list of {"text", "log_likelihood",
+            "tokens", "perplexity"}.
+
+        Raises:
+            ZooError: The dataset is not a corpus, its vocabulary is not the model's, or the
+                split is too short for `batch_size` rows.
+        """
+        from kasm_keras.data.language_model_data import CORPORA
+
+        if request.texts:
+            texts = list(request.texts)
+            scores = model.score_texts(texts)
+            return [{"text": t, "log_likelihood": float(ll), "tokens": int(n),
+                     "perplexity": float(p)}
+                    for t, ll, n, p in zip(texts, scores["log_likelihood"], scores["tokens"],
+                                           scores["perplexity"])]
+        info = model.info if isinstance(model.info, dict) else {}
+        run = info.get("training", info)
+        dataset = request.dataset or run.get("dataset")
+        if request.dataset and not self.owns_dataset(dataset):
+            raise ZooError(f"--dataset={dataset} is {data_kind(dataset)}, but "
+                           f"{request.model_name} is a {self.description} (corpora: "
+                           f"{', '.join(CORPORA)})")
+        if not self.owns_dataset(dataset):
+            raise ZooError(f"{request.settings_name} names no language-model corpus this tool "
+                           f"knows ({dataset!r}); pass --dataset")
+        split = "valid" if request.split in ("valid", "validation") else request.split
+        batch_size = request.batch_size or int(run.get(
+            "test_batch_size" if split == "test" else "eval_batch_size",
+            1 if split == "test" else 10))
+        bptt = request.bptt or int(run.get("bptt", 70))
+        with request.reading(f"the {dataset} {self.data_noun}"):
+            ids = split_ids(model, dataset, request.data_dir, request.cache_dir, split)
+        try:
+            scores = measure(model, ids, batch_size, bptt)
+        except ValueError as error:  # a split too short for batch_size rows
+            raise ZooError(f"--dataset={dataset} --split={request.split}: {error}") from error
+        return {"dataset": dataset, "split": split, "perplexity": scores["perplexity"],
+                "cross_entropy": scores["cross_entropy"], "tokens": scores["tokens"],
+                "batch_size": batch_size, "bptt": bptt}
+
+    def format_evaluation(self, report):
+        """A split's perplexity on one line, or a header row and each text's perplexity,
+        log-likelihood, tokens and the text, tab-separated.
+
+        Args:
+            report: What `evaluate` returned.
+
+        Returns:
+            The text (str).
+        """
+        if isinstance(report, dict):
+            return (f"{report['dataset']} {report['split']}: perplexity "
+                    f"{report['perplexity']:.2f} (cross-entropy {report['cross_entropy']:.4f} "
+                    f"nats) over {report['tokens']:,} tokens, {report['batch_size']} rows, "
+                    f"windows of {report['bptt']}")
+        return "\n".join(["perplexity\tlog_likelihood\ttokens\ttext"] + [
+            f"{r['perplexity']:.2f}\t{r['log_likelihood']:.4f}\t{r['tokens']}\t"
+            f"{table_cell(r['text'])}" for r in report])
+
+    def describe_data(self, dataset, data_dir=None, cache_dir=None, options=None,
+                      downloading=None):
+        """`dataset_report.describe_corpus` with kasm-data's word vectors and batch size (the
+        other text options do not apply to a corpus and are ignored).
+
+        Args:
+            dataset: A corpus's name.
+            data_dir: Where its files are; None: downloaded.
+            cache_dir: Where downloads go.
+            options: {name: value} of `data_options`.
+            downloading: As for `TaskFamily.describe_data`.
+
+        Returns:
+            The report (dict).
+        """
+        from kasm_keras.data import dataset_report
+
+        options = {k: v for k, v in (options or {}).items() if k in ("embeddings", "batch_size")}
+        return describe_text(dataset_report.describe_corpus, dataset, data_dir, cache_dir,
+                             options, downloading)
+
+    def format_data_report(self, report):
+        from kasm_keras.data import dataset_report
+
+        return dataset_report.format_corpus(report)
 
 
 def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):

@@ -20,7 +20,8 @@ import os
 
 from kasm_keras.models import entry_storage
 from kasm_keras.models.task_family import (
-    CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line, register)
+    CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line, classification_text, reading,
+    register, run_data_dir)
 
 DATASETS = ("japanese_vowels",)
 VARIANTS = ("lstm", "rkm_lstm", "rkm_cifg", "gated_cnn")
@@ -280,6 +281,93 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         data = (f"{info['dataset']}: {info['training_cases']} training, "
                 f"{info['validation_cases']} validation and {info['test_cases']} test cases")
         return rows, data
+    # --- evaluation and data description (kasm-evaluate, kasm-data) ---
+    evaluate_refusal = "applies to text models, not to a time-series classifier"
+    data_options = ("validation_fraction", "seed", "max_series_length")
+    data_refusal = "applies to text data sets"
+    data_noun = "data set"
+
+    def dataset_names(self):
+        from kasm_keras.data import time_series_data
+
+        return time_series_data.NAMES
+
+    def evaluate(self, model, request):
+        """Accuracy, per-class scores and the confusion matrix over a split of the data set
+        (the validation cases as the model's run held them out). Without `data_dir`, a run's
+        model reads the folder its run read when it is still there.
+
+        Args:
+            model: A `TimeSeriesClassifier`.
+            request: An `EvaluationRequest` (no texts).
+
+        Returns:
+            {"dataset", "split", and `classification_report`'s fields}.
+
+        Raises:
+            ZooError: The model is a cross-validation fold's, the dataset is not a time-series
+                data set, or its classes or channels are not the model's.
+        """
+        from kasm_keras.data import time_series_data
+
+        info = model.info if isinstance(model.info, dict) else {}
+        run = info.get("training", info)
+        if run.get("fold"):
+            raise ZooError(f"{request.model_name} is one fold of a cross-validation (group "
+                           f"{run['fold'].get('group')!r}): its test cases are that group's, "
+                           "its validation cases part of the others'; its accuracy is in its "
+                           "metrics.json and the cross-validation's cv.json")
+        dataset = request.dataset or run.get("dataset")
+        if not self.owns_dataset(dataset):
+            raise ZooError(f"--dataset={dataset} is not {self.data_kind}, but "
+                           f"{request.model_name} is a {self.description} (data sets: "
+                           f"{', '.join(time_series_data.NAMES)})")
+        split = "validation" if request.split == "valid" else request.split
+        data_dir = run_data_dir(run, request.data_dir, request.run_data)
+        with request.reading(f"the {dataset} {self.data_noun}"):
+            classes, series, labels = split_cases(dataset, split, data_dir, request.cache_dir,
+                                                  run, model)
+        if list(classes) != list(model.class_names or classes):
+            raise ZooError(f"the model predicts {model.class_names}, but {dataset} has "
+                           f"classes {list(classes)}")
+        if series and series[0].shape[1] != model.channels:
+            raise ZooError(f"{dataset} has {series[0].shape[1]} channels, the model takes "
+                           f"{model.channels}")
+        return {"dataset": dataset, "split": split,
+                **model.classification_report(series, labels)}
+
+    def format_evaluation(self, report):
+        return classification_text(report)
+
+    def describe_data(self, dataset, data_dir=None, cache_dir=None, options=None,
+                      downloading=None):
+        """`dataset_report.describe_time_series` of the data set read with kasm-data's options
+        (validation_fraction None: `time_series_data.VALIDATION_FRACTION` of each class).
+
+        Args:
+            dataset: A time-series data set's name.
+            data_dir: Where its .ts files are; None: the pinned sktime wheel, downloaded.
+            cache_dir: Where downloads go.
+            options: {name: value} of `data_options`.
+            downloading: As for `TaskFamily.describe_data`.
+
+        Returns:
+            The report (dict).
+        """
+        from kasm_keras.data import dataset_report, time_series_data
+
+        options = options or {}
+        fraction = options.get("validation_fraction") or time_series_data.VALIDATION_FRACTION
+        with reading(downloading, f"the {dataset} {self.data_noun}"):
+            data = time_series_data.load_time_series(
+                dataset, data_dir, cache_dir, fraction, options.get("seed", 0),
+                options.get("max_series_length", time_series_data.MAX_LENGTH))
+        return dataset_report.describe_time_series(data)
+
+    def format_data_report(self, report):
+        from kasm_keras.data import dataset_report
+
+        return dataset_report.format_time_series(report)
 
 
 def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
