@@ -10,7 +10,7 @@ from absl import flags
 
 from kasm_keras.cli import data as data_tool
 from kasm_keras.cli import evaluate, tool_support
-from kasm_keras.models import task_family
+from kasm_keras.models import evaluation, task_family
 
 
 class ToyModel:
@@ -51,7 +51,7 @@ class ToyFamily(task_family.TaskFamily):
 
     def describe_data(self, dataset, data_dir=None, cache_dir=None, options=None,
                       downloading=None):
-        with task_family.reading(downloading, f"the {dataset} dataset"):
+        with evaluation.reading(downloading, f"the {dataset} dataset"):
             return {"dataset": dataset, "seed": options["seed"]}
 
     def format_data_report(self, report):

@@ -44,7 +44,7 @@ from absl import app, flags
 from kasm_keras.cli import tool_support
 from kasm_keras import zoo
 from kasm_keras.data import classification_data
-from kasm_keras.models import task_family
+from kasm_keras.models import evaluation, task_family
 from kasm_keras.training import tasks
 from kasm_keras.training.checkpoints import CheckpointError
 from kasm_keras.training.task import TrainingError
@@ -160,7 +160,7 @@ def cross_validate():
         tool_support.fail(f"--dataset={dataset} is not {family.data_kind} "
                           f"({', '.join(family.dataset_names())})")
     values.update(dataset=dataset, cache_dir=FLAGS.cache_dir,
-                  data_dir=task_family.run_data_dir(settings, FLAGS.data_dir,
+                  data_dir=evaluation.run_data_dir(settings, FLAGS.data_dir,
                                                     FLAGS.model_dir is not None)
                   if dataset == settings["dataset"] else FLAGS.data_dir)
     cv_dir = FLAGS.cv_dir or f"runs/{family.run_name(values)}_cv"
@@ -192,7 +192,7 @@ def main(argv):
                                               if FLAGS[name].present])
     if refusal:
         raise app.UsageError(refusal)
-    request = task_family.EvaluationRequest(
+    request = evaluation.EvaluationRequest(
         model_name=tool_support.model_source(FLAGS.model_dir, FLAGS.zoo),
         settings_name=(f"{FLAGS.model_dir}/config.json" if FLAGS.model_dir
                        else f"the zoo entry {FLAGS.zoo}'s metadata"),

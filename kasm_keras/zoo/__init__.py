@@ -52,8 +52,10 @@ from kasm_keras.models.kernel_classifier.family import FAMILY as _classifier
 from kasm_keras.models.kernel_lm.family import FAMILY as _language_model
 from kasm_keras.models.kernel_lm.family import MAX_PERPLEXITY_CHANGE
 from kasm_keras.models.kernel_lm.family import PRESET_FILES as LM_PRESET_FILES
-from kasm_keras.models.task_family import ZooError, cell_name as entry_name
-from kasm_keras.models.task_family import split_cell_name, split_seed
+from kasm_keras.models.task_family import ZooError
+from kasm_keras.models.cell_names import cell_name as entry_name
+from kasm_keras.models.task_family import split_seed
+from kasm_keras.models.cell_names import split_cell_name
 from kasm_keras.models.time_series_classifier.family import FAMILY as _time_series
 from kasm_keras.utils.files import file_digest
 from kasm_keras.utils.download import is_http

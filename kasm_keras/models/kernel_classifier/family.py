@@ -9,8 +9,10 @@ import os
 from kasm_keras.layers.variants import VARIANTS
 from kasm_keras.models import entry_storage
 from kasm_keras.models.task_family import (
-    TEXT_DATA_OPTIONS, CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line,
-    classification_text, data_kind, describe_text, register, split_seed, table_cell)
+    TaskFamily, ToolFlag, ZooError, data_kind, register, split_seed)
+from kasm_keras.models.cell_names import CellNames
+from kasm_keras.models.evaluation import (
+    TEXT_DATA_OPTIONS, accuracy_line, classification_text, describe_text, table_cell)
 
 # Table 2's datasets; with the variants and n-gram widths they make every name of the family.
 DATASETS = ("ag_news", "dbpedia", "yahoo", "yelp")

@@ -20,9 +20,8 @@ more than `MAX_PERPLEXITY_CHANGE` (relative).
 import os
 
 from kasm_keras.models import entry_storage
-from kasm_keras.models.task_family import (
-    TEXT_DATA_OPTIONS, TaskFamily, ToolFlag, ZooError, data_kind, describe_text, register,
-    table_cell)
+from kasm_keras.models.task_family import TaskFamily, ToolFlag, ZooError, data_kind, register
+from kasm_keras.models.evaluation import TEXT_DATA_OPTIONS, describe_text, table_cell
 
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "preprocessor.json", "tokenizer.json", "assets/tokenizer/vocabulary.txt")

@@ -19,9 +19,9 @@ data set, given for context only.
 import os
 
 from kasm_keras.models import entry_storage
-from kasm_keras.models.task_family import (
-    CellNames, TaskFamily, ToolFlag, ZooError, accuracy_line, classification_text, reading,
-    register, run_data_dir)
+from kasm_keras.models.task_family import TaskFamily, ToolFlag, ZooError, register
+from kasm_keras.models.cell_names import CellNames
+from kasm_keras.models.evaluation import accuracy_line, classification_text, reading, run_data_dir
 
 DATASETS = ("japanese_vowels",)
 VARIANTS = ("lstm", "rkm_lstm", "rkm_cifg", "gated_cnn")
