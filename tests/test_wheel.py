@@ -13,14 +13,17 @@ import json
 import os
 import pathlib
 import shutil
+import site
 import subprocess
 import sys
+import textwrap
 import types
 
 import pytest
 
 from kasm_keras import zoo
 from kasm_keras.utils.files import file_digest
+from tests.conftest import same_worker
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROGRAMS = ("train", "evaluate", "explain", "export", "generate", "data", "zoo")
@@ -31,10 +34,26 @@ ENTRY = "ag_news/cnn_1gram"  # a small entry
 CHECKOUT_VARIABLES = ("PYTHONPATH", zoo.ZOO_DIR_VARIABLE, zoo.URL_VARIABLE)
 
 
+pytestmark = same_worker("wheel")  # the tests share one installed wheel
+
+
 def _run(command, **kwargs):
     result = subprocess.run(list(map(str, command)), capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
+
+
+def see_this_interpreters_packages(python):
+    """Run inside a virtualenv, `python -m venv --system-site-packages` makes a venv over the
+    base interpreter's site-packages, not this venv's (where Keras may be): a .pth file in the
+    new venv adds this interpreter's site-packages after its own (their .pth files included)."""
+    if sys.prefix == sys.base_prefix:
+        return
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                          "['purelib'])"], capture_output=True, text=True, check=True)
+    lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
+    (pathlib.Path(own.stdout.strip()) / "outer_site_packages.pth").write_text(
+        "\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +75,7 @@ def installed(tmp_path_factory):
     wheel, = (root / "dist").glob("kasm_keras-*.whl")
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", venv])
+    see_this_interpreters_packages(venv / "bin" / "python")
     _run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "-q", wheel], env=quiet)
     elsewhere = root / "elsewhere"
     elsewhere.mkdir()
@@ -116,6 +136,32 @@ def test_an_entry_downloads_from_the_files_release_writes(installed, tmp_path, s
     assert sorted(server.requests) == sorted(server.files)
     cached = installed.cache / "kasm_keras" / "zoo" / ENTRY
     assert {name: file_digest(cached / name) for name in files} == files
+
+
+def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(installed, tmp_path,
+                                                                           server):
+    """The registry ships in the wheel; `zoo.load` there fetches the entry's files from a
+    server on 127.0.0.1, in an environment that names nothing of this checkout."""
+    entry = "ag_news/rkm_cifg_1gram"
+    for name in zoo.PRESET_FILES:
+        server.files[f"/zoo/{entry}/{name}"] = (pathlib.Path(zoo.entry_dir(entry)) / name).read_bytes()
+    texts = ["Oil prices rose as markets opened", "The striker scored twice in the final"]
+    script = textwrap.dedent(f"""
+        import json, kasm_keras.zoo as zoo
+        assert "{installed.venv}" in zoo.__file__, zoo.__file__
+        classifier = zoo.load("{entry}")
+        print(json.dumps(classifier.classify({texts!r})))
+    """)
+    home = tmp_path / "home"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "KERAS_HOME": str(home / ".keras"),
+           "KASM_KERAS_ZOO_URL": server.url("/zoo"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run([str(installed.venv / "bin" / "python"), "-c", script],
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["Business", "Sports"]
+    assert (home / ".keras/kasm_keras/zoo" / entry / "model.weights.h5").exists()
+    assert len(server.requests) == len(zoo.PRESET_FILES)
 
 
 def test_a_release_needs_the_checkouts_zoo_and_says_so(installed, tmp_path):
