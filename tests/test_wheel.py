@@ -111,15 +111,6 @@ def test_every_console_script_is_installed_and_kasm_zoo_list_runs(installed):
     assert result.stdout.startswith(f"Published ({len(zoo.names())}):\n"), result.stdout[:300]
 
 
-def test_the_installed_package_is_imported_not_the_checkout(installed):
-    result = installed.run("python", "-c", "import kasm_keras.zoo as z, os; "
-                           "print(z.__file__); print(os.path.isdir(z.records.CHECKOUT_ZOO))")
-    assert result.returncode == 0, result.stderr[-3000:]
-    path, has_zoo_folder = result.stdout.split()
-    assert pathlib.Path(path).is_relative_to(installed.venv), path
-    assert has_zoo_folder == "False"  # a wheel user's entries come from the release
-
-
 def test_an_entry_downloads_from_the_files_release_writes(installed, tmp_path, server):
     output = tmp_path / "release"
     written = _run([sys.executable, ROOT / "tools" / "zoo.py", "release", f"--output={output}",
@@ -138,19 +129,20 @@ def test_an_entry_downloads_from_the_files_release_writes(installed, tmp_path, s
     assert {name: file_digest(cached / name) for name in files} == files
 
 
-def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(installed, tmp_path,
-                                                                           server):
-    """The registry ships in the wheel; `zoo.load` there fetches the entry's files from a
-    server on 127.0.0.1, in an environment that names nothing of this checkout."""
+def test_the_installed_package_is_imported_not_the_checkout_and_fetches_an_entry(
+        installed, tmp_path, server):
+    """The installed package is the one imported, with no zoo folder of a checkout beside it
+    (a wheel user's entries come from the release); the registry ships in the wheel, and
+    `zoo.load` fetches an entry's files from a server on 127.0.0.1, in an environment that
+    names nothing of this checkout."""
     entry = "ag_news/rkm_cifg_1gram"
     for name in zoo.PRESET_FILES:
         server.files[f"/zoo/{entry}/{name}"] = (pathlib.Path(zoo.entry_dir(entry)) / name).read_bytes()
     texts = ["Oil prices rose as markets opened", "The striker scored twice in the final"]
     script = textwrap.dedent(f"""
-        import json, kasm_keras.zoo as zoo
-        assert "{installed.venv}" in zoo.__file__, zoo.__file__
-        classifier = zoo.load("{entry}")
-        print(json.dumps(classifier.classify({texts!r})))
+        import json, os, kasm_keras.zoo as zoo
+        print(json.dumps([zoo.__file__, os.path.isdir(zoo.records.CHECKOUT_ZOO)]))
+        print(json.dumps(zoo.load("{entry}").classify({texts!r})))
     """)
     home = tmp_path / "home"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "KERAS_HOME": str(home / ".keras"),
@@ -159,7 +151,11 @@ def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(insta
     result = subprocess.run([str(installed.venv / "bin" / "python"), "-c", script],
                             capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["Business", "Sports"]
+    imported, classes = map(json.loads, result.stdout.strip().splitlines()[-2:])
+    path, has_zoo_folder = imported
+    assert pathlib.Path(path).is_relative_to(installed.venv), path
+    assert has_zoo_folder is False
+    assert classes == ["Business", "Sports"]
     assert (home / ".keras/kasm_keras/zoo" / entry / "model.weights.h5").exists()
     assert len(server.requests) == len(zoo.PRESET_FILES)
 
