@@ -23,6 +23,8 @@ from tests.conftest import real_data, same_worker
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "tools" / "train.py")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+# The tests share the prepared data (`base`), a short run and a single-device run.
+pytestmark = same_worker("train_tool")
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +81,6 @@ def _assert_same_training(dir_a, dir_b):
     assert abs(_metrics(dir_a)["val_accuracy"] - _metrics(dir_b)["val_accuracy"]) < 0.01
 
 
-SHORT_RUN = same_worker("train_tool_short_run")
-SAME_AS_ONE_DEVICE = same_worker("train_tool_one_device")
-
-
 @pytest.fixture(scope="module")
 def short_run(base, tmp_path_factory):
     """A cnn run of 8 steps (checkpoints at 4 and 8) and its result, made once: the tests that
@@ -97,7 +95,6 @@ def _copy(short_run, tmp_path):
     return pathlib.Path(shutil.copytree(short_run[0], tmp_path / "run"))
 
 
-@SHORT_RUN
 def test_short_run_writes_everything(short_run):
     model_dir, result = short_run
     assert not PYTHON_INFO_LOG.search(result.stderr)  # WARNING unless --verbosity says otherwise
@@ -118,7 +115,6 @@ def test_short_run_writes_everything(short_run):
     CheckpointManager.verify(CheckpointManager(model_dir / "checkpoints").latest())
 
 
-@SHORT_RUN
 def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(base, short_run, tmp_path):
     model_dir = _copy(short_run, tmp_path)
     result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=16", "--learning_rate=1e38",
@@ -130,7 +126,6 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(base, short_ru
     CheckpointManager.verify(manager.latest())
 
 
-@SHORT_RUN
 def test_other_settings_in_the_same_model_dir_are_refused(base, short_run, tmp_path):
     model_dir = _copy(short_run, tmp_path)
     result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=8", "--units=8",
@@ -149,7 +144,6 @@ def one_device(base, tmp_path_factory):
     return common, model_dir
 
 
-@SAME_AS_ONE_DEVICE
 def test_mirrored_on_two_cpu_devices_matches_one_device(one_device, tmp_path):
     common, single = one_device
     _train(*common, "--strategy=mirrored", "--cpu_devices=2", f"--model_dir={tmp_path / 'mirrored'}")
@@ -167,7 +161,6 @@ def _free_ports(count):
     return ports
 
 
-@SAME_AS_ONE_DEVICE
 def test_multi_worker_on_localhost_matches_one_device(one_device, tmp_path):
     common, single = one_device
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
@@ -209,7 +202,6 @@ def test_mixed_precision_run(base, tmp_path, precision):
     assert f"policy: '{precision}' there, 'float32' now" in _error_line(result)
 
 
-@SHORT_RUN
 def test_bad_flags_and_another_vocabulary_are_refused(base, short_run, tmp_path):
     result = _train(*base, "--model=cnn", "--eval_every=0", f"--model_dir={tmp_path / 'a'}",
                     check=False)
