@@ -26,7 +26,7 @@ class FourthFamily(task_family.TaskFamily):
     explain_flags = (task_family.ToolFlag("graph", "string", "A graph file to explain."),)
     explain_needs = ("graph",)
     data_dir_flags = (task_family.ToolFlag("graph_data_dir", "string", "Where graphs are."),)
-    selection_metric, selection_higher, test_metric = "val_loss", False, "test_loss"
+    selection_metric, test_metric, lower_is_better = "val_loss", "test_loss", True
 
     def names(self):
         return ["graphs/lstm"]

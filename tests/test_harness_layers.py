@@ -9,8 +9,11 @@ from absl.testing import parameterized
 from keras.src import testing
 from keras_hub.src.tests.test_case import TestCase as HubTestCase
 
-from kasm_keras import KernelCell, KernelRNN
+from kasm_keras import ChannelStandardization, KernelCell, KernelRNN, MaskedMean
 from kasm_keras.layers import VARIANTS, get_variant
+from kasm_keras.models.kernel_classifier.backbone import TokenEmbedding
+from kasm_keras.models.kernel_lm.backbone import TiedEmbedding
+from kasm_keras.regularizers import LockedDropout
 
 UNITS, STEPS, FEATURES = 4, 5, 3
 
@@ -82,3 +85,104 @@ class KernelRnnPrecisionTest(HubTestCase):
             keras.ops.cast(layer.cell.recurrent_kernel.value, "float32"))
         self.assertEqual(layer.cell.recurrent_kernel.dtype, "bfloat16")
         self.assertAllClose(u @ u.T, np.eye(UNITS), atol=0.05)
+
+
+class PublicLayersHarnessTest(testing.TestCase):
+    """Keras' layer harness on the other public layers, as Keras' own tests apply it to the
+    layers they resemble (GlobalAveragePooling1D, Dropout, Embedding, Normalization)."""
+
+    def test_masked_mean(self):
+        self.run_layer_test(
+            MaskedMean,
+            init_kwargs={},
+            input_shape=(2, STEPS, FEATURES),
+            expected_output_shape=(2, FEATURES),
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            supports_masking=True,
+        )
+
+    def test_locked_dropout(self):
+        self.run_layer_test(
+            LockedDropout,
+            init_kwargs={"rate": 0.5, "seed": 1},
+            input_shape=(2, STEPS, FEATURES),
+            call_kwargs={"training": True},
+            expected_output_shape=(2, STEPS, FEATURES),
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=1,
+            expected_num_losses=0,
+            supports_masking=True,
+            assert_built_after_instantiation=True,
+        )
+
+    def test_token_embedding(self):
+        for mask_zero in (False, True):
+            self.run_layer_test(
+                TokenEmbedding,
+                init_kwargs={"input_dim": 10, "output_dim": UNITS, "mask_zero": mask_zero},
+                input_shape=(2, STEPS),
+                input_dtype="int32",
+                expected_output_shape=(2, STEPS, UNITS),
+                expected_num_trainable_weights=1,
+                expected_num_non_trainable_weights=0,
+                expected_num_seed_generators=0,
+                expected_num_losses=0,
+                supports_masking=mask_zero,
+            )
+
+    def test_tied_embedding(self):
+        init_kwargs = {"vocabulary_size": 10, "embedding_dim": UNITS, "embedding_dropout": 0.25,
+                       "seed": 1}
+        self.run_layer_test(
+            TiedEmbedding,
+            init_kwargs=init_kwargs,
+            input_shape=(2, STEPS),
+            input_dtype="int32",
+            call_kwargs={"training": True},
+            expected_output_shape=(2, STEPS, UNITS),
+            expected_num_trainable_weights=2,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=1,
+            supports_masking=True,
+        )
+        self.run_layer_test(
+            TiedEmbedding,
+            init_kwargs=init_kwargs,
+            input_shape=(2, STEPS, UNITS),
+            call_kwargs={"reverse": True},
+            # The harness's training step calls the layer without `call_kwargs`, which is the
+            # lookup above: the softmax direction is trained by the calls of the other checks.
+            run_training_check=False,
+            # A documented departure: the logits are float32 under a float16 or bfloat16
+            # policy, where Keras' check expects the compute dtype (asserted below).
+            run_mixed_precision_check=False,
+            expected_output_shape=(2, STEPS, 10),
+            expected_output_dtype="float32",
+            expected_num_trainable_weights=2,
+            expected_num_non_trainable_weights=0,
+            expected_num_seed_generators=1,
+            supports_masking=True,
+        )
+
+    def test_channel_standardization(self):
+        self.run_layer_test(
+            ChannelStandardization,
+            init_kwargs={"channels": FEATURES},
+            input_shape=(2, STEPS, FEATURES),
+            expected_output_shape=(2, STEPS, FEATURES),
+            expected_output_dtype="float32",
+            expected_num_trainable_weights=0,
+            expected_num_non_trainable_weights=2,
+            supports_masking=True,
+        )
+
+    def test_tied_embedding_logits_are_float32_under_mixed_precision(self):
+        for policy in ("mixed_float16", "mixed_bfloat16", "bfloat16"):
+            layer = TiedEmbedding(10, UNITS, dtype=policy)
+            vectors = layer(np.array([[1, 2, 3]]))
+            self.assertEqual(keras.backend.standardize_dtype(vectors.dtype),
+                             keras.backend.standardize_dtype(layer.compute_dtype))
+            logits = layer(vectors, reverse=True)
+            self.assertEqual(keras.backend.standardize_dtype(logits.dtype), "float32")

@@ -2,7 +2,8 @@
 virtual environment (its dependencies, TensorFlow and the rest, from this Python's site-packages),
 run outside the checkout. Its console scripts exist and run, it imports the installed package,
 and a zoo entry comes from the files `tools/zoo.py release` writes, served as a release is (here
-on 127.0.0.1, named by $KASM_KERAS_ZOO_URL), downloaded and verified into the Keras cache.
+on 127.0.0.1, named by $KASM_KERAS_ZOO_URL), downloaded and verified into the Keras cache; and
+one comes from a local zoo folder (--zoo_dir, $KASM_KERAS_ZOO_DIR).
 
 Also here: importing a program (`kasm_keras.cli.NAME`) changes nothing in the process, as a
 library user's import must not; starting it (`run()`) does.
@@ -158,6 +159,23 @@ def test_the_installed_package_is_imported_not_the_checkout_and_fetches_an_entry
     assert classes == ["Business", "Sports"]
     assert (home / ".keras/kasm_keras/zoo" / entry / "model.weights.h5").exists()
     assert len(server.requests) == len(zoo.PRESET_FILES)
+
+
+def test_an_entry_loads_from_a_local_zoo_directory(installed, tmp_path):
+    """`kasm-evaluate --zoo=NAME` from the installed wheel reads a local zoo folder, named by
+    --zoo_dir or by $KASM_KERAS_ZOO_DIR, checked against the registry's digests, and
+    downloads nothing (the Keras cache stays empty)."""
+    local_zoo = tmp_path / "zoo"
+    shutil.copytree(zoo.entry_dir(ENTRY), local_zoo / ENTRY)
+    keras_home = tmp_path / "keras"
+    for args, env in (([f"--zoo_dir={local_zoo}"], {}),
+                      ([], {zoo.ZOO_DIR_VARIABLE: str(local_zoo)})):
+        result = installed.run("kasm-evaluate", f"--zoo={ENTRY}",
+                               "--text=Stocks fell on Wall Street", *args,
+                               KERAS_HOME=str(keras_home), **env)
+        assert result.returncode == 0, (args, env, result.stderr[-3000:])
+        assert result.stdout.splitlines()[1].split("\t")[0] == "Business", result.stdout
+    assert not (keras_home / "kasm_keras" / "zoo").exists()
 
 
 def test_a_release_needs_the_checkouts_zoo_and_says_so(installed, tmp_path):

@@ -267,6 +267,35 @@ def test_docs_show_the_current_results_and_claims_and_the_readme_its_zoo():
         assert f"| {dataset} |" in readme.read_block("zoo")
 
 
+def test_a_model_card_says_what_its_family_says(monkeypatch):
+    """The cards hold no text of their own about a task: a fourth family's card attributes
+    are what its card and its summary line show."""
+    import types
+
+    from kasm_keras.models import task_family
+
+    class Fourth(type(task_family.get("classification"))):
+        card_usage = "model = kasm_keras.zoo.load(\"{name}\")  # a fourth task's model"
+        card_explain_input = "--fourth=input"
+        headline_label = "fourth metric {:.1f}"
+        headline_paper_note = " (another paper's)"
+
+        def card_measured(self, info, seed_noise):
+            return [("fourth metric", "1.00", "", "")], f"fourth data ({seed_noise})"
+
+    monkeypatch.setattr(zoo_cards, "task_family", types.SimpleNamespace(get=lambda _: Fourth()))
+    card = zoo_cards.model_card(ENTRY, {})
+    assert f'model = kasm_keras.zoo.load("{ENTRY}")  # a fourth task\'s model' in card
+    assert f"--zoo={ENTRY} --fourth=input --html=page.html" in card
+    assert "| fourth metric | 1.00 |  |  |" in card
+    assert "**Trained on** fourth data (one seed (no seed noise measured" in card
+    value, reference, label = zoo_cards._headline(ENTRY)
+    info = zoo.info(ENTRY)
+    assert (value, reference, label) == (
+        info["test_accuracy"], f"{info['paper_accuracy']:.2f} (another paper's)",
+        f"fourth metric {info['test_accuracy']:.1f}")
+
+
 def test_readme_blocks_are_replaced_together_or_not_at_all(tmp_path):
     path = tmp_path / "README.md"
     path.write_text("a\n<!-- x:begin -->\nold\n<!-- x:end -->\n"

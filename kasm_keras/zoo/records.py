@@ -3,12 +3,12 @@ zoo's own, read and checked. Each record holds an entry's folder ("path"), its f
 sha256 digests, the address they can be fetched from ("url") and the metadata `info` reads;
 every path a record gives is joined through `inside`, so it stays inside its folder."""
 
-import json
 import os
 import re
 
 from kasm_keras.models import task_family
 from kasm_keras.models.task_family import ZooError
+from kasm_keras.utils import files
 from kasm_keras.utils.download import is_http, join_inside, relative_path_problem
 
 REGISTRY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "registry.json")
@@ -72,12 +72,14 @@ def registry(zoo_dir=None):
     """
     path = registry_path(zoo_dir)
     try:
-        with open(path, encoding="utf-8") as f:
-            entries = json.load(f)
+        entries = files.read_json(path)
     except FileNotFoundError:
         raise ZooError(f"{path}: no zoo registry there") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ZooError(f"{path}: not a readable zoo registry ({error})") from None
+    except (OSError, ValueError) as error:
+        # What the file holds wrong, as the JSON parser or the decoder says it.
+        detail = error.__context__ if isinstance(error.__context__, ValueError) else \
+            str(error).removeprefix(f"{path}: ")
+        raise ZooError(f"{path}: not a readable zoo registry ({detail})") from None
     if not isinstance(entries, dict) or not all(isinstance(e, dict) and "files" in e
                                                 for e in entries.values()):
         raise ZooError(f"{path}: not a zoo registry (expected an object of entries with files)")

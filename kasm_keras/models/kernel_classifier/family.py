@@ -245,6 +245,25 @@ class ClassifierFamily(CellNames, TaskFamily):
                 "training_documents": int(metrics["splits"]["train"]
                                           + metrics["splits"]["validation"])}
 
+    # --- documentation: model cards and result pages ---
+    card_usage = (
+        "classifier = kasm_keras.zoo.load(\"{name}\")  # a KernelTextClassifier\n"
+        "classifier.classify([\"Oil prices rose as markets opened\"])\n"
+        "classifier.explain([\"Oil prices rose as markets opened\"])  # each token's share\n"
+        "classifier.fit(texts, labels, epochs=1)  # fine-tunes")
+    card_explain_input = "--text=\"Oil prices rose as markets opened\""
+    headline_paper_metric = "paper_accuracy"
+    headline_label = "test accuracy {:.2f}%"
+
+    def card_measured(self, info, seed_noise):
+        rows = [("test accuracy (%)", self.card_number(info["test_accuracy"]),
+                 self.card_number(info.get("paper_accuracy")),
+                 self.card_number(info.get("pytorch_accuracy"))),
+                ("seed noise", seed_noise, "", "")]
+        data = (f"{info['dataset']}: {info['training_documents']:,} training documents "
+                f"(training and validation; the paper used the full split); word vectors "
+                f"{info.get('word_vectors', 'none')}")
+        return rows, data
 
 
 def split_texts(dataset, split="test", data_dir=None, cache_dir=None, validation_fraction=0.05,

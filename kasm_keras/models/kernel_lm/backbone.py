@@ -17,7 +17,10 @@ class TiedEmbedding(keras.layers.Layer):
 
     `call(ids)` looks words up, dropping whole words in training (embedding dropout: a dropped
     word is zero wherever it occurs in the batch); `call(hidden, reverse=True)` gives logits,
-    in float32 under a float16 or bfloat16 policy (and float64 under float64).
+    in float32 under a float16 or bfloat16 policy (and float64 under float64): a softmax and
+    a perplexity summed over the vocabulary in half precision lose the rare words' small
+    probabilities. Keras' mixed-precision convention returns the compute dtype; this layer
+    departs from it on purpose.
 
     Args:
         vocabulary_size: Rows of the embedding (the softmax's width).

@@ -422,12 +422,33 @@ class LanguageModelFamily(TaskFamily):
     explain_needs = ("prompt",)
     recipe_keys = RECIPE_KEYS
     selection_metric = "val_perplexity"
-    selection_higher = False
     test_metric = "test_perplexity"
+    lower_is_better = True
 
     def explain_inputs(self, given):
         return list(given["prompt"]), list(given["prompt"]), {"targets": given["target"]}
 
+    # --- documentation: model cards and result pages ---
+    card_usage = (
+        "lm = kasm_keras.zoo.load(\"{name}\")  # a KernelCausalLM\n"
+        "lm.generate(\"the company said\", max_length=30)\n"
+        "lm.score_texts([\"the company said it expects higher sales\"])\n"
+        "lm.explain(\"the company said\")  # each word's share of the next word's logit\n"
+        "lm.fit(token_windows, epochs=1)  # fine-tunes")
+    card_explain_input = "--prompt=\"the company said\""
+    headline_paper_metric = "paper_perplexity"
+    headline_label = "test perplexity {:.2f}"
+
+    def card_measured(self, info, seed_noise):
+        tokens = info.get("corpus_tokens", {})
+        rows = [("test perplexity", f"{info['test_perplexity']:.2f}",
+                 self.card_number(info.get("paper_perplexity")),
+                 self.card_number(info.get("pytorch_perplexity"))),
+                ("validation perplexity", f"{info['val_perplexity']:.2f}",
+                 self.card_number(info.get("paper_valid_perplexity")), "")]
+        data = (f"{info['dataset']}: {tokens.get('train', 0):,} training tokens, "
+                f"{info.get('epochs', 0):.0f} epochs ({info.get('steps', 0):,} steps)")
+        return rows, data
 
 
 def split_ids(lm, corpus, data_dir=None, cache_dir=None, split="test"):

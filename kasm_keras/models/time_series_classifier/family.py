@@ -259,6 +259,27 @@ class TimeSeriesFamily(CellNames, TaskFamily):
                    f"{cases.classes[cases.labels[c]]})" for c in chosen]
         return sources, [cases.series[c] for c in chosen], {}
 
+    # --- documentation: model cards and result pages ---
+    card_usage = (
+        "model = kasm_keras.zoo.load(\"{name}\")  # a TimeSeriesClassifier\n"
+        "model.classify([np.random.randn(20, {channels})])\n"
+        "model.explain([np.random.randn(20, {channels})])  # each step's and channel's share\n"
+        "model.fit(series, labels, epochs=1)  # fine-tunes")
+    card_explain_input = "--series=CASES.ts --cases=0"
+    headline_paper_metric = "paper_lfp_accuracy"
+    headline_label = "test accuracy {:.2f}%"
+    headline_paper_note = " (Table 4: LFP, other data)"
+
+    def card_measured(self, info, seed_noise):
+        from kasm_keras import paper
+
+        rows = [("test accuracy (%)", self.card_number(info["test_accuracy"]),
+                 f"{self.card_number(info.get('paper_lfp_accuracy'))} (Table 4, "
+                 f"{paper.TABLE4_DATA})", ""),
+                ("validation accuracy (%)", self.card_number(info.get("val_accuracy")), "", "")]
+        data = (f"{info['dataset']}: {info['training_cases']} training, "
+                f"{info['validation_cases']} validation and {info['test_cases']} test cases")
+        return rows, data
 
 
 def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
