@@ -17,6 +17,13 @@ import pytest  # noqa: E402
 
 
 
+def same_worker(name):
+    """A mark for the tests that share an expensive module fixture (a training run, an export,
+    an installed wheel): under `-n` they all run on one pytest-xdist worker (pytest.ini's
+    `--dist loadgroup`), so the fixture is made once, not once on each worker."""
+    return pytest.mark.xdist_group(name)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

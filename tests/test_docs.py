@@ -14,6 +14,9 @@ import pytest
 from benchmarks import docs_site
 from benchmarks.reporting import zoo_cards
 from kasm_keras import zoo
+from tests.conftest import same_worker
+
+SITE = same_worker("docs_site")  # the tests that read the built site
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -100,6 +103,7 @@ def site(tmp_path_factory):
     return site_dir
 
 
+@SITE
 def test_the_site_builds_strict_with_a_card_per_entry_every_plot_and_the_reference(site):
     for name in zoo.names():
         card = (site / zoo_cards.page_path(name)).with_suffix("") / "index.html"
@@ -118,6 +122,7 @@ def test_the_site_builds_strict_with_a_card_per_entry_every_plot_and_the_referen
         assert "<!-- block:" not in page.read_text(), page
 
 
+@SITE
 def test_every_link_in_the_site_resolves(site):
     broken = []
     for page in site.rglob("*.html"):

@@ -23,6 +23,9 @@ from kasm_keras.training import time_series
 from tests.conftest import real_time_series_data
 from tests.test_faults_tools import error_line, run_tool, tree
 from tests.test_time_series import HEADER, toy_cases, toy_dir, ts_text  # noqa: F401 (a fixture)
+from tests.conftest import same_worker
+
+CLASSIFIER = same_worker("faults_time_series_classifier")  # the tests that use the classifier or its export
 
 BOM = codecs.BOM_UTF8
 
@@ -277,6 +280,7 @@ def _series():
     (-np.inf, "-inf is not finite"),
     (3e38, "3e+38 is not finite once standardised (mean 1, standard deviation 0.5)"),
 ])
+@CLASSIFIER
 def test_a_non_finite_series_is_named_by_python_and_refused_by_the_savedmodel(
         classifier, exported, value, message):
     values = _series()
@@ -307,6 +311,7 @@ def test_a_non_finite_series_is_named_by_python_and_refused_by_the_savedmodel(
         classifier.probabilities(series), atol=1e-6)
 
 
+@CLASSIFIER
 def test_no_steps_or_lengths_out_of_range_get_a_clear_error(classifier, exported):
     values = _series()
     serve, with_lengths = exported.signatures["serving_default"], \
@@ -332,6 +337,7 @@ def test_no_steps_or_lengths_out_of_range_get_a_clear_error(classifier, exported
         classifier.predict([np.zeros([6, 3])])
 
 
+@CLASSIFIER
 def test_predict_takes_raw_series_as_classify_does(classifier):
     values = _series()
     series = [values[0], values[1, :3], values[2, :1]]
@@ -347,6 +353,7 @@ def test_predict_takes_raw_series_as_classify_does(classifier):
         classifier.predict(values, verbose=0), atol=1e-6)
 
 
+@CLASSIFIER
 def test_predict_takes_keras_arguments_in_keras_order_and_lengths_only_by_name(classifier,
                                                                               capsys):
     values = _series()

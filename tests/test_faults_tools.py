@@ -27,6 +27,9 @@ from kasm_keras import training, zoo
 from kasm_keras.cli import tool_support
 from kasm_keras.data import datasets
 from tests.test_training_resume import write_tiny_ag_news
+from tests.conftest import same_worker
+
+FINISHED = same_worker("faults_tools_finished")  # the tests that use the finished run
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
@@ -291,6 +294,7 @@ DAMAGES = {"latest names a missing checkpoint": _damage_latest,
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
+@FINISHED
 def test_train_refuses_to_resume_a_damaged_run_naming_the_file(tool, data, run_copy, damage):
     named = DAMAGES[damage](run_copy)
     before = tree(run_copy)
@@ -364,6 +368,7 @@ def test_in_process_lock_refuses_a_second_claim_and_cleans_a_failed_start(tmp_pa
 
 # ------------------------------------------------------------------ evaluate, export, zoo
 
+@FINISHED
 def test_evaluate_names_a_corrupt_best_model(tool, run_copy):
     named = _damage_best(run_copy)
     before = tree(run_copy)
@@ -383,6 +388,7 @@ def test_evaluate_refuses_bad_model_flags(tool, tmp_path, args, message):
     assert os.listdir(tmp_path) == []
 
 
+@FINISHED
 def test_evaluate_names_a_run_config_without_a_dataset(tool, run_copy):
     config = json.loads((run_copy / "config.json").read_text())
     del config["dataset"]
@@ -392,6 +398,7 @@ def test_evaluate_names_a_run_config_without_a_dataset(tool, run_copy):
     assert tree(run_copy) == before
 
 
+@FINISHED
 def test_export_into_a_folder_it_cannot_write(tool, finished, tmp_path):
     export_dir = _not_writable(tmp_path)
     error_line(tool("export", f"--model_dir={finished}", f"--export_dir={export_dir}"),
@@ -399,6 +406,7 @@ def test_export_into_a_folder_it_cannot_write(tool, finished, tmp_path):
     assert not export_dir.exists()
 
 
+@FINISHED
 def test_export_refuses_a_file_as_export_dir(tool, finished, tmp_path):
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
@@ -407,6 +415,7 @@ def test_export_refuses_a_file_as_export_dir(tool, finished, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a_file"] and a_file.read_text() == "x"
 
 
+@FINISHED
 def test_export_of_a_corrupt_best_model_writes_nothing(tool, run_copy, tmp_path):
     named = _damage_best(run_copy)
     error_line(tool("export", f"--model_dir={run_copy}", f"--export_dir={tmp_path / 'serving'}"),
@@ -414,6 +423,7 @@ def test_export_of_a_corrupt_best_model_writes_nothing(tool, run_copy, tmp_path)
     assert not (tmp_path / "serving").exists()
 
 
+@FINISHED
 def test_export_refuses_a_negative_version(tool, finished, tmp_path):
     error_line(tool("export", f"--model_dir={finished}", f"--export_dir={tmp_path / 'e'}",
                     "--version=-1"), "--version=-1")
@@ -452,6 +462,7 @@ def test_zoo_without_a_command_is_one_line(tool):
 
 @pytest.mark.parametrize("case", ["bad name", "corrupt best.keras", "zoo_dir a file",
                                   "missing data_dir", "not a finished run", "offline"])
+@FINISHED
 def test_zoo_publish_refusals(tool, run_copy, tmp_path, request, case):
     zoo_dir, args = tmp_path / "zoo", ["--name=ag_news/cnn_1gram"]
     named = []
@@ -481,6 +492,7 @@ def test_zoo_publish_refusals(tool, run_copy, tmp_path, request, case):
     assert after == before
 
 
+@FINISHED
 def test_evaluate_names_a_truncated_h5_of_a_zoo_entry(tool, finished, tmp_path):
     """An entry whose model.weights.h5 is truncated, with the registry recording the truncated
     file's digest (so only loading it can tell)."""

@@ -27,7 +27,13 @@ from kasm_keras.utils import files
 from kasm_keras.utils.files import machine_id
 from tests.test_faults_tools import (  # noqa: F401 (fixtures)
     ENV, TOOLS, data, error_line, finished, tool, tree)
+from tests.conftest import same_worker
 from tests.test_training_resume import _assert_same_run, _metrics
+
+
+# Most tests share the module fixtures (tiny data, a finished run, reference runs by
+# tools/train.py, an export).
+pytestmark = same_worker("faults_writes")
 
 
 def fill(disk):

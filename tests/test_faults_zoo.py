@@ -20,7 +20,10 @@ from kasm_keras import zoo
 from kasm_keras.models.kernel_classifier import family as classifier_family
 from kasm_keras.utils import download
 from kasm_keras.utils.files import DiskFullError, is_temporary
+from tests.conftest import same_worker
 from tests.test_faults_tools import data, error_line, finished, offline, tool, tree  # noqa: F401
+
+SHARES_THE_RUN = same_worker("faults_zoo_published")  # the tests that publish the finished run
 
 ENTRY = "ag_news/rkm_cifg_1gram"
 PUBLISHED = "ag_news/cnn_1gram"  # the name the tiny finished run is published under
@@ -229,6 +232,7 @@ def _published(zoo_dir):
 
 
 @pytest.mark.parametrize("when", ["writing the new entry", "writing the new registry"])
+@SHARES_THE_RUN
 def test_a_full_disk_while_republishing_leaves_the_published_entry(
         publish, published_zoo, small_disk, monkeypatch, when):
     disk = small_disk("2m")
@@ -254,6 +258,7 @@ def test_a_full_disk_while_republishing_leaves_the_published_entry(
     assert sorted(os.listdir(zoo_dir / "ag_news")) == ["cnn_1gram"]  # nothing staged is left
 
 
+@SHARES_THE_RUN
 def test_a_failed_switch_of_the_registry_puts_the_old_entry_back(publish, published_zoo,
                                                                   tmp_path, monkeypatch):
     """The registry's rename fails after the entry's folder was switched: the old folder goes
@@ -299,6 +304,7 @@ def _staged_copy(zoo_dir, marker):
 ], ids=["stop before moving the old folder", "stop after moving the old folder",
         "stop before moving the new folder", "stop after moving the new folder",
         "failure moving the old folder", "failure moving the new folder"])
+@SHARES_THE_RUN
 def test_a_stop_or_failure_between_the_folder_renames_keeps_the_published_entry(
         published_zoo, tmp_path, monkeypatch, fault, at, after):
     """A stopping signal (tools raise a KeyboardInterrupt subclass, at any line) or an OSError
@@ -330,6 +336,7 @@ def test_a_stop_or_failure_between_the_folder_renames_keeps_the_published_entry(
     assert zoo.load(PUBLISHED, zoo_dir=str(zoo_dir)).classify(["a b c"])
 
 
+@SHARES_THE_RUN
 def test_two_publishes_at_once_both_stay_in_the_registry(published_zoo, tmp_path):
     """Two publishes into one zoo whose stages overlap (each waits for the other's): the
     registry is read again under the zoo's lock, so neither drops the other's record."""
@@ -358,6 +365,7 @@ def test_two_publishes_at_once_both_stay_in_the_registry(published_zoo, tmp_path
         zoo.store._verify(str(zoo_dir / name), entries[name]["files"], name)
 
 
+@SHARES_THE_RUN
 def test_a_private_zoo_holds_only_its_own_entries(publish, tool, tmp_path, offline):
     zoo_dir = tmp_path / "private"
     assert publish(zoo_dir).returncode == 0
@@ -374,6 +382,7 @@ def test_a_private_zoo_holds_only_its_own_entries(publish, tool, tmp_path, offli
 
 
 @pytest.mark.parametrize("url", ["file:///etc", "ftp://example.com/zoo", "/etc", "http://"])
+@SHARES_THE_RUN
 def test_publish_refuses_an_address_that_is_not_http(publish, tmp_path, url):
     zoo_dir = tmp_path / "zoo"
     before = tree(tmp_path)

@@ -26,6 +26,9 @@ from kasm_keras.models.kernel_lm import family as language_models
 from benchmarks.reporting import language_models as lm_tables
 from benchmarks import docs_site
 from tests.test_faults_tools import error_line, run_tool, tree
+from tests.conftest import same_worker
+
+PUBLISHED = same_worker("language_model_tools")  # the tests that use the trained, published model
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAPER_README = ROOT.parent / "shared" / "paper" / "README.md"
@@ -138,6 +141,7 @@ def test_an_unpublished_wikitext2_name_says_why_and_how_to_make_it(call):
 
 # ------------------------------------------------------------------ publish, info, load
 
+@PUBLISHED
 def test_info_of_a_published_language_model(published):
     info = zoo.info(NAME, str(published["zoo_dir"]))
     metrics = json.loads((published["model_dir"] / "metrics.json").read_text())
@@ -168,6 +172,7 @@ def test_info_of_a_published_language_model(published):
     assert "metrics" not in entry["metadata"]  # the registry keeps the summary only
 
 
+@PUBLISHED
 def test_load_gives_a_causal_lm_whose_perplexity_is_the_recorded_one(published):
     zoo_dir = str(published["zoo_dir"])
     lm = zoo.load(NAME, zoo_dir)
@@ -183,6 +188,7 @@ def test_load_gives_a_causal_lm_whose_perplexity_is_the_recorded_one(published):
                                lm.score_texts(SENTENCES)["log_likelihood"], rtol=1e-6)
 
 
+@PUBLISHED
 def test_int8_storage_loads_back_within_its_quantisation(published, tmp_path):
     """The tied embedding's rows past `exact_rows` are stored as int8 with a scale each and the
     cells' matrices as int8 with a scale per column; `TiedEmbedding` and `KernelCell` reassemble
@@ -244,6 +250,7 @@ def test_every_shipped_language_model_is_a_complete_preset_with_measured_metadat
 
 
 @pytest.mark.parametrize("file_name", zoo.LM_PRESET_FILES)
+@PUBLISHED
 def test_a_corrupted_language_model_entry_is_refused_naming_the_file(published, tmp_path,
                                                                       file_name):
     zoo_dir = tmp_path / "zoo"
@@ -256,6 +263,7 @@ def test_a_corrupted_language_model_entry_is_refused_naming_the_file(published, 
         zoo.load(NAME, zoo_dir=str(zoo_dir))
 
 
+@PUBLISHED
 def test_publishing_refuses_a_wrong_name_and_storage_that_moves_the_perplexity(
         published, tool, tmp_path):
     zoo_dir = tmp_path / "zoo"
@@ -276,6 +284,7 @@ def test_publishing_refuses_a_wrong_name_and_storage_that_moves_the_perplexity(
     assert json.loads((zoo_dir / "registry.json").read_text()) == {}
 
 
+@PUBLISHED
 def test_from_preset_takes_language_model_names_of_its_own_family(published, monkeypatch):
     monkeypatch.setattr(zoo.records, "REGISTRY", str(published["zoo_dir"] / "registry.json"))
     monkeypatch.setenv(zoo.ZOO_DIR_VARIABLE, str(published["zoo_dir"]))
@@ -294,6 +303,7 @@ def test_from_preset_takes_language_model_names_of_its_own_family(published, mon
 
 # ------------------------------------------------------------------ tools/zoo.py
 
+@PUBLISHED
 def test_zoo_list_and_verify_measure_the_language_model(published, tool, tmp_path):
     zoo_dir = tmp_path / "zoo"
     shutil.copytree(published["zoo_dir"], zoo_dir)
@@ -321,6 +331,7 @@ def test_zoo_list_and_verify_measure_the_language_model(published, tool, tmp_pat
 
 # ------------------------------------------------------------------ tools/evaluate.py
 
+@PUBLISHED
 def test_evaluate_json_is_the_models_perplexity_over_the_split(published, tool):
     result = tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
                   "--dataset=ptb", "--split=test", f"--data_dir={published['data_dir']}", "--json")
@@ -341,6 +352,7 @@ def test_evaluate_json_is_the_models_perplexity_over_the_split(published, tool):
     assert report["perplexity"] == expected["perplexity"]
 
 
+@PUBLISHED
 def test_evaluate_scores_sentences_with_a_language_model(published, tool):
     result = tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
                   *[f"--text={t}" for t in SENTENCES[:3]], "--json")
@@ -353,6 +365,7 @@ def test_evaluate_scores_sentences_with_a_language_model(published, tool):
     np.testing.assert_allclose([a["perplexity"] for a in answers], scores["perplexity"])
 
 
+@PUBLISHED
 def test_evaluate_text_rows_have_a_header_and_one_line_each(published, tool):
     result = tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
                   "--text=the cat sat", "--text=a dog\nran\tfar")
@@ -370,6 +383,7 @@ def test_evaluate_text_rows_have_a_header_and_one_line_each(published, tool):
     (["--text=a \udcfe\udcff b"], "--text=['a \\udcfe\\udcff b']: not UTF-8 text: byte 0xfe at "
                                   "character 3"),
 ])
+@PUBLISHED
 def test_evaluate_refuses_with_one_error_line(published, tool, args, named):
     error_line(tool("evaluate", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
                     f"--data_dir={published['data_dir']}", *args), named)
@@ -377,6 +391,7 @@ def test_evaluate_refuses_with_one_error_line(published, tool, args, named):
 
 # ------------------------------------------------------------------ tools/generate.py
 
+@PUBLISHED
 def test_generate_prints_text_and_is_reproducible_with_a_seed(published, tool):
     args = [f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}", "--prompt=the cat",
             "--prompt=A dog ran", "--length=6", "--sampler=top_k", "--k=4", "--seed=7"]
@@ -394,6 +409,7 @@ def test_generate_prints_text_and_is_reproducible_with_a_seed(published, tool):
     assert alone.stdout.splitlines() == lines[1:]
 
 
+@PUBLISHED
 def test_generate_defaults_are_the_models_and_never_write_unk(published, tool):
     """The tool's defaults (top_k, k=5, seed 0) give what `generate` of a freshly loaded model
     gives; near-uniform draws (a huge temperature) over 12 words write no <unk> in 300 words."""
@@ -432,6 +448,7 @@ def test_generate_defaults_are_the_models_and_never_write_unk(published, tool):
     (["--prompt=the", "--sampler=top_p", "--p=nan"], "--p=nan: must be in (0.0, 1.0]"),
     (["--prompt=the", "--sampler=top_k", "--k=100000"], "--k=100000: more than the"),
 ])
+@PUBLISHED
 def test_generate_refuses_with_one_error_line(published, tool, args, named):
     if not any(a.startswith("--zoo=") for a in args):
         args = [f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}", *args]
@@ -440,6 +457,7 @@ def test_generate_refuses_with_one_error_line(published, tool, args, named):
 
 # ------------------------------------------------------------------ tools/export.py
 
+@PUBLISHED
 def test_exported_savedmodel_agrees_with_score(published, tool, tmp_path):
     base = tmp_path / "models" / "ptb"
     result = tool("export", f"--zoo={NAME}", f"--zoo_dir={published['zoo_dir']}",
@@ -477,6 +495,7 @@ def test_exported_savedmodel_agrees_with_score(published, tool, tmp_path):
 
 # ------------------------------------------------------------------ results and the README
 
+@PUBLISHED
 def test_results_show_the_language_models_beside_table_3(published, tool):
     result = tool("results", f"--zoo_dir={published['zoo_dir']}")
     assert result.returncode == 0, result.stderr

@@ -15,13 +15,18 @@ import tensorflow as tf
 
 from kasm_keras import zoo
 from kasm_keras.models.kernel_classifier import serving
-from tests.conftest import real_data
+from tests.conftest import real_data, same_worker
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 ENTRY = "ag_news/rkm_cifg_1gram"
 HOSTILE = ["", "word " * 20_000, "Ünïcödé ТЕКСТ 東京 café 🙂", b"invalid \xff\xfe\xc3 bytes",
            "Stocks rallied on Wall Street as oil prices fell"]
+
+
+TRAINED = same_worker("serving_trained")
+EXPORTED = same_worker("serving_exported")
+DATA_CACHE = same_worker("serving_data_cache")
 
 
 def _tool(name, *args, check=True):
@@ -44,6 +49,7 @@ def trained(tmp_path_factory):
     return {"model_dir": model_dir, "data_dir": data_dir, "cache": cache, "root": root}
 
 
+@TRAINED
 def test_evaluate_reproduces_the_training_runs_test_accuracy(trained):
     result = _tool("evaluate", f"--model_dir={trained['model_dir']}", f"--data_dir={trained['data_dir']}",
                    f"--cache_dir={trained['cache']}", "--json")
@@ -59,6 +65,7 @@ def test_evaluate_reproduces_the_training_runs_test_accuracy(trained):
     assert "validation: accuracy" in table and "confusion matrix" in table
 
 
+@TRAINED
 def test_evaluate_classifies_text(trained):
     result = _tool("evaluate", f"--model_dir={trained['model_dir']}", "--text=Stocks fell",
                    "--text=", "--json")
@@ -86,51 +93,56 @@ def exported(tmp_path_factory):
     return base / "1"
 
 
-def test_savedmodel_in_a_process_without_kasm_keras_keras_hub_or_tensorflow_text(exported, tmp_path):
+EXPLAINED = ["Stocks fell sharply on Wall Street today", "NASA launches a probe", ""]
+
+
+@pytest.fixture(scope="module")
+def served(exported, tmp_path_factory):
+    """The export's answers to HOSTILE (serving_default) and to EXPLAINED (explain), from one
+    process that loads it with TensorFlow alone and checks that it never imported kasm_keras,
+    keras_hub or tensorflow_text."""
+    folder = tmp_path_factory.mktemp("served")
     texts = tf.constant([t.encode() if isinstance(t, str) else t for t in HOSTILE])
-    tf.io.write_file(str(tmp_path / "texts.pb"), tf.io.serialize_tensor(texts))
+    tf.io.write_file(str(folder / "texts.pb"), tf.io.serialize_tensor(texts))
     script = f"""
 import json, sys, numpy as np, tensorflow as tf
 model = tf.saved_model.load({str(exported)!r})
-texts = tf.io.parse_tensor(tf.io.read_file({str(tmp_path / 'texts.pb')!r}), tf.string)
+texts = tf.io.parse_tensor(tf.io.read_file({str(folder / 'texts.pb')!r}), tf.string)
 out = model.signatures["serving_default"](text=texts)
 # A request larger than the serving slice runs slice by slice, with the same answers.
 big = model.signatures["serving_default"](text=tf.tile(texts, [60]))["probabilities"].numpy()
 np.testing.assert_allclose(big, np.tile(out["probabilities"].numpy(), [60, 1]), atol=1e-6)
+explained = model.signatures["explain"](text=tf.constant({EXPLAINED!r}))
 assert not any(m.startswith(("kasm_keras", "keras_hub", "tensorflow_text")) for m in sys.modules), "imported"
-print(json.dumps({{k: v.numpy().tolist() for k, v in out.items() if k != "class_name"}}))
+print(json.dumps({{
+    "serving_default": {{k: v.numpy().tolist() for k, v in out.items() if k != "class_name"}},
+    "explain": {{k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
+                for k, v in explained.items()}}}}))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=ENV, cwd=tmp_path)
+                            env=ENV, cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
-    served = json.loads(result.stdout)
-    probabilities = np.array(served["probabilities"], np.float32)
+    return {"texts": list(texts.numpy()), **json.loads(result.stdout)}
+
+
+@EXPORTED
+def test_savedmodel_in_a_process_without_kasm_keras_keras_hub_or_tensorflow_text(served):
+    probabilities = np.array(served["serving_default"]["probabilities"], np.float32)
     assert probabilities.shape == (len(HOSTILE), 4)
     assert np.isfinite(probabilities).all() and (probabilities >= 0).all()
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
     keras_model = zoo.load(ENTRY)
-    np.testing.assert_allclose(probabilities, keras_model.probabilities(list(texts.numpy())),
+    np.testing.assert_allclose(probabilities, keras_model.probabilities(served["texts"]),
                                atol=1e-5)
-    assert served["class_id"] == probabilities.argmax(-1).tolist()
+    assert served["serving_default"]["class_id"] == probabilities.argmax(-1).tolist()
 
 
-def test_the_explain_signature_serves_the_kernel_view_without_kasm_keras(exported, tmp_path):
+@EXPORTED
+def test_the_explain_signature_serves_the_kernel_view_without_kasm_keras(served):
     """`tools/export.py --explain`: raw text in; tokens, contributions, constant and logits out,
     equal to `KernelTextClassifier.explain`'s, in a process that never imports kasm_keras."""
-    texts = ["Stocks fell sharply on Wall Street today", "NASA launches a probe", ""]
-    script = f"""
-import json, sys, tensorflow as tf
-model = tf.saved_model.load({str(exported)!r})
-out = model.signatures["explain"](text=tf.constant({texts!r}))
-assert not any(m.startswith(("kasm_keras", "keras_hub", "tensorflow_text")) for m in sys.modules), "imported"
-print(json.dumps({{k: (v.numpy().astype(str) if v.dtype == tf.string else v.numpy()).tolist()
-                  for k, v in out.items()}}))
-"""
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=ENV, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    served = {k: np.array(v) for k, v in json.loads(result.stdout).items()}
-    expected = zoo.load(ENTRY).explain(texts)
+    served = {k: np.array(v) for k, v in served["explain"].items()}
+    expected = zoo.load(ENTRY).explain(EXPLAINED)
     assert served["length"].tolist() == [len(e.tokens) for e in expected]
     for row, e in enumerate(expected):
         n = len(e.tokens)
@@ -145,6 +157,7 @@ print(json.dumps({{k: (v.numpy().astype(str) if v.dtype == tf.string else v.nump
                                    atol=1e-4 * np.abs(served["logits"][row]).max())
 
 
+@EXPORTED
 def test_saved_model_cli_runs_it(exported):
     # The module, not the console script, which is on PATH only in an activated environment:
     # the bare PATH below stands for an environment that is not.
@@ -158,6 +171,7 @@ def test_saved_model_cli_runs_it(exported):
     assert "Result for output key probabilities" in result.stdout
 
 
+@EXPORTED
 def test_tflite_model_matches_keras(exported):
     classifier = zoo.load(ENTRY)
     interpreter = tf.lite.Interpreter(str(exported / "model.tflite"))
@@ -172,6 +186,7 @@ def test_tflite_model_matches_keras(exported):
     assert (exported / "vocabulary.txt").exists()
 
 
+@EXPORTED
 def test_export_never_replaces_a_version(exported):
     stamp = (exported / "saved_model.pb").stat().st_mtime_ns
     result = _tool("export", f"--zoo={ENTRY}", f"--export_dir={exported.parent}", "--version=1",
@@ -259,6 +274,7 @@ def data_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("data_cache")  # each dataset prepared once for its entries
 
 
+@DATA_CACHE
 def test_tools_evaluate_reproduces_a_shipped_entry(data_cache):
     info = zoo.info(ENTRY)
     result = _tool("evaluate", f"--zoo={ENTRY}", f"--data_dir={real_data(info['dataset'])}",
@@ -267,6 +283,7 @@ def test_tools_evaluate_reproduces_a_shipped_entry(data_cache):
     assert 100 * report["accuracy"] == pytest.approx(info["test_accuracy"], abs=1e-7)  # info: %
 
 
+@DATA_CACHE
 def test_shipped_entries_reproduce_their_test_accuracy(data_cache):
     """The first entry of each dataset, in one process (every entry: `tools/zoo.py verify
     --data_dir`, a tool run, since the zoo outgrows the test suite's time): the accuracy
@@ -314,6 +331,7 @@ def test_xla_export_gives_the_same_answers(tmp_path):
             np.testing.assert_allclose(served["logits"][row], expected.logits, atol=1e-5)
 
 
+@DATA_CACHE
 def test_zoo_verify_measures_the_accuracy_again(data_cache):
     name = "dbpedia/rkm_cifg_1gram"
     result = _tool("zoo", "verify", f"--data_dir={real_data('dbpedia')}",

@@ -27,8 +27,13 @@ def test_wants_determinism_reads_absl_boolean_forms(argv, wanted):
 
 
 def _onednn_setting(*args, environ=None):
-    code = ("import os, sys; from kasm_keras.cli import startup; startup.start_program(sys.argv); "
-            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
+    """TF_ENABLE_ONEDNN_OPTS after `startup.start_program`, in a process that loads startup.py
+    from its file, as tools/launch.py does, before anything imports the package."""
+    code = ("import importlib.util, os, sys; "
+            "spec = importlib.util.spec_from_file_location('kasm_keras.cli.startup', "
+            f"{startup.__file__!r}); "
+            "startup = importlib.util.module_from_spec(spec); spec.loader.exec_module(startup); "
+            "startup.start_program(sys.argv); print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                             env={**env, **(environ or {})}, check=True)

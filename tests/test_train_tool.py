@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,11 +18,13 @@ import pytest
 import tensorflow as tf
 
 from kasm_keras.training.checkpoints import CheckpointManager
-from tests.conftest import real_data
+from tests.conftest import real_data, same_worker
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "tools" / "train.py")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+# The tests share the prepared data (`base`), a short run and a single-device run.
+pytestmark = same_worker("train_tool")
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +81,22 @@ def _assert_same_training(dir_a, dir_b):
     assert abs(_metrics(dir_a)["val_accuracy"] - _metrics(dir_b)["val_accuracy"]) < 0.01
 
 
-def test_short_run_writes_everything(base, tmp_path):
-    model_dir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def short_run(base, tmp_path_factory):
+    """A cnn run of 8 steps (checkpoints at 4 and 8) and its result, made once: the tests that
+    go on in its model dir go on in a copy (`_copy`)."""
+    model_dir = tmp_path_factory.mktemp("short_run") / "run"
     result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=8", f"--model_dir={model_dir}")
+    return model_dir, result
+
+
+def _copy(short_run, tmp_path):
+    """A copy of the short run's model dir, for a test to go on in."""
+    return pathlib.Path(shutil.copytree(short_run[0], tmp_path / "run"))
+
+
+def test_short_run_writes_everything(short_run):
+    model_dir, result = short_run
     assert not PYTHON_INFO_LOG.search(result.stderr)  # WARNING unless --verbosity says otherwise
     metrics = _metrics(model_dir)
     assert metrics["steps"] == 8 and metrics["resumed_from_step"] == 0
@@ -99,34 +115,40 @@ def test_short_run_writes_everything(base, tmp_path):
     CheckpointManager.verify(CheckpointManager(model_dir / "checkpoints").latest())
 
 
-def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(base, tmp_path):
-    model_dir = tmp_path / "run"
-    _train(*base, "--model=linear_kernel", "--max_steps=4", f"--model_dir={model_dir}")
-    result = _train(*base, "--model=linear_kernel", "--max_steps=12", "--learning_rate=1e38",
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(base, short_run, tmp_path):
+    model_dir = _copy(short_run, tmp_path)
+    result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=16", "--learning_rate=1e38",
                     f"--model_dir={model_dir}", check=False)
     line = _error_line(result)
-    assert re.search(r"loss became (nan|inf) at step", line) and "ckpt-4" in line
+    assert re.search(r"loss became (nan|inf) at step", line) and "ckpt-8" in line
     manager = CheckpointManager(model_dir / "checkpoints")
-    assert manager.latest().endswith("ckpt-4")
+    assert manager.latest().endswith("ckpt-8")
     CheckpointManager.verify(manager.latest())
 
 
-def test_other_settings_in_the_same_model_dir_are_refused(base, tmp_path):
-    model_dir = tmp_path / "run"
-    _train(*base, "--model=cnn", "--max_steps=4", f"--model_dir={model_dir}")
-    result = _train(*base, "--model=cnn", "--max_steps=4", "--units=8",
+def test_other_settings_in_the_same_model_dir_are_refused(base, short_run, tmp_path):
+    model_dir = _copy(short_run, tmp_path)
+    result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=8", "--units=8",
                     f"--model_dir={model_dir}", check=False)
     assert "units: 16 there, 8 now" in _error_line(result)
 
 
-def test_mirrored_on_two_cpu_devices_matches_one_device(base, tmp_path):
-    # float32: splitting a batch changes bfloat16's rounding more than the tolerance.
-    common = [*base, "--model=rkm_lstm", "--max_steps=6", "--dropout=0", "--eval_every=6",
+@pytest.fixture(scope="module")
+def one_device(base, tmp_path_factory):
+    """The settings the strategies are compared in, and their run on one device, made once.
+    float32: splitting a batch changes bfloat16's rounding more than the tolerance."""
+    common = [*base, "--model=rkm_cifg", "--max_steps=6", "--dropout=0", "--eval_every=6",
               "--precision=float32"]
-    _train(*common, f"--model_dir={tmp_path / 'single'}")
+    model_dir = tmp_path_factory.mktemp("one_device") / "single"
+    _train(*common, f"--model_dir={model_dir}")
+    return common, model_dir
+
+
+def test_mirrored_on_two_cpu_devices_matches_one_device(one_device, tmp_path):
+    common, single = one_device
     _train(*common, "--strategy=mirrored", "--cpu_devices=2", f"--model_dir={tmp_path / 'mirrored'}")
     assert _metrics(tmp_path / "mirrored")["replicas"] == 2
-    _assert_same_training(tmp_path / "single", tmp_path / "mirrored")
+    _assert_same_training(single, tmp_path / "mirrored")
 
 
 def _free_ports(count):
@@ -139,11 +161,8 @@ def _free_ports(count):
     return ports
 
 
-def test_multi_worker_on_localhost_matches_one_device(base, tmp_path):
-    # float32: splitting a batch changes bfloat16's rounding more than the tolerance.
-    common = [*base, "--model=rkm_cifg", "--max_steps=6", "--dropout=0", "--eval_every=6",
-              "--precision=float32"]
-    _train(*common, f"--model_dir={tmp_path / 'single'}")
+def test_multi_worker_on_localhost_matches_one_device(one_device, tmp_path):
+    common, single = one_device
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
     for index in range(2):
@@ -160,7 +179,7 @@ def test_multi_worker_on_localhost_matches_one_device(base, tmp_path):
             process.kill()
         assert process.returncode == 0, stderr[-3000:]
     assert _metrics(tmp_path / "multi")["replicas"] == 2
-    _assert_same_training(tmp_path / "single", tmp_path / "multi")
+    _assert_same_training(single, tmp_path / "multi")
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
@@ -183,12 +202,12 @@ def test_mixed_precision_run(base, tmp_path, precision):
     assert f"policy: '{precision}' there, 'float32' now" in _error_line(result)
 
 
-def test_bad_flags_and_another_vocabulary_are_refused(base, tmp_path):
+def test_bad_flags_and_another_vocabulary_are_refused(base, short_run, tmp_path):
     result = _train(*base, "--model=cnn", "--eval_every=0", f"--model_dir={tmp_path / 'a'}",
                     check=False)
     assert "--eval_every must be at least 1" in _error_line(result)
-    model_dir = tmp_path / "run"
-    _train(*base, "--model=cnn", "--max_steps=4", f"--model_dir={model_dir}")
+    model_dir = _copy(short_run, tmp_path)
     (model_dir / "vocabulary.txt").write_text("#kasm-vocabulary\toov=[UNK]\tpadding=first\n\t0\n[UNK]\t0\n")
-    result = _train(*base, "--model=cnn", "--max_steps=8", f"--model_dir={model_dir}", check=False)
+    result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=12", f"--model_dir={model_dir}",
+                    check=False)
     assert "vocabulary.txt differs" in _error_line(result)

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from kasm_keras.data import datasets
 from kasm_keras.training.checkpoints import CheckpointManager
+from tests.conftest import same_worker
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "tools" / "train.py")
@@ -24,6 +25,7 @@ TRAIN = str(ROOT / "tools" / "train.py")
 ENV = {**{k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"},
        "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 SETTINGS = {"max_vocabulary": 500, "min_count": 1, "max_length": 32}
+pytestmark = same_worker("training_resume")  # the tests share the prepared data (`tiny`)
 
 
 def write_tiny_ag_news(folder, train_rows=480, test_rows=80, seed=0):

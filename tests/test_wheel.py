@@ -14,14 +14,17 @@ import json
 import os
 import pathlib
 import shutil
+import site
 import subprocess
 import sys
+import textwrap
 import types
 
 import pytest
 
 from kasm_keras import zoo
 from kasm_keras.utils.files import file_digest
+from tests.conftest import same_worker
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROGRAMS = ("train", "evaluate", "explain", "export", "generate", "data", "zoo")
@@ -32,10 +35,26 @@ ENTRY = "ag_news/cnn_1gram"  # a small entry
 CHECKOUT_VARIABLES = ("PYTHONPATH", zoo.ZOO_DIR_VARIABLE, zoo.URL_VARIABLE)
 
 
+pytestmark = same_worker("wheel")  # the tests share one installed wheel
+
+
 def _run(command, **kwargs):
     result = subprocess.run(list(map(str, command)), capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
+
+
+def see_this_interpreters_packages(python):
+    """Run inside a virtualenv, `python -m venv --system-site-packages` makes a venv over the
+    base interpreter's site-packages, not this venv's (where Keras may be): a .pth file in the
+    new venv adds this interpreter's site-packages after its own (their .pth files included)."""
+    if sys.prefix == sys.base_prefix:
+        return
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                          "['purelib'])"], capture_output=True, text=True, check=True)
+    lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
+    (pathlib.Path(own.stdout.strip()) / "outer_site_packages.pth").write_text(
+        "\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +76,7 @@ def installed(tmp_path_factory):
     wheel, = (root / "dist").glob("kasm_keras-*.whl")
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", venv])
+    see_this_interpreters_packages(venv / "bin" / "python")
     _run([venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "-q", wheel], env=quiet)
     elsewhere = root / "elsewhere"
     elsewhere.mkdir()
@@ -92,15 +112,6 @@ def test_every_console_script_is_installed_and_kasm_zoo_list_runs(installed):
     assert result.stdout.startswith(f"Published ({len(zoo.names())}):\n"), result.stdout[:300]
 
 
-def test_the_installed_package_is_imported_not_the_checkout(installed):
-    result = installed.run("python", "-c", "import kasm_keras.zoo as z, os; "
-                           "print(z.__file__); print(os.path.isdir(z.records.CHECKOUT_ZOO))")
-    assert result.returncode == 0, result.stderr[-3000:]
-    path, has_zoo_folder = result.stdout.split()
-    assert pathlib.Path(path).is_relative_to(installed.venv), path
-    assert has_zoo_folder == "False"  # a wheel user's entries come from the release
-
-
 def test_an_entry_downloads_from_the_files_release_writes(installed, tmp_path, server):
     output = tmp_path / "release"
     written = _run([sys.executable, ROOT / "tools" / "zoo.py", "release", f"--output={output}",
@@ -117,6 +128,37 @@ def test_an_entry_downloads_from_the_files_release_writes(installed, tmp_path, s
     assert sorted(server.requests) == sorted(server.files)
     cached = installed.cache / "kasm_keras" / "zoo" / ENTRY
     assert {name: file_digest(cached / name) for name in files} == files
+
+
+def test_the_installed_package_is_imported_not_the_checkout_and_fetches_an_entry(
+        installed, tmp_path, server):
+    """The installed package is the one imported, with no zoo folder of a checkout beside it
+    (a wheel user's entries come from the release); the registry ships in the wheel, and
+    `zoo.load` fetches an entry's files from a server on 127.0.0.1, in an environment that
+    names nothing of this checkout."""
+    entry = "ag_news/rkm_cifg_1gram"
+    for name in zoo.PRESET_FILES:
+        server.files[f"/zoo/{entry}/{name}"] = (pathlib.Path(zoo.entry_dir(entry)) / name).read_bytes()
+    texts = ["Oil prices rose as markets opened", "The striker scored twice in the final"]
+    script = textwrap.dedent(f"""
+        import json, os, kasm_keras.zoo as zoo
+        print(json.dumps([zoo.__file__, os.path.isdir(zoo.records.CHECKOUT_ZOO)]))
+        print(json.dumps(zoo.load("{entry}").classify({texts!r})))
+    """)
+    home = tmp_path / "home"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "KERAS_HOME": str(home / ".keras"),
+           "KASM_KERAS_ZOO_URL": server.url("/zoo"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run([str(installed.venv / "bin" / "python"), "-c", script],
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported, classes = map(json.loads, result.stdout.strip().splitlines()[-2:])
+    path, has_zoo_folder = imported
+    assert pathlib.Path(path).is_relative_to(installed.venv), path
+    assert has_zoo_folder is False
+    assert classes == ["Business", "Sports"]
+    assert (home / ".keras/kasm_keras/zoo" / entry / "model.weights.h5").exists()
+    assert len(server.requests) == len(zoo.PRESET_FILES)
 
 
 def test_an_entry_loads_from_a_local_zoo_directory(installed, tmp_path):

@@ -1,12 +1,9 @@
-"""The zoo: keras-hub presets verified before use, fetched atomically, loadable from a wheel."""
+"""The zoo: keras-hub presets verified before use, fetched atomically (loaded from an installed
+wheel: test_wheel.py)."""
 
 import json
 import pathlib
 import shutil
-import site
-import subprocess
-import sys
-import textwrap
 
 import keras
 import keras_hub
@@ -221,57 +218,6 @@ def test_publish_refuses_bad_names_and_stores_a_loadable_compact_entry(tmp_path)
                                                   "ngram": 1, "test_evaluated": False}))
     with pytest.raises(zoo.ZooError, match="search_run was trained with --notest"):
         zoo.publish_run(str(run), "ag_news/cnn_1gram", zoo_dir=str(tmp_path))
-
-
-def see_this_interpreters_packages(python):
-    """Run inside a virtualenv, `python -m venv --system-site-packages` makes a venv over the
-    base interpreter's site-packages, not this venv's (where Keras may be): a .pth file in the
-    new venv adds this interpreter's site-packages after its own (their .pth files included)."""
-    if sys.prefix == sys.base_prefix:
-        return
-    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                          "['purelib'])"], capture_output=True, text=True, check=True)
-    lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
-    (pathlib.Path(own.stdout.strip()) / "outer_site_packages.pth").write_text(
-        "\n".join(lines) + "\n")
-
-
-def test_a_wheel_installed_without_the_checkout_fetches_and_loads_an_entry(tmp_path, server):
-    """The registry ships in the wheel; the entry's files come from a server on 127.0.0.1."""
-    source = tmp_path / "source"
-    shutil.copytree(ROOT / "kasm_keras", source / "kasm_keras",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "setup.py", source / "setup.py")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--quiet", "-w", str(tmp_path / "dist"), str(source)], check=True)
-    wheel = next((tmp_path / "dist").glob("kasm_keras-*.whl"))
-    venv = tmp_path / "venv"
-    # The dependencies (TensorFlow, Keras...) come from this interpreter's site-packages; the
-    # package itself only from the wheel.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    see_this_interpreters_packages(python)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    str(wheel)], check=True)
-    entry = pathlib.Path(zoo.entry_dir(ENTRY))
-    for name in zoo.PRESET_FILES:
-        server.files[f"/zoo/{ENTRY}/{name}"] = (entry / name).read_bytes()
-    script = textwrap.dedent(f"""
-        import json, kasm_keras.zoo as zoo
-        assert "{venv}" in zoo.__file__, zoo.__file__
-        classifier = zoo.load("{ENTRY}")
-        print(json.dumps(classifier.classify({TEXTS[:2]!r})))
-    """)
-    home = tmp_path / "home"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "KERAS_HOME": str(home / ".keras"),
-           "KASM_KERAS_ZOO_URL": server.url("/zoo"), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "CUDA_VISIBLE_DEVICES": ""}
-    result = subprocess.run([str(python), "-c", script], capture_output=True, text=True, env=env,
-                            cwd=str(tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["Business", "Sports"]
-    assert (home / ".keras/kasm_keras/zoo" / ENTRY / "model.weights.h5").exists()
-    assert len(server.requests) == len(zoo.PRESET_FILES)
 
 
 def test_the_classification_entries_together_stay_within_80_mb():
