@@ -280,7 +280,19 @@ class TimeSeriesTask(ClassificationTask):
                               "sha256": files.file_digest(path)}
                       for split, path in self.data.paths.items()},
             "fold": None if self.fold is None else self.fold.settings,
+            "cross_validation": self._cross_validation(),
         }
+
+    def _cross_validation(self):
+        """A final fit's record of the cross-validation that fixed its length, or None."""
+        cv_dir = self.config.refit_from_cv
+        if cv_dir is None:
+            return None
+        report = read_cv_report(cv_dir)
+        return {"cv_dir": os.path.abspath(cv_dir) if "://" not in cv_dir else cv_dir,
+                **{k: report.get(k) for k in ("cv", "fold_count", "fold_seed", "mean_accuracy",
+                                              "sd_accuracy", "pooled_accuracy", "best_epochs",
+                                              "median_best_epoch")}}
 
 
 def train_time_series(config, command=None, log=print, fold=None):
@@ -489,6 +501,35 @@ def cross_validate(config, method, cv_dir, groups_path=None, group_column="group
     return report
 
 
+def read_cv_report(cv_dir):
+    """The report of a finished `cross_validate` in `cv_dir`, for a final fit.
+
+    Args:
+        cv_dir: the cross-validation's folder.
+
+    Returns:
+        Its cv.json, a dict with a positive `median_best_epoch`.
+
+    Raises:
+        TrainingError: no cv.json there, or one without a median best epoch.
+
+    Examples:
+        >>> from kasm_keras.training.time_series import read_cv_report
+        >>> read_cv_report("runs/japanese_vowels/rkm_lstm_3gram_cv")  # doctest: +SKIP
+    """
+    path = files.join(cv_dir, CV_REPORT)
+    try:
+        report = files.read_json(path)
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"--refit_from_cv: {error} (the --cv_dir of a finished "
+                            "tools/evaluate.py --cv)") from error
+    median = report.get("median_best_epoch") if isinstance(report, dict) else None
+    if not isinstance(median, (int, float)) or not median > 0:
+        raise TrainingError(f"{path}: no median best epoch; cross-validate the recipe again "
+                            "with tools/evaluate.py --cv")
+    return report
+
+
 def refit(config):
     """A final fit's settings: `config` trained on every training case, with no validation
     split, for the median best epoch of the cross-validation in `config.refit_from_cv`.
@@ -515,16 +556,8 @@ def refit(config):
         >>> refit(config).epochs  # doctest: +SKIP
         41.0
     """
-    path = files.join(config.refit_from_cv, CV_REPORT)
-    try:
-        report = files.read_json(path)
-    except (OSError, ValueError) as error:
-        raise TrainingError(f"--refit_from_cv: {error} (the --cv_dir of a finished "
-                            "tools/evaluate.py --cv)") from error
-    median = report.get("median_best_epoch") if isinstance(report, dict) else None
-    if not isinstance(median, (int, float)) or not median > 0:
-        raise TrainingError(f"{path}: no median best epoch; cross-validate the recipe again "
-                            "with tools/evaluate.py --cv")
+    report = read_cv_report(config.refit_from_cv)
+    path, median = files.join(config.refit_from_cv, CV_REPORT), report["median_best_epoch"]
     recipe, current = report.get("recipe") or {}, dataclasses.asdict(config)
     differ = [k for k in sorted(set(recipe) & set(current))
               if k not in REFIT_FREE and recipe[k] != current[k]]
