@@ -336,6 +336,10 @@ def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_th
         report["median_best_epoch"] * (36 // 8)))
     assert "test_accuracy" in metrics and "val_loss" not in metrics
     assert metrics["cross_validation"]["mean_accuracy"] == report["mean_accuracy"]
+    evaluated = json.loads(tool("evaluate", f"--model_dir={final}", "--json").stdout)
+    assert evaluated["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    error_line(tool("evaluate", f"--model_dir={final}", "--split=validation"),
+               "has no validation cases: it was trained on every training case")
     saved = json.loads((final / "config.json").read_text())
     assert (saved["epochs"], saved["validation_fraction"]) == (report["median_best_epoch"], 0)
     # Another recipe, or a length of its own, is refused before anything is read.

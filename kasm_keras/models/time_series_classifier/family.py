@@ -330,6 +330,9 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         with request.reading(f"the {dataset} {self.data_noun}"):
             classes, series, labels = split_cases(dataset, split, data_dir, request.cache_dir,
                                                   run, model)
+        if not series:  # a final fit's validation split: it trained on every training case
+            raise ZooError(f"{request.model_name} has no {split} cases: it was trained on every "
+                           "training case (--validation_fraction=0)")
         if list(classes) != list(model.class_names or classes):
             raise ZooError(f"the model predicts {model.class_names}, but {dataset} has "
                            f"classes {list(classes)}")
