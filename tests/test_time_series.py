@@ -347,6 +347,15 @@ def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_th
                     f"--refit_from_cv={cv_dir}"), "cross-validated another recipe (units differ)")
     error_line(tool("train", *flags_, "--max_steps=4", f"--model_dir={tmp_path / 'other'}",
                     f"--refit_from_cv={cv_dir}"), "--max_steps cannot be given with it")
+    changed = tmp_path / "changed"
+    shutil.copytree(toy_dir, changed)
+    with open(changed / "Toy_TRAIN.ts", "a") as f:
+        f.write("1,2:3,4:a\n")
+    error_line(tool("train", *[f"--data_dir={changed}" if f.startswith("--data_dir") else f
+                               for f in flags_], f"--model_dir={tmp_path / 'other'}",
+                    f"--refit_from_cv={cv_dir}"),
+               f"cross-validated the training file {toy_dir / 'Toy_TRAIN.ts'}, not "
+               f"{changed / 'Toy_TRAIN.ts'} (their sha256 differ)")
     assert not (tmp_path / "other").exists()
 
 

@@ -547,7 +547,8 @@ def refit(config):
             `validation_fraction` 0.
 
     Raises:
-        TrainingError: no cv.json there, or it cross-validated another recipe.
+        TrainingError: no cv.json there, or it cross-validated another recipe or training
+            file.
 
     Examples:
         >>> from kasm_keras.training.time_series import TimeSeriesConfig, refit
@@ -564,4 +565,9 @@ def refit(config):
     if differ:
         raise TrainingError(f"{path} cross-validated another recipe ({', '.join(differ)} "
                             "differ); refit the recipe it cross-validated")
+    train = time_series_data.locate(config.dataset, config.data_dir, config.cache_dir,
+                                    splits=("train",))["train"]
+    if files.file_digest(train) != report.get("train_sha256"):
+        raise TrainingError(f"{path} cross-validated the training file {report.get('train_file')}"
+                            f", not {os.path.abspath(train)} (their sha256 differ)")
     return dataclasses.replace(config, epochs=float(median), validation_fraction=0.0)
