@@ -2,13 +2,17 @@
 the .ts format writes numbers is refused at its file and line (by the reader and by the tools);
 non-finite series are refused by the classifier (naming the series) and by its SavedModel (an
 error status), never answered; a byte-order mark is skipped by every text reader; a groups CSV
-with a doubled column or a group name holding a line break is refused; a series with no steps
+with a doubled column or a group name holding a line break is refused; a stratified
+cross-validation killed mid-fold resumes to the result of one never killed; a series with no steps
 or more steps than the limit is refused clearly; and `predict` takes raw series."""
 
 import codecs
 import dataclasses
 import json
 import re
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -21,9 +25,10 @@ from kasm_keras.data.classification_data import DataError
 from kasm_keras.models.time_series_classifier import build_time_series_classifier, serving
 from kasm_keras.training import time_series
 from tests.conftest import real_time_series_data
-from tests.test_faults_tools import error_line, run_tool, tree
-from tests.test_time_series import HEADER, toy_cases, toy_dir, ts_text  # noqa: F401 (a fixture)
 from tests.conftest import same_worker
+from tests.test_faults_tools import ENV, TOOLS, error_line, run_tool, tree
+from tests.test_time_series import (  # noqa: F401 (toy_dir: a fixture)
+    HEADER, recipe_run, toy_cases, toy_dir, ts_text)
 
 CLASSIFIER = same_worker("faults_time_series_classifier")  # the tests that use the classifier or its export
 
@@ -208,6 +213,39 @@ def test_cv_refuses_a_group_name_with_a_line_break_before_training(tool, toy_dir
                     f"--groups={groups}", "--group_column=animal", f"--cv_dir={cv_dir}"),
                f"{groups}:6: ", "control character")
     assert not cv_dir.exists()
+
+
+def test_a_stratified_cross_validation_killed_mid_fold_resumes_to_the_same_result(
+        tool, toy_dir, tmp_path):
+    """SIGKILL inside the second fold: the same command reads the first fold back, resumes the
+    second from its checkpoint and ends with the report of a run never killed."""
+    run = recipe_run(tmp_path / "recipe", toy_dir, max_steps=30, deterministic=True)
+    args = ["--cv=stratified_kfold", "--folds=3", f"--model_dir={run}", "--json"]
+    whole = tool("evaluate", *args, f"--cv_dir={tmp_path / 'whole'}")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    cv_dir = tmp_path / "killed"
+    killed = subprocess.Popen([sys.executable, str(TOOLS / "evaluate.py"), *args,
+                               f"--cv_dir={cv_dir}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=ENV)
+    try:
+        latest = cv_dir / "fold_01_of_3" / "checkpoints" / "latest"
+        deadline = time.time() + 240
+        while not latest.exists() and killed.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+    finally:
+        killed.kill()
+        killed.wait()
+    assert latest.exists() and not (cv_dir / "fold_01_of_3" / "metrics.json").exists(), \
+        "killed outside the second fold"
+    resumed = tool("evaluate", *args, f"--cv_dir={cv_dir}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "fold 0 (fold 1 of 3): finished before, read back" in resumed.stderr
+    assert "resuming from" in resumed.stderr
+
+    def result(report):
+        return [{k: v for k, v in fold.items() if k != "model_dir"} for fold in report["folds"]]
+
+    assert result(json.loads(resumed.stdout)) == result(json.loads(whole.stdout))
 
 
 # ------------------------------------------------------------------ the tools

@@ -1,8 +1,11 @@
 """Multichannel time series (the paper's Table 4 task on public data): the .ts reader and its
 errors, the sktime wheel's download, standardisation fitted on train only, leave-one-group-out
-folds that never mix a group, tools/train.py's dispatch, a tiny run through train, evaluate
+folds that never mix a group, stratified folds (even per class, disjoint, covering, seeded), a
+final fit for the cross-validation's median best epoch that reads the test file once, at the
+end, tools/train.py's dispatch, a tiny run through train, evaluate
 (--cv too) and export (the SavedModel matching Keras on float input), and the zoo's entries."""
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -248,6 +251,112 @@ def test_leave_one_group_out_never_mixes_a_group(tmp_path):
         path.write_text(text)
         with pytest.raises(DataError, match=f"^{re.escape(str(path))}.*{re.escape(message)}"):
             tsd.read_groups(path, "group", 2)
+
+
+def test_stratified_folds_are_stratified_disjoint_cover_the_training_split_and_seeded():
+    rng = np.random.default_rng(3)
+    labels = rng.permutation(np.repeat(["a", "b", "c"], [7, 5, 11]))
+    folds = tsd.stratified_folds(labels, 5, seed=0)
+    assert [name for name, _, _ in folds] == [f"fold {i} of 5" for i in range(1, 6)]
+    tests = [test for _, _, test in folds]
+    assert sorted(np.concatenate(tests).tolist()) == list(range(len(labels)))  # each once
+    for _, train, test in folds:
+        assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(labels)))
+    for label in "abc":  # every class spread over the folds as evenly as it can be
+        counts = [int((labels[test] == label).sum()) for test in tests]
+        assert max(counts) - min(counts) <= 1
+    sizes = [len(test) for test in tests]
+    assert max(sizes) - min(sizes) <= 1
+    again = tsd.stratified_folds(labels, 5, seed=0)
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(folds, again))
+    other = tsd.stratified_folds(labels, 5, seed=1)
+    assert not all(np.array_equal(a[2], b[2]) for a, b in zip(folds, other))
+    with pytest.raises(DataError, match="^stratified k-fold needs at least 2 folds, got 1$"):
+        tsd.stratified_folds(labels, 1, seed=0)
+    with pytest.raises(DataError, match="^class b has 5 training cases, fewer than the 6 folds"):
+        tsd.stratified_folds(labels, 6, seed=0)
+    # JapaneseVowels' 270 training cases, 30 of each of 9 speakers: 54 cases, 6 of each, a fold.
+    train = tsd.read_files("japanese_vowels", tsd.locate(
+        "japanese_vowels", real_time_series_data(), splits=("train",)))["train"]
+    for _, _, test in tsd.stratified_folds(train.labels, 5, seed=0):
+        assert np.bincount(train.labels[test]).tolist() == [6] * 9
+
+
+def recipe_run(folder, toy_dir, **settings):
+    """A run folder holding only a tiny recipe's config.json: what --cv cross-validates."""
+    folder.mkdir()
+    config = time_series.TimeSeriesConfig(
+        model="rkm_lstm", dataset=tsd.OWN_FILES, model_dir=str(folder), data_dir=str(toy_dir),
+        units=4, batch_size=8, eval_every=3, log_every=3, validation_fraction=0.25, **settings)
+    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
+    return folder
+
+
+def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_the_end(
+        tool, toy_dir, tmp_path, monkeypatch):
+    run = recipe_run(tmp_path / "recipe", toy_dir, max_steps=6)
+    cv_dir = tmp_path / "cv"
+    result = tool("evaluate", "--cv=stratified_kfold", "--folds=3", f"--model_dir={run}",
+                  f"--cv_dir={cv_dir}", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert [f["fold"] for f in report["folds"]] == ["fold 1 of 3", "fold 2 of 3", "fold 3 of 3"]
+    assert [f["test_cases"] for f in report["folds"]] == [12, 12, 12]
+    assert report["best_epochs"] == [f["best_step"] / (18 // 8) for f in report["folds"]]
+    assert report["median_best_epoch"] == np.median(report["best_epochs"])
+    assert pathlib.Path(report["folds"][0]["model_dir"]).name == "fold_00_of_3"
+    error_line(tool("evaluate", "--cv=stratified_kfold", f"--model_dir={run}",
+                    f"--groups={toy_dir / 'groups.csv'}"),
+               "--groups applies to --cv=leave_one_group_out only")
+
+    events = []
+    read_ts = tsd.read_ts
+    report_of = time_series.TimeSeriesTask.report
+
+    def reading(path, *args, **kwargs):
+        events.append(os.path.basename(path))
+        return read_ts(path, *args, **kwargs)
+
+    def reporting(self, *args, **kwargs):
+        events.append("trained")
+        return report_of(self, *args, **kwargs)
+
+    monkeypatch.setattr(tsd, "read_ts", reading)
+    monkeypatch.setattr(time_series.TimeSeriesTask, "report", reporting)
+    final = tmp_path / "final"
+    flags_ = ["--model=rkm_lstm", "--dataset=ts_files", f"--data_dir={toy_dir}", "--units=4",
+              "--batch_size=8", "--eval_every=3", "--log_every=3"]
+    result = tool("train", *flags_, f"--model_dir={final}", f"--refit_from_cv={cv_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert events.count("Toy_TEST.ts") == 1 and events.index("Toy_TEST.ts") > events.index(
+        "trained"), events
+    metrics = json.loads((final / "metrics.json").read_text())
+    assert metrics["splits"] == {"train": 36, "validation": 0, "test": 12}
+    assert metrics["best_step"] == metrics["steps"] == int(np.ceil(
+        report["median_best_epoch"] * (36 // 8)))
+    assert "test_accuracy" in metrics and "val_loss" not in metrics
+    assert metrics["cross_validation"]["mean_accuracy"] == report["mean_accuracy"]
+    evaluated = json.loads(tool("evaluate", f"--model_dir={final}", "--json").stdout)
+    assert evaluated["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    error_line(tool("evaluate", f"--model_dir={final}", "--split=validation"),
+               "has no validation cases: it was trained on every training case")
+    saved = json.loads((final / "config.json").read_text())
+    assert (saved["epochs"], saved["validation_fraction"]) == (report["median_best_epoch"], 0)
+    # Another recipe, or a length of its own, is refused before anything is read.
+    error_line(tool("train", *flags_, "--units=5", f"--model_dir={tmp_path / 'other'}",
+                    f"--refit_from_cv={cv_dir}"), "cross-validated another recipe (units differ)")
+    error_line(tool("train", *flags_, "--max_steps=4", f"--model_dir={tmp_path / 'other'}",
+                    f"--refit_from_cv={cv_dir}"), "--max_steps cannot be given with it")
+    changed = tmp_path / "changed"
+    shutil.copytree(toy_dir, changed)
+    with open(changed / "Toy_TRAIN.ts", "a") as f:
+        f.write("1,2:3,4:a\n")
+    error_line(tool("train", *[f"--data_dir={changed}" if f.startswith("--data_dir") else f
+                               for f in flags_], f"--model_dir={tmp_path / 'other'}",
+                    f"--refit_from_cv={cv_dir}"),
+               f"cross-validated the training file {toy_dir / 'Toy_TRAIN.ts'}, not "
+               f"{changed / 'Toy_TRAIN.ts'} (their sha256 differ)")
+    assert not (tmp_path / "other").exists()
 
 
 # ------------------------------------------------------------------ tools/train.py

@@ -103,6 +103,27 @@ def test_a_recipe_search_run_never_reads_the_test_split(tmp_path):
     assert _train(tmp_path / "tested", 8)["test_evaluated"] is True
 
 
+class LastIsBest(Regression):
+    """A final fit: nothing to validate on, its last model kept."""
+
+    best_is_last = True
+
+    def validate(self, model):
+        raise AssertionError("a task whose best is its last is never validated")
+
+
+def test_a_task_whose_best_is_its_last_keeps_the_last_model_without_validating(tmp_path):
+    config = LoopConfig(model_dir=str(tmp_path), max_steps=10, eval_every=4, log_every=2)
+    trainer = Trainer(LastIsBest(), config, command=["test"], log=lambda _: None)
+    metrics = trainer.run()
+    assert metrics["best_step"] == metrics["steps"] == 10 and "test_loss" in metrics
+    assert not [key for key in metrics if key.startswith("val_")]
+    assert [h["step"] for h in metrics["history"]] == [4, 8, 10]
+    best = keras.models.load_model(tmp_path / "best.keras").get_weights()
+    for kept, last in zip(best, trainer.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, last)
+
+
 class AutoPrecisionRegression(Regression):
     """Records its precision as the tasks of tools/train.py do (the policy "auto" became)."""
 

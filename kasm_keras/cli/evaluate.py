@@ -7,6 +7,7 @@ python tools/evaluate.py --zoo=ptb/rkm_lstm --text="the company said it expects 
 python tools/evaluate.py --zoo=japanese_vowels/rkm_lstm_3gram [--data_dir=DIR]
 python tools/evaluate.py --cv=leave_one_group_out --zoo=japanese_vowels/rkm_lstm_3gram \
     --dataset=ts_files --data_dir=DIR --groups=groups.csv --group_column=animal [--cv_dir=DIR]
+python tools/evaluate.py --cv=stratified_kfold --folds=5 --model_dir=RUN [--cv_dir=DIR]
 
 A classifier: accuracy, per-class precision/recall/F1 and the confusion matrix; --text classifies
 (a header row, then class, probability and text for each, tab-separated).
@@ -24,6 +25,13 @@ tested on the held-out group's cases, so a group is never on both sides. A finis
 back and an interrupted one resumes, so the same command continues a killed cross-validation.
 The report gives each fold's accuracy, their mean (the paper's mean leave-one-out accuracy) and
 standard deviation, and the accuracy over every held-out case pooled; <cv_dir>/cv.json keeps it.
+
+--cv=stratified_kfold --folds=K chooses a recipe on a small data set without its test file: the
+training file's cases, class by class, are dealt into K folds by a keyed hash of the recipe's
+--seed (the same folds on every machine), each trained on the other K-1 (its validation cases
+carved from those) into <cv_dir>/fold_<i>_of_<K>/ and tested on its own. The report adds each
+fold's best epoch and their median, the length of the final fit on every training case that
+tools/train.py --refit_from_cv=<cv_dir> trains.
 
 A language model: the perplexity over the whole split, the stream cut into --batch_size rows
 and read in --bptt windows with the state carried from window to window (AWD-LSTM's evaluation,
@@ -51,6 +59,7 @@ from kasm_keras.training.task import TrainingError
 from kasm_keras.utils import download, files
 
 FLAGS = flags.FLAGS
+DEFAULT_FOLDS = 5
 ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
           download.UnsafeArchiveError, TrainingError)
 
@@ -81,13 +90,16 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_bool("json", False, "Print one JSON object to stdout instead of a table.", **kw)
     flags.DEFINE_enum("cv", None, list(tasks.cross_validation_methods()), "Cross-validate the "
                       "time-series recipe of --model_dir or --zoo instead of evaluating its "
-                      "model: one fold per group of --groups.", **kw)
+                      "model: one fold per group of --groups, or --folds stratified folds.", **kw)
+    flags.DEFINE_integer("folds", None, "--cv=stratified_kfold: the number of folds (default "
+                         f"{DEFAULT_FOLDS}).", lower_bound=2, **kw)
     flags.DEFINE_string("groups", None, "--cv: a CSV file with a header row, then one row per "
                         "case of the training .ts file, in its order.", **kw)
     flags.DEFINE_string("group_column", "group", "--cv: the column of --groups that names each "
                         "case's group (an animal, a subject).", **kw)
     flags.DEFINE_string("cv_dir", None, "--cv: where each fold's run goes, <cv_dir>/fold_<i>_"
-                        "<group>/, and cv.json (default runs/<dataset>/<model>_<n>gram_cv).", **kw)
+                        "<group>/ (stratified: fold_<i>_of_<K>/), and cv.json (default "
+                        "runs/<dataset>/<model>_<n>gram_cv).", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.utf8_text(flag_values, "text")
     flags.register_validator(
@@ -106,17 +118,25 @@ def _refuse(names, why):
 
 
 def format_cv_report(report):
-    lines = [f"{report['dataset']}: leave-one-group-out over {len(report['folds'])} groups "
-             f"({report['group_column']} of {report['groups_file']}), {report['model']} "
-             f"{report['ngram']}-gram", "",
-             f"  {'group':<24}{'test cases':>12}{'accuracy':>10}  model_dir"]
+    if report["cv"] == "leave_one_group_out":
+        title, key = (f"leave-one-group-out over {len(report['folds'])} groups "
+                      f"({report['group_column']} of {report['groups_file']})"), "group"
+    else:
+        title, key = (f"stratified {report['fold_count']}-fold (seed {report['fold_seed']}) of "
+                      f"{report['train_file']}"), "fold"
+    lines = [f"{report['dataset']}: {title}, {report['model']} {report['ngram']}-gram", "",
+             f"  {key:<24}{'test cases':>12}{'accuracy':>10}{'best epoch':>12}  model_dir"]
     for fold in report["folds"]:
-        lines.append(f"  {fold['group']:<24}{fold['test_cases']:>12,}"
-                     f"{fold['test_accuracy']:>10.4f}  {fold['model_dir']}")
+        lines.append(f"  {fold[key]:<24}{fold['test_cases']:>12,}"
+                     f"{fold['test_accuracy']:>10.4f}{fold.get('best_epoch', float('nan')):>12g}"
+                     f"  {fold['model_dir']}")
     sd = report["sd_accuracy"]
     lines += ["", f"  mean accuracy {report['mean_accuracy']:.4f}"
               + (f" (sd {sd:.4f} over folds)" if sd is not None else "")
               + f"; pooled over every held-out case {report['pooled_accuracy']:.4f}"]
+    if "median_best_epoch" in report:
+        lines.append(f"  median best epoch {report['median_best_epoch']:g} (a final fit: "
+                     "tools/train.py --refit_from_cv=<cv_dir>)")
     return "\n".join(lines)
 
 
@@ -149,9 +169,14 @@ def cross_validate():
     import dataclasses
 
     _refuse(("text", "batch_size", "bptt", "split"), "does not apply to --cv (each fold tests "
-            "on its held-out group)")
-    if FLAGS.groups is None:
-        raise app.UsageError("--cv needs --groups, the CSV file of each training case's group")
+            "on its held-out cases)")
+    if FLAGS.cv == "leave_one_group_out":
+        _refuse(("folds",), "applies to --cv=stratified_kfold only")
+        if FLAGS.groups is None:
+            raise app.UsageError("--cv=leave_one_group_out needs --groups, the CSV file of each "
+                                 "training case's group")
+    else:
+        _refuse(("groups", "group_column"), "applies to --cv=leave_one_group_out only")
     settings, family, training = recipe(FLAGS.model_dir, FLAGS.zoo)
     fields = {f.name for f in dataclasses.fields(training.config)}
     values = {k: v for k, v in settings.items() if k in fields}
@@ -170,7 +195,8 @@ def cross_validate():
     with contextlib.redirect_stdout(sys.stderr), \
             tool_support.download_hint(f"the {dataset} {family.data_noun}"):
         report = training.cross_validate.run(
-            config, FLAGS.groups, FLAGS.group_column, cv_dir,
+            config, FLAGS.cv, cv_dir, groups_path=FLAGS.groups, group_column=FLAGS.group_column,
+            folds=FLAGS.folds or DEFAULT_FOLDS,
             command=[os.path.basename(sys.executable)] + sys.argv)
     print(json.dumps(report) if FLAGS.json else format_cv_report(report))
 
@@ -185,7 +211,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if FLAGS.cv:
         return cross_validate()
-    _refuse(("groups", "group_column", "cv_dir"), "applies to --cv only")
+    _refuse(("groups", "group_column", "cv_dir", "folds"), "applies to --cv only")
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     family = task_family.of_model(model)
     refusal = family.refused_evaluate_option([name for name in EVALUATE_OPTIONS

@@ -10,6 +10,12 @@ paper's settings, awd_lstm, or the smaller cpu ones; any flag given explicitly w
 japanese_vowels, basic_motions and ts_files (your own UEA/UCR .ts files in --data_dir) the
 multichannel time-series classifier of its Table 4 task. A flag of another task is refused.
 
+A small time-series data set chooses its recipe by cross-validation (tools/evaluate.py
+--cv=stratified_kfold --folds=5 --cv_dir=CV) rather than on a validation split carved from a
+few hundred cases; --refit_from_cv=CV then trains the same recipe on every training case, with
+no validation split, for the folds' median best epoch, keeps the last model and reads the test
+file once, at the end.
+
 Running the same command again resumes from the last checkpoint in --model_dir, exactly: a run
 killed at any moment and run again ends with the weights of an uninterrupted one.
 --model_dir may be a gs:// path.
@@ -165,7 +171,9 @@ def define_flags(flag_values=FLAGS):
     flags.DEFINE_bool("learn_sigmas", _shared("learn_sigmas"), "Learn sigma_i and sigma_f.",
                       **kw)
     flags.DEFINE_float("validation_fraction", None, "Share of train held out, in (0, 1) (a "
-                       "time series holds it out of each class) "
+                       "time series holds it out of each class, and may take 0: no validation, "
+                       "the last model kept, for a final fit of a length fixed beforehand, "
+                       "see --refit_from_cv) "
                        f"{_per_task('validation_fraction')}.", **kw)
     flags.DEFINE_integer("split_seed", _shared("split_seed"), "Seed of the validation split "
                          "(which training rows are held out); kept apart from --seed so that "

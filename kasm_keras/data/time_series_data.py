@@ -65,6 +65,7 @@ GET_FILES = (f"pip download sktime=={SKTIME_WHEEL['version']} --no-deps -d DIR, 
 # such a channel is centred but not scaled (dividing by ~0 would blow up rounding noise).
 CONSTANT_CHANNEL = 1e-7
 VALIDATION_KEY = "kasm-keras-time-series-validation"
+FOLDS_KEY = "kasm-keras-time-series-folds"
 # The share of each class's training cases held out for validation, unless a run says otherwise.
 VALIDATION_FRACTION = 0.2
 # The most steps a series may have unless a run says otherwise (`--max_series_length`): training
@@ -602,6 +603,55 @@ def leave_one_group_out(groups):
             for g in sorted(set(groups.tolist()))]
 
 
+def stratified_folds(labels, folds, seed):
+    """The folds of stratified k-fold cross-validation, the same on every machine.
+
+    Every class's cases, ordered by a keyed hash of (seed, index), are dealt round-robin into
+    the folds, the deal going on from class to class, so each class's count differs by at most
+    one between folds and so do the folds' sizes. Every case is tested in exactly one fold.
+
+    Args:
+        labels: sequence of class labels (ints or names), one per training case.
+        folds: int, the number of folds, at least 2 and at most the smallest class's count
+            (a fold without some class would not test it).
+        seed: int, keys the hash.
+
+    Returns:
+        A list of ("fold <i> of <folds>", train indices, test indices), the indices sorted
+            int64 arrays.
+
+    Raises:
+        DataError: on fewer than 2 folds, or a class with fewer cases than folds.
+
+    Examples:
+        >>> from kasm_keras.data.time_series_data import stratified_folds
+        >>> for name, train, test in stratified_folds([0, 0, 1, 1, 1, 0], 3, seed=0):
+        ...     print(name, train.tolist(), test.tolist())
+        fold 1 of 3 [0, 2, 3, 5] [1, 4]
+        fold 2 of 3 [1, 2, 4, 5] [0, 3]
+        fold 3 of 3 [0, 1, 3, 4] [2, 5]
+    """
+    labels = np.asarray(labels)
+    if int(folds) != folds or folds < 2:
+        raise DataError(f"stratified k-fold needs at least 2 folds, got {folds}")
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) and counts.min() < folds:
+        smallest = int(np.argmin(counts))
+        raise DataError(f"class {classes[smallest]} has {counts[smallest]} training cases, "
+                        f"fewer than the {folds} folds: every fold must test every class")
+    held = [[] for _ in range(folds)]
+    dealt = 0
+    for label in classes:
+        members = np.flatnonzero(labels == label)
+        for i in sorted(members, key=lambda i: hashlib.sha256(
+                f"{FOLDS_KEY}:{seed}:{i}".encode()).hexdigest()):
+            held[dealt % folds].append(i)
+            dealt += 1
+    everyone = np.arange(len(labels))
+    return [(f"fold {k + 1} of {folds}", np.setdiff1d(everyone, test).astype(np.int64),
+             np.asarray(sorted(test), np.int64)) for k, test in enumerate(held)]
+
+
 # ------------------------------------------------------------------ splits and statistics
 
 def validation_indices(labels, fraction, seed):
@@ -1052,7 +1102,8 @@ def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VA
         data_dir: optional folder of the files or of the sktime wheel; None downloads the
             wheel.
         cache_dir: optional cache folder; None uses the package's default cache.
-        validation_fraction: float in (0, 1), the share of each class held out.
+        validation_fraction: float in [0, 1), the share of each class held out (0: none, for
+            a final fit on every training case).
         split_seed: int, picks the validation cases.
         max_length: int, the most steps a series may have.
 
@@ -1060,7 +1111,7 @@ def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VA
         A `TimeSeriesData`.
 
     Raises:
-        ValueError: on an unknown name or a validation_fraction outside (0, 1).
+        ValueError: on an unknown name or a validation_fraction outside [0, 1).
         DataError: naming the file and line, for anything in the files it cannot take.
 
     Examples:
@@ -1076,8 +1127,8 @@ def load_time_series(name, data_dir=None, cache_dir=None, validation_fraction=VA
         >>> data.classes, data.lengths("test")
         (['up', 'down'], array([3, 2, 2, 3]))
     """
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
     paths = locate(name, data_dir, cache_dir)
     read = read_files(name, paths, max_length)
     train, test = read["train"], read["test"]

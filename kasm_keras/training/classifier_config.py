@@ -70,6 +70,9 @@ class ClassifierConfig:
     # The data sets the task takes, and how --dataset's error names the task.
     DATASETS = ()
     FOR_TASK = ""
+    # Whether the task trains without a validation split (validation_fraction 0: the last
+    # model is kept), for a final fit whose length was fixed beforehand.
+    WITHOUT_VALIDATION = False
 
     model: str
     dataset: str
@@ -103,8 +106,10 @@ class ClassifierConfig:
         if self.split_seed < 0:
             raise TrainingError(f"--split_seed must be at least 0, got {self.split_seed}")
         self.check_at_least_one("batch_size", "units", "ngram")
-        if not 0 < self.validation_fraction < 1:
-            raise TrainingError(f"--validation_fraction must be in (0, 1), got "
+        if not (0 < self.validation_fraction < 1 or
+                self.WITHOUT_VALIDATION and self.validation_fraction == 0):
+            interval = "[0, 1)" if self.WITHOUT_VALIDATION else "(0, 1)"
+            raise TrainingError(f"--validation_fraction must be in {interval}, got "
                                 f"{self.validation_fraction}")
         if not 0 <= self.dropout < 1:
             raise TrainingError(f"--dropout must be in [0, 1), got {self.dropout}")

@@ -23,7 +23,8 @@ report; `Trainer` does the rest the same way for every task:
 - TensorBoard: `logs/train` and `logs/validation` use the same tag names (the loss and the
   task's metrics), so TensorBoard draws the two runs on the same charts; `logs/train` also has
   `learning_rate` and `steps_per_second`.
-- The best model on the task's validation score is kept (`Task.save_best`, with its sha256 in
+- The best model on the task's validation score is kept (the last step's, for a task whose
+  `best_is_last`: it has nothing to validate on) (`Task.save_best`, with its sha256 in
   `<file>.sha256`, checked before it is loaded), and at the end the task evaluates it once and
   `metrics.json` is written atomically.
 - A full disk while writing a checkpoint, the best model or its sidecar, metrics.json or the
@@ -473,6 +474,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
 
+    def _validate(self, step):
+        """The task's validation scores, logged; TrainingError without its monitored score."""
+        scores = {k: float(v) for k, v in self.task.validate(self.model).items()}
+        if self.task.monitor not in scores:
+            raise TrainingError(f"the task's validation gave {sorted(scores)}, without its "
+                                f"monitored score {self.task.monitor!r}")
+        self.log("\nstep {}: validation {}".format(
+            step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items())))
+        return scores
+
     def _better(self, scores, best):
         if best is None:
             return True
@@ -603,14 +614,14 @@ class Trainer:
                 flush()
             if not evaluate:
                 continue
-            scores = {k: float(v) for k, v in task.validate(self.model).items()}
-            if task.monitor not in scores:
-                raise TrainingError(f"the task's validation gave {sorted(scores)}, without its "
-                                    f"monitored score {task.monitor!r}")
-            validation_writer.scalars(step, scores)
-            self.log("\nstep {}: validation {}".format(
-                step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items())))
-            if self._better(scores, state["best_scores"]):
+            if task.best_is_last:  # nothing to validate on: the last step's model is the best
+                scores = {}
+                better = step == max_steps
+            else:
+                scores = self._validate(step)
+                validation_writer.scalars(step, scores)
+                better = self._better(scores, state["best_scores"])
+            if better:
                 state.update(best_scores=scores, best_step=step)
                 if self.chief:
                     self._save_best(best_path)
@@ -665,6 +676,8 @@ class Trainer:
         files.write_text(files.join(c.model_dir, "metrics.json"), json.dumps(metrics, indent=2))
         tests = ", ".join(f"{k} {v:.4f}" for k, v in report.items()
                           if k.startswith("test_") and isinstance(v, float))
-        self.log(f"{tests + ' ' if tests else ''}(best validation {task.monitor} "
-                 f"{state['best_scores'][task.monitor]:.4f} at step {state['best_step']})")
+        best = (f"the last model, step {state['best_step']}" if task.best_is_last else
+                f"best validation {task.monitor} {state['best_scores'][task.monitor]:.4f} at "
+                f"step {state['best_step']}")
+        self.log(f"{tests + ' ' if tests else ''}({best})")
         return metrics

@@ -18,8 +18,10 @@ The order the loop calls a task in:
     write_files(model_dir)             files a trained run needs besides the model (chief only),
                                        once the checkpoint (if any) is restored
     batch_loss(model, batch)           traced into the training step
-    validate(model)                    every eval_every steps and at the end
-    save_best(model, path)             when the monitored validation score improves (chief)
+    validate(model)                    every eval_every steps and at the end (never when
+                                       best_is_last)
+    save_best(model, path)             when the monitored validation score improves, or at the
+                                       last step when best_is_last (chief)
     load_best(path), report(model, test)  once, at the end (chief)
 """
 
@@ -76,6 +78,10 @@ class Task(abc.ABC):
     monitor: str = "loss"
     #: True when a larger `monitor` is better (accuracy), False when smaller is (loss, perplexity).
     higher_is_better: bool = False
+    #: True when the task has nothing to validate on and its model at the last step is its best
+    #: (a final fit on every training case, its length fixed beforehand, e.g. by
+    #: cross-validation): `validate` is never called and the last model is kept.
+    best_is_last: bool = False
     #: The best model's file name inside the model_dir (the loop passes the full path).
     best_model_file: str = "best.keras"
     #: Keys of `settings()` that a run resumed in the same model_dir must share.

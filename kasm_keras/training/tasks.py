@@ -15,15 +15,17 @@ class CrossValidation:
     """How a task's recipe is cross-validated (tools/evaluate.py --cv).
 
     Attributes:
-        methods: `--cv`'s choices for the task, e.g. ("leave_one_group_out",).
-        run: `run(config, groups_path, group_column, cv_dir, command=None)`, which trains one
-            fold per group from the settings `config` and returns the report.
+        methods: `--cv`'s choices for the task, e.g. ("leave_one_group_out",
+            "stratified_kfold").
+        run: `run(config, method, cv_dir, groups_path=None, group_column="group", folds=5,
+            command=None)`, which trains every fold of `method` from the settings `config`
+            and returns the report.
         what: how a message names the task's runs and recipes, e.g. "a time-series".
 
     Examples:
         >>> from kasm_keras.training.tasks import TRAINING
         >>> TRAINING["time_series"].cross_validate.methods
-        ('leave_one_group_out',)
+        ('leave_one_group_out', 'stratified_kfold')
         >>> print(TRAINING["classification"].cross_validate)
         None
     """
@@ -114,7 +116,7 @@ def cross_validation_methods():
     Examples:
         >>> from kasm_keras.training import tasks
         >>> tasks.cross_validation_methods()
-        ('leave_one_group_out',)
+        ('leave_one_group_out', 'stratified_kfold')
     """
     return tuple(dict.fromkeys(method for training in TRAINING.values()
                                if training.cross_validate

@@ -214,7 +214,8 @@ class TimeSeriesFamily(CellNames, TaskFamily):
                 data's.
         """
         if metrics.get("fold"):
-            raise ZooError(f"{model_dir} is a cross-validation fold (tested on one group); "
+            raise ZooError(f"{model_dir} is a cross-validation fold (tested on cases of the "
+                           "training file); "
                            "publish a tools/train.py run")
         training = model.info
         classes, series, labels = split_cases(metrics["dataset"], "test", data_dir, cache_dir,
@@ -313,10 +314,12 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         info = model.info if isinstance(model.info, dict) else {}
         run = info.get("training", info)
         if run.get("fold"):
-            raise ZooError(f"{request.model_name} is one fold of a cross-validation (group "
-                           f"{run['fold'].get('group')!r}): its test cases are that group's, "
-                           "its validation cases part of the others'; its accuracy is in its "
-                           "metrics.json and the cross-validation's cv.json")
+            fold = run["fold"]
+            which = f"group {fold['group']!r}" if "group" in fold else fold.get("fold")
+            raise ZooError(f"{request.model_name} is one fold of a cross-validation ({which}): "
+                           "its test cases are held out of the training file, its validation "
+                           "cases part of the others'; its accuracy is in its metrics.json and "
+                           "the cross-validation's cv.json")
         dataset = request.dataset or run.get("dataset")
         if not self.owns_dataset(dataset):
             raise ZooError(f"--dataset={dataset} is not {self.data_kind}, but "
@@ -327,6 +330,9 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         with request.reading(f"the {dataset} {self.data_noun}"):
             classes, series, labels = split_cases(dataset, split, data_dir, request.cache_dir,
                                                   run, model)
+        if not series:  # a final fit's validation split: it trained on every training case
+            raise ZooError(f"{request.model_name} has no {split} cases: it was trained on every "
+                           "training case (--validation_fraction=0)")
         if list(classes) != list(model.class_names or classes):
             raise ZooError(f"the model predicts {model.class_names}, but {dataset} has "
                            f"classes {list(classes)}")
