@@ -297,9 +297,10 @@ def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_th
     run = recipe_run(tmp_path / "recipe", toy_dir, max_steps=6)
     cv_dir = tmp_path / "cv"
     result = tool("evaluate", "--cv=stratified_kfold", "--folds=3", f"--model_dir={run}",
-                  f"--cv_dir={cv_dir}", "--json")
+                  f"--cv_dir={cv_dir}", "--seed=4", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
+    assert report["fold_seed"] == 4  # --seed in place of the recipe's
     assert [f["fold"] for f in report["folds"]] == ["fold 1 of 3", "fold 2 of 3", "fold 3 of 3"]
     assert [f["test_cases"] for f in report["folds"]] == [12, 12, 12]
     assert report["best_epochs"] == [f["best_step"] / (18 // 8) for f in report["folds"]]
@@ -308,6 +309,7 @@ def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_th
     error_line(tool("evaluate", "--cv=stratified_kfold", f"--model_dir={run}",
                     f"--groups={toy_dir / 'groups.csv'}"),
                "--groups applies to --cv=leave_one_group_out only")
+    error_line(tool("evaluate", f"--model_dir={run}", "--seed=4"), "--seed applies to --cv only")
 
     events = []
     read_ts = tsd.read_ts

@@ -27,11 +27,11 @@ The report gives each fold's accuracy, their mean (the paper's mean leave-one-ou
 standard deviation, and the accuracy over every held-out case pooled; <cv_dir>/cv.json keeps it.
 
 --cv=stratified_kfold --folds=K chooses a recipe on a small data set without its test file: the
-training file's cases, class by class, are dealt into K folds by a keyed hash of the recipe's
---seed (the same folds on every machine), each trained on the other K-1 (its validation cases
-carved from those) into <cv_dir>/fold_<i>_of_<K>/ and tested on its own. The report adds each
-fold's best epoch and their median, the length of the final fit on every training case that
-tools/train.py --refit_from_cv=<cv_dir> trains.
+training file's cases, class by class, are dealt into K folds by a keyed hash of --seed (else
+the recipe's seed; the same folds on every machine), each trained on the other K-1 (its
+validation cases carved from those) into <cv_dir>/fold_<i>_of_<K>/ and tested on its own. The
+report adds each fold's best epoch and their median, the length of the final fit on every
+training case that tools/train.py --refit_from_cv=<cv_dir> trains.
 
 A language model: the perplexity over the whole split, the stream cut into --batch_size rows
 and read in --bptt windows with the state carried from window to window (AWD-LSTM's evaluation,
@@ -97,6 +97,9 @@ def define_flags(flag_values=FLAGS):
                         "case of the training .ts file, in its order.", **kw)
     flags.DEFINE_string("group_column", "group", "--cv: the column of --groups that names each "
                         "case's group (an animal, a subject).", **kw)
+    flags.DEFINE_integer("seed", None, "--cv: the seed that deals the folds and starts each "
+                         "fold's training, in place of the recipe's (one cross-validation per "
+                         "seed measures the seed noise).", **kw)
     flags.DEFINE_string("cv_dir", None, "--cv: where each fold's run goes, <cv_dir>/fold_<i>_"
                         "<group>/ (stratified: fold_<i>_of_<K>/), and cv.json (default "
                         "runs/<dataset>/<model>_<n>gram_cv).", **kw)
@@ -190,6 +193,8 @@ def cross_validate():
                   if dataset == settings["dataset"] else FLAGS.data_dir)
     cv_dir = FLAGS.cv_dir or f"runs/{family.run_name(values)}_cv"
     values["model_dir"] = cv_dir
+    if FLAGS.seed is not None:
+        values["seed"] = FLAGS.seed
     config = training.config(**values)
     # Training's progress goes to stderr; stdout is the report.
     with contextlib.redirect_stdout(sys.stderr), \
@@ -211,7 +216,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if FLAGS.cv:
         return cross_validate()
-    _refuse(("groups", "group_column", "cv_dir", "folds"), "applies to --cv only")
+    _refuse(("groups", "group_column", "cv_dir", "folds", "seed"), "applies to --cv only")
     model = tool_support.load_model(FLAGS.model_dir, FLAGS.zoo, FLAGS.zoo_dir)
     family = task_family.of_model(model)
     refusal = family.refused_evaluate_option([name for name in EVALUATE_OPTIONS
