@@ -342,6 +342,9 @@ def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_th
     assert evaluated["accuracy"] == pytest.approx(metrics["test_accuracy"])
     error_line(tool("evaluate", f"--model_dir={final}", "--split=validation"),
                "has no validation cases: it was trained on every training case")
+    error_line(tool("evaluate", "--cv=stratified_kfold", f"--model_dir={final}",
+                    f"--cv_dir={tmp_path / 'cv_of_final'}"),
+               "holds out no validation cases (a final fit's)")
     saved = json.loads((final / "config.json").read_text())
     assert (saved["epochs"], saved["validation_fraction"]) == (report["median_best_epoch"], 0)
     # Another recipe, or a length of its own, is refused before anything is read.

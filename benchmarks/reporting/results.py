@@ -9,7 +9,7 @@ private zoo's in its folder) by `python tools/results.py --seed_runs=GLOB`. Its 
     {"about": "...", "runs": {"<dataset>/<variant>_<n>gram": [
         {"seed": 1, "val_accuracy": 0.8912, "test_accuracy": 0.9001, "steps": 3900,
          "training_documents": 26318, "run": "runs/zoo/...", "command": "python tools/train.py ...",
-         "recipe": {...config.json's kasm_keras.zoo.RECIPE_KEYS...}}, ...]}}
+         "recipe": {...config.json's settings named by the family's recipe_keys...}}, ...]}}
 
 with accuracies as fractions, as in metrics.json. A cell's accuracies over seeds are its
 entry's (measured from the stored files) and those of its recorded runs with other seeds; a

@@ -59,9 +59,14 @@ from kasm_keras.training.task import TrainingError
 from kasm_keras.utils import download, files
 
 FLAGS = flags.FLAGS
-DEFAULT_FOLDS = 5
 ERRORS = (zoo.ZooError, CheckpointError, classification_data.DataError, download.DownloadError,
           download.UnsafeArchiveError, TrainingError)
+
+
+def _default_folds():
+    """The k-fold methods' default k, as the tasks that cross-validate give it."""
+    return ", ".join(sorted({str(t.cross_validate.folds) for t in tasks.TRAINING.values()
+                             if t.cross_validate and t.cross_validate.folds}))
 
 
 def define_flags(flag_values=FLAGS):
@@ -92,7 +97,7 @@ def define_flags(flag_values=FLAGS):
                       "time-series recipe of --model_dir or --zoo instead of evaluating its "
                       "model: one fold per group of --groups, or --folds stratified folds.", **kw)
     flags.DEFINE_integer("folds", None, "--cv=stratified_kfold: the number of folds (default "
-                         f"{DEFAULT_FOLDS}).", lower_bound=2, **kw)
+                         f"{_default_folds()}).", lower_bound=2, **kw)
     flags.DEFINE_string("groups", None, "--cv: a CSV file with a header row, then one row per "
                         "case of the training .ts file, in its order.", **kw)
     flags.DEFINE_string("group_column", "group", "--cv: the column of --groups that names each "
@@ -201,7 +206,7 @@ def cross_validate():
             tool_support.download_hint(f"the {dataset} {family.data_noun}"):
         report = training.cross_validate.run(
             config, FLAGS.cv, cv_dir, groups_path=FLAGS.groups, group_column=FLAGS.group_column,
-            folds=FLAGS.folds or DEFAULT_FOLDS,
+            folds=FLAGS.folds or training.cross_validate.folds,
             command=[os.path.basename(sys.executable)] + sys.argv)
     print(json.dumps(report) if FLAGS.json else format_cv_report(report))
 

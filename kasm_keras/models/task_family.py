@@ -463,7 +463,8 @@ class TaskFamily:
 
         Args:
             model: One of the family's models.
-            request: An `EvaluationRequest`: the dataset, split or texts, where the data is.
+            request: A `kasm_keras.models.evaluation.EvaluationRequest`: the dataset, split or
+                texts, where the data is.
 
         Returns:
             The report: a dict for a split, a list of one dict per text for texts; JSON-ready,
@@ -757,7 +758,8 @@ class ToolFlag(collections.namedtuple("ToolFlag", "name kind help default check"
         name: The flag's name.
         kind: absl's kind: "string", "multi_string", "list", ...
         help: Its help text.
-        default: Its default (None: none).
+        default: Its default (None: none), or a function of no arguments that gives it when
+            the flag is defined.
         check: The tool's validator: None, "utf8" (text), "folder" (an existing folder) or
             "indices" (integers >= 0).
 

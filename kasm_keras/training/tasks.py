@@ -17,10 +17,11 @@ class CrossValidation:
     Attributes:
         methods: `--cv`'s choices for the task, e.g. ("leave_one_group_out",
             "stratified_kfold").
-        run: `run(config, method, cv_dir, groups_path=None, group_column="group", folds=5,
+        run: `run(config, method, cv_dir, groups_path=None, group_column="group", folds=None,
             command=None)`, which trains every fold of `method` from the settings `config`
             and returns the report.
         what: how a message names the task's runs and recipes, e.g. "a time-series".
+        folds: k of a k-fold method when none is asked for.
 
     Examples:
         >>> from kasm_keras.training.tasks import TRAINING
@@ -33,6 +34,7 @@ class CrossValidation:
     methods: tuple
     run: object
     what: str
+    folds: int = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +84,8 @@ TRAINING = {
                             flag_help=time_series.FLAG_HELP,
                             cross_validate=CrossValidation(time_series.CV_METHODS,
                                                            time_series.cross_validate,
-                                                           "a time-series")),
+                                                           "a time-series",
+                                                           time_series.DEFAULT_FOLDS)),
 }
 
 

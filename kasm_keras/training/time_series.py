@@ -48,6 +48,7 @@ FOLD_IDENTITY = {"leave_one_group_out": ("group", "group_column", "train_sha256"
                  "stratified_kfold": ("method", "fold", "fold_count", "fold_seed",
                                       "train_sha256")}
 CV_METHODS = tuple(FOLD_IDENTITY)
+DEFAULT_FOLDS = 5  # stratified k-fold's k unless asked otherwise
 CV_REPORT = "cv.json"
 # The settings a final fit (`--refit_from_cv`) may set otherwise than the cross-validated recipe:
 # its length and validation (fixed by the refit), seeds, and whether and how often it reports.
@@ -342,7 +343,7 @@ def fold_folder(index, group):
 
 
 def fold_sources(config, method, train, paths, groups_path=None, group_column="group",
-                 folds=5):
+                 folds=DEFAULT_FOLDS):
     """The folds `cross_validate` trains, and what identifies the cross-validation.
 
     Args:
@@ -403,8 +404,8 @@ def best_epoch(metrics, batch_size):
     return metrics["best_step"] / max(1, metrics["splits"]["train"] // batch_size)
 
 
-def cross_validate(config, method, cv_dir, groups_path=None, group_column="group", folds=5,
-                   command=None, log=print):
+def cross_validate(config, method, cv_dir, groups_path=None, group_column="group",
+                   folds=DEFAULT_FOLDS, command=None, log=print):
     """Cross-validation of `config`'s recipe on its data set's training file: leave-one-group-
     out for data like the paper's (one group per animal), or stratified k-fold to choose a
     recipe, and its length, on a small data set without its test file.
@@ -445,6 +446,10 @@ def cross_validate(config, method, cv_dir, groups_path=None, group_column="group
     """
     if method not in CV_METHODS:
         raise TrainingError(f"--cv must be one of {', '.join(CV_METHODS)}, got {method!r}")
+    if not config.validation_fraction:
+        raise TrainingError("the recipe holds out no validation cases (a final fit's), so its "
+                            "folds would have no best epoch: cross-validate the recipe it was "
+                            "refitted from")
     paths = time_series_data.locate(config.dataset, config.data_dir, config.cache_dir,
                                     splits=("train",))
     train = time_series_data.read_files(config.dataset, paths, config.max_series_length)["train"]
@@ -469,8 +474,8 @@ def cross_validate(config, method, cv_dir, groups_path=None, group_column="group
             differ += [f"fold {k}" for k in identity
                        if (saved.get("fold") or {}).get(k) != fold.settings[k]]
             if differ:
-                raise TrainingError(f"{model_dir} holds a fold trained otherwise ({', '.join(differ)} "
-                                    "differ); use another --cv_dir")
+                raise TrainingError(f"{model_dir} holds a fold trained otherwise "
+                                    f"({', '.join(differ)} differ); use another --cv_dir")
             metrics = files.read_json(metrics_path)
             log(f"fold {index} ({name}): finished before, read back")
         else:

@@ -295,9 +295,7 @@ def extract_archive(archive, dest_dir):
     if os.path.isfile(os.path.join(dest_dir, MARKER)):
         return dest_dir
     if os.path.lexists(dest_dir) and not (os.path.isdir(dest_dir) and not os.listdir(dest_dir)):
-        raise FileExistsError(
-            f"{dest_dir} exists without {MARKER}, so it is not a complete extraction of "
-            f"{archive}; move it away first")
+        raise _not_an_extraction(dest_dir, archive)
     if archive.lower().endswith(".zip"):
         members = zip_members
     elif archive.lower().endswith(ARCHIVE_SUFFIXES):
@@ -328,7 +326,14 @@ def extract_archive(archive, dest_dir):
                 f"{archive}: damaged or not a {_kind(archive)} archive ({detail}); "
                 f"replace it with a complete copy") from error
         write_text(os.path.join(tree, MARKER), os.path.basename(archive) + "\n")
+    if not os.path.isfile(os.path.join(dest_dir, MARKER)):  # a folder that could not be replaced
+        raise _not_an_extraction(dest_dir, archive)
     return dest_dir
+
+
+def _not_an_extraction(dest_dir, archive):
+    return FileExistsError(f"{dest_dir} exists without {MARKER}, so it is not a complete "
+                           f"extraction of {archive}; move it away first")
 
 
 def _kind(archive):

@@ -92,8 +92,8 @@ __all__ = ["CLASSIFICATION", "DATASETS", "DEFAULT_URL", "LANGUAGE_MODEL", "LM_PR
            "entry_task", "file_digest", "info", "inside", "install_entry", "is_http",
            "known_names", "language_model_names", "load", "load_model", "load_run",
            "make_commands", "max_entry_bytes", "name_task", "names", "naming",
-           "parse_language_model_name", "parse_name", "parse_time_series_name", "preset_files", "presets",
-           "publish", "publish_run", "publishing", "publishing_dir", "records", "registry",
+           "parse_language_model_name", "parse_name", "parse_time_series_name", "preset_files",
+           "presets", "publish", "publish_run", "publishing", "publishing_dir", "records", "registry",
            "registry_path", "remove", "run_summary", "runs", "split_cell_name", "split_seed",
            "split_texts", "store", "time_series_names", "unpublished_names"]
 
