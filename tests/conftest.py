@@ -52,6 +52,20 @@ def real_data(name):
     return path
 
 
+@pytest.fixture(scope="session")
+def real_data_cache(tmp_path_factory):
+    """One cache folder for the real datasets' prepared files, shared by the tests and the
+    tools they run on every pytest-xdist worker (a session's workers' temporary folders share
+    a parent): each source is parsed, and each setting tokenised, once a session. Preparing is
+    safe side by side (`kasm_keras.utils.files.preparing`: one preparer, the others reuse)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = root / "real_data_cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 # A folder holding the pinned sktime wheel (or the UEA .ts files), for the time-series tests on
 # real data: .ci/run downloads the wheel with pip and sets it; ../shared/data does not hold them.
 TIME_SERIES_DATA = "KASM_KERAS_TIME_SERIES_DATA"

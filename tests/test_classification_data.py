@@ -227,8 +227,8 @@ def test_saved_encoder_loads_without_tensorflow_text(tmp_path):
 
 @pytest.mark.parametrize("name, train, test", [("ag_news", 26_318, 7_600),
                                                ("dbpedia", 17_296, 4_818)])
-def test_real_data(tmp_path, name, train, test):
-    data = datasets.load_classification(name, real_data(name), cache_dir=tmp_path)
+def test_real_data(real_data_cache, name, train, test):
+    data = datasets.load_classification(name, real_data(name), cache_dir=real_data_cache)
     sizes = data.split_sizes()
     assert sizes["train"] + sizes["validation"] == train and sizes["test"] == test
     assert 0.04 < sizes["validation"] / train < 0.06

@@ -219,8 +219,8 @@ def test_a_stratified_cross_validation_killed_mid_fold_resumes_to_the_same_resul
         tool, toy_dir, tmp_path):
     """SIGKILL inside the second fold: the same command reads the first fold back, resumes the
     second from its checkpoint and ends with the report of a run never killed."""
-    run = recipe_run(tmp_path / "recipe", toy_dir, max_steps=30, deterministic=True)
-    args = ["--cv=stratified_kfold", "--folds=3", f"--model_dir={run}", "--json"]
+    run = recipe_run(tmp_path / "recipe", toy_dir, max_steps=20, deterministic=True)
+    args = ["--cv=stratified_kfold", "--folds=2", f"--model_dir={run}", "--json"]
     whole = tool("evaluate", *args, f"--cv_dir={tmp_path / 'whole'}")
     assert whole.returncode == 0, whole.stderr[-3000:]
     cv_dir = tmp_path / "killed"
@@ -228,18 +228,18 @@ def test_a_stratified_cross_validation_killed_mid_fold_resumes_to_the_same_resul
                                f"--cv_dir={cv_dir}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=ENV)
     try:
-        latest = cv_dir / "fold_01_of_3" / "checkpoints" / "latest"
+        latest = cv_dir / "fold_01_of_2" / "checkpoints" / "latest"
         deadline = time.time() + 240
         while not latest.exists() and killed.poll() is None and time.time() < deadline:
             time.sleep(0.02)
     finally:
         killed.kill()
         killed.wait()
-    assert latest.exists() and not (cv_dir / "fold_01_of_3" / "metrics.json").exists(), \
+    assert latest.exists() and not (cv_dir / "fold_01_of_2" / "metrics.json").exists(), \
         "killed outside the second fold"
     resumed = tool("evaluate", *args, f"--cv_dir={cv_dir}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "fold 0 (fold 1 of 3): finished before, read back" in resumed.stderr
+    assert "fold 0 (fold 1 of 2): finished before, read back" in resumed.stderr
     assert "resuming from" in resumed.stderr
 
     def result(report):

@@ -118,6 +118,8 @@ def test_generation_stops_at_the_first_generated_end_of_sentence(rng):
     prompt: generation still writes words, each prompt up to its own first new <eos>."""
     prompts, stopped = ["the cat sat", "the dog"], 0
     for seed in range(12):
+        if stopped >= 2:  # enough rows have stopped early; each seed builds and traces a model
+            break
         model = _lm(seed=seed)
         _randomize(model, np.random.default_rng(seed), scale=1.0)
         model.compile(sampler="greedy")

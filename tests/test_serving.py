@@ -1,10 +1,9 @@
-"""tools/evaluate.py and tools/export.py, on a model trained here on real AG News and on the
-zoo's entries (the zoo library itself is tested in test_zoo.py)."""
+"""tools/evaluate.py and tools/export.py on the zoo's entries (a run of tools/train.py is
+evaluated in test_train_tool.py; the zoo library itself is tested in test_zoo.py)."""
 
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import tensorflow as tf
 from kasm_keras import zoo
 from kasm_keras.models.kernel_classifier import serving
 from tests.conftest import real_data, same_worker
+from tests.test_faults_tools import error_line, tool  # noqa: F401 (fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
@@ -24,7 +24,6 @@ HOSTILE = ["", "word " * 20_000, "Ünïcödé ТЕКСТ 東京 café 🙂", b"i
            "Stocks rallied on Wall Street as oil prices fell"]
 
 
-TRAINED = same_worker("serving_trained")
 EXPORTED = same_worker("serving_exported")
 DATA_CACHE = same_worker("serving_data_cache")
 
@@ -37,49 +36,9 @@ def _tool(name, *args, check=True):
     return result
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serving")
-    data_dir, cache = real_data("ag_news"), root / "cache"
-    model_dir = root / "run"
-    _tool("train", "--model=rkm_cifg", "--ngram=2", "--dataset=ag_news", f"--data_dir={data_dir}",
-          f"--cache_dir={cache}", "--units=16", "--embeddings=none", "--embedding_dim=16",
-          "--max_length=32", "--batch_size=32", "--max_steps=10", "--eval_every=5",
-          f"--model_dir={model_dir}")
-    return {"model_dir": model_dir, "data_dir": data_dir, "cache": cache, "root": root}
-
-
-@TRAINED
-def test_evaluate_reproduces_the_training_runs_test_accuracy(trained):
-    result = _tool("evaluate", f"--model_dir={trained['model_dir']}", f"--data_dir={trained['data_dir']}",
-                   f"--cache_dir={trained['cache']}", "--json")
-    report = json.loads(result.stdout)
-    with open(trained["model_dir"] / "metrics.json") as f:
-        metrics = json.load(f)
-    assert report["documents"] == 7_600
-    assert report["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-9)
-    assert np.sum(report["confusion_matrix"]) == 7_600
-    assert [s["support"] for s in report["per_class"].values()] == [1_900] * 4
-    table = _tool("evaluate", f"--model_dir={trained['model_dir']}", f"--data_dir={trained['data_dir']}",
-                  f"--cache_dir={trained['cache']}", "--split=validation").stdout
-    assert "validation: accuracy" in table and "confusion matrix" in table
-
-
-@TRAINED
-def test_evaluate_classifies_text(trained):
-    result = _tool("evaluate", f"--model_dir={trained['model_dir']}", "--text=Stocks fell",
-                   "--text=", "--json")
-    answers = json.loads(result.stdout)
-    assert [a["text"] for a in answers] == ["Stocks fell", ""]
-    for answer in answers:
-        assert answer["class_name"] in ("World", "Sports", "Business", "Sci/Tech")
-        assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-
-
-def test_evaluate_without_a_model_says_so(tmp_path):
-    result = _tool("evaluate", f"--model_dir={tmp_path}", "--text=x", check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert re.search(rf"^error: {re.escape(str(tmp_path))}", result.stderr, re.M), result.stderr
+def test_evaluate_without_a_model_says_so(tool, tmp_path):
+    line = error_line(tool("evaluate", f"--model_dir={tmp_path}", "--text=x"))
+    assert line.startswith(f"error: {tmp_path}"), line
 
 
 @pytest.fixture(scope="module")
@@ -187,13 +146,12 @@ def test_tflite_model_matches_keras(exported):
 
 
 @EXPORTED
-def test_export_never_replaces_a_version(exported):
+def test_export_never_replaces_a_version(tool, exported):
     stamp = (exported / "saved_model.pb").stat().st_mtime_ns
-    result = _tool("export", f"--zoo={ENTRY}", f"--export_dir={exported.parent}", "--version=1",
-                   check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert re.search(rf"^error: {re.escape(str(exported))} exists; a version is never replaced: "
-                     r"pass another --version, or none for 2$", result.stderr, re.M), result.stderr
+    line = error_line(tool("export", f"--zoo={ENTRY}", f"--export_dir={exported.parent}",
+                           "--version=1"))
+    assert line == (f"error: {exported} exists; a version is never replaced: pass another "
+                    "--version, or none for 2")
     assert (exported / "saved_model.pb").stat().st_mtime_ns == stamp
 
 
@@ -256,22 +214,22 @@ def _private_zoo(tmp_path, name):
     return zoo_dir
 
 
-def test_evaluate_and_export_read_the_given_zoo(tmp_path):
+def test_evaluate_and_export_read_the_given_zoo(tool, tmp_path):
     zoo_dir = _private_zoo(tmp_path, "ag_news/private_1gram")
-    result = _tool("evaluate", "--zoo=ag_news/private_1gram", f"--zoo_dir={zoo_dir}",
-                   "--text=Stocks fell", "--json")
+    result = tool("evaluate", "--zoo=ag_news/private_1gram", f"--zoo_dir={zoo_dir}",
+                  "--text=Stocks fell", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout)[0]
     want = zoo.load(ENTRY).probabilities(["Stocks fell"])[0]
     np.testing.assert_allclose(list(answer["probabilities"].values()), want, atol=1e-5)
-    result = _tool("export", "--zoo=ag_news/nope", f"--zoo_dir={zoo_dir}",
-                   f"--export_dir={tmp_path / 'export'}", check=False)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "error: No zoo entry 'ag_news/nope'; available: ag_news/private_1gram" in result.stderr
+    error_line(tool("export", "--zoo=ag_news/nope", f"--zoo_dir={zoo_dir}",
+                    f"--export_dir={tmp_path / 'export'}"),
+               "No zoo entry 'ag_news/nope'; available: ag_news/private_1gram")
 
 
 @pytest.fixture(scope="module")
-def data_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("data_cache")  # each dataset prepared once for its entries
+def data_cache(real_data_cache):
+    return real_data_cache  # each dataset prepared once a session
 
 
 @DATA_CACHE
@@ -281,26 +239,6 @@ def test_tools_evaluate_reproduces_a_shipped_entry(data_cache):
                    f"--cache_dir={data_cache}", "--json")
     report = json.loads(result.stdout)
     assert 100 * report["accuracy"] == pytest.approx(info["test_accuracy"], abs=1e-7)  # info: %
-
-
-@DATA_CACHE
-def test_shipped_entries_reproduce_their_test_accuracy(data_cache):
-    """The first entry of each dataset, in one process (every entry: `tools/zoo.py verify
-    --data_dir`, a tool run, since the zoo outgrows the test suite's time): the accuracy
-    recorded when it was published, from its stored files, exactly."""
-    splits = {}
-    firsts = {}
-    for name in zoo.names(task=zoo.CLASSIFICATION):
-        firsts.setdefault(zoo.info(name)["dataset"], name)
-    for name in firsts.values():
-        info = zoo.info(name)
-        dataset = info["dataset"]
-        if dataset not in splits:
-            splits[dataset] = zoo.split_texts(dataset, "test", real_data(dataset),
-                                              cache_dir=str(data_cache))[1:]
-        texts, labels = splits[dataset]
-        accuracy = zoo.load(name).classification_report(texts, labels)["accuracy"]
-        assert 100 * accuracy == pytest.approx(info["test_accuracy"], abs=1e-7), name
 
 
 def test_xla_export_gives_the_same_answers(tmp_path):
@@ -332,12 +270,15 @@ def test_xla_export_gives_the_same_answers(tmp_path):
 
 
 @DATA_CACHE
-def test_zoo_verify_measures_the_accuracy_again(data_cache):
+def test_zoo_verify_measures_the_accuracy_again(tool, data_cache):
+    """One entry of each dataset is measured again from its stored files here (this one and
+    `test_tools_evaluate_reproduces_a_shipped_entry`'s); every entry: `tools/zoo.py verify
+    --data_dir`, a tool run, since the zoo outgrows the test suite's time."""
     name = "dbpedia/rkm_cifg_1gram"
     result = _tool("zoo", "verify", f"--data_dir={real_data('dbpedia')}",
                    f"--cache_dir={data_cache}", f"--names={name}")
     recorded = zoo.info(name)["test_accuracy"]
     assert result.stdout.splitlines() == [
         f"ok      {name}  test accuracy {recorded:.2f}% (recorded {recorded:.2f}%, +0.00)"]
-    result = _tool("zoo", "verify", "--names=yelp/cnn_1gram", check=False)
-    assert result.returncode == 1 and "--names: not published: yelp/cnn_1gram" in result.stderr
+    error_line(tool("zoo", "verify", "--names=yelp/cnn_1gram"),
+               "--names: not published: yelp/cnn_1gram")

@@ -1,4 +1,5 @@
-"""tools/train.py end to end on small real data: a run, NaN, refused settings, strategies.
+"""tools/train.py end to end on small real data: a run, NaN, refused settings, strategies, and
+tools/evaluate.py on the run.
 
 (Killing and resuming, which must end exactly like an uninterrupted run, is in
 test_training_resume.py, on synthetic data.)"""
@@ -19,6 +20,7 @@ import tensorflow as tf
 
 from kasm_keras.training.checkpoints import CheckpointManager
 from tests.conftest import real_data, same_worker
+from tests.test_faults_tools import error_line, tool  # noqa: F401 (fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "tools" / "train.py")
@@ -28,10 +30,10 @@ pytestmark = same_worker("train_tool")
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """Small settings on real AG News; the data is prepared once for the module."""
+def base(real_data_cache):
+    """Small settings on real AG News; the data is prepared once for the session."""
     return ["--dataset=ag_news", f"--data_dir={real_data('ag_news')}",
-            f"--cache_dir={tmp_path_factory.mktemp('cache')}", "--units=16", "--embeddings=none",
+            f"--cache_dir={real_data_cache}", "--units=16", "--embeddings=none",
             "--embedding_dim=16", "--max_length=32", "--batch_size=32", "--eval_every=4",
             "--max_vocabulary=5000"]
 
@@ -126,11 +128,36 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(base, short_ru
     CheckpointManager.verify(manager.latest())
 
 
-def test_other_settings_in_the_same_model_dir_are_refused(base, short_run, tmp_path):
+def test_other_settings_in_the_same_model_dir_are_refused(tool, base, short_run, tmp_path):
     model_dir = _copy(short_run, tmp_path)
-    result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=8", "--units=8",
-                    f"--model_dir={model_dir}", check=False)
-    assert "units: 16 there, 8 now" in _error_line(result)
+    error_line(tool("train", *base, "--model=cnn", "--ngram=2", "--max_steps=8", "--units=8",
+                    f"--model_dir={model_dir}"), "units: 16 there, 8 now")
+
+
+def _evaluate(*args):
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "evaluate.py"), *args],
+                            capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_evaluate_reproduces_the_runs_test_accuracy(tool, base, short_run):
+    model_dir, data = short_run[0], [a for a in base if a.startswith(("--data_dir=",
+                                                                       "--cache_dir="))]
+    report = json.loads(_evaluate(f"--model_dir={model_dir}", *data, "--json").stdout)
+    assert report["documents"] == 7_600
+    assert report["accuracy"] == pytest.approx(_metrics(model_dir)["test_accuracy"], abs=1e-9)
+    assert np.sum(report["confusion_matrix"]) == 7_600
+    assert [s["support"] for s in report["per_class"].values()] == [1_900] * 4
+    table = tool("evaluate", f"--model_dir={model_dir}", *data, "--split=validation")
+    assert table.returncode == 0, table.stderr[-3000:]
+    assert "validation: accuracy" in table.stdout and "confusion matrix" in table.stdout
+    answers = json.loads(tool("evaluate", f"--model_dir={model_dir}", "--text=Stocks fell",
+                              "--text=", "--json").stdout)
+    assert [a["text"] for a in answers] == ["Stocks fell", ""]
+    for answer in answers:
+        assert answer["class_name"] in ("World", "Sports", "Business", "Sci/Tech")
+        assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +210,7 @@ def test_multi_worker_on_localhost_matches_one_device(one_device, tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision_run(base, tmp_path, precision):
+def test_mixed_precision_run(tool, base, tmp_path, precision):
     model_dir = tmp_path / "run"
     result = _train(*base, "--model=rkm_lstm", "--max_steps=4", f"--precision={precision}",
                     "--verbosity=0", f"--model_dir={model_dir}")
@@ -197,17 +224,14 @@ def test_mixed_precision_run(base, tmp_path, precision):
     assert {layer.dtype_policy.name for layer in best.backbone.layers} == {"float32"}
     assert all(w.dtype == "float32" for w in best.weights if w.dtype != "int64")
     # A run trained in one precision is not resumed in another.
-    result = _train(*base, "--model=rkm_lstm", "--max_steps=8", "--precision=float32",
-                    f"--model_dir={model_dir}", check=False)
-    assert f"policy: '{precision}' there, 'float32' now" in _error_line(result)
+    error_line(tool("train", *base, "--model=rkm_lstm", "--max_steps=8", "--precision=float32",
+                    f"--model_dir={model_dir}"), f"policy: '{precision}' there, 'float32' now")
 
 
-def test_bad_flags_and_another_vocabulary_are_refused(base, short_run, tmp_path):
-    result = _train(*base, "--model=cnn", "--eval_every=0", f"--model_dir={tmp_path / 'a'}",
-                    check=False)
-    assert "--eval_every must be at least 1" in _error_line(result)
+def test_bad_flags_and_another_vocabulary_are_refused(tool, base, short_run, tmp_path):
+    error_line(tool("train", *base, "--model=cnn", "--eval_every=0",
+                    f"--model_dir={tmp_path / 'a'}"), "--eval_every must be at least 1")
     model_dir = _copy(short_run, tmp_path)
     (model_dir / "vocabulary.txt").write_text("#kasm-vocabulary\toov=[UNK]\tpadding=first\n\t0\n[UNK]\t0\n")
-    result = _train(*base, "--model=cnn", "--ngram=2", "--max_steps=12", f"--model_dir={model_dir}",
-                    check=False)
-    assert "vocabulary.txt differs" in _error_line(result)
+    error_line(tool("train", *base, "--model=cnn", "--ngram=2", "--max_steps=12",
+                    f"--model_dir={model_dir}"), "vocabulary.txt differs")

@@ -7,6 +7,7 @@ checked against its recorded checksum. The prepared files are TFDS's cache: a se
 them instead of parsing the CSV again.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -38,6 +39,34 @@ def _remove_dead_incomplete_dirs(config_dir):
     `files.LEGACY_STALE_SECONDS` old.
     """
     return remove_dead_writer_folders(config_dir, INCOMPLETE_DIR, WRITER_FILE)
+
+
+@contextlib.contextmanager
+def without_progress_bars():
+    """TFDS's progress bars off inside, and afterwards as the caller had them: TFDS keeps the
+    setting for the whole process, which a library must not change for its user.
+
+    Returns:
+        A context manager.
+
+    Examples:
+        >>> from tensorflow_datasets.core.utils import tqdm_utils
+        >>> from kasm_keras.data.tfds_builders import without_progress_bars
+        >>> before = tqdm_utils._active
+        >>> with without_progress_bars():
+        ...     tqdm_utils._active
+        False
+        >>> tqdm_utils._active == before
+        True
+    """
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    shown = getattr(tqdm_utils, "_active", True)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(shown)
 
 
 class ZhangTextClassificationConfig(tfds.core.BuilderConfig):
@@ -154,15 +183,9 @@ class ZhangTextClassification(tfds.core.GeneratorBasedBuilder):
         without TFDS's progress bars and messages ("Downloading and preparing dataset Unknown
         size ..."): TFDS downloads nothing here (a local copy is read, or `fetch` downloads the
         archive), and a preparation of the local files is the cache's business, not news."""
-        from tensorflow_datasets.core.utils import tqdm_utils
-
         _remove_dead_incomplete_dirs(os.path.dirname(self.data_dir))
-        shown = getattr(tqdm_utils, "_active", True)
-        tfds.display_progress_bar(False)
-        try:
+        with without_progress_bars():
             return super().download_and_prepare(*args, **kwargs)
-        finally:
-            tfds.display_progress_bar(shown)
 
     def _log_download_bytes(self):
         """TFDS prints "Downloading and preparing dataset ..." here: nothing is downloaded."""

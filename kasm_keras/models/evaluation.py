@@ -206,10 +206,9 @@ def describe_text(describe, dataset, data_dir=None, cache_dir=None, options=None
         word_vectors.resolve_source(embeddings)
     except word_vectors.WordVectorsError as error:
         raise word_vectors.WordVectorsError(f"--embeddings: {error}") from error
-    import tensorflow_datasets as tfds
+    from kasm_keras.data.tfds_builders import without_progress_bars
 
-    tfds.disable_progress_bar()
-    with reading(downloading, f"the {dataset} dataset"):
+    with without_progress_bars(), reading(downloading, f"the {dataset} dataset"):
         return describe(dataset, data_dir, cache_dir, embeddings=embeddings,
                         batch_size=batch_size, **options)
 
