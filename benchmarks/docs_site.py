@@ -173,7 +173,8 @@ def model_cards():
     """{page path: Markdown}: one card per registry entry."""
     from benchmarks.reporting import results
 
-    accuracies, _ = results.seed_accuracies()
+    accuracies = {**results.seed_accuracies()[0],
+                  **results.seed_accuracies(task=zoo.TIME_SERIES)[0]}
     return {zoo_cards.page_path(name): zoo_cards.model_card(name, accuracies)
             for name in zoo.names()}
 

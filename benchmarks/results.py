@@ -91,6 +91,7 @@ def tables(zoo_dir=None, seed_runs=None, runs_dir=None):
     documentation's pages show (benchmarks/docs_site.py). A run that lacks what its table shows ends the program naming
     its metrics.json."""
     accuracies, warnings = results.seed_accuracies(zoo_dir, seed_runs)
+    warnings += results.seed_accuracies(zoo_dir, seed_runs, task=zoo.TIME_SERIES)[1]
     try:
         runs_metrics = results.run_metrics(runs_dir, warn=warnings.append) if runs_dir else []
         metrics = results.collect(zoo_dir=zoo_dir, runs=runs_metrics)
@@ -102,7 +103,7 @@ def tables(zoo_dir=None, seed_runs=None, runs_dir=None):
                                    for name, values in accuracies.items()}),
         "claims": results.claims_table(accuracies),
         "language_models": language_model_table(lm_runs, zoo_dir),
-        "time_series": time_series.readme_block(zoo_dir),
+        "time_series": time_series.readme_block(zoo_dir, seed_runs),
         "language_model_recipes": language_models.recipes_block(),
     }
     return blocks, warnings

@@ -347,6 +347,23 @@ def test_a_final_fit_trains_for_the_cv_median_and_reads_the_test_file_once_at_th
                "holds out no validation cases (a final fit's)")
     saved = json.loads((final / "config.json").read_text())
     assert (saved["epochs"], saved["validation_fraction"]) == (report["median_best_epoch"], 0)
+    # Published, the entry records the cross-validation that chose it where a validation
+    # accuracy would be, and its seeds are ranked by it.
+    zoo_dir = tmp_path / "zoo"
+    zoo.publish_run(str(final), "toy/rkm_lstm_1gram", data_dir=str(toy_dir),
+                    zoo_dir=str(zoo_dir), url="")
+    info = zoo.info("toy/rkm_lstm_1gram", str(zoo_dir))
+    assert info["val_accuracy"] is None
+    assert info["cv_accuracy"] == pytest.approx(100 * report["mean_accuracy"])
+    assert info["cross_validation"]["median_best_epoch"] == report["median_best_epoch"]
+    assert info["cross_validation"]["fold_count"] == 3
+    rows, _ = zoo_time_series.FAMILY.card_measured(info, "one seed")  # the model card's rows
+    assert rows[1][0].startswith("cross-validated accuracy (%), mean ± sd over 3 stratified")
+    assert not any(row[0].startswith("validation accuracy") for row in rows)
+    assert zoo.run_summary(str(final))["cv_accuracy"] == report["mean_accuracy"]
+    neither = {**metrics, "cross_validation": None}
+    with pytest.raises(zoo.ZooError, match="nothing chose it without the test split"):
+        zoo_time_series.FAMILY.publication(str(final), None, neither)
     # Another recipe, or a length of its own, is refused before anything is read.
     error_line(tool("train", *flags_, "--units=5", f"--model_dir={tmp_path / 'other'}",
                     f"--refit_from_cv={cv_dir}"), "cross-validated another recipe (units differ)")
@@ -589,6 +606,31 @@ def test_docs_show_the_current_time_series_table():
     for name in zoo.names(task=zoo.TIME_SERIES):
         assert f"zoo: {name} |" in block
     assert "another data set" in block
+
+
+def test_the_time_series_table_shows_each_entrys_seeds_and_how_it_was_chosen():
+    from benchmarks.reporting import results
+    from benchmarks.reporting import time_series as time_series_table
+
+    name = "japanese_vowels/lstm_3gram"
+    info = zoo.info(name)
+    runs = {name: [{"seed": 7, "val_accuracy": 0.5, "test_accuracy": 0.9, "recipe": {}}]}
+    row = next(line for line in time_series_table.readme_block(seed_runs=runs).splitlines()
+               if line.endswith(f"zoo: {name} |"))
+    mean, sd = results.mean_sd([info["test_accuracy"], 90.0])
+    assert f"| {mean:.2f} ± {sd:.2f} (2 seeds) |" in row
+    assert f"| validation {info['val_accuracy']:.2f} |" in row
+    # A seed its family would choose first (by validation or cross-validated accuracy) is
+    # pointed out; one trained otherwise is refused.
+    better = {name: [{"seed": 7, "cv_accuracy": 1.5, "test_accuracy": 0.9, "recipe": {}}]}
+    _, warnings = results.seed_accuracies(runs=better, task=zoo.TIME_SERIES)
+    assert len(warnings) == 1 and "seed 7" in warnings[0] and "cross-validated" in warnings[0]
+    other = {name: [{"seed": 7, "val_accuracy": 0.5, "test_accuracy": 0.9,
+                     "recipe": {"units": info["recipe"]["units"] + 1}}]}
+    with pytest.raises(zoo.ZooError, match="not a seed of the same cell"):
+        results.seed_accuracies(runs=other, task=zoo.TIME_SERIES)
+    assert time_series_table.chosen_by({"cv_accuracy": 96.0, "cross_validation": {
+        "fold_count": 5, "sd_accuracy": 0.012}}) == "5-fold CV 96.00 ± 1.20"
 
 
 def test_a_time_series_entry_reproduces_its_test_accuracy_on_the_real_data(tmp_path):

@@ -154,11 +154,11 @@ def read_seed_runs(zoo_dir=None):
         raise zoo.ZooError(str(error)) from None
     runs = data.get("runs") if isinstance(data, dict) else None
     if not isinstance(runs, dict) or not all(
-            isinstance(r, list) and all(isinstance(x, dict) and {"seed", "test_accuracy",
-                                                                 "val_accuracy"} <= set(x)
+            isinstance(r, list) and all(isinstance(x, dict) and {"seed", "test_accuracy"} <= set(x)
+                                        and {"val_accuracy", "cv_accuracy"} & set(x)
                                         for x in r) for r in runs.values()):
         raise zoo.ZooError(f"{path}: not a seed-runs file (expected {{\"runs\": {{name: [{{seed, "
-                           "val_accuracy, test_accuracy, ...}]}}})")
+                           "val_accuracy or cv_accuracy, test_accuracy, ...}]}}})")
     return runs
 
 
@@ -180,18 +180,23 @@ def write_seed_runs(runs, zoo_dir=None):
                json.dumps({"about": ABOUT, "runs": runs}, indent=2, sort_keys=True) + "\n")
 
 
-def seed_accuracies(zoo_dir=None, runs=None):
-    """({name: [(seed, test accuracy in %, source)]} of every published entry, the entry's own
-    seed first, and warnings (a recorded seed with a better validation accuracy than the
-    published one's). A recorded run trained otherwise than the entry raises a ZooError."""
+def seed_accuracies(zoo_dir=None, runs=None, task=zoo.CLASSIFICATION):
+    """({name: [(seed, test accuracy in %, source)]} of every published entry of `task` (a
+    family's name, of a family measured by accuracy), the entry's own seed first, and warnings
+    (a recorded seed that its family's `selection_key` chooses before the published one). A
+    recorded run trained otherwise than the entry raises a ZooError."""
+    from kasm_keras.models import task_family
+
+    family = task_family.get(task)
     runs = read_seed_runs(zoo_dir) if runs is None else runs
     found, warnings = {}, []
-    for name in zoo.names(zoo_dir, task=zoo.CLASSIFICATION):
+    for name in zoo.names(zoo_dir, task=task):
         metadata = _entry_metadata(name, zoo_dir)
         training = metadata.get("training", {})
         seed = metadata.get("seed", training.get("seed"))
         accuracies = [(seed, 100 * float(metadata["test_accuracy"]), f"zoo: {name}")]
-        val = metadata.get("metrics", {}).get("val_accuracy")
+        published = family.selection_key(family.run_summary(metadata["metrics"], training)) \
+            if "metrics" in metadata and "seed" in training else None
         for record in runs.get(name, []):
             if record["seed"] == seed:
                 continue
@@ -204,10 +209,12 @@ def seed_accuracies(zoo_dir=None, runs=None):
             if documents is not None and documents != metadata.get("training_documents"):
                 raise zoo.ZooError(f"{where}: {documents:,} training documents, the published "
                                    f"entry {metadata.get('training_documents')}")
-            if val is not None and record["val_accuracy"] > val:
-                warnings.append(f"{where} has a better validation accuracy "
-                                f"({100 * record['val_accuracy']:.2f}%) than the published seed "
-                                f"{seed} ({100 * val:.2f}%): publish it instead")
+            if published is not None and family.selection_key(record)[0] < published[0]:
+                chosen = -family.selection_key(record)[0]
+                warnings.append(f"{where} is chosen before the published seed {seed} by its "
+                                f"{'cross-validated' if 'cv_accuracy' in record else 'validation'}"
+                                f" accuracy ({100 * chosen:.2f}%, the published "
+                                f"{-100 * published[0]:.2f}%): publish it instead")
             accuracies.append((record["seed"], 100 * float(record["test_accuracy"]),
                                record.get("run", "")))
         found[name] = accuracies

@@ -1,8 +1,10 @@
 """The time-series classifiers' table: the zoo's JapaneseVowels entries (`kasm_keras.zoo.
 time_series`), each beside its goal and beside the paper's Table 4 number for its variant, which
 is on another data set (mouse local field potentials, not public) and stands there for context.
+Each entry's accuracy over seeds comes from the recorded seed runs (`results.seed_accuracies`).
 """
 
+from benchmarks.reporting import results
 from kasm_keras import paper, zoo
 from kasm_keras.models.time_series_classifier import family as time_series
 
@@ -16,20 +18,44 @@ def _number(value, digits=2):
     return "" if value is None else f"{value:,.{digits}f}"
 
 
-def markdown_table(infos):
-    """Every time-series name the zoo knows, measured where published."""
-    lines = ["| dataset | variant | n | test accuracy | goal | goal met | validation accuracy | "
-             "paper's Table 4 (LFP, another data set) | training / validation / test cases | "
-             "parameters (KernelRNN / total) | steps | minutes | source |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def chosen_by(info):
+    """How an entry was chosen without the test split, for its row: a final fit's
+    cross-validated accuracy (mean ± sd over its folds) or the validation accuracy."""
+    cv = info.get("cross_validation")
+    if cv:
+        return (f"{cv['fold_count']}-fold CV {info['cv_accuracy']:.2f} ± "
+                f"{100 * cv['sd_accuracy']:.2f}")
+    value = info.get("val_accuracy")
+    return "" if value is None else f"validation {value:.2f}"
+
+
+def over_seeds(values):
+    """"mean ± sd (k seeds)" of an entry's test accuracies over its seeds."""
+    if not values:
+        return ""
+    if len(values) < 2:
+        return "1 seed"
+    mean, sd = results.mean_sd(values)
+    return f"{mean:.2f} ± {sd:.2f} ({len(values)} seeds)"
+
+
+def markdown_table(infos, seeds=None):
+    """Every time-series name the zoo knows, measured where published; `seeds`, {name: [test
+    accuracy in % of each seed]}, gives a row its mean ± standard deviation over seeds."""
+    seeds = seeds or {}
+    lines = ["| dataset | variant | n | test accuracy | mean ± sd over seeds | goal | goal met | "
+             "chosen by (training file only) | paper's Table 4 (LFP, another data set) | "
+             "training / validation / test cases | parameters (KernelRNN / total) | steps | "
+             "minutes | source |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in zoo.time_series_names():
         dataset, variant, ngram = zoo.parse_time_series_name(name)
         goal = 100 * time_series.GOALS[variant]
         lfp = _number(paper.table4_accuracy(variant))
         info = infos.get(name)
         if info is None:
-            lines.append(f"| {dataset} | `{variant}` | {ngram} |  | {goal:.0f} |  |  | {lfp} |  |"
-                         "  |  |  | not published yet |")
+            lines.append(f"| {dataset} | `{variant}` | {ngram} |  |  | {goal:.0f} |  |  | {lfp} |"
+                         "  |  |  |  | not published yet |")
             continue
         met = "met" if info["test_accuracy"] >= goal else "**not met**"
         parameters = info.get("parameters") or {}
@@ -37,7 +63,8 @@ def markdown_table(infos):
             "training_cases", "validation_cases", "test_cases"))
         lines.append(
             f"| {dataset} | `{variant}` | {ngram} | {_number(info['test_accuracy'])} | "
-            f"{goal:.0f} | {met} | {_number(info.get('val_accuracy'))} | {lfp} | {cases} | "
+            f"{over_seeds(seeds.get(name))} | {goal:.0f} | {met} | {chosen_by(info)} | {lfp} | "
+            f"{cases} | "
             f"{parameters.get('kernel_rnn', 0):,} / {parameters.get('total', 0):,} | "
             f"{info.get('steps', 0):,} | {_number(info.get('training_minutes'), 1)} | "
             f"zoo: {name} |")
@@ -66,7 +93,11 @@ def references():
             "compare.")
 
 
-def readme_block(zoo_dir=None):
-    """The "time_series" table of the time-series guide, from the registry alone."""
+def readme_block(zoo_dir=None, seed_runs=None):
+    """The "time_series" table of the time-series guide, from the registry and the seed runs
+    (`seed_runs`, {name: [run summary]}; the recorded ones by default)."""
     infos = entries(zoo_dir)
-    return "\n".join([markdown_table(infos), "", goals_statement(infos), "", references()])
+    accuracies, _ = results.seed_accuracies(zoo_dir, seed_runs, task=zoo.TIME_SERIES)
+    seeds = {name: [v for _, v, _ in values] for name, values in accuracies.items()}
+    return "\n".join([markdown_table(infos, seeds), "", goals_statement(infos), "",
+                      references()])

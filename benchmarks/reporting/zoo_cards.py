@@ -32,7 +32,7 @@ def model_card(name, accuracies, zoo_dir=None):
     PyTorch reproduction's, seed noise, files and digests, and how to use it."""
     info = zoo.info(name, zoo_dir)
     entry = zoo.registry(zoo_dir)[name]
-    task = zoo.name_task(name)
+    task = zoo.entry_task(entry)  # as recorded: a private entry's name need not tell
     family = task_family.get(task)
     rows, data = family.card_measured(info, _seeds(name, accuracies))
     ngram = f", {info['ngram']}-gram" if info.get("ngram") else ""

@@ -107,7 +107,8 @@ def define_flags(flag_values=FLAGS):
                          "seed measures the seed noise).", **kw)
     flags.DEFINE_string("cv_dir", None, "--cv: where each fold's run goes, <cv_dir>/fold_<i>_"
                         "<group>/ (stratified: fold_<i>_of_<K>/), and cv.json (default "
-                        "runs/<dataset>/<model>_<n>gram_cv).", **kw)
+                        "runs/<dataset>/<model>_<n>gram_<cv>[_seed<seed>], one folder per "
+                        "method and seed).", **kw)
     tool_support.existing_folder(flag_values, "model_dir", "training run folder")
     tool_support.utf8_text(flag_values, "text")
     flags.register_validator(
@@ -196,7 +197,8 @@ def cross_validate():
                   data_dir=evaluation.run_data_dir(settings, FLAGS.data_dir,
                                                     FLAGS.model_dir is not None)
                   if dataset == settings["dataset"] else FLAGS.data_dir)
-    cv_dir = FLAGS.cv_dir or f"runs/{family.run_name(values)}_cv"
+    seed = "" if FLAGS.seed is None else f"_seed{FLAGS.seed}"
+    cv_dir = FLAGS.cv_dir or f"runs/{family.run_name(values)}_{FLAGS.cv}{seed}"
     values["model_dir"] = cv_dir
     if FLAGS.seed is not None:
         values["seed"] = FLAGS.seed

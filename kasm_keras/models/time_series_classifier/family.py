@@ -38,9 +38,14 @@ STORAGE = "float32 weights, as trained"
 MAX_ACCURACY_CHANGE = 1e-9
 MAX_ENTRY_BYTES = 2_000_000
 # What a time-series run's metrics.json must hold to be published.
-METRICS_KEYS = ("task", "dataset", "model", "ngram", "test_accuracy", "val_accuracy", "classes",
-                "channels", "splits", "parameters", "steps", "train_seconds", "command",
-                "versions")
+# (And how the run was chosen without the test split: "val_accuracy", or a final fit's
+# "cross_validation"; `chosen_by`.)
+METRICS_KEYS = ("task", "dataset", "model", "ngram", "test_accuracy", "classes", "channels",
+                "splits", "parameters", "steps", "train_seconds", "command", "versions")
+# What an entry keeps of the cross-validation that fixed a final fit's length
+# (`tools/train.py --refit_from_cv`, its metrics.json's "cross_validation").
+CROSS_VALIDATION_KEYS = ("cv", "fold_count", "fold_seed", "mean_accuracy", "sd_accuracy",
+                         "pooled_accuracy", "median_best_epoch")
 # The settings of a run's config.json that make its recipe (`info`'s "recipe").
 RECIPE_KEYS = ("units", "layer_norm", "learn_sigmas", "ngram_padding", "dropout", "batch_size",
                "learning_rate", "epochs", "max_steps", "eval_every", "validation_fraction",
@@ -67,7 +72,8 @@ class TimeSeriesFamily(CellNames, TaskFamily):
     report_table = "time_series"
     max_entry_bytes = MAX_ENTRY_BYTES
     summary_keys = ("task", "dataset", "variant", "ngram", "classes", "channels",
-                    "test_accuracy", "val_accuracy", "goal", "paper_lfp_accuracy",
+                    "test_accuracy", "val_accuracy", "cv_accuracy", "cross_validation", "goal",
+                    "paper_lfp_accuracy",
                     "training_cases", "validation_cases", "test_cases", "parameters", "steps",
                     "training_minutes", "recipe", "command", "seed", "versions", "storage")
     datasets = DATASETS
@@ -94,8 +100,13 @@ class TimeSeriesFamily(CellNames, TaskFamily):
 
         - `task` ("time_series"), `dataset`, `variant`, `ngram`, `classes`, `channels`;
         - `test_accuracy` (percent): measured from the entry's stored files when it was
-          published, over the whole test split; `val_accuracy` (percent): the best model's on
-          the validation split carved from the training file (the validation loss chose it);
+          published, over the whole test split; how the entry was chosen without the test
+          split: `val_accuracy` (percent), the best model's on the validation split carved
+          from the training file (the validation loss chose it), or, for a final fit on every
+          training case (`tools/train.py --refit_from_cv`), `cv_accuracy` (percent), the mean
+          test accuracy of the folds of the cross-validation that fixed its length, and
+          `cross_validation` (`CROSS_VALIDATION_KEYS`, accuracies as fractions) (the other is
+          None);
           `goal` (percent): what the entry was trained to reach (`GOALS`);
         - `paper_lfp_accuracy`: the paper's Table 4 number for the variant, mean leave-one-out
           accuracy on the LFP recordings, another data set (None for variants Table 4 lacks);
@@ -116,7 +127,7 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         from kasm_keras import paper
 
         fields = dict(metadata)
-        for key in ("test_accuracy", "val_accuracy", "goal"):
+        for key in ("test_accuracy", "val_accuracy", "cv_accuracy", "goal"):
             fields[key] = entry_storage.number(fields, key, where, 100.0)
         fields.setdefault("paper_lfp_accuracy", paper.table4_accuracy(fields.get("variant")))
         return fields
@@ -182,7 +193,7 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         return {
             "task": self.name, "dataset": metrics["dataset"], "variant": variant,
             "ngram": metrics["ngram"], "classes": list(metrics["classes"]),
-            "channels": metrics["channels"], "val_accuracy": float(metrics["val_accuracy"]),
+            "channels": metrics["channels"], **chosen_by(metrics),
             "trained_test_accuracy": float(metrics["test_accuracy"]),
             "goal": GOALS.get(variant), "paper_lfp_accuracy": paper.table4_accuracy(variant),
             "training_cases": splits["train"], "validation_cases": splits["validation"],
@@ -217,6 +228,10 @@ class TimeSeriesFamily(CellNames, TaskFamily):
             raise ZooError(f"{model_dir} is a cross-validation fold (tested on cases of the "
                            "training file); "
                            "publish a tools/train.py run")
+        if metrics.get("val_accuracy") is None and not metrics.get("cross_validation"):
+            raise ZooError(f"{model_dir} has neither a validation accuracy nor a "
+                           "cross-validation (a run with --validation_fraction=0 not fitted by "
+                           "--refit_from_cv): nothing chose it without the test split")
         training = model.info
         classes, series, labels = split_cases(metrics["dataset"], "test", data_dir, cache_dir,
                                               training, model)
@@ -224,6 +239,49 @@ class TimeSeriesFamily(CellNames, TaskFamily):
             raise ZooError(f"{model_dir} predicts {model.class_names}, the data has {classes}")
         return (self.entry_metadata(metrics, training),
                 lambda stored: accuracy(stored, series, labels), float(metrics["test_accuracy"]))
+
+    def run_summary(self, metrics, config):
+        """As `TaskFamily.run_summary`; a final fit, which held out no validation cases, has
+        its cross-validated accuracy ("cv_accuracy", a fraction) in place of "val_accuracy".
+
+        Args:
+            metrics: The run's metrics.json, as a dict.
+            config: Its config.json, as a dict.
+
+        Returns:
+            A dict, as `TaskFamily.run_summary`'s.
+
+        Examples:
+            >>> from kasm_keras.models.time_series_classifier.family import FAMILY
+            >>> summary = FAMILY.run_summary(
+            ...     {"dataset": "japanese_vowels", "model": "lstm", "ngram": 3, "steps": 200,
+            ...      "test_accuracy": 0.97, "cross_validation": {"mean_accuracy": 0.96}},
+            ...     {"seed": 1})
+            >>> summary["cv_accuracy"], "val_accuracy" in summary
+            (0.96, False)
+        """
+        chosen = chosen_by(metrics)
+        key = "cv_accuracy" if chosen["cv_accuracy"] is not None else "val_accuracy"
+        summary = super().run_summary({**metrics, "val_accuracy": chosen[key]}, config)
+        summary[key] = summary.pop("val_accuracy")
+        return summary
+
+    def selection_key(self, summary):
+        """The best cross-validated accuracy (of final fits) or validation accuracy first, on a
+        tie the lowest seed; the test split plays no part.
+
+        Args:
+            summary: A `run_summary`.
+
+        Returns:
+            A key that sorts the run to choose first.
+
+        Examples:
+            >>> from kasm_keras.models.time_series_classifier.family import FAMILY
+            >>> FAMILY.selection_key({"seed": 2, "cv_accuracy": 0.96})
+            (-0.96, 2)
+        """
+        return (-summary.get("cv_accuracy", summary.get("val_accuracy")), summary["seed"])
 
     def export_saved_model(self, model, folder):
         from kasm_keras.models.time_series_classifier import serving
@@ -277,8 +335,19 @@ class TimeSeriesFamily(CellNames, TaskFamily):
 
         rows = [("test accuracy (%)", self.card_number(info["test_accuracy"]),
                  f"{self.card_number(info.get('paper_lfp_accuracy'))} (Table 4, "
-                 f"{paper.TABLE4_DATA})", ""),
-                ("validation accuracy (%)", self.card_number(info.get("val_accuracy")), "", "")]
+                 f"{paper.TABLE4_DATA})", "")]
+        cv = info.get("cross_validation")
+        if cv:
+            rows.append((f"cross-validated accuracy (%), mean ± sd over {cv['fold_count']} "
+                         f"stratified folds of the training file (seed {cv['fold_seed']}), "
+                         f"whose median best epoch ({cv['median_best_epoch']:g}) set this final "
+                         "fit's length",
+                         f"{self.card_number(info['cv_accuracy'])} ± "
+                         f"{self.card_number(100 * cv['sd_accuracy'])}", "", ""))
+        else:
+            rows.append(("validation accuracy (%)", self.card_number(info.get("val_accuracy")),
+                         "", ""))
+        rows.append(("seed noise", seed_noise, "", ""))
         data = (f"{info['dataset']}: {info['training_cases']} training, "
                 f"{info['validation_cases']} validation and {info['test_cases']} test cases")
         return rows, data
@@ -374,6 +443,35 @@ class TimeSeriesFamily(CellNames, TaskFamily):
         from kasm_keras.data import dataset_report
 
         return dataset_report.format_time_series(report)
+
+
+def chosen_by(metrics):
+    """How a run was chosen without its test split, as an entry records it: its validation
+    accuracy, or a final fit's cross-validation (its mean fold accuracy as "cv_accuracy").
+
+    Args:
+        metrics: The run's metrics.json, as a dict.
+
+    Returns:
+        {"val_accuracy", "cv_accuracy", "cross_validation"}: fractions, the absent ones None.
+
+    Raises:
+        KeyError: The run has neither.
+
+    Examples:
+        >>> from kasm_keras.models.time_series_classifier.family import chosen_by
+        >>> chosen_by({"val_accuracy": 0.95})
+        {'val_accuracy': 0.95, 'cv_accuracy': None, 'cross_validation': None}
+        >>> chosen_by({"cross_validation": {"cv": "stratified_kfold", "mean_accuracy": 0.96,
+        ...                                 "cv_dir": "runs/cv"}})["cv_accuracy"]
+        0.96
+    """
+    cv = metrics.get("cross_validation")
+    if cv:
+        return {"val_accuracy": None, "cv_accuracy": float(cv["mean_accuracy"]),
+                "cross_validation": {k: cv[k] for k in CROSS_VALIDATION_KEYS if k in cv}}
+    return {"val_accuracy": float(metrics["val_accuracy"]), "cv_accuracy": None,
+            "cross_validation": None}
 
 
 def split_cases(dataset, split="test", data_dir=None, cache_dir=None, training=None,
