@@ -209,11 +209,11 @@ def seed_accuracies(zoo_dir=None, runs=None, task=zoo.CLASSIFICATION):
             if documents is not None and documents != metadata.get("training_documents"):
                 raise zoo.ZooError(f"{where}: {documents:,} training documents, the published "
                                    f"entry {metadata.get('training_documents')}")
-            if published is not None and family.selection_key(record)[0] < published[0]:
-                chosen = -family.selection_key(record)[0]
+            chosen = family.selection_key(record)[0]
+            if published is not None and chosen < published[0]:
                 warnings.append(f"{where} is chosen before the published seed {seed} by its "
                                 f"{'cross-validated' if 'cv_accuracy' in record else 'validation'}"
-                                f" accuracy ({100 * chosen:.2f}%, the published "
+                                f" accuracy ({-100 * chosen:.2f}%, the published "
                                 f"{-100 * published[0]:.2f}%): publish it instead")
             accuracies.append((record["seed"], 100 * float(record["test_accuracy"]),
                                record.get("run", "")))
@@ -227,6 +227,17 @@ def mean_sd(values):
     if len(values) < 2:
         return mean, None
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def over_seeds(values):
+    """A table cell of a cell's test accuracies over its seeds (in %): "mean ± sd (k seeds)",
+    "1 seed", or empty for none."""
+    if not values:
+        return ""
+    if len(values) < 2:
+        return "1 seed"
+    mean, sd = mean_sd(values)
+    return f"{mean:.2f} ± {sd:.2f} ({len(values)} seeds)"
 
 
 # ------------------------------------------------------------------ tables
@@ -253,14 +264,12 @@ def markdown_table(metrics, seeds=None):
         reported, reproduced = paper.table2_accuracy(*cell), paper.pytorch_table2_accuracy(*cell)
         ours = 100 * m["test_accuracy"]
         values = seeds.get(m["source"][len("zoo: "):]) if m["source"].startswith("zoo: ") else None
-        over_seeds, compared = ("1 seed" if values else ""), ours
-        if values and len(values) > 1:
-            compared, sd = mean_sd(values)
-            over_seeds = f"{compared:.2f} ± {sd:.2f} ({len(values)} seeds)"
+        compared = mean_sd(values)[0] if values and len(values) > 1 else ours
         vectors = f"{m['parameters']['embedding_dim']}d " + (
             m["word_vectors"].split(":")[0] if m.get("word_vectors") else "random")
         lines.append(
-            f"| {m['dataset']} | `{m['model']}` | {m['ngram']} | {ours:.2f} | {over_seeds} | "
+            f"| {m['dataset']} | `{m['model']}` | {m['ngram']} | {ours:.2f} | "
+            f"{over_seeds(values)} | "
             f"{_number(reported)} | {_number(reproduced)} | {_difference(compared, reported)} | "
             f"{_difference(compared, reproduced)} | "
             f"{100 * m['val_accuracy']:.2f} | "

@@ -29,16 +29,6 @@ def chosen_by(info):
     return "" if value is None else f"validation {value:.2f}"
 
 
-def over_seeds(values):
-    """"mean ± sd (k seeds)" of an entry's test accuracies over its seeds."""
-    if not values:
-        return ""
-    if len(values) < 2:
-        return "1 seed"
-    mean, sd = results.mean_sd(values)
-    return f"{mean:.2f} ± {sd:.2f} ({len(values)} seeds)"
-
-
 def markdown_table(infos, seeds=None):
     """Every time-series name the zoo knows, measured where published; `seeds`, {name: [test
     accuracy in % of each seed]}, gives a row its mean ± standard deviation over seeds."""
@@ -63,8 +53,8 @@ def markdown_table(infos, seeds=None):
             "training_cases", "validation_cases", "test_cases"))
         lines.append(
             f"| {dataset} | `{variant}` | {ngram} | {_number(info['test_accuracy'])} | "
-            f"{over_seeds(seeds.get(name))} | {goal:.0f} | {met} | {chosen_by(info)} | {lfp} | "
-            f"{cases} | "
+            f"{results.over_seeds(seeds.get(name))} | {goal:.0f} | {met} | {chosen_by(info)} | "
+            f"{lfp} | {cases} | "
             f"{parameters.get('kernel_rnn', 0):,} / {parameters.get('total', 0):,} | "
             f"{info.get('steps', 0):,} | {_number(info.get('training_minutes'), 1)} | "
             f"zoo: {name} |")
