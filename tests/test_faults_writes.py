@@ -203,7 +203,12 @@ def test_a_stopping_signal_says_where_the_run_resumes(data, reference, tmp_path,
         if line.startswith(when):
             break
     trainer.send_signal(signum)
-    out, err = trainer.communicate(timeout=120)
+    try:
+        out, err = trainer.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # the signal was lost: what the run said since
+        trainer.kill()
+        out, err = trainer.communicate()
+        pytest.fail(f"{signal.Signals(signum).name} did not stop the run: {err[-3000:]}")
     assert started, "a new run must say where it writes"
     assert trainer.returncode == 128 + signum, err[-3000:]
     assert "Traceback" not in err and "error:" not in err, err[-3000:]

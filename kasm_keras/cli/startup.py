@@ -8,7 +8,8 @@ seconds ends the program as one later does.
 - A stopping signal (SIGINT, SIGTERM, SIGHUP) raises `Stopped` (a KeyboardInterrupt) in the
   program, so its writers clean up, and it ends with one `stopped by SIGxxx` line, exit status
   128 + the signal's number, never a traceback; `stopped(stop, message)` adds where the work
-  can be taken up again.
+  can be taken up again. A `Stopped` raised where Python can only print and drop it (in a
+  `__del__`, a weakref or garbage-collector callback) is not lost: the signal is sent again.
 - TensorFlow's C++ logs, unless the user set `TF_CPP_MIN_LOG_LEVEL`: none below FATAL (its
   ERROR lines on a healthy CPU machine, "failed call to cuInit" and "oneDNN supports DT_BOOL
   only ...", read as failures; a real failure is a Python exception, the program's error line),
@@ -19,11 +20,13 @@ seconds ends the program as one later does.
   a busy machine, and a small difference grows over a training run.
 """
 
+import _thread
 import atexit
 import contextlib
 import os
 import signal
 import sys
+import time
 
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -52,6 +55,29 @@ def raise_on_stopping_signals():
     for signum in STOPPING_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _raise_stopped)
+
+
+def _send_again(signum):
+    """Sends `signum` to this process a moment later, from a thread of its own: the handler
+    then runs in the main thread's next Python step, out of the callback that dropped it."""
+    time.sleep(0.01)
+    os.kill(os.getpid(), signum)
+
+
+_unraisablehook = sys.unraisablehook
+
+
+def _stop_again(unraisable):
+    """`sys.unraisablehook` of a program: a stopping signal whose handler ran inside a callback
+    Python cannot raise from (a `__del__`, a weakref or garbage-collector callback, which
+    TensorFlow's objects have) would be dropped there with an "Exception ignored" message, and
+    the program would go on as if no signal had come. It is sent again instead, until it lands
+    where it stops the program. `_thread` rather than `threading`: a Thread's start waits for
+    the thread, and the signal could land in that wait, inside this hook."""
+    if isinstance(unraisable.exc_value, Stopped):
+        _thread.start_new_thread(_send_again, (unraisable.exc_value.signum,))
+    else:
+        _unraisablehook(unraisable)
 
 
 def stopped(stop, message=""):
@@ -105,6 +131,7 @@ def start_program(argv=None):
         return
     raise_on_stopping_signals()
     sys.excepthook = _stopped_outside_guarded
+    sys.unraisablehook = _stop_again
     atexit.register(_exit_with_stopped_status)
     verbose = any(arg.split("=")[0] in ("--verbosity", "-verbosity", "--v", "-v")
                   for arg in (sys.argv if argv is None else argv)[1:])
