@@ -196,7 +196,7 @@ def test_a_stopping_signal_says_where_the_run_resumes(data, reference, tmp_path,
     trainer = subprocess.Popen(_train(model_dir, data, "--max_steps=1000000"), text=True,
                                preexec_fn=_default_stopping_signals,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**ENV, "PYTHONUNBUFFERED": "1"})
+                               env={**ENV, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
     started = False
     for line in trainer.stdout:
         started = started or line.strip() == f"training a new model in {model_dir}"
@@ -205,10 +205,14 @@ def test_a_stopping_signal_says_where_the_run_resumes(data, reference, tmp_path,
     trainer.send_signal(signum)
     try:
         out, err = trainer.communicate(timeout=120)
-    except subprocess.TimeoutExpired:  # the signal was lost: what the run said since
-        trainer.kill()
+    except subprocess.TimeoutExpired:  # the signal was lost: where the run was, and its
+        with open(f"/proc/{trainer.pid}/status") as f:  # signal masks
+            masks = " ".join(line.split()[0] + line.split()[1] for line in f
+                             if line.startswith(("Sig", "ShdPnd")))
+        trainer.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
         out, err = trainer.communicate()
-        pytest.fail(f"{signal.Signals(signum).name} did not stop the run: {err[-3000:]}")
+        pytest.fail(f"{signal.Signals(signum).name} did not stop the run ({masks}); its last "
+                    f"output: {out[-1500:]}; its stderr: {err[-6000:]}")
     assert started, "a new run must say where it writes"
     assert trainer.returncode == 128 + signum, err[-3000:]
     assert "Traceback" not in err and "error:" not in err, err[-3000:]

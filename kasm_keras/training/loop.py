@@ -18,6 +18,9 @@ report; `Trainer` does the rest the same way for every task:
 - A checkpoint (every `eval_every` steps and at the end) holds the model's variables (the
   dropout seed generators' states included: they are in `model.variables`), the optimizer's,
   the data iterator and the loop's bookkeeping; see `kasm_keras.training.checkpoints`.
+- A signal the program handles (Ctrl-C, and the programs' SIGTERM and SIGHUP) that arrives
+  during a step, a validation or a checkpoint write is held and passed on before the next step
+  (`kasm_keras.utils.held_signals`): raised inside TensorFlow's C++ it crashed the process.
 - A NaN or infinite loss stops the run with a message naming the last good checkpoint; the
   check runs before every checkpoint, so no checkpoint ever holds a diverged model.
 - TensorBoard: `logs/train` and `logs/validation` use the same tag names (the loss and the
@@ -59,6 +62,7 @@ import numpy as np
 import tensorflow as tf
 
 from kasm_keras.utils import files
+from kasm_keras.utils.held_signals import HeldSignals
 from kasm_keras.utils.version import __version__
 from kasm_keras.training import checkpoints, precision
 from kasm_keras.training.checkpoints import CheckpointError, CheckpointManager
@@ -605,35 +609,38 @@ class Trainer:
             window = []
             window_started = time.perf_counter()
 
-        while step < max_steps:
-            window.append(step_fn(next(self.iterator)))
-            step += 1
-            evaluate = step % eval_every == 0 or step == max_steps
-            warmup_ends = not warmup_done and step - resumed_from == 3
-            if evaluate or warmup_ends or step % c.log_every == 0:
-                flush()
-            if not evaluate:
-                continue
-            if task.best_is_last:  # nothing to validate on: the last step's model is the best
-                scores = {}
-                better = step == max_steps
-            else:
-                scores = self._validate(step)
-                validation_writer.scalars(step, scores)
-                better = self._better(scores, state["best_scores"])
-            if better:
-                state.update(best_scores=scores, best_step=step)
+        with HeldSignals() as held:
+            while step < max_steps:
+                held.deliver()  # a signal held since the last step stops the run here
+                window.append(step_fn(next(self.iterator)))
+                step += 1
+                evaluate = step % eval_every == 0 or step == max_steps
+                warmup_ends = not warmup_done and step - resumed_from == 3
+                if evaluate or warmup_ends or step % c.log_every == 0:
+                    flush()
+                if not evaluate:
+                    continue
+                if task.best_is_last:  # nothing to validate on: the last step's model is best
+                    scores = {}
+                    better = step == max_steps
+                else:
+                    scores = self._validate(step)
+                    validation_writer.scalars(step, scores)
+                    better = self._better(scores, state["best_scores"])
+                if better:
+                    state.update(best_scores=scores, best_step=step)
+                    if self.chief:
+                        self._save_best(best_path)
+                state["train_seconds"] += time.perf_counter() - started
+                started = time.perf_counter()
+                state["history"].append({"step": step, "train_seconds": state["train_seconds"],
+                                         **{f"val_{k}": v for k, v in scores.items()}})
                 if self.chief:
-                    self._save_best(best_path)
-            state["train_seconds"] += time.perf_counter() - started
-            started = time.perf_counter()
-            state["history"].append({"step": step, "train_seconds": state["train_seconds"],
-                                     **{f"val_{k}": v for k, v in scores.items()}})
-            if self.chief:
-                manager.save(step, self.checkpoint, {**state, "variables": self._variable_paths()})
-            train_writer.flush()
-            validation_writer.flush()
-            window_started = time.perf_counter()
+                    manager.save(step, self.checkpoint,
+                                 {**state, "variables": self._variable_paths()})
+                train_writer.flush()
+                validation_writer.flush()
+                window_started = time.perf_counter()
         train_writer.flush()
         validation_writer.flush()
         if not self.chief:  # the chief keeps the files and evaluates on test
