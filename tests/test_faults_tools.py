@@ -364,6 +364,12 @@ def test_in_process_lock_refuses_a_second_claim_and_cleans_a_failed_start(tmp_pa
             (tmp_path / "new" / "config.json").write_text("{}")
             1 / 0
     assert sorted(os.listdir(tmp_path)) == ["run"]
+    # A default model_dir's parents (runs/<dataset>/) made for it go too; one that was there
+    # stays.
+    with pytest.raises(ZeroDivisionError):
+        with claim_model_dir(tmp_path / "run" / "runs" / "toy" / "lstm", keep=lambda: False):
+            1 / 0
+    assert sorted(os.listdir(tmp_path / "run")) == [".lock"]
 
 
 # ------------------------------------------------------------------ evaluate, export, zoo

@@ -4,8 +4,9 @@ that finds a family by its name, a zoo entry, a model, a dataset or a training r
 The zoo, the tools and the training loop ask the family (`of_entry(entry).load_preset(...)`,
 `of_model(model).export_saved_model(...)`) and never which task it is: a new task is a new
 folder under `kasm_keras/models/` with its `family.py`, plus one line in
-`kasm_keras/models/families.py`. A family knows its model and its data; it does not import the
-zoo or training (the zoo passes it what it needs).
+`kasm_keras/models/families.py` and, if tools/train.py trains it, its entry in
+`kasm_keras.training.tasks.TRAINING`. A family knows its model and its data; it does not import
+the zoo or training (the zoo passes it what it needs).
 """
 
 import collections
@@ -30,7 +31,9 @@ class TaskFamily:
     attributes and the methods their task has; the defaults suit a family without zoo names.
 
     The zoo and the tools ask a family (found with `get`, `of_entry`, `of_model`, ...) rather
-    than which task a model is, so a new task needs no change outside its own folder.
+    than which task a model is, so a new task needs no change outside its own folder but its
+    registrations (`kasm_keras/models/families.py`, and `kasm_keras.training.tasks.TRAINING` for
+    its training).
 
     Examples:
         >>> from kasm_keras.models import task_family

@@ -131,7 +131,8 @@ def claim_model_dir(model_dir, keep):
 
     If the folder was new (missing, or empty) and the block fails while `keep()` is false (the
     run has written no checkpoint yet), everything in it is removed again, and the folder too if
-    it was made here.
+    it was made here, with the parent folders made for it (`runs/<dataset>/` of a default
+    model_dir).
 
     Args:
         model_dir: the run's folder (local or `gs://...`; only local ones are locked).
@@ -162,10 +163,14 @@ def claim_model_dir(model_dir, keep):
     local = files.is_local(model_dir)
     if local and os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise TrainingError(f"the model_dir {model_dir} is a file, not a folder")
-    made = False
+    made, missing = False, []  # missing: the local folders made here, the deepest first
     try:
         if local:
-            made = not os.path.exists(model_dir)
+            folder = os.path.abspath(model_dir)
+            while not os.path.exists(folder):
+                missing.append(folder)
+                folder = os.path.dirname(folder)
+            made = bool(missing)
             os.makedirs(model_dir, exist_ok=True)
         else:
             made = not files.exists(model_dir)
@@ -193,7 +198,8 @@ def claim_model_dir(model_dir, keep):
         lock.release(remove=remove and (made or lock.created_file))
         if remove and made and local:
             with contextlib.suppress(OSError):  # not empty: another run has just started in it
-                os.rmdir(model_dir)
+                for folder in missing:
+                    os.rmdir(folder)
         elif remove and made:
             files.rmtree(model_dir)
         raise
