@@ -619,7 +619,12 @@ def test_the_time_series_table_shows_each_entrys_seeds_and_how_it_was_chosen():
                if line.endswith(f"zoo: {name} |"))
     mean, sd = results.mean_sd([info["test_accuracy"], 90.0])
     assert f"| {mean:.2f} ± {sd:.2f} (2 seeds) |" in row
-    assert f"| validation {info['val_accuracy']:.2f} |" in row
+    if info["cv_accuracy"] is None:  # chosen on a validation split, or by cross-validation
+        assert f"| validation {info['val_accuracy']:.2f} |" in row
+    else:
+        cv = info["cross_validation"]
+        assert (f"| {cv['fold_count']}-fold CV {100 * cv['mean_accuracy']:.2f} ± "
+                f"{100 * cv['sd_accuracy']:.2f} |") in row
     # A seed its family would choose first (by validation or cross-validated accuracy) is
     # pointed out; one trained otherwise is refused.
     better = {name: [{"seed": 7, "cv_accuracy": 1.5, "test_accuracy": 0.9, "recipe": {}}]}

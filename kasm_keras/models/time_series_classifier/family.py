@@ -27,7 +27,7 @@ DATASETS = ("japanese_vowels",)
 VARIANTS = ("lstm", "rkm_lstm", "rkm_cifg", "gated_cnn")
 NGRAMS = (1, 3)
 # Test accuracy (fraction) each variant's entries are to reach on JapaneseVowels.
-GOALS = {"lstm": 0.97, "rkm_lstm": 0.97, "rkm_cifg": 0.97, "gated_cnn": 0.94}
+GOALS = {"lstm": 0.97, "rkm_lstm": 0.97, "rkm_cifg": 0.97, "gated_cnn": 0.96}
 PRESET_FILES = ("config.json", "metadata.json", "model.weights.h5", "task.json",
                 "task.weights.h5")
 # verify: the most an entry's re-measured test accuracy may differ from the recorded one, in
@@ -242,7 +242,9 @@ class TimeSeriesFamily(CellNames, TaskFamily):
 
     def run_summary(self, metrics, config):
         """As `TaskFamily.run_summary`; a final fit, which held out no validation cases, has
-        its cross-validated accuracy ("cv_accuracy", a fraction) in place of "val_accuracy".
+        its cross-validated accuracy ("cv_accuracy", a fraction) in place of "val_accuracy",
+        and its recipe leaves out "epochs" and "validation_fraction": its cross-validation set
+        them (its folds' median best epoch; none held out), so each seed's differ.
 
         Args:
             metrics: The run's metrics.json, as a dict.
@@ -256,14 +258,17 @@ class TimeSeriesFamily(CellNames, TaskFamily):
             >>> summary = FAMILY.run_summary(
             ...     {"dataset": "japanese_vowels", "model": "lstm", "ngram": 3, "steps": 200,
             ...      "test_accuracy": 0.97, "cross_validation": {"mean_accuracy": 0.96}},
-            ...     {"seed": 1})
-            >>> summary["cv_accuracy"], "val_accuracy" in summary
-            (0.96, False)
+            ...     {"seed": 1, "batch_size": 8, "epochs": 33.0, "validation_fraction": 0.0})
+            >>> summary["cv_accuracy"], "val_accuracy" in summary, summary["recipe"]
+            (0.96, False, {'batch_size': 8, 'split_seed': 1})
         """
         chosen = chosen_by(metrics)
         key = "cv_accuracy" if chosen["cv_accuracy"] is not None else "val_accuracy"
         summary = super().run_summary({**metrics, "val_accuracy": chosen[key]}, config)
         summary[key] = summary.pop("val_accuracy")
+        if key == "cv_accuracy":
+            for setting in ("epochs", "validation_fraction"):
+                summary["recipe"].pop(setting, None)
         return summary
 
     def selection_key(self, summary):
